@@ -1,0 +1,95 @@
+//! `s3-sentinel`: run the connector's pipeline locally, train and evaluate its models,
+//! mine patterns, replay dead letters.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use s3_sentinel_connector::cli;
+use s3_sentinel_connector::formats::Format;
+use s3_sentinel_connector::source::DecodeLimits;
+
+#[derive(Parser)]
+#[command(name = "s3-sentinel", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse log objects (files, directories, or - for stdin) into Sentinel-shaped NDJSON.
+    Process {
+        /// Files, directories (read recursively) or - for standard input.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Skip detection and parse every input as this format: cloudtrail, vpcflow, elb
+        /// (ALB/NLB/classic), cloudfront, s3access, waf, guardduty, route53resolver,
+        /// networkfirewall, cloudwatch, json, text.
+        #[arg(long, value_parser = parse_format)]
+        format: Option<Format>,
+        /// Write records here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Write rejected lines (raw text and reason, NDJSON) here; otherwise the first
+        /// few are shown on standard error.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+        /// Stop decompressing an object after this many bytes.
+        #[arg(long, default_value_t = DecodeLimits::default().max_decompressed_bytes)]
+        max_decompressed_bytes: u64,
+        /// Stop decompressing when output/input exceeds this ratio (decompression bombs).
+        #[arg(long, default_value_t = DecodeLimits::default().max_ratio)]
+        max_ratio: u64,
+    },
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::from_name(s).ok_or_else(|| {
+        let names: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown format {s:?}; one of: {}", names.join(", "))
+    })
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("S3_SENTINEL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Process {
+            paths,
+            format,
+            output,
+            rejects,
+            max_decompressed_bytes,
+            max_ratio,
+        } => {
+            let args = cli::process::ProcessArgs {
+                paths,
+                format,
+                output,
+                rejects,
+                limits: DecodeLimits {
+                    max_decompressed_bytes,
+                    max_ratio,
+                    ..DecodeLimits::default()
+                },
+            };
+            cli::process::run(&args).map(|s| if s.failed > 0 { 1 } else { 0 })
+        }
+    };
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

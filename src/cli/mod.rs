@@ -1,0 +1,3 @@
+//! The `s3-sentinel` command line: each subcommand is a thin layer over the library.
+
+pub mod process;

@@ -1,0 +1,245 @@
+//! Format detection and parsers: decoded bytes in, Sentinel-shaped [`Record`]s out.
+//!
+//! Every parser is pure (no I/O but the reader it is given) and pushes its output through
+//! an [`Emitter`], which numbers records, computes their deterministic ids, and counts
+//! rejects. A malformed line or value is a [`Reject`], never the end of the object.
+
+pub mod detect;
+pub mod json_stream;
+pub mod lines;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, BufRead};
+use std::sync::Arc;
+
+use crate::record::{LogType, Record, RecordId, Reject};
+
+pub use detect::{Detection, detect};
+
+/// A parser family; one format may produce several log types (an ELB access log file can
+/// mix ALB, NLB and connection-log lines; Network Firewall has alert, flow and tls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    CloudTrail,
+    VpcFlow,
+    ElbAccess,
+    CloudFront,
+    S3Access,
+    Waf,
+    GuardDuty,
+    Route53Resolver,
+    NetworkFirewall,
+    CloudWatch,
+    GenericJson,
+    Text,
+}
+
+impl Format {
+    pub const ALL: [Format; 12] = [
+        Format::CloudTrail,
+        Format::VpcFlow,
+        Format::ElbAccess,
+        Format::CloudFront,
+        Format::S3Access,
+        Format::Waf,
+        Format::GuardDuty,
+        Format::Route53Resolver,
+        Format::NetworkFirewall,
+        Format::CloudWatch,
+        Format::GenericJson,
+        Format::Text,
+    ];
+
+    /// The name used by `--format`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::CloudTrail => "cloudtrail",
+            Format::VpcFlow => "vpcflow",
+            Format::ElbAccess => "elb",
+            Format::CloudFront => "cloudfront",
+            Format::S3Access => "s3access",
+            Format::Waf => "waf",
+            Format::GuardDuty => "guardduty",
+            Format::Route53Resolver => "route53resolver",
+            Format::NetworkFirewall => "networkfirewall",
+            Format::CloudWatch => "cloudwatch",
+            Format::GenericJson => "json",
+            Format::Text => "text",
+        }
+    }
+
+    /// Accepts the `--format` names and a few obvious aliases.
+    pub fn from_name(name: &str) -> Option<Format> {
+        let n = name.to_ascii_lowercase();
+        let alias = match n.as_str() {
+            "alb" | "nlb" | "classic-elb" | "elbv2" => "elb",
+            "vpc" | "vpc-flow" | "tgw" | "transitgateway" => "vpcflow",
+            "s3" | "s3-access" => "s3access",
+            "route53" | "dns" => "route53resolver",
+            "nfw" | "network-firewall" | "firewall" => "networkfirewall",
+            "cloudwatch-logs" | "cwl" => "cloudwatch",
+            "jsonl" | "ndjson" | "generic-json" => "json",
+            "plain" | "lines" => "text",
+            other => other,
+        };
+        Format::ALL.into_iter().find(|f| f.name() == alias)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Asked by a sink to stop parsing early (deadline reached, downstream failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop(pub String);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// The stream itself failed (truncated gzip, decode limit, network). Everything before
+    /// the failure was emitted.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("stopped: {}", .0.0)]
+    Stopped(Stop),
+}
+
+impl From<Stop> for ParseError {
+    fn from(s: Stop) -> Self {
+        ParseError::Stopped(s)
+    }
+}
+
+/// Where parsed output goes.
+pub trait RecordSink {
+    fn record(&mut self, record: Record) -> Result<(), Stop>;
+    fn reject(&mut self, reject: Reject) -> Result<(), Stop>;
+}
+
+/// Collects everything in memory (tests, small inputs).
+#[derive(Debug, Default)]
+pub struct Collect {
+    pub records: Vec<Record>,
+    pub rejects: Vec<Reject>,
+}
+
+impl RecordSink for Collect {
+    fn record(&mut self, record: Record) -> Result<(), Stop> {
+        self.records.push(record);
+        Ok(())
+    }
+    fn reject(&mut self, reject: Reject) -> Result<(), Stop> {
+        self.rejects.push(reject);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ParseStats {
+    pub records: BTreeMap<LogType, u64>,
+    pub rejects: u64,
+    /// Records before the resume point, parsed again but not delivered.
+    pub skipped: u64,
+}
+
+impl ParseStats {
+    pub fn total_records(&self) -> u64 {
+        self.records.values().sum()
+    }
+}
+
+/// Numbers records, stamps ids and the source object, and forwards to the sink.
+pub struct Emitter<'a> {
+    source_object: Arc<str>,
+    next_ordinal: u64,
+    resume_from: u64,
+    sink: &'a mut dyn RecordSink,
+    pub stats: ParseStats,
+}
+
+impl<'a> Emitter<'a> {
+    pub fn new(source_object: impl Into<Arc<str>>, sink: &'a mut dyn RecordSink) -> Self {
+        Emitter {
+            source_object: source_object.into(),
+            next_ordinal: 0,
+            resume_from: 0,
+            sink,
+            stats: ParseStats::default(),
+        }
+    }
+
+    /// Records with an ordinal below `ordinal` were delivered by an earlier attempt: they
+    /// are parsed (their position must be known) but not passed on.
+    pub fn resume_from(mut self, ordinal: u64) -> Self {
+        self.resume_from = ordinal;
+        self
+    }
+
+    pub fn source_object(&self) -> &Arc<str> {
+        &self.source_object
+    }
+
+    pub fn next_ordinal(&self) -> u64 {
+        self.next_ordinal
+    }
+
+    /// `raw` is the record's source bytes (its line, or its JSON value): with the
+    /// ordinal it determines the id.
+    pub fn emit(&mut self, raw: &[u8], mut record: Record) -> Result<(), Stop> {
+        let ordinal = self.next_ordinal;
+        self.next_ordinal += 1;
+        if ordinal < self.resume_from {
+            self.stats.skipped += 1;
+            return Ok(());
+        }
+        record.ordinal = ordinal;
+        record.id = RecordId::compute(record.log_type, ordinal, raw);
+        record.source_object = self.source_object.clone();
+        *self.stats.records.entry(record.log_type).or_default() += 1;
+        self.sink.record(record)
+    }
+
+    pub fn reject(
+        &mut self,
+        log_type: LogType,
+        line: Option<u64>,
+        offset: u64,
+        raw: &[u8],
+        reason: impl fmt::Display,
+    ) -> Result<(), Stop> {
+        self.stats.rejects += 1;
+        self.sink.reject(Reject {
+            source_object: self.source_object.to_string(),
+            line,
+            offset,
+            log_type: log_type.name().to_string(),
+            reason: reason.to_string(),
+            raw: Reject::raw_text(raw),
+        })
+    }
+}
+
+/// A parser for one format. It reads until the end of `input`, emitting records and
+/// rejects; it returns an error only when the stream itself fails or the sink stops it.
+pub trait Parser {
+    fn parse(&mut self, input: &mut dyn BufRead, out: &mut Emitter<'_>) -> Result<(), ParseError>;
+}
+
+/// The parser for a format.
+pub fn parser_for(format: Format) -> Box<dyn Parser> {
+    match format {
+        _ => unimplemented!("parser for {format}"),
+    }
+}
+
+/// Parses a whole decoded stream with the given format.
+pub fn parse_with(
+    format: Format,
+    input: &mut dyn BufRead,
+    out: &mut Emitter<'_>,
+) -> Result<(), ParseError> {
+    parser_for(format).parse(input, out)
+}

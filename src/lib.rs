@@ -1,0 +1,13 @@
+//! s3-sentinel-connector: AWS logs from S3 into Microsoft Sentinel, parsed into the
+//! built-in AWS tables, scored by ONNX models and mined for patterns on the way.
+//!
+//! The data path is the module tree: [`source`] (object bytes, decoding) ->
+//! [`formats`] (detection, parsers) -> [`record`] (Sentinel-shaped rows).
+
+pub mod aws;
+pub mod cli;
+pub mod formats;
+pub mod pipeline;
+pub mod record;
+pub mod source;
+pub mod state;

@@ -1,0 +1,156 @@
+//! One object through the pure stages: decode -> detect -> parse -> sink. The same code
+//! runs in the CLI, the Lambda and the tests; only the reader and the sink differ.
+
+use std::io::{BufRead, Read};
+use std::time::{Duration, Instant};
+
+use crate::formats::{self, Detection, Emitter, Format, ParseError, ParseStats, RecordSink};
+use crate::source::decode::{self, DecodeLimits, Encoding};
+
+/// Everything the pipeline needs to know about one object besides its bytes.
+#[derive(Debug, Clone)]
+pub struct ObjectJob {
+    /// `s3://bucket/key` or a file path; becomes the `SourceObject` column.
+    pub source_object: String,
+    /// The S3 key or path used for format detection.
+    pub key: String,
+    /// `--format`: skips detection.
+    pub format: Option<Format>,
+    pub limits: DecodeLimits,
+    /// Resume after a checkpoint: records before this ordinal are not delivered again.
+    pub resume_from: u64,
+}
+
+impl ObjectJob {
+    pub fn new(source_object: impl Into<String>, key: impl Into<String>) -> Self {
+        ObjectJob {
+            source_object: source_object.into(),
+            key: key.into(),
+            format: None,
+            limits: DecodeLimits::default(),
+            resume_from: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ObjectOutcome {
+    pub encoding: Encoding,
+    /// `None` when the object was skipped.
+    pub format: Option<Format>,
+    pub skipped: Option<String>,
+    pub stats: ParseStats,
+    pub bytes_in: u64,
+    pub bytes_decoded: u64,
+    pub elapsed: Duration,
+    /// The stream failed part-way (truncated gzip, decode limit): every record before the
+    /// damage was delivered; this says what happened.
+    pub stream_error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error("cannot open {object}: {source}")]
+    Open {
+        object: String,
+        source: std::io::Error,
+    },
+    /// The sink asked to stop (deadline or delivery failure) after `next_ordinal` records.
+    #[error("processing of {object} stopped after {next_ordinal} records: {reason}")]
+    Stopped {
+        object: String,
+        next_ordinal: u64,
+        reason: String,
+        stats: ParseStats,
+    },
+}
+
+/// Runs one object through decode, detection and its parser into `sink`.
+pub fn process_object<R: Read + Send + 'static>(
+    raw: R,
+    job: &ObjectJob,
+    sink: &mut dyn RecordSink,
+) -> Result<ObjectOutcome, ObjectError> {
+    let started = Instant::now();
+    let decoded = decode::decode(raw, job.limits).map_err(|source| ObjectError::Open {
+        object: job.source_object.clone(),
+        source,
+    })?;
+    let counters = decoded.counters.clone();
+    let mut reader = decoded.reader;
+    let mut outcome = ObjectOutcome {
+        encoding: decoded.encoding,
+        format: None,
+        skipped: None,
+        stats: ParseStats::default(),
+        bytes_in: 0,
+        bytes_decoded: 0,
+        elapsed: Duration::ZERO,
+        stream_error: None,
+    };
+
+    let format = match job.format {
+        Some(f) => f,
+        None => {
+            let head = match reader.fill_buf() {
+                Ok(head) => head,
+                Err(e) => {
+                    outcome.stream_error = Some(describe_stream_error(&e));
+                    &[][..]
+                }
+            };
+            match formats::detect(&job.key, head) {
+                Detection::Parse(f) => f,
+                Detection::Skip(reason) => {
+                    tracing::info!(object = %job.source_object, %reason, "skipping object");
+                    outcome.skipped = Some(reason);
+                    outcome.bytes_in = counters.compressed();
+                    outcome.elapsed = started.elapsed();
+                    return Ok(outcome);
+                }
+            }
+        }
+    };
+    outcome.format = Some(format);
+
+    let mut emitter = Emitter::new(job.source_object.as_str(), sink).resume_from(job.resume_from);
+    let result = formats::parse_with(format, &mut reader, &mut emitter);
+    let next_ordinal = emitter.next_ordinal();
+    outcome.stats = emitter.stats.clone();
+    outcome.bytes_in = counters.compressed();
+    outcome.bytes_decoded = counters.decompressed();
+    outcome.elapsed = started.elapsed();
+    match result {
+        Ok(()) => {}
+        Err(ParseError::Io(e)) => {
+            let message = describe_stream_error(&e);
+            tracing::warn!(object = %job.source_object, error = %message,
+                records = outcome.stats.total_records(), "object stream failed part-way");
+            outcome.stream_error = Some(message);
+        }
+        Err(ParseError::Stopped(stop)) => {
+            return Err(ObjectError::Stopped {
+                object: job.source_object.clone(),
+                next_ordinal,
+                reason: stop.0,
+                stats: outcome.stats,
+            });
+        }
+    }
+    Ok(outcome)
+}
+
+fn describe_stream_error(e: &std::io::Error) -> String {
+    if let Some(limit) = decode::limit_error(e) {
+        return limit.to_string();
+    }
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => format!(
+            "compressed stream is truncated ({e}); every record before the damage was processed"
+        ),
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => format!(
+            "compressed stream is corrupt ({e}); every record before the damage was processed"
+        ),
+        _ => format!("reading the object failed: {e}"),
+    }
+}

@@ -1,0 +1,139 @@
+//! The record's JSON form: one flat object per row, columns in insertion order, connector
+//! columns last. Written by hand instead of through `serde_json::Value` because this is
+//! the hot path of every object: no intermediate map, no per-key allocation.
+
+use super::{Record, Value, columns, time};
+
+pub fn write_record(record: &Record, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut first = true;
+    if let Some(t) = record.time {
+        write_key(out, columns::TIME_GENERATED, &mut first);
+        write_time(out, &t);
+    }
+    for (name, value) in &record.columns {
+        write_key(out, name, &mut first);
+        write_value(out, value);
+    }
+    write_key(out, columns::SOURCE_LOG_TYPE, &mut first);
+    write_str(out, record.log_type.name());
+    write_key(out, columns::SOURCE_OBJECT, &mut first);
+    write_str(out, &record.source_object);
+    if let Some(t) = record.time {
+        write_key(out, columns::EVENT_TIME, &mut first);
+        write_time(out, &t);
+    }
+    write_key(out, columns::RECORD_ID, &mut first);
+    out.push(b'"');
+    record.id.write_to(out);
+    out.push(b'"');
+    out.push(b'}');
+}
+
+fn write_key(out: &mut Vec<u8>, name: &str, first: &mut bool) {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    // Column names are ASCII identifiers (checked by the table tests): no escaping needed.
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Str(s) => write_str(out, s),
+        Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Value::Real(f) if f.is_finite() => {
+            out.extend_from_slice(ryu::Buffer::new().format_finite(*f).as_bytes())
+        }
+        Value::Real(_) => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Time(t) => write_time(out, t),
+        Value::Json(raw) => out.extend_from_slice(raw.get().as_bytes()),
+    }
+}
+
+fn write_time(out: &mut Vec<u8>, t: &chrono::DateTime<chrono::Utc>) {
+    out.push(b'"');
+    time::write_rfc3339(out, t);
+    out.push(b'"');
+}
+
+/// JSON string escaping with a fast path for the common case of nothing to escape.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escape);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{LogType, RecordId};
+    use serde_json::value::RawValue;
+
+    #[test]
+    fn writes_flat_object_with_connector_columns() {
+        let mut r = Record::new(LogType::CloudTrail);
+        r.time = Some(time::parse_iso8601("2024-05-01T10:20:30Z").unwrap());
+        r.push("EventName", "Get\"Object\"\n");
+        r.push("ReadOnly", true);
+        r.push("Bytes", 42i64);
+        r.push("Ratio", 0.5f64);
+        r.push(
+            "Resources",
+            RawValue::from_string("[{\"a\":1}]".to_string()).unwrap(),
+        );
+        r.source_object = "s3://b/k".into();
+        r.id = RecordId(1);
+        let text = r.to_json();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["TimeGenerated"], "2024-05-01T10:20:30Z");
+        assert_eq!(v["EventTime"], "2024-05-01T10:20:30Z");
+        assert_eq!(v["EventName"], "Get\"Object\"\n");
+        assert_eq!(v["ReadOnly"], true);
+        assert_eq!(v["Bytes"], 42);
+        assert_eq!(v["Ratio"], 0.5);
+        assert_eq!(v["Resources"][0]["a"], 1);
+        assert_eq!(v["SourceLogType"], "CloudTrail");
+        assert_eq!(v["SourceObject"], "s3://b/k");
+        assert_eq!(v["RecordId"], "00000000-0000-0000-0000-000000000001");
+    }
+
+    #[test]
+    fn escapes_control_characters() {
+        let mut out = Vec::new();
+        write_str(&mut out, "a\u{1}b\u{7f}é");
+        let back: String = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, "a\u{1}b\u{7f}é");
+    }
+}

@@ -1,0 +1,250 @@
+//! The Sentinel-shaped row every parser produces and every later stage enriches.
+//!
+//! A [`Record`] is an ordered list of `(column, value)` pairs whose column names are the
+//! documented columns of the destination built-in table (see [`tables`]) plus the connector's
+//! own columns ([`columns`]). Column names are `&'static str`, so a row costs one allocation
+//! per string value and nothing per name.
+
+pub mod id;
+pub mod json;
+pub mod tables;
+pub mod time;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+
+pub use id::RecordId;
+pub use tables::{ColumnType, LogType, Table};
+
+/// Column names the connector adds. None of them is a column of any built-in AWS table
+/// (checked by `tables::tests::connector_columns_collide_with_no_builtin_column`).
+pub mod columns {
+    pub const TIME_GENERATED: &str = "TimeGenerated";
+    pub const SOURCE_LOG_TYPE: &str = "SourceLogType";
+    pub const SOURCE_OBJECT: &str = "SourceObject";
+    pub const EVENT_TIME: &str = "EventTime";
+    pub const RECORD_ID: &str = "RecordId";
+}
+
+/// One cell. `Json` holds raw JSON text and is written as nested JSON (for `dynamic`
+/// columns); a `string` column that documents JSON content gets `Str` with the JSON text.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    Real(f64),
+    Bool(bool),
+    Time(DateTime<Utc>),
+    Json(Box<RawValue>),
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Real(a), Value::Real(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Time(a), Value::Time(b)) => a == b,
+            (Value::Json(a), Value::Json(b)) => a.get() == b.get(),
+            _ => false,
+        }
+    }
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Real(f) if f.fract() == 0.0 => Some(*f as i64),
+            Value::Str(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Real(f) => Some(*f),
+            Value::Str(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        }
+    }
+
+    pub fn as_time(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Value::Time(t) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// Raw JSON text of a `Json` value, or the text of a `Str`.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::Json(raw) => Some(raw.get()),
+            _ => None,
+        }
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.to_owned())
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+impl From<f64> for Value {
+    fn from(f: f64) -> Self {
+        Value::Real(f)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+impl From<DateTime<Utc>> for Value {
+    fn from(t: DateTime<Utc>) -> Self {
+        Value::Time(t)
+    }
+}
+impl From<Box<RawValue>> for Value {
+    fn from(raw: Box<RawValue>) -> Self {
+        Value::Json(raw)
+    }
+}
+
+/// A row bound for one Sentinel table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub log_type: LogType,
+    /// The event's own time; becomes both `TimeGenerated` and `EventTime`.
+    pub time: Option<DateTime<Utc>>,
+    /// Table columns and enrichment columns, in insertion order. `TimeGenerated`,
+    /// `SourceLogType`, `SourceObject`, `EventTime` and `RecordId` are not stored here: the
+    /// writer derives them from the fields below.
+    pub columns: Vec<(&'static str, Value)>,
+    pub id: RecordId,
+    /// Position of the record in its object, counting from 0 (rejects do not count).
+    pub ordinal: u64,
+    pub source_object: Arc<str>,
+}
+
+impl Record {
+    pub fn new(log_type: LogType) -> Self {
+        Record {
+            log_type,
+            time: None,
+            columns: Vec::with_capacity(24),
+            id: RecordId::default(),
+            ordinal: 0,
+            source_object: Arc::from(""),
+        }
+    }
+
+    pub fn table(&self) -> Table {
+        self.log_type.table()
+    }
+
+    /// Appends a column; `None` leaves it out (Sentinel shows missing columns as empty).
+    pub fn push(&mut self, name: &'static str, value: impl Into<Value>) {
+        self.columns.push((name, value.into()));
+    }
+
+    pub fn push_opt<V: Into<Value>>(&mut self, name: &'static str, value: Option<V>) {
+        if let Some(v) = value {
+            self.columns.push((name, v.into()));
+        }
+    }
+
+    /// Sets a column, replacing an existing value of the same name.
+    pub fn set(&mut self, name: &'static str, value: impl Into<Value>) {
+        let value = value.into();
+        match self.columns.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.columns.push((name, value)),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.columns
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Value::as_text)
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        let idx = self.columns.iter().position(|(n, _)| *n == name)?;
+        Some(self.columns.remove(idx).1)
+    }
+
+    /// The record as one JSON object, as sent to Sentinel and written by `process`.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(512);
+        json::write_record(self, &mut out);
+        // The writer only emits valid UTF-8.
+        String::from_utf8(out).expect("record JSON is UTF-8")
+    }
+}
+
+/// A line or value that could not be parsed, kept with the reason so nothing is lost in
+/// silence.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Reject {
+    #[serde(rename = "SourceObject")]
+    pub source_object: String,
+    /// 1-based line number where the bad input starts, when the format is line-based.
+    #[serde(rename = "Line", skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Byte offset of the bad input in the decoded stream.
+    #[serde(rename = "Offset")]
+    pub offset: u64,
+    #[serde(rename = "SourceLogType")]
+    pub log_type: String,
+    #[serde(rename = "Reason")]
+    pub reason: String,
+    /// The raw text (lossy UTF-8), cut at [`Reject::MAX_RAW`] bytes.
+    #[serde(rename = "Raw")]
+    pub raw: String,
+}
+
+impl Reject {
+    pub const MAX_RAW: usize = 64 * 1024;
+
+    pub fn raw_text(raw: &[u8]) -> String {
+        let cut = &raw[..raw.len().min(Self::MAX_RAW)];
+        String::from_utf8_lossy(cut).into_owned()
+    }
+}

@@ -1,0 +1,747 @@
+//! Destination tables and their columns.
+//!
+//! Each built-in table's column names and types follow Microsoft's table reference for
+//! Azure Monitor (the columns Azure fills itself, `TenantId`, `Type`, `SourceSystem`,
+//! `_IsBillable` and `_BilledSize`, are left out because a sender never supplies them).
+//! CloudFront has no built-in table; it goes to the custom table `AWSCloudFront_CL`, whose
+//! schema is defined here and documented in `docs/tables/AWSCloudFront.md`.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ColumnType {
+    Str,
+    Int,
+    Long,
+    Real,
+    Bool,
+    DateTime,
+    Dynamic,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Str => "string",
+            ColumnType::Int => "int",
+            ColumnType::Long => "long",
+            ColumnType::Real => "real",
+            ColumnType::Bool => "boolean",
+            ColumnType::DateTime => "datetime",
+            ColumnType::Dynamic => "dynamic",
+        }
+    }
+}
+
+/// The source format a record was parsed from; its name is the `SourceLogType` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LogType {
+    CloudTrail,
+    VpcFlow,
+    TransitGatewayFlow,
+    Alb,
+    AlbConnection,
+    Nlb,
+    ClassicElb,
+    CloudFront,
+    S3Access,
+    Waf,
+    GuardDuty,
+    Route53Resolver,
+    NetworkFirewallAlert,
+    NetworkFirewallFlow,
+    NetworkFirewallTls,
+    CloudWatch,
+    GenericJson,
+    Text,
+}
+
+impl LogType {
+    pub const ALL: [LogType; 18] = [
+        LogType::CloudTrail,
+        LogType::VpcFlow,
+        LogType::TransitGatewayFlow,
+        LogType::Alb,
+        LogType::AlbConnection,
+        LogType::Nlb,
+        LogType::ClassicElb,
+        LogType::CloudFront,
+        LogType::S3Access,
+        LogType::Waf,
+        LogType::GuardDuty,
+        LogType::Route53Resolver,
+        LogType::NetworkFirewallAlert,
+        LogType::NetworkFirewallFlow,
+        LogType::NetworkFirewallTls,
+        LogType::CloudWatch,
+        LogType::GenericJson,
+        LogType::Text,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LogType::CloudTrail => "CloudTrail",
+            LogType::VpcFlow => "VPCFlow",
+            LogType::TransitGatewayFlow => "TransitGatewayFlow",
+            LogType::Alb => "ALB",
+            LogType::AlbConnection => "ALBConnection",
+            LogType::Nlb => "NLB",
+            LogType::ClassicElb => "ClassicELB",
+            LogType::CloudFront => "CloudFront",
+            LogType::S3Access => "S3ServerAccess",
+            LogType::Waf => "WAF",
+            LogType::GuardDuty => "GuardDuty",
+            LogType::Route53Resolver => "Route53Resolver",
+            LogType::NetworkFirewallAlert => "NetworkFirewallAlert",
+            LogType::NetworkFirewallFlow => "NetworkFirewallFlow",
+            LogType::NetworkFirewallTls => "NetworkFirewallTls",
+            LogType::CloudWatch => "CloudWatch",
+            LogType::GenericJson => "GenericJSON",
+            LogType::Text => "Text",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<LogType> {
+        LogType::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The Sentinel table this log type lands in.
+    pub fn table(self) -> Table {
+        match self {
+            LogType::CloudTrail => Table::AwsCloudTrail,
+            LogType::VpcFlow | LogType::TransitGatewayFlow => Table::AwsVpcFlow,
+            LogType::Alb | LogType::AlbConnection | LogType::ClassicElb => Table::AwsAlbAccessLogs,
+            LogType::Nlb => Table::AwsNlbAccessLogs,
+            LogType::CloudFront => Table::AwsCloudFront,
+            LogType::S3Access => Table::AwsS3ServerAccess,
+            LogType::Waf => Table::AwsWaf,
+            LogType::GuardDuty => Table::AwsGuardDuty,
+            LogType::Route53Resolver => Table::AwsRoute53Resolver,
+            LogType::NetworkFirewallAlert => Table::AwsNetworkFirewallAlert,
+            LogType::NetworkFirewallFlow => Table::AwsNetworkFirewallFlow,
+            LogType::NetworkFirewallTls => Table::AwsNetworkFirewallTls,
+            LogType::CloudWatch | LogType::GenericJson | LogType::Text => Table::AwsCloudWatch,
+        }
+    }
+}
+
+impl fmt::Display for LogType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A destination table. The DCR stream for a table defaults to `Custom-<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    AwsCloudTrail,
+    AwsVpcFlow,
+    AwsGuardDuty,
+    AwsCloudWatch,
+    AwsWaf,
+    AwsS3ServerAccess,
+    AwsRoute53Resolver,
+    AwsNetworkFirewallAlert,
+    AwsNetworkFirewallFlow,
+    AwsNetworkFirewallTls,
+    AwsAlbAccessLogs,
+    AwsNlbAccessLogs,
+    AwsElbFlowLogs,
+    /// Custom table (CloudFront has no built-in Sentinel table).
+    AwsCloudFront,
+    /// Custom table for the connector's alert records.
+    S3SentinelAlerts,
+}
+
+impl Table {
+    pub const BUILT_IN: [Table; 13] = [
+        Table::AwsCloudTrail,
+        Table::AwsVpcFlow,
+        Table::AwsGuardDuty,
+        Table::AwsCloudWatch,
+        Table::AwsWaf,
+        Table::AwsS3ServerAccess,
+        Table::AwsRoute53Resolver,
+        Table::AwsNetworkFirewallAlert,
+        Table::AwsNetworkFirewallFlow,
+        Table::AwsNetworkFirewallTls,
+        Table::AwsAlbAccessLogs,
+        Table::AwsNlbAccessLogs,
+        Table::AwsElbFlowLogs,
+    ];
+
+    pub const ALL: [Table; 15] = [
+        Table::AwsCloudTrail,
+        Table::AwsVpcFlow,
+        Table::AwsGuardDuty,
+        Table::AwsCloudWatch,
+        Table::AwsWaf,
+        Table::AwsS3ServerAccess,
+        Table::AwsRoute53Resolver,
+        Table::AwsNetworkFirewallAlert,
+        Table::AwsNetworkFirewallFlow,
+        Table::AwsNetworkFirewallTls,
+        Table::AwsAlbAccessLogs,
+        Table::AwsNlbAccessLogs,
+        Table::AwsElbFlowLogs,
+        Table::AwsCloudFront,
+        Table::S3SentinelAlerts,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::AwsCloudTrail => "AWSCloudTrail",
+            Table::AwsVpcFlow => "AWSVPCFlow",
+            Table::AwsGuardDuty => "AWSGuardDuty",
+            Table::AwsCloudWatch => "AWSCloudWatch",
+            Table::AwsWaf => "AWSWAF",
+            Table::AwsS3ServerAccess => "AWSS3ServerAccess",
+            Table::AwsRoute53Resolver => "AWSRoute53Resolver",
+            Table::AwsNetworkFirewallAlert => "AWSNetworkFirewallAlert",
+            Table::AwsNetworkFirewallFlow => "AWSNetworkFirewallFlow",
+            Table::AwsNetworkFirewallTls => "AWSNetworkFirewallTls",
+            Table::AwsAlbAccessLogs => "AWSALBAccessLogs",
+            Table::AwsNlbAccessLogs => "AWSNLBAccessLogs",
+            Table::AwsElbFlowLogs => "AWSELBFlowLogs",
+            Table::AwsCloudFront => "AWSCloudFront_CL",
+            Table::S3SentinelAlerts => "S3SentinelAlerts_CL",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(name))
+    }
+
+    pub fn is_built_in(self) -> bool {
+        !matches!(self, Table::AwsCloudFront | Table::S3SentinelAlerts)
+    }
+
+    /// The default DCR input stream: `Custom-<table name without _CL>`.
+    pub fn default_stream(self) -> String {
+        format!("Custom-{}", self.name().trim_end_matches("_CL"))
+    }
+
+    /// The table's own columns (without the connector's columns).
+    pub fn columns(self) -> &'static [(&'static str, ColumnType)] {
+        match self {
+            Table::AwsCloudTrail => AWSCLOUDTRAIL,
+            Table::AwsVpcFlow => AWSVPCFLOW,
+            Table::AwsGuardDuty => AWSGUARDDUTY,
+            Table::AwsCloudWatch => AWSCLOUDWATCH,
+            Table::AwsWaf => AWSWAF,
+            Table::AwsS3ServerAccess => AWSS3SERVERACCESS,
+            Table::AwsRoute53Resolver => AWSROUTE53RESOLVER,
+            Table::AwsNetworkFirewallAlert => AWSNETWORKFIREWALLALERT,
+            Table::AwsNetworkFirewallFlow => AWSNETWORKFIREWALLFLOW,
+            Table::AwsNetworkFirewallTls => AWSNETWORKFIREWALLTLS,
+            Table::AwsAlbAccessLogs => AWSALBACCESSLOGS,
+            Table::AwsNlbAccessLogs => AWSNLBACCESSLOGS,
+            Table::AwsElbFlowLogs => AWSELBFLOWLOGS,
+            Table::AwsCloudFront => AWSCLOUDFRONT,
+            Table::S3SentinelAlerts => S3SENTINELALERTS,
+        }
+    }
+
+    pub fn column_type(self, column: &str) -> Option<ColumnType> {
+        self.columns()
+            .iter()
+            .chain(CONNECTOR_COLUMNS)
+            .find(|(name, _)| *name == column)
+            .map(|(_, t)| *t)
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Columns the connector adds to every table (see `docs/tables/README.md`).
+pub const CONNECTOR_COLUMNS: &[(&str, ColumnType)] = &[
+    ("SourceLogType", ColumnType::Str),
+    ("SourceObject", ColumnType::Str),
+    ("EventTime", ColumnType::DateTime),
+    ("RecordId", ColumnType::Str),
+    // Enrichment (ML and pattern stages).
+    ("AnomalyScore", ColumnType::Real),
+    ("IsAnomaly", ColumnType::Bool),
+    ("AnomalyReasons", ColumnType::Dynamic),
+    ("LogCategory", ColumnType::Str),
+    ("LogCategoryConfidence", ColumnType::Real),
+    ("PriorityScore", ColumnType::Real),
+    ("Priority", ColumnType::Str),
+    ("ModelVersion", ColumnType::Str),
+    ("PatternId", ColumnType::Str),
+    ("PatternTemplate", ColumnType::Str),
+    ("PatternFlags", ColumnType::Dynamic),
+    ("SequenceScore", ColumnType::Real),
+];
+
+const AWSCLOUDTRAIL: &[(&str, ColumnType)] = &[
+    ("AdditionalEventData", ColumnType::Str),
+    ("APIVersion", ColumnType::Str),
+    ("AwsEventId", ColumnType::Str),
+    ("AWSRegion", ColumnType::Str),
+    ("AwsRequestId", ColumnType::Str),
+    ("AwsRequestId_", ColumnType::Str),
+    ("Category", ColumnType::Str),
+    ("CidrIp", ColumnType::Str),
+    ("CipherSuite", ColumnType::Str),
+    ("ClientProvidedHostHeader", ColumnType::Str),
+    ("DestinationPort", ColumnType::Str),
+    ("EC2RoleDelivery", ColumnType::Str),
+    ("ErrorCode", ColumnType::Str),
+    ("ErrorMessage", ColumnType::Str),
+    ("EventName", ColumnType::Str),
+    ("EventSource", ColumnType::Str),
+    ("EventTypeName", ColumnType::Str),
+    ("EventVersion", ColumnType::Str),
+    ("IpProtocol", ColumnType::Str),
+    ("ManagementEvent", ColumnType::Bool),
+    ("OperationName", ColumnType::Str),
+    ("ReadOnly", ColumnType::Bool),
+    ("RecipientAccountId", ColumnType::Str),
+    ("RequestParameters", ColumnType::Str),
+    ("Resources", ColumnType::Str),
+    ("ResponseElements", ColumnType::Str),
+    ("ServiceEventDetails", ColumnType::Str),
+    ("SessionCreationDate", ColumnType::DateTime),
+    ("SessionIssuerAccountId", ColumnType::Str),
+    ("SessionIssuerArn", ColumnType::Str),
+    ("SessionIssuerPrincipalId", ColumnType::Str),
+    ("SessionIssuerType", ColumnType::Str),
+    ("SessionIssuerUserName", ColumnType::Str),
+    ("SessionMfaAuthenticated", ColumnType::Bool),
+    ("SharedEventId", ColumnType::Str),
+    ("SourceIpAddress", ColumnType::Str),
+    ("SourcePort", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("TlsVersion", ColumnType::Str),
+    ("UserAgent", ColumnType::Str),
+    ("UserIdentityAccessKeyId", ColumnType::Str),
+    ("UserIdentityAccountId", ColumnType::Str),
+    ("UserIdentityArn", ColumnType::Str),
+    ("UserIdentityInvokedBy", ColumnType::Str),
+    ("UserIdentityPrincipalid", ColumnType::Str),
+    ("UserIdentityStoreArn", ColumnType::Str),
+    ("UserIdentityType", ColumnType::Str),
+    ("UserIdentityUserId", ColumnType::Str),
+    ("UserIdentityUserName", ColumnType::Str),
+    ("VpcEndpointId", ColumnType::Str),
+];
+
+const AWSVPCFLOW: &[(&str, ColumnType)] = &[
+    ("AccountId", ColumnType::Str),
+    ("Action", ColumnType::Str),
+    ("AzId", ColumnType::Str),
+    ("Bytes", ColumnType::Long),
+    ("DstAddr", ColumnType::Str),
+    ("DstPort", ColumnType::Int),
+    ("EcsClusterArn", ColumnType::Str),
+    ("EcsClusterName", ColumnType::Str),
+    ("EcsContainerId", ColumnType::Str),
+    ("EcsContainerInstanceArn", ColumnType::Str),
+    ("EcsContainerInstanceId", ColumnType::Str),
+    ("EcsSecondContainerId", ColumnType::Str),
+    ("EcsServiceName", ColumnType::Str),
+    ("EcsTaskArn", ColumnType::Str),
+    ("EcsTaskDefinitionArn", ColumnType::Str),
+    ("EcsTaskId", ColumnType::Str),
+    ("End", ColumnType::DateTime),
+    ("FlowDirection", ColumnType::Str),
+    ("InstanceId", ColumnType::Str),
+    ("InterfaceId", ColumnType::Str),
+    ("LogStatus", ColumnType::Str),
+    ("Packets", ColumnType::Int),
+    ("PktDstAddr", ColumnType::Str),
+    ("PktDstAwsService", ColumnType::Str),
+    ("PktSrcAddr", ColumnType::Str),
+    ("PktSrcAwsService", ColumnType::Str),
+    ("Protocol", ColumnType::Int),
+    ("Region", ColumnType::Str),
+    ("SrcAddr", ColumnType::Str),
+    ("SrcPort", ColumnType::Int),
+    ("Start", ColumnType::DateTime),
+    ("SublocationId", ColumnType::Str),
+    ("SublocationType", ColumnType::Str),
+    ("SubnetId", ColumnType::Str),
+    ("TcpFlags", ColumnType::Int),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("TrafficPath", ColumnType::Str),
+    ("TrafficType", ColumnType::Str),
+    ("Version", ColumnType::Int),
+    ("VpcId", ColumnType::Str),
+];
+
+const AWSGUARDDUTY: &[(&str, ColumnType)] = &[
+    ("AccountId", ColumnType::Str),
+    ("ActivityType", ColumnType::Str),
+    ("Arn", ColumnType::Str),
+    ("Description", ColumnType::Str),
+    ("Id", ColumnType::Str),
+    ("Partition", ColumnType::Str),
+    ("Region", ColumnType::Str),
+    ("ResourceDetails", ColumnType::Dynamic),
+    ("SchemaVersion", ColumnType::Str),
+    ("ServiceDetails", ColumnType::Dynamic),
+    ("Severity", ColumnType::Int),
+    ("TimeCreated", ColumnType::DateTime),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("Title", ColumnType::Str),
+];
+
+const AWSCLOUDWATCH: &[(&str, ColumnType)] = &[
+    ("ExtractedTime", ColumnType::DateTime),
+    ("Message", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+];
+
+const AWSWAF: &[(&str, ColumnType)] = &[
+    ("Action", ColumnType::Str),
+    ("Args", ColumnType::Str),
+    ("CaptchaResponse", ColumnType::Dynamic),
+    ("ChallengeResponse", ColumnType::Dynamic),
+    ("ClientIp", ColumnType::Str),
+    ("Country", ColumnType::Str),
+    ("ExcludedRules", ColumnType::Dynamic),
+    ("FormatVersion", ColumnType::Str),
+    ("Headers", ColumnType::Dynamic),
+    ("HttpMethod", ColumnType::Str),
+    ("HttpRequest", ColumnType::Dynamic),
+    ("HttpSourceId", ColumnType::Str),
+    ("HttpSourceName", ColumnType::Str),
+    ("HttpVersion", ColumnType::Str),
+    ("Ja3Fingerprint", ColumnType::Str),
+    ("Labels", ColumnType::Dynamic),
+    ("NonTerminatingMatchingRules", ColumnType::Dynamic),
+    ("OversizeFields", ColumnType::Dynamic),
+    ("RateBasedRuleList", ColumnType::Dynamic),
+    ("RequestHeadersInserted", ColumnType::Dynamic),
+    ("RequestId", ColumnType::Str),
+    ("ResponseCodeSent", ColumnType::Int),
+    ("RuleGroupId", ColumnType::Str),
+    ("RuleGroupList", ColumnType::Dynamic),
+    ("TerminatingRule", ColumnType::Dynamic),
+    ("TerminatingRuleId", ColumnType::Str),
+    ("TerminatingRuleMatchDetails", ColumnType::Dynamic),
+    ("TerminatingRuleType", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("Uri", ColumnType::Str),
+    ("WebAclId", ColumnType::Str),
+];
+
+const AWSS3SERVERACCESS: &[(&str, ColumnType)] = &[
+    ("AccessPointARN", ColumnType::Str),
+    ("ACLRequired", ColumnType::Str),
+    ("AuthenticationType", ColumnType::Str),
+    ("Bucket", ColumnType::Str),
+    ("BucketOwner", ColumnType::Str),
+    ("BytesSent", ColumnType::Int),
+    ("CipherSuite", ColumnType::Str),
+    ("ErrorCode", ColumnType::Str),
+    ("HostHeader", ColumnType::Str),
+    ("HostId", ColumnType::Str),
+    ("HttpStatus", ColumnType::Int),
+    ("Key", ColumnType::Str),
+    ("ObjectSize", ColumnType::Int),
+    ("Operation", ColumnType::Str),
+    ("Referer", ColumnType::Str),
+    ("RemoteIp", ColumnType::Str),
+    ("Requester", ColumnType::Str),
+    ("RequestId", ColumnType::Str),
+    ("RequestUri", ColumnType::Str),
+    ("SignatureVersion", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("TLSVersion", ColumnType::Str),
+    ("TotalTime", ColumnType::Int),
+    ("TurnAroundTime", ColumnType::Str),
+    ("UserAgent", ColumnType::Str),
+    ("VersionId", ColumnType::Str),
+];
+
+const AWSROUTE53RESOLVER: &[(&str, ColumnType)] = &[
+    ("AccountId", ColumnType::Str),
+    ("Answers", ColumnType::Dynamic),
+    ("FirewallDomainListId", ColumnType::Str),
+    ("FirewallRuleAction", ColumnType::Str),
+    ("FirewallRuleGroupId", ColumnType::Str),
+    ("LogType", ColumnType::Str),
+    ("QueryClass", ColumnType::Str),
+    ("QueryName", ColumnType::Str),
+    ("QueryType", ColumnType::Str),
+    ("Rcode", ColumnType::Str),
+    ("Region", ColumnType::Str),
+    ("SrcAddr", ColumnType::Str),
+    ("SrcIds", ColumnType::Dynamic),
+    ("SrcPort", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("Transport", ColumnType::Str),
+    ("Version", ColumnType::Str),
+    ("VpcId", ColumnType::Str),
+];
+
+const AWSNETWORKFIREWALLALERT: &[(&str, ColumnType)] = &[
+    ("AlertAction", ColumnType::Str),
+    ("AppProto", ColumnType::Str),
+    ("AvailabilityZone", ColumnType::Str),
+    ("Category", ColumnType::Str),
+    ("DestIp", ColumnType::Str),
+    ("DestPort", ColumnType::Str),
+    ("Direction", ColumnType::Str),
+    ("EventTimestamp", ColumnType::DateTime),
+    ("EventType", ColumnType::Str),
+    ("FirewallName", ColumnType::Str),
+    ("FlowId", ColumnType::Str),
+    ("PktSrc", ColumnType::Str),
+    ("Proto", ColumnType::Str),
+    ("Rev", ColumnType::Str),
+    ("Severity", ColumnType::Str),
+    ("Signature", ColumnType::Str),
+    ("SignatureId", ColumnType::Str),
+    ("Sni", ColumnType::Str),
+    ("SrcIp", ColumnType::Str),
+    ("SrcPort", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("Timestamp", ColumnType::DateTime),
+    ("TxId", ColumnType::Str),
+    ("VerdictAction", ColumnType::Str),
+    ("Version", ColumnType::Str),
+];
+
+const AWSNETWORKFIREWALLFLOW: &[(&str, ColumnType)] = &[
+    ("Ack", ColumnType::Bool),
+    ("AppProto", ColumnType::Str),
+    ("AvailabilityZone", ColumnType::Str),
+    ("DestIp", ColumnType::Str),
+    ("DestPort", ColumnType::Str),
+    ("Ecn", ColumnType::Bool),
+    ("EventTimestamp", ColumnType::Str),
+    ("EventType", ColumnType::Str),
+    ("Fin", ColumnType::Bool),
+    ("FirewallName", ColumnType::Str),
+    ("FlowId", ColumnType::Str),
+    ("NetFlowAge", ColumnType::Str),
+    ("NetFlowBytes", ColumnType::Str),
+    ("NetFlowEnd", ColumnType::DateTime),
+    ("NetFlowMaxttl", ColumnType::Str),
+    ("NetFlowMinttl", ColumnType::Str),
+    ("NetFlowPkts", ColumnType::Str),
+    ("NetFlowStart", ColumnType::DateTime),
+    ("Proto", ColumnType::Str),
+    ("Psh", ColumnType::Bool),
+    ("Rst", ColumnType::Bool),
+    ("SrcIp", ColumnType::Str),
+    ("SrcPort", ColumnType::Str),
+    ("Syn", ColumnType::Bool),
+    ("TCPFlags", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("Timestamp", ColumnType::DateTime),
+];
+
+const AWSNETWORKFIREWALLTLS: &[(&str, ColumnType)] = &[
+    ("Action", ColumnType::Str),
+    ("AvailabilityZone", ColumnType::Str),
+    ("DestIp", ColumnType::Str),
+    ("DestPort", ColumnType::Str),
+    ("ErrorMessage", ColumnType::Str),
+    ("EventTimestamp", ColumnType::DateTime),
+    ("FirewallName", ColumnType::Str),
+    ("LeafCertificateFingerprint", ColumnType::Str),
+    ("Sni", ColumnType::Str),
+    ("SrcIp", ColumnType::Str),
+    ("SrcPort", ColumnType::Str),
+    ("Status", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+];
+
+const AWSALBACCESSLOGS: &[(&str, ColumnType)] = &[
+    ("ActionsExecuted", ColumnType::Str),
+    ("Alb", ColumnType::Str),
+    ("ALBType", ColumnType::Str),
+    ("ChosenCertArn", ColumnType::Str),
+    ("Classification", ColumnType::Str),
+    ("ClassificationReason", ColumnType::Str),
+    ("ClientIp", ColumnType::Str),
+    ("ClientPort", ColumnType::Int),
+    ("ConnTraceId", ColumnType::Str),
+    ("DomainName", ColumnType::Str),
+    ("ElbStatusCode", ColumnType::Int),
+    ("LambdaErrorReason", ColumnType::Str),
+    ("MatchedRulePriority", ColumnType::Str),
+    ("ReceivedBytes", ColumnType::Long),
+    ("RedirectUrl", ColumnType::Str),
+    ("RequestCreationTime", ColumnType::Str),
+    ("RequestProcessingTime", ColumnType::Str),
+    ("RequestRaw", ColumnType::Str),
+    ("ResponseProcessingTime", ColumnType::Str),
+    ("SentBytes", ColumnType::Long),
+    ("SslCipher", ColumnType::Str),
+    ("SslProtocol", ColumnType::Str),
+    ("TargetGroupArn", ColumnType::Str),
+    ("TargetIp", ColumnType::Str),
+    ("TargetPort", ColumnType::Int),
+    ("TargetPortList", ColumnType::Str),
+    ("TargetProcessingTime", ColumnType::Str),
+    ("TargetStatusCode", ColumnType::Str),
+    ("TargetStatusCodeList", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("TraceId", ColumnType::Str),
+    ("UserAgent", ColumnType::Str),
+];
+
+const AWSNLBACCESSLOGS: &[(&str, ColumnType)] = &[
+    ("ALPNBEProtocol", ColumnType::Str),
+    ("ALPNClientPrefList", ColumnType::Str),
+    ("ALPNFEProtocol", ColumnType::Str),
+    ("ChosenCertArn", ColumnType::Str),
+    ("ChosenCertSerial", ColumnType::Str),
+    ("ClientIPPort", ColumnType::Str),
+    ("ConnectionTime", ColumnType::Str),
+    ("DomainName", ColumnType::Str),
+    ("IncomingTLSAlert", ColumnType::Str),
+    ("Listener", ColumnType::Str),
+    ("Nlb", ColumnType::Str),
+    ("NLBType", ColumnType::Str),
+    ("ReceivedBytes", ColumnType::Str),
+    ("SentBytes", ColumnType::Str),
+    ("TargetIPPort", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("TLSCipher", ColumnType::Str),
+    ("TLSConnectionCreationTime", ColumnType::Str),
+    ("TlsHandshakeTime", ColumnType::Str),
+    ("TLSNamedGroup", ColumnType::Str),
+    ("TLSProtocolVersion", ColumnType::Str),
+    ("Version", ColumnType::Str),
+];
+
+const AWSELBFLOWLOGS: &[(&str, ColumnType)] = &[
+    ("AccountId", ColumnType::Str),
+    ("Action", ColumnType::Str),
+    ("Bytes", ColumnType::Str),
+    ("DestinationAddress", ColumnType::Str),
+    ("DestinationPort", ColumnType::Str),
+    ("EndTime", ColumnType::DateTime),
+    ("InterfaceId", ColumnType::Str),
+    ("LogStatus", ColumnType::Str),
+    ("LogType", ColumnType::Str),
+    ("Packets", ColumnType::Str),
+    ("Protocol", ColumnType::Str),
+    ("SourceAddress", ColumnType::Str),
+    ("SourcePort", ColumnType::Str),
+    ("SStartTime", ColumnType::DateTime),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("Version", ColumnType::Str),
+];
+
+/// Custom table for CloudFront standard logs (legacy TSV and v2 JSON); names follow the
+/// CloudFront field names in PascalCase.
+const AWSCLOUDFRONT: &[(&str, ColumnType)] = &[
+    ("TimeGenerated", ColumnType::DateTime),
+    ("EdgeLocation", ColumnType::Str),
+    ("ScBytes", ColumnType::Long),
+    ("ClientIp", ColumnType::Str),
+    ("CsMethod", ColumnType::Str),
+    ("CsHost", ColumnType::Str),
+    ("CsUriStem", ColumnType::Str),
+    ("ScStatus", ColumnType::Int),
+    ("CsReferer", ColumnType::Str),
+    ("CsUserAgent", ColumnType::Str),
+    ("CsUriQuery", ColumnType::Str),
+    ("CsCookie", ColumnType::Str),
+    ("EdgeResultType", ColumnType::Str),
+    ("EdgeRequestId", ColumnType::Str),
+    ("HostHeader", ColumnType::Str),
+    ("CsProtocol", ColumnType::Str),
+    ("CsBytes", ColumnType::Long),
+    ("TimeTaken", ColumnType::Real),
+    ("ForwardedFor", ColumnType::Str),
+    ("SslProtocol", ColumnType::Str),
+    ("SslCipher", ColumnType::Str),
+    ("EdgeResponseResultType", ColumnType::Str),
+    ("CsProtocolVersion", ColumnType::Str),
+    ("FleStatus", ColumnType::Str),
+    ("FleEncryptedFields", ColumnType::Str),
+    ("ClientPort", ColumnType::Int),
+    ("TimeToFirstByte", ColumnType::Real),
+    ("EdgeDetailedResultType", ColumnType::Str),
+    ("ScContentType", ColumnType::Str),
+    ("ScContentLen", ColumnType::Long),
+    ("ScRangeStart", ColumnType::Long),
+    ("ScRangeEnd", ColumnType::Long),
+    ("DistributionId", ColumnType::Str),
+];
+
+/// Custom table for alert records (one per record above a threshold).
+const S3SENTINELALERTS: &[(&str, ColumnType)] = &[
+    ("TimeGenerated", ColumnType::DateTime),
+    ("AlertName", ColumnType::Str),
+    ("AlertSeverity", ColumnType::Str),
+    ("Description", ColumnType::Str),
+    ("SourceRecordId", ColumnType::Str),
+    ("SourceTable", ColumnType::Str),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connector_columns_collide_with_no_builtin_column() {
+        for table in Table::BUILT_IN {
+            for (name, _) in CONNECTOR_COLUMNS {
+                assert!(
+                    !table.columns().iter().any(|(c, _)| c == name),
+                    "{name} collides with a column of {table}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn column_names_follow_azure_naming_rules() {
+        for table in Table::ALL {
+            for (name, _) in table.columns().iter().chain(CONNECTOR_COLUMNS) {
+                assert!((2..=45).contains(&name.len()), "{name}");
+                assert!(name.as_bytes()[0].is_ascii_alphabetic(), "{name}");
+                assert!(
+                    name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_table_has_time_generated() {
+        for table in Table::ALL {
+            assert_eq!(
+                table.column_type("TimeGenerated"),
+                Some(ColumnType::DateTime),
+                "{table}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for t in LogType::ALL {
+            assert_eq!(LogType::from_name(t.name()), Some(t));
+        }
+        for t in Table::ALL {
+            assert_eq!(Table::from_name(t.name()), Some(t));
+        }
+        assert_eq!(
+            Table::AwsCloudTrail.default_stream(),
+            "Custom-AWSCloudTrail"
+        );
+        assert_eq!(
+            Table::AwsCloudFront.default_stream(),
+            "Custom-AWSCloudFront"
+        );
+    }
+}
