@@ -5,8 +5,10 @@
 //! [`formats`] (detection, parsers) -> [`record`] (Sentinel-shaped rows).
 
 pub mod aws;
+pub mod event;
 pub mod cli;
 pub mod formats;
+pub mod metrics;
 pub mod pipeline;
 pub mod record;
 pub mod source;

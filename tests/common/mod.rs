@@ -1,4 +1,6 @@
 //! Shared test support: the reference data folder and a real local AWS server (moto).
+
+pub mod runtime_api;
 #![allow(dead_code)]
 
 use std::net::TcpListener;
