@@ -1,7 +1,7 @@
 //! Shared test support: the reference data folder and a real local AWS server (moto).
+#![allow(dead_code)]
 
 pub mod runtime_api;
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;
