@@ -5,11 +5,13 @@
 //! [`formats`] (detection, parsers) -> [`record`] (Sentinel-shaped rows).
 
 pub mod aws;
-pub mod event;
 pub mod cli;
+pub mod drift;
+pub mod event;
 pub mod formats;
 pub mod metrics;
 pub mod pipeline;
 pub mod record;
+pub mod runner;
 pub mod source;
 pub mod state;

@@ -93,28 +93,44 @@ impl InvocationMetrics {
         put("Requests", self.requests as f64, "Count");
         put("Retries", self.retries as f64, "Count");
         put("Throttles", self.throttles as f64, "Count");
-        let totals = self.per_log_type.values().fold(LogTypeCounters::default(), |mut a, c| {
-            a.records_in += c.records_in;
-            a.records_sent += c.records_sent;
-            a.records_dead_lettered += c.records_dead_lettered;
-            a.records_rejected += c.records_rejected;
-            a.alerts += c.alerts;
-            a.anomalies += c.anomalies;
-            a
-        });
+        let totals = self
+            .per_log_type
+            .values()
+            .fold(LogTypeCounters::default(), |mut a, c| {
+                a.records_in += c.records_in;
+                a.records_sent += c.records_sent;
+                a.records_dead_lettered += c.records_dead_lettered;
+                a.records_rejected += c.records_rejected;
+                a.alerts += c.alerts;
+                a.anomalies += c.anomalies;
+                a
+            });
         put("RecordsIn", totals.records_in as f64, "Count");
         put("RecordsSent", totals.records_sent as f64, "Count");
-        put("RecordsDeadLettered", totals.records_dead_lettered as f64, "Count");
+        put(
+            "RecordsDeadLettered",
+            totals.records_dead_lettered as f64,
+            "Count",
+        );
         put("RecordsRejected", totals.records_rejected as f64, "Count");
         put("Alerts", totals.alerts as f64, "Count");
         for (stage, t) in &self.stage_time {
-            put(&format!("{stage}Latency"), t.as_secs_f64() * 1000.0, "Milliseconds");
+            put(
+                &format!("{stage}Latency"),
+                t.as_secs_f64() * 1000.0,
+                "Milliseconds",
+            );
         }
         for (name, (value, unit)) in &self.gauges {
             put(name, *value, unit);
         }
         fields.insert("FunctionName".into(), json!(function_name));
-        docs.push(emf_document(timestamp_ms, &[&["FunctionName"]], metrics, fields));
+        docs.push(emf_document(
+            timestamp_ms,
+            &[&["FunctionName"]],
+            metrics,
+            fields,
+        ));
 
         for (log_type, c) in &self.per_log_type {
             let mut fields = Map::new();

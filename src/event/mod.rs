@@ -142,10 +142,14 @@ pub fn parse_message(msg: &Value) -> Result<Envelope, EventError> {
             .and_then(Value::as_str)
             .unwrap_or_default();
         if !name.starts_with("ObjectCreated") {
-            envelope.ignored.push(format!("S3 event {name} is not an object creation"));
+            envelope
+                .ignored
+                .push(format!("S3 event {name} is not an object creation"));
             continue;
         }
-        let s3 = record.get("s3").ok_or_else(|| EventError("S3 record without s3".into()))?;
+        let s3 = record
+            .get("s3")
+            .ok_or_else(|| EventError("S3 record without s3".into()))?;
         let bucket = s3
             .pointer("/bucket/name")
             .and_then(Value::as_str)
@@ -182,7 +186,10 @@ fn parse_eventbridge(msg: &Value) -> Result<Envelope, EventError> {
         .get("detail-type")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let source = msg.get("source").and_then(Value::as_str).unwrap_or_default();
+    let source = msg
+        .get("source")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if source != "aws.s3" {
         return Err(EventError(format!(
             "EventBridge event from {source:?} is not from aws.s3"
@@ -191,7 +198,9 @@ fn parse_eventbridge(msg: &Value) -> Result<Envelope, EventError> {
     if detail_type != "Object Created" {
         return Ok(Envelope {
             objects: vec![],
-            ignored: vec![format!("EventBridge {detail_type} is not an object creation")],
+            ignored: vec![format!(
+                "EventBridge {detail_type} is not an object creation"
+            )],
         });
     }
     let detail = msg
@@ -304,7 +313,10 @@ mod tests {
         assert_eq!(items[0].envelope.as_ref().unwrap().objects[0].key, "k1");
         assert_eq!(items[1].envelope.as_ref().unwrap().objects[0].key, "k2");
         let eb_obj = &items[2].envelope.as_ref().unwrap().objects[0];
-        assert_eq!((eb_obj.bucket.as_str(), eb_obj.key.as_str()), ("b3", "x y:z"));
+        assert_eq!(
+            (eb_obj.bucket.as_str(), eb_obj.key.as_str()),
+            ("b3", "x y:z")
+        );
         let test_env = items[3].envelope.as_ref().unwrap();
         assert!(test_env.objects.is_empty());
         assert!(test_env.ignored[0].contains("TestEvent"));

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::{PutCondition, StateError, StateStore};
 use crate::event::ObjectRef;
+use crate::record::RecordId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,6 +34,10 @@ pub struct ObjectState {
     pub lease_until: DateTime<Utc>,
     pub attempts: u32,
     pub updated_at: DateTime<Utc>,
+    /// Ids of records at or beyond `next_ordinal` that were already delivered when an
+    /// invocation stopped mid-batch; a resume skips them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivered_beyond: Vec<String>,
 }
 
 const STATE_VERSION: u32 = 1;
@@ -40,8 +45,13 @@ const STATE_VERSION: u32 = 1;
 /// What the caller should do with an object.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
-    /// Process it, delivering records from `resume_from` on.
-    Process { resume_from: u64, lease: Lease },
+    /// Process it, delivering records from `resume_from` on, except those in
+    /// `already_delivered`.
+    Process {
+        resume_from: u64,
+        already_delivered: Vec<RecordId>,
+        lease: Lease,
+    },
     /// Already done by an earlier invocation.
     AlreadyCompleted,
     /// Another invocation holds a live lease; try again later.
@@ -115,6 +125,7 @@ impl<'a> ObjectLedger<'a> {
                         lease_until,
                         attempts: 1,
                         updated_at: now,
+                        delivered_beyond: Vec::new(),
                     },
                 ),
                 Some(v) => {
@@ -141,8 +152,14 @@ impl<'a> ObjectLedger<'a> {
             let body = serde_json::to_vec(&state).expect("state serializes");
             match self.store.put(&key, body, condition).await {
                 Ok(etag) => {
+                    let already_delivered = state
+                        .delivered_beyond
+                        .iter()
+                        .filter_map(|id| RecordId::parse(id))
+                        .collect();
                     return Ok(Claim::Process {
                         resume_from: state.next_ordinal,
+                        already_delivered,
                         lease: Lease { key, etag, state },
                     });
                 }
@@ -153,14 +170,17 @@ impl<'a> ObjectLedger<'a> {
         Err(StateError::PreconditionFailed)
     }
 
-    /// Records that every record below `next_ordinal` was delivered, and extends the lease.
+    /// Records that every record below `next_ordinal`, and those in `delivered_beyond`,
+    /// were delivered, and extends the lease.
     pub async fn checkpoint(
         &self,
         lease: &mut Lease,
         next_ordinal: u64,
+        delivered_beyond: &[RecordId],
         lease_until: DateTime<Utc>,
     ) -> Result<(), StateError> {
         lease.state.next_ordinal = next_ordinal;
+        lease.state.delivered_beyond = delivered_beyond.iter().map(|id| id.to_string()).collect();
         lease.state.lease_until = lease_until;
         lease.state.updated_at = Utc::now();
         self.write(lease).await
@@ -169,6 +189,7 @@ impl<'a> ObjectLedger<'a> {
     pub async fn complete(&self, lease: &mut Lease, next_ordinal: u64) -> Result<(), StateError> {
         lease.state.status = ObjectStatus::Completed;
         lease.state.next_ordinal = next_ordinal;
+        lease.state.delivered_beyond.clear();
         lease.state.updated_at = Utc::now();
         self.write(lease).await
     }
@@ -224,13 +245,19 @@ mod tests {
         let ledger = ObjectLedger::new(&store);
         let soon = Utc::now() + Duration::minutes(5);
 
-        let Claim::Process { resume_from, mut lease } =
-            ledger.claim(&obj(), "inv-1", soon).await.unwrap()
+        let Claim::Process {
+            resume_from,
+            mut lease,
+            ..
+        } = ledger.claim(&obj(), "inv-1", soon).await.unwrap()
         else {
             panic!()
         };
         assert_eq!(resume_from, 0);
-        ledger.checkpoint(&mut lease, 500, soon).await.unwrap();
+        ledger
+            .checkpoint(&mut lease, 500, &[RecordId(7)], soon)
+            .await
+            .unwrap();
 
         // A concurrent duplicate backs off while the lease lives.
         assert!(matches!(
@@ -239,15 +266,19 @@ mod tests {
         ));
         // After the first invocation gives up, a retry resumes at the checkpoint.
         ledger.release(&mut lease).await.unwrap();
-        let Claim::Process { resume_from, lease: mut lease2 } =
-            ledger.claim(&obj(), "inv-2", soon).await.unwrap()
+        let Claim::Process {
+            resume_from,
+            already_delivered,
+            lease: mut lease2,
+        } = ledger.claim(&obj(), "inv-2", soon).await.unwrap()
         else {
             panic!()
         };
         assert_eq!(resume_from, 500);
+        assert_eq!(already_delivered, vec![RecordId(7)]);
         // The old owner lost the object: its writes now fail.
         assert!(matches!(
-            ledger.checkpoint(&mut lease, 600, soon).await,
+            ledger.checkpoint(&mut lease, 600, &[], soon).await,
             Err(StateError::PreconditionFailed)
         ));
         ledger.complete(&mut lease2, 900).await.unwrap();

@@ -46,7 +46,10 @@ impl RuntimeApi {
         let api = RuntimeApi::default();
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(api.clone());
@@ -92,7 +95,11 @@ impl RuntimeApi {
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("{:08x}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{:08x}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 async fn next(State(api): State<RuntimeApi>) -> Response {
@@ -101,7 +108,10 @@ async fn next(State(api): State<RuntimeApi>) -> Response {
         let notified = api.notify.notified();
         if let Some(p) = api.inner.lock().unwrap().queue.pop_front() {
             let mut headers = HeaderMap::new();
-            headers.insert("Lambda-Runtime-Aws-Request-Id", HeaderValue::from_str(&p.id).unwrap());
+            headers.insert(
+                "Lambda-Runtime-Aws-Request-Id",
+                HeaderValue::from_str(&p.id).unwrap(),
+            );
             headers.insert(
                 "Lambda-Runtime-Deadline-Ms",
                 HeaderValue::from_str(&p.deadline_ms.to_string()).unwrap(),
@@ -140,7 +150,11 @@ fn json_or_text(body: &Bytes) -> serde_json::Value {
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(body).into()))
 }
 
-async fn response(State(api): State<RuntimeApi>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+async fn response(
+    State(api): State<RuntimeApi>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
     finish(&api, &id, Outcome::Response(json_or_text(&body)))
 }
 
