@@ -13,5 +13,6 @@ pub mod metrics;
 pub mod pipeline;
 pub mod record;
 pub mod runner;
+pub mod signing;
 pub mod source;
 pub mod state;
