@@ -9,7 +9,9 @@ use std::borrow::Cow;
 
 use percent_encoding::percent_decode_str;
 
-use super::fields::{Extras, JsonObject, clip, is_absent, line_text, parse_time, raw_text};
+use super::fields::{
+    Extras, JsonObject, clip, is_absent, is_blank, line_text, parse_time, raw_text,
+};
 use super::json_stream::{Item, split_values};
 use super::lines::LineReader;
 use super::{Emitter, ParseError, Parser};
@@ -279,11 +281,11 @@ impl Parser for CloudFrontParser {
         let distribution = distribution_from_key(&source);
         let mut lines = LineReader::new(input);
         while let Some(line) = lines.next_line()? {
-            let text = line_text(line.bytes);
-            let trimmed = text.trim();
-            if trimmed.is_empty() {
+            if is_blank(line.bytes) {
                 continue;
             }
+            let text = line_text(line.bytes);
+            let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
             if line.cut {
                 out.reject(
                     LOG_TYPE,

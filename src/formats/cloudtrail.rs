@@ -14,6 +14,7 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::fields::{Extras, FlexBool, Text, clip, json_error_reason};
+use super::json_lines::parse_objects;
 use super::json_stream::{Item, JsonStream};
 use super::{Emitter, ParseError, Parser};
 use crate::record::{LogType, Record, Value, time};
@@ -23,12 +24,56 @@ const LOG_TYPE: LogType = LogType::CloudTrail;
 #[derive(Debug, Default)]
 pub struct CloudTrailParser;
 
+enum Mode {
+    Stream,
+    BareEvents,
+    Digest,
+}
+
 impl Parser for CloudTrailParser {
     fn parse(
         &mut self,
         input: &mut dyn std::io::BufRead,
         out: &mut Emitter<'_>,
     ) -> Result<(), ParseError> {
+        // Bare events (one per line, as EventBridge or Lake exports write them) go through
+        // the line-based splitter, which resyncs after a truncated line; `{"Records":[...]}`
+        // documents and arrays are streamed, since one can be gigabytes on a single line.
+        let mode = {
+            let head = input.fill_buf()?;
+            let body = trim_start(head);
+            if body.first() == Some(&b'{') {
+                let after_brace = trim_start(&body[1..]);
+                let keys = super::detect::first_object_keys(body);
+                if after_brace.starts_with(b"\"Records\"") || after_brace.len() < 9 {
+                    // AWS writes `Records` first; a head too short to tell is streamed too.
+                    Mode::Stream
+                } else if keys
+                    .iter()
+                    .any(|k| matches!(*k, "digestStartTime" | "digestS3Object"))
+                {
+                    Mode::Digest
+                } else {
+                    Mode::BareEvents
+                }
+            } else if body.first() == Some(&b'[') || body.is_empty() {
+                Mode::Stream
+            } else {
+                Mode::BareEvents
+            }
+        };
+        match mode {
+            Mode::Digest => {
+                tracing::info!(object = %out.source_object(), "CloudTrail digest file: not log records, skipped");
+                return Ok(());
+            }
+            Mode::BareEvents => {
+                return parse_objects(input, out, LOG_TYPE, Some("Records"), &mut |bytes, _| {
+                    record_from_event(bytes)
+                });
+            }
+            Mode::Stream => {}
+        }
         let mut stream = JsonStream::new(input);
         loop {
             match stream.skip(b",")? {
@@ -39,8 +84,9 @@ impl Parser for CloudTrailParser {
                     read_object(&mut stream, offset, out)?;
                 }
                 Some(b'[') => {
+                    let offset = stream.offset();
                     stream.expect(b'[')?;
-                    read_events(&mut stream, out)?;
+                    read_events(&mut stream, offset, b"[", out)?;
                 }
                 Some(_) => reject_item(&mut stream, out, "not a CloudTrail document")?,
             }
@@ -137,7 +183,7 @@ fn read_object<R: std::io::BufRead>(
         if key == "Records" && stream.skip(&[])? == Some(b'[') {
             stream.expect(b'[')?;
             saw_records = true;
-            read_events(stream, out)?;
+            read_events(stream, offset, b"{\"Records\":[", out)?;
             // Keep the rebuilt text valid in case more members follow.
             rebuilt.extend_from_slice(b":null");
             continue;
@@ -191,29 +237,61 @@ fn read_object<R: std::io::BufRead>(
     Ok(())
 }
 
-/// Elements of an events array whose `[` was consumed, up to its `]`.
+/// Elements of an events array whose `[` (at `offset`) was consumed, up to its `]`. An
+/// array cut off between two elements is reported too: the object is damaged even though
+/// no event is.
 fn read_events<R: std::io::BufRead>(
     stream: &mut JsonStream<R>,
+    offset: u64,
+    opening: &[u8],
     out: &mut Emitter<'_>,
 ) -> Result<(), ParseError> {
+    let mut last_was_reject = false;
     loop {
         match stream.skip(b",")? {
-            None => return Ok(()),
+            None => break,
             Some(b']') => {
                 stream.expect(b']')?;
                 return Ok(());
             }
             Some(_) => match stream.next_item(b",")? {
-                Some(Item::Value { offset, bytes }) => emit_event(bytes, offset, out)?,
+                Some(Item::Value { offset, bytes }) => {
+                    last_was_reject = false;
+                    emit_event(bytes, offset, out)?
+                }
                 Some(Item::Malformed {
                     offset,
                     bytes,
                     reason,
-                }) => out.reject(LOG_TYPE, None, offset, bytes, reason)?,
-                None => return Ok(()),
+                }) => {
+                    last_was_reject = true;
+                    out.reject(LOG_TYPE, None, offset, bytes, reason)?
+                }
+                None => break,
             },
         }
     }
+    if !last_was_reject {
+        out.reject(
+            LOG_TYPE,
+            None,
+            offset,
+            opening,
+            "CloudTrail document truncated: the events array is not closed",
+        )?;
+    }
+    Ok(())
+}
+
+fn trim_start(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b {
+        if first.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    b
 }
 
 fn emit_event(bytes: &[u8], offset: u64, out: &mut Emitter<'_>) -> Result<(), ParseError> {
@@ -734,8 +812,21 @@ mod tests {
         assert_eq!(parse(&bare).records.len(), 3);
         let array = format!("[{ASSUMED_ROLE}, {ASSUMED_ROLE}]");
         assert_eq!(parse(&array).records.len(), 2);
-        assert_eq!(parse("{\"Records\":[]}").records.len(), 0);
-        assert_eq!(parse("").records.len(), 0);
+        let empty = parse("{\"Records\":[]}");
+        assert!(empty.records.is_empty() && empty.rejects.is_empty());
+        assert!(parse("").rejects.is_empty());
+        // Cut between two events: both events, and a reject saying the file is damaged.
+        let cut = parse(&format!("{{\"Records\":[{ASSUMED_ROLE},{ASSUMED_ROLE}"));
+        assert_eq!(cut.records.len(), 2);
+        assert_eq!(cut.rejects.len(), 1);
+        assert!(cut.rejects[0].reason.contains("not closed"));
+        // Bare events resync after a truncated line.
+        let lines = format!(
+            "{}\n{ASSUMED_ROLE}\n~garbage\n{ASSUMED_ROLE}\n",
+            &ASSUMED_ROLE[..99]
+        );
+        let got = parse(&lines);
+        assert_eq!((got.records.len(), got.rejects.len()), (2, 2));
     }
 
     #[test]

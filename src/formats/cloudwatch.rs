@@ -217,7 +217,15 @@ fn value(
                 format!("logEvents: {}", json_error_reason(&e)),
             );
         }
-        None => Vec::new(),
+        None => {
+            return out.reject(
+                LOG_TYPE,
+                Some(line),
+                offset,
+                bytes,
+                "DATA_MESSAGE without logEvents",
+            );
+        }
     };
     for raw in events {
         let event = match serde_json::from_str::<LogEvent>(raw.get()) {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::fields::{Extras, clip, int_field, is_absent, line_text, push_int32};
+use super::fields::{Extras, clip, int_field, is_absent, is_blank, line_text, push_int32};
 use super::lines::LineReader;
 use super::{Emitter, ParseError, Parser};
 use crate::record::{LogType, Record, Value, time};
@@ -385,10 +385,10 @@ impl Parser for ElbParser {
     ) -> Result<(), ParseError> {
         let mut lines = LineReader::new(input);
         while let Some(line) = lines.next_line()? {
-            let text = line_text(line.bytes);
-            if text.trim().is_empty() {
+            if is_blank(line.bytes) {
                 continue;
             }
+            let text = line_text(line.bytes);
             let fields = split_fields(&text);
             let kind = classify(&fields);
             let log_type = kind.map(LineKind::log_type).unwrap_or(LogType::Alb);

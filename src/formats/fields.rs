@@ -462,6 +462,11 @@ pub fn line_text(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
 
+/// A line with nothing but ASCII whitespace, which every line parser skips.
+pub fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
 /// Removes one trailing line break (CloudWatch messages usually end with `\n`).
 pub fn trim_newline(text: &str) -> &str {
     text.strip_suffix('\n')
@@ -474,13 +479,16 @@ pub fn trim_newline(text: &str) -> &str {
 pub fn leading_timestamp(message: &str) -> Option<DateTime<Utc>> {
     let m = message.trim_start_matches('[');
     let b = m.as_bytes();
-    if b.len() < 19 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+    // A timestamp is ASCII: anything else in its 19 bytes means there is none.
+    if b.len() < 19 || !b[..19].is_ascii() || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-'
+    {
         return None;
     }
     // `YYYY-MM-DD HH:MM:SS...` has one inner space; stop at the first separator after the
     // time of day.
     let mut end = 19;
-    while end < b.len() && !matches!(b[end], b' ' | b'\t' | b']' | b',' | b'|') {
+    while end < b.len() && b[end].is_ascii() && !matches!(b[end], b' ' | b'\t' | b']' | b',' | b'|')
+    {
         end += 1;
     }
     time::parse_iso8601(&m[..end]).or_else(|| time::parse_iso8601(&m[..19]))
@@ -573,6 +581,8 @@ mod tests {
         assert_eq!(time::to_rfc3339(&t), "2024-01-02T03:04:05Z");
         assert!(leading_timestamp("some text").is_none());
         assert!(leading_timestamp("{\"a\":1}").is_none());
+        assert!(leading_timestamp("3779-e{:\"-\t\u{fffd}(]\u{fffd}").is_none());
+        assert!(leading_timestamp("2024-01-02T03:04:05\u{fffd}").is_some());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::value::RawValue;
 
-use super::fields::{JsonObject, leading_timestamp, line_text};
+use super::fields::{JsonObject, is_blank, leading_timestamp, line_text};
 use super::json_lines::{Piece, for_each_value};
 use super::lines::LineReader;
 use super::{Emitter, ParseError, Parser, Stop};
@@ -116,7 +116,7 @@ impl Parser for TextParser {
     ) -> Result<(), ParseError> {
         let mut lines = LineReader::new(input);
         while let Some(line) = lines.next_line()? {
-            if line.bytes.iter().all(u8::is_ascii_whitespace) {
+            if is_blank(line.bytes) {
                 continue;
             }
             if line.cut {

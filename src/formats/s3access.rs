@@ -5,7 +5,7 @@
 //! original ones, later ones are optional, and any newer trailing fields are kept in
 //! `AdditionalFields`.
 
-use super::fields::{Extras, clip, int_field, is_absent, line_text, push_int32};
+use super::fields::{Extras, clip, int_field, is_absent, is_blank, line_text, push_int32};
 use super::lines::{LineReader, split_quoted};
 use super::{Emitter, ParseError, Parser};
 use crate::record::{LogType, Record, Value, time};
@@ -104,10 +104,10 @@ impl Parser for S3AccessParser {
     ) -> Result<(), ParseError> {
         let mut lines = LineReader::new(input);
         while let Some(line) = lines.next_line()? {
-            let text = line_text(line.bytes);
-            if text.trim().is_empty() {
+            if is_blank(line.bytes) {
                 continue;
             }
+            let text = line_text(line.bytes);
             let result = if line.cut {
                 Err("line longer than the line limit".to_string())
             } else {

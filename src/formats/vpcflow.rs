@@ -332,10 +332,10 @@ pub fn looks_like_record(line: &str) -> bool {
         && matches!(tokens[13], "OK" | "NODATA" | "SKIPDATA")
 }
 
-/// Whether a line is a flow log header.
+/// Whether a line is a flow log header (the parser takes it as one).
 pub fn looks_like_header(line: &str) -> bool {
     let tokens: Vec<&str> = line.split_ascii_whitespace().collect();
-    tokens.len() >= 3 && is_header(&tokens)
+    is_header(&tokens)
 }
 
 impl Parser for VpcFlowParser {
