@@ -6,8 +6,10 @@
 
 pub mod aws;
 pub mod cli;
+pub mod config;
 pub mod formats;
 pub mod pipeline;
 pub mod record;
+pub mod sink;
 pub mod source;
 pub mod state;
