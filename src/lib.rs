@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod emulator;
 pub mod formats;
 pub mod pipeline;
 pub mod record;
