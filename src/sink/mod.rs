@@ -1,11 +1,16 @@
 //! Where records go after the pure stages: Sentinel through the Logs Ingestion API
 //! ([`sentinel`]), and the dead letter ([`dead_letter`]) for rows Sentinel would not take.
 
+pub mod dead_letter;
 pub mod sentinel;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::record::{LogType, Record, RecordId, Table};
+
+use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWrite};
+use sentinel::{DeliveryReport, SentinelClient};
 
 /// One serialized row on its way to Sentinel.
 ///
@@ -30,4 +35,35 @@ impl Row {
             json: record.to_json(),
         }
     }
+}
+
+/// One batch delivered: the client's report and what went to the dead letter.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    /// `report.failed` lists the rows now in the dead letter; `report.unsent` the rows the
+    /// deadline left with the caller.
+    pub report: DeliveryReport,
+    pub dead_lettered: DeadLetterWrite,
+}
+
+/// Sends `rows` and writes the ones Sentinel did not accept to the dead letter, so that
+/// every row is accepted, dead-lettered, or handed back in `report.unsent`. An error means
+/// the dead letter itself could not be written: the caller must keep the rows (a Lambda
+/// fails the invocation, so the event is delivered again).
+pub async fn deliver(
+    client: &SentinelClient,
+    dead_letter: &DeadLetter,
+    rows: Vec<Row>,
+    deadline: Instant,
+) -> Result<Delivered, DeadLetterError> {
+    let report = client.send(rows, deadline).await;
+    let dead_lettered = if report.failed.is_empty() {
+        DeadLetterWrite::default()
+    } else {
+        dead_letter.write_failed(&report.failed).await?
+    };
+    Ok(Delivered {
+        report,
+        dead_lettered,
+    })
 }
