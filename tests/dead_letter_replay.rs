@@ -237,3 +237,37 @@ async fn the_replay_command_sends_and_cleans_up() {
     assert!(dl.list().await.unwrap().is_empty());
     assert_exactly_once(&emulator.rows(TRAIL), &trail);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_row_is_dead_lettered_and_stays_until_it_can_be_sent() {
+    let emulator = start_emulator(EmulatorOptions::default()).await;
+    let client = client(&emulator.url(), &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dl = DeadLetter::dir(dir.path());
+    let object = "s3://logs/huge.json.gz";
+    let rows = vec![
+        noisy_row(0, object, 100, 61),
+        noisy_row(1, object, 1_400_000, 62),
+        noisy_row(2, object, 100, 63),
+    ];
+    let delivered = deliver(&client, &dl, rows.clone(), far_deadline())
+        .await
+        .unwrap();
+    assert_eq!(delivered.report.accepted, 2);
+    assert_eq!(delivered.dead_lettered.rows, 1);
+    let keys = dl.list().await.unwrap();
+    let file = dl.read(&keys[0]).await.unwrap().unwrap();
+    assert_eq!(file.entries.len(), 1);
+    assert_eq!(file.entries[0].reason_kind, "too_large");
+    assert_eq!(file.entries[0].record_id, rows[1].record_id.to_string());
+    assert_eq!(file.entries[0].row.get(), rows[1].json);
+
+    // Still too large on replay: it stays, and nothing is sent twice.
+    let report = dead_letter::replay(&dl, &client, &ReplayOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.rows_remaining.get("too_large"), Some(&1));
+    assert_eq!(dl.list().await.unwrap().len(), 1);
+    let kept: Vec<Row> = vec![rows[0].clone(), rows[2].clone()];
+    assert_exactly_once(&emulator.rows("Custom-AWSCloudWatch"), &kept);
+}

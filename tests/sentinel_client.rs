@@ -189,7 +189,7 @@ async fn expired_tokens_are_refreshed_after_a_401() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_lived_tokens_are_renewed_before_they_expire() {
     let emulator = start_emulator(EmulatorOptions {
-        token_ttl: Duration::from_secs(2),
+        token_ttl: Duration::from_secs(4),
         ..EmulatorOptions::default()
     })
     .await;
@@ -202,7 +202,7 @@ async fn short_lived_tokens_are_renewed_before_they_expire() {
             .is_complete()
     );
     // Past three quarters of the lifetime the cached token is not used any more.
-    tokio::time::sleep(Duration::from_millis(1700)).await;
+    tokio::time::sleep(Duration::from_millis(3200)).await;
     let second = cloudtrail_rows(100, "s3://logs/trail-7b.json.gz", 9);
     let report = client.send(second.clone(), far_deadline()).await;
     assert!(report.is_complete());
@@ -210,7 +210,10 @@ async fn short_lived_tokens_are_renewed_before_they_expire() {
         report.unauthorized, 0,
         "renewed before expiry, not after a 401"
     );
-    assert_eq!(emulator.stats().tokens_issued, 2);
+    assert!(emulator.stats().tokens_issued >= 2);
+    let mut all = first;
+    all.extend(second);
+    assert_exactly_once(&emulator.rows(TRAIL), &all);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,12 +296,13 @@ async fn the_deadline_stops_retries_and_hands_rows_back_unsent() {
     });
     let client = client(&emulator.url(), &[(vars::MAX_REQUEST_BYTES, "16384")]).await;
     let rows = cloudtrail_rows(1_000, "s3://logs/trail-11.json.gz", 11);
-    let started = Instant::now();
     let report = client
         .send(rows.clone(), Instant::now() + Duration::from_secs(3))
         .await;
-    // A Retry-After past the deadline is not waited for at all.
-    assert!(started.elapsed() < Duration::from_secs(60));
+    // A Retry-After past the deadline is not waited for: one attempt per body.
+    assert!(report.requests > 1);
+    assert_eq!(report.throttled, report.requests);
+    assert_eq!(report.retries, 0);
     assert_eq!(report.accepted, 0);
     assert!(report.failed.is_empty());
     assert_eq!(report.unsent.len(), 1_000);

@@ -112,7 +112,30 @@ async fn main() -> ExitCode {
     };
     // One line on stdout that scripts can read the URL from.
     println!("sentinel-emulator listening on {}", running.url());
-    let _ = tokio::signal::ctrl_c().await;
+    shutdown_signal().await;
     running.stop().await;
     ExitCode::SUCCESS
+}
+
+/// Ctrl-C, or SIGTERM from a service manager or container runtime.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
