@@ -9,10 +9,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use s3_sentinel_connector::config::{S3Location, vars};
-use s3_sentinel_connector::emulator::EmulatorOptions;
+use s3_sentinel_connector::emulator::{EmulatorOptions, FaultPlan, ThrottleFaults};
 use s3_sentinel_connector::sink::dead_letter::{self, DeadLetter, ReplayOptions};
 use s3_sentinel_connector::sink::sentinel::{SentinelClient, StreamMap};
-use s3_sentinel_connector::sink::{Row, deliver};
+use s3_sentinel_connector::sink::{Row, deliver, deliver_settled};
 use s3_sentinel_connector::state::s3::S3StateStore;
 
 use delivery_support::*;
@@ -270,4 +270,45 @@ async fn an_oversize_row_is_dead_lettered_and_stays_until_it_can_be_sent() {
     assert_eq!(dl.list().await.unwrap().len(), 1);
     let kept: Vec<Row> = vec![rows[0].clone(), rows[2].clone()];
     assert_exactly_once(&emulator.rows("Custom-AWSCloudWatch"), &kept);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_left_unsent_by_the_deadline_can_be_settled_into_the_dead_letter() {
+    let emulator = start_emulator(EmulatorOptions::default()).await;
+    // Throttled with a Retry-After far past the deadline: nothing can be accepted in time.
+    emulator.apply(&FaultPlan {
+        throttle: Some(ThrottleFaults {
+            count: 1_000,
+            retry_after_ms: 120_000,
+        }),
+        ..FaultPlan::default()
+    });
+    let client = client(&emulator.url(), &[(vars::MAX_REQUEST_BYTES, "16384")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dl = DeadLetter::dir(dir.path());
+    let rows = cloudtrail_rows(600, "s3://logs/late.json.gz", 71);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let delivered = deliver_settled(&client, &dl, rows.clone(), deadline)
+        .await
+        .unwrap();
+    assert!(delivered.report.unsent.is_empty());
+    assert_eq!(delivered.report.failed.len(), 600);
+    assert_eq!(delivered.dead_lettered.rows, 600);
+    let counts = &delivered.report.by_log_type[&s3_sentinel_connector::record::LogType::CloudTrail];
+    assert_eq!((counts.failed, counts.unsent), (600, 0));
+    let keys = dl.list().await.unwrap();
+    let file = dl.read(&keys[0]).await.unwrap().unwrap();
+    assert!(file.entries.iter().all(|e| e.reason_kind == "deadline"));
+    let mut ordinals: Vec<u64> = file.entries.iter().map(|e| e.ordinal).collect();
+    ordinals.sort();
+    assert_eq!(ordinals, (0..600).collect::<Vec<_>>());
+
+    // The throttling ends; a replay delivers everything once.
+    emulator.reset();
+    let report = dead_letter::replay(&dl, &client, &ReplayOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.rows_accepted, 600);
+    assert!(dl.list().await.unwrap().is_empty());
+    assert_exactly_once(&emulator.rows(TRAIL), &rows);
 }

@@ -41,6 +41,9 @@ pub struct DeadLetterEntry {
     pub log_type: String,
     pub source_object: String,
     pub record_id: String,
+    /// Position of the record in its source object.
+    #[serde(default)]
+    pub ordinal: u64,
     /// RFC 3339 time of the first dead-lettering.
     pub dead_lettered_at: String,
     /// Replays that did not get the row accepted.
@@ -71,6 +74,7 @@ impl DeadLetterEntry {
             log_type: row.log_type.name().to_string(),
             source_object: row.source_object.to_string(),
             record_id: row.record_id.to_string(),
+            ordinal: row.ordinal,
             dead_lettered_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             replay_attempts: 0,
         }
@@ -97,6 +101,7 @@ impl DeadLetterEntry {
             table,
             record_id: RecordId::parse(&self.record_id).unwrap_or_default(),
             source_object: Arc::from(self.source_object.as_str()),
+            ordinal: self.ordinal,
             json: self.row.get().to_string(),
         })
     }
@@ -640,6 +645,7 @@ mod tests {
                 table: Table::AwsCloudTrail,
                 record_id: RecordId(i as u128),
                 source_object: Arc::from(object),
+                ordinal: i,
                 json: format!(
                     "{{\"EventName\":\"e{i}\",\"RecordId\":\"{}\"}}",
                     RecordId(i as u128)

@@ -22,6 +22,8 @@ pub struct Row {
     pub table: Table,
     pub record_id: RecordId,
     pub source_object: Arc<str>,
+    /// Position of the record in its source object (for checkpoints).
+    pub ordinal: u64,
     pub json: String,
 }
 
@@ -32,6 +34,7 @@ impl Row {
             table: record.table(),
             record_id: record.id,
             source_object: record.source_object.clone(),
+            ordinal: record.ordinal,
             json: record.to_json(),
         }
     }
@@ -44,6 +47,28 @@ pub struct Delivered {
     /// deadline left with the caller.
     pub report: DeliveryReport,
     pub dead_lettered: DeadLetterWrite,
+}
+
+/// Like [`deliver`], but rows the deadline left unsent are dead-lettered too (reason
+/// `deadline`), so the whole batch is settled: for callers that would rather replay later
+/// than keep rows (the CLI, or a Lambda that checkpoints only whole batches).
+pub async fn deliver_settled(
+    client: &SentinelClient,
+    dead_letter: &DeadLetter,
+    rows: Vec<Row>,
+    deadline: Instant,
+) -> Result<Delivered, DeadLetterError> {
+    let mut report = client.send(rows, deadline).await;
+    client.fail_unsent(&mut report);
+    let dead_lettered = if report.failed.is_empty() {
+        DeadLetterWrite::default()
+    } else {
+        dead_letter.write_failed(&report.failed).await?
+    };
+    Ok(Delivered {
+        report,
+        dead_lettered,
+    })
 }
 
 /// Sends `rows` and writes the ones Sentinel did not accept to the dead letter, so that

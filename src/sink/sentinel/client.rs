@@ -113,6 +113,21 @@ impl SentinelClient {
         &self.auth
     }
 
+    /// Moves the rows the deadline left unsent into `failed` (reason `deadline`), for
+    /// callers that dead-letter them instead of keeping them.
+    pub fn fail_unsent(&self, report: &mut DeliveryReport) {
+        for row in std::mem::take(&mut report.unsent) {
+            let counts = report.by_log_type.entry(row.log_type).or_default();
+            counts.unsent -= 1;
+            counts.failed += 1;
+            report.failed.push(FailedRow {
+                stream: self.streams.stream_for(row.table),
+                row,
+                reason: FailureReason::Deadline,
+            });
+        }
+    }
+
     pub fn stream_url(&self, stream: &str) -> String {
         format!(
             "{}/dataCollectionRules/{}/streams/{stream}?api-version={API_VERSION}",

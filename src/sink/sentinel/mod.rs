@@ -104,6 +104,8 @@ pub enum FailureReason {
     /// No token could be had (bad credentials, unreadable secret), or the API kept
     /// answering 401 to fresh tokens.
     Auth { message: String },
+    /// The deadline came before the row was accepted (see [`SentinelClient::fail_unsent`]).
+    Deadline,
 }
 
 impl FailureReason {
@@ -122,6 +124,7 @@ impl FailureReason {
             FailureReason::TooLarge { .. } => "too_large",
             FailureReason::RetriesExhausted { .. } => "retries_exhausted",
             FailureReason::Auth { .. } => "auth",
+            FailureReason::Deadline => "deadline",
         }
     }
 }
@@ -153,6 +156,9 @@ impl fmt::Display for FailureReason {
                 last_error,
             } => write!(f, "gave up after {attempts} attempts: {last_error}"),
             FailureReason::Auth { message } => write!(f, "authentication failed: {message}"),
+            FailureReason::Deadline => {
+                f.write_str("the deadline came before the row could be accepted")
+            }
         }
     }
 }

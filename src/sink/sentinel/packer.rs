@@ -197,6 +197,7 @@ mod tests {
             table: LogType::CloudWatch.table(),
             record_id: RecordId(i as u128),
             source_object: Arc::from("s3://b/k"),
+            ordinal: i,
             json: format!("{{\"RecordId\":\"{i}\",\"Message\":\"{payload}\"}}"),
         }
     }
