@@ -43,6 +43,20 @@ enum Command {
         #[arg(long, default_value_t = DecodeLimits::default().max_ratio)]
         max_ratio: u64,
     },
+    /// Send dead-lettered rows to Sentinel again; files whose rows are all accepted are
+    /// deleted, partly accepted ones keep the rest. Reads the SENTINEL_* and AZURE_*
+    /// variables (see README).
+    Replay {
+        /// The dead letter: s3://bucket/prefix or a local folder.
+        target: String,
+        /// Send tables to these streams instead: JSON ({"AWSCloudTrail": "Custom-X"}) or
+        /// TABLE=STREAM,... (overrides SENTINEL_STREAM_MAP).
+        #[arg(long)]
+        stream_map: Option<String>,
+        /// Only count the rows and their target streams; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -82,6 +96,25 @@ fn main() -> ExitCode {
                 },
             };
             cli::process::run(&args).map(|s| if s.failed > 0 { 1 } else { 0 })
+        }
+        Command::Replay {
+            target,
+            stream_map,
+            dry_run,
+        } => {
+            let args = cli::replay::ReplayArgs {
+                target,
+                stream_map,
+                dry_run,
+            };
+            // Rows left in the dead letter (after a real replay) make the exit status 1.
+            cli::replay::run(&args).map(|r| {
+                if !r.file_errors.is_empty() || (!dry_run && r.remaining() > 0) {
+                    1
+                } else {
+                    0
+                }
+            })
         }
     };
     match result {
