@@ -13,6 +13,7 @@ pub mod drift;
 pub mod emulator;
 pub mod event;
 pub mod formats;
+pub mod lambda;
 pub mod metrics;
 pub mod pipeline;
 pub mod record;

@@ -37,13 +37,13 @@ impl Delivery for MemoryDelivery {
         let take = rows.len().min(budget);
         let mut received = self.received.lock().unwrap();
         for row in &rows[..take] {
-            *received.entry(row.id).or_default() += 1;
+            *received.entry(row.record_id).or_default() += 1;
         }
         if take < rows.len() {
             self.fail_after_rows.store(usize::MAX, Ordering::SeqCst);
             return Err(DeliveryError {
                 message: "simulated: time ran out mid-batch".into(),
-                accepted: rows[..take].iter().map(|r| r.id).collect(),
+                accepted: rows[..take].iter().map(|r| r.record_id).collect(),
                 report: DeliveryReport {
                     accepted: take as u64,
                     ..DeliveryReport::default()
