@@ -531,7 +531,8 @@ async fn ingest(
             emulator.lock().stats.dropped_connections += 1;
             connection.cut();
             tracing::info!(%stream, "fault: dropping the connection");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            // Never reaches the client: writing it fails on the cut connection.
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
         other => {
             let response = check_and_ingest(&emulator, &parts.headers, &dcr, &stream, &query, body);
