@@ -526,6 +526,7 @@ async fn ingest(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let fault_seen = fault.clone();
     let response = match fault {
         Some(Fault::Drop) => {
             emulator.lock().stats.dropped_connections += 1;
@@ -575,12 +576,9 @@ async fn ingest(
             }
         }
     };
-    *emulator
-        .lock()
-        .stats
-        .statuses
-        .entry(response.status().as_u16())
-        .or_default() += 1;
+    let status = response.status().as_u16();
+    *emulator.lock().stats.statuses.entry(status).or_default() += 1;
+    tracing::info!(%stream, status, fault = ?fault_seen, "ingestion request");
     response
 }
 
