@@ -228,7 +228,9 @@ async fn dropped_connections_are_retried() {
     let report = client.send(rows.clone(), far_deadline()).await;
 
     assert!(report.is_complete(), "{report:?}");
-    assert_eq!(emulator.stats().dropped_connections, 4);
+    let stats = emulator.stats();
+    assert_eq!(stats.dropped_connections, 4);
+    assert_eq!(stats.statuses.values().sum::<u64>() + 4, stats.requests);
     assert_eq!(report.retries, 4);
     assert_exactly_once(&emulator.rows(TRAIL), &rows);
 }

@@ -526,12 +526,14 @@ async fn ingest(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let fault_seen = fault.clone();
     let response = match fault {
         Some(Fault::Drop) => {
             emulator.lock().stats.dropped_connections += 1;
             connection.cut();
             tracing::info!(%stream, "fault: dropping the connection");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            // Never reaches the client: writing it fails on the cut connection.
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
         other => {
             let response = check_and_ingest(&emulator, &parts.headers, &dcr, &stream, &query, body);
@@ -574,12 +576,9 @@ async fn ingest(
             }
         }
     };
-    *emulator
-        .lock()
-        .stats
-        .statuses
-        .entry(response.status().as_u16())
-        .or_default() += 1;
+    let status = response.status().as_u16();
+    *emulator.lock().stats.statuses.entry(status).or_default() += 1;
+    tracing::info!(%stream, status, fault = ?fault_seen, "ingestion request");
     response
 }
 
