@@ -54,7 +54,11 @@ impl App {
             match &config.dead_letter {
                 Some(DeadLetterLocation::S3(loc)) => (
                     Some(DeadLetter::s3(s3.clone(), loc)),
-                    Some(Arc::new(S3StateStore::new(s3.clone(), &loc.bucket, &loc.prefix))),
+                    Some(Arc::new(S3StateStore::new(
+                        s3.clone(),
+                        &loc.bucket,
+                        &loc.prefix,
+                    ))),
                 ),
                 Some(DeadLetterLocation::Dir(dir)) => (
                     Some(DeadLetter::dir(dir.clone())),

@@ -36,6 +36,14 @@ enum Command {
         /// few are shown on standard error.
         #[arg(long)]
         rejects: Option<PathBuf>,
+        /// Write alert records (NDJSON) here; otherwise they are only counted.
+        #[arg(long)]
+        alerts: Option<PathBuf>,
+        /// Deliver to Microsoft Sentinel instead of writing NDJSON, configured by the same
+        /// environment variables as the Lambda (SENTINEL_INGESTION_ENDPOINT,
+        /// SENTINEL_DCR_IMMUTABLE_ID, AZURE_*, DEAD_LETTER_DIR or DEAD_LETTER_BUCKET, ...).
+        #[arg(long)]
+        sentinel: bool,
         /// Stop decompressing an object after this many bytes.
         #[arg(long, default_value_t = DecodeLimits::default().max_decompressed_bytes)]
         max_decompressed_bytes: u64,
@@ -81,6 +89,8 @@ fn main() -> ExitCode {
             format,
             output,
             rejects,
+            alerts,
+            sentinel,
             max_decompressed_bytes,
             max_ratio,
         } => {
@@ -89,13 +99,20 @@ fn main() -> ExitCode {
                 format,
                 output,
                 rejects,
+                alerts,
                 limits: DecodeLimits {
                     max_decompressed_bytes,
                     max_ratio,
                     ..DecodeLimits::default()
                 },
+                enricher: s3_sentinel_connector::lambda::default_enricher(),
             };
-            cli::process::run(&args).map(|s| if s.failed > 0 { 1 } else { 0 })
+            let run = if sentinel {
+                cli::process::run_sentinel(&args)
+            } else {
+                cli::process::run(&args)
+            };
+            run.map(|s| if s.failed > 0 { 1 } else { 0 })
         }
         Command::Replay {
             target,

@@ -100,7 +100,11 @@ impl Delivery for SentinelDelivery {
                     "time ran out with {} rows of {source_object} not yet accepted",
                     report.unsent.len()
                 ),
-                accepted: ids.iter().copied().filter(|id| !failed.contains(id)).collect(),
+                accepted: ids
+                    .iter()
+                    .copied()
+                    .filter(|id| !failed.contains(id))
+                    .collect(),
                 report: convert(&report, dead_lettered),
             });
         }
