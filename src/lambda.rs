@@ -85,7 +85,7 @@ impl App {
                 rejects,
             }),
             enricher,
-            settings: RunnerSettings::default(),
+            settings: runner_settings_from_env()?,
         };
         Ok(App {
             runner,
@@ -224,6 +224,50 @@ fn record_object(metrics: &mut InvocationMetrics, object: &ObjectRef, report: &O
         resumed_from = report.resumed_from,
         "object done"
     );
+}
+
+/// Variables tuning the runner (optional).
+pub mod vars {
+    /// Records per batch (enriched, delivered and checkpointed together). Default 5000.
+    pub const BATCH_RECORDS: &str = "S3_SENTINEL_BATCH_RECORDS";
+    /// Seconds kept in reserve before the function's deadline to checkpoint and answer.
+    /// Default 10.
+    pub const SAFETY_MARGIN_SECONDS: &str = "S3_SENTINEL_SAFETY_MARGIN_SECONDS";
+    /// Most decompressed bytes per object. Default 10 GiB.
+    pub const MAX_DECOMPRESSED_BYTES: &str = "S3_SENTINEL_MAX_DECOMPRESSED_BYTES";
+}
+
+fn env_number<T: std::str::FromStr>(name: &'static str) -> anyhow::Result<Option<T>> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Some).map_err(|_| {
+            anyhow::anyhow!("invalid configuration: {name}: must be a number, got {v:?}")
+        }),
+        _ => Ok(None),
+    }
+}
+
+pub fn runner_settings_from_env() -> anyhow::Result<RunnerSettings> {
+    let mut settings = RunnerSettings::default();
+    if let Some(n) = env_number::<usize>(vars::BATCH_RECORDS)? {
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&n),
+            "invalid configuration: {}: must be 1-1000000, got {n}",
+            vars::BATCH_RECORDS
+        );
+        settings.batch_records = n;
+    }
+    if let Some(secs) = env_number::<f64>(vars::SAFETY_MARGIN_SECONDS)? {
+        anyhow::ensure!(
+            (0.0..=600.0).contains(&secs),
+            "invalid configuration: {}: must be 0-600 seconds, got {secs}",
+            vars::SAFETY_MARGIN_SECONDS
+        );
+        settings.safety_margin = Duration::from_secs_f64(secs);
+    }
+    if let Some(bytes) = env_number::<u64>(vars::MAX_DECOMPRESSED_BYTES)? {
+        settings.limits.max_decompressed_bytes = bytes;
+    }
+    Ok(settings)
 }
 
 /// The default enrichment of the shipped function.

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::{Delivery, DeliveryError, DeliveryReport, Row};
 use crate::record::Reject;
 use crate::sink::dead_letter::DeadLetter;
-use crate::sink::sentinel::SentinelClient;
+use crate::sink::sentinel::{FailureReason, SentinelClient};
 use crate::state::{PutCondition, StateStore};
 
 pub struct SentinelDelivery {
@@ -53,7 +53,15 @@ impl Delivery for SentinelDelivery {
         deadline: Instant,
     ) -> Result<DeliveryReport, DeliveryError> {
         let ids: Vec<_> = rows.iter().map(|r| r.record_id).collect();
-        let report = self.client.send(rows, deadline).await;
+        let mut report = self.client.send(rows, deadline).await;
+        // No token (Secrets Manager or Entra ID unreachable, credentials being rotated) says
+        // nothing about the rows: keep them for the retry instead of dead-lettering them.
+        let (auth, failed): (Vec<_>, Vec<_>) = std::mem::take(&mut report.failed)
+            .into_iter()
+            .partition(|f| matches!(f.reason, FailureReason::Auth { .. }));
+        report.failed = failed;
+        let auth_error = auth.first().map(|f| f.reason.to_string());
+        report.unsent.extend(auth.into_iter().map(|f| f.row));
         let not_accepted: std::collections::HashSet<_> = report
             .failed
             .iter()
@@ -95,9 +103,10 @@ impl Delivery for SentinelDelivery {
             // Dead-lettered rows count as delivered: the retry must not send them again.
             let failed: std::collections::HashSet<_> =
                 report.unsent.iter().map(|r| r.record_id).collect();
+            let why = auth_error.unwrap_or_else(|| "time ran out".to_string());
             return Err(DeliveryError {
                 message: format!(
-                    "time ran out with {} rows of {source_object} not yet accepted",
+                    "{why}; {} rows of {source_object} not yet accepted",
                     report.unsent.len()
                 ),
                 accepted: ids

@@ -305,6 +305,9 @@ impl SentinelClient {
         let mut counted_attempts = 0u32;
         let mut unauthorized_in_a_row = 0u32;
         let mut last_error = String::new();
+        // A token that could not be had says nothing about the body: the caller keeps the
+        // rows for a later retry instead of dead-lettering them.
+        let mut last_failure_was_auth = false;
         loop {
             if Instant::now() + self.min_attempt_time > deadline {
                 return PostOutcome::Deadline { last_error };
@@ -312,13 +315,21 @@ impl SentinelClient {
             if counted_attempts >= max_attempts
                 || attempts >= max_attempts * THROTTLE_ATTEMPT_FACTOR
             {
+                if last_failure_was_auth {
+                    return PostOutcome::Failed(FailureReason::Auth {
+                        message: last_error,
+                    });
+                }
                 return PostOutcome::Failed(FailureReason::RetriesExhausted {
                     attempts,
                     last_error,
                 });
             }
             let token = match self.auth.token(deadline).await {
-                Ok(token) => token,
+                Ok(token) => {
+                    last_failure_was_auth = false;
+                    token
+                }
                 Err(e) if e.is_permanent() => {
                     return PostOutcome::Failed(FailureReason::Auth {
                         message: e.to_string(),
@@ -328,6 +339,7 @@ impl SentinelClient {
                     attempts += 1;
                     counted_attempts += 1;
                     last_error = e.to_string();
+                    last_failure_was_auth = true;
                     let wait = retry::backoff(
                         counted_attempts,
                         self.settings.initial_backoff,
