@@ -77,8 +77,9 @@ pub fn record_from_message(
             extras.str(key, v);
         }
     }
-    if extracted.is_some() {
-        if let Some(t) = event_time {
+    // The event's own timestamp, when the message's time replaced it and differs.
+    if let (Some(x), Some(t)) = (extracted, event_time) {
+        if x != t {
             extras.str("timestamp", &crate::record::time::to_rfc3339(&t));
         }
     }
