@@ -56,7 +56,9 @@ curl -s "$url/admin/stats" | python3 -c '
 import json, sys
 stats = json.load(sys.stdin)
 for stream, s in sorted(stats["streams"].items()):
-    print(f"      {stream:<36} {s[\"rows\"]:>6} rows in {s[\"accepted_requests\"]} request(s)")
-print(f"    requests: {stats[\"requests\"]}, largest body on the wire: {stats[\"max_body_bytes_seen\"]} bytes")'
+    rows, requests = s["rows"], s["accepted_requests"]
+    print(f"      {stream:<36} {rows:>6} rows in {requests} request(s)")
+total, largest = stats["requests"], stats["max_body_bytes_seen"]
+print(f"    requests: {total}, largest body on the wire: {largest} bytes")'
 echo
 echo "==> done: records in $out/cloudtrail.ndjson, alerts in $out/alerts.ndjson"
