@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod cli;
 pub mod formats;
+pub mod patterns;
 pub mod pipeline;
 pub mod record;
 pub mod source;
