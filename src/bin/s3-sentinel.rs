@@ -43,6 +43,32 @@ enum Command {
         #[arg(long, default_value_t = DecodeLimits::default().max_ratio)]
         max_ratio: u64,
     },
+    /// Mine log templates: one message per input line; CSV `LineId,EventId,EventTemplate`
+    /// out, in input order, each line with its template's final form.
+    Patterns {
+        /// Input lines (default: standard input).
+        #[arg(long, short)]
+        input: Option<PathBuf>,
+        /// CSV output (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Measure the pattern miner and the sequence model on labelled data.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Grouping accuracy (GA) and parsing accuracy (PA, exact template match) per system
+    /// of a loghub folder (`<S>/<S>_2k.log_structured_corrected.csv`), with the miner's
+    /// defaults.
+    Templates {
+        #[arg(long)]
+        loghub: PathBuf,
+    },
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -83,6 +109,19 @@ fn main() -> ExitCode {
             };
             cli::process::run(&args).map(|s| if s.failed > 0 { 1 } else { 0 })
         }
+        Command::Patterns { input, output } => {
+            let args = cli::patterns::PatternsArgs { input, output };
+            cli::patterns::run(&args).map(|summary| {
+                eprintln!("{} lines, {} templates", summary.lines, summary.templates);
+                0
+            })
+        }
+        Command::Eval { what } => match what {
+            EvalCommand::Templates { loghub } => cli::eval::templates(&loghub).map(|rows| {
+                print!("{}", cli::eval::format_template_scores(&rows));
+                0
+            }),
+        },
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

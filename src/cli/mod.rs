@@ -1,3 +1,5 @@
 //! The `s3-sentinel` command line: each subcommand is a thin layer over the library.
 
+pub mod eval;
+pub mod patterns;
 pub mod process;

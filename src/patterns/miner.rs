@@ -147,6 +147,14 @@ impl TemplateMiner {
         &self.clusters
     }
 
+    /// Templates not merged into another one, with their indices.
+    pub fn live_clusters(&self) -> impl Iterator<Item = (usize, &Cluster)> {
+        self.clusters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.merged_into.is_none())
+    }
+
     pub fn cluster(&self, index: usize) -> &Cluster {
         &self.clusters[index]
     }
