@@ -52,6 +52,10 @@ enum Command {
         /// CSV output (default: standard output).
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Pattern database (JSON): loaded when it exists, so known templates keep their
+        /// ids, and saved with this run's counts.
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
     /// Measure the pattern miner and the sequence model on labelled data.
     Eval {
@@ -109,8 +113,8 @@ fn main() -> ExitCode {
             };
             cli::process::run(&args).map(|s| if s.failed > 0 { 1 } else { 0 })
         }
-        Command::Patterns { input, output } => {
-            let args = cli::patterns::PatternsArgs { input, output };
+        Command::Patterns { input, output, db } => {
+            let args = cli::patterns::PatternsArgs { input, output, db };
             cli::patterns::run(&args).map(|summary| {
                 eprintln!("{} lines, {} templates", summary.lines, summary.templates);
                 0

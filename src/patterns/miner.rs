@@ -118,6 +118,8 @@ pub struct TemplateMiner {
     clusters: Vec<Cluster>,
     by_length: HashMap<usize, Vec<u32>>,
     by_id: HashMap<PatternId, u32>,
+    /// `(absorbed, survivor)` ids of merges not yet taken by [`TemplateMiner::take_merges`].
+    merges: Vec<(PatternId, PatternId)>,
 }
 
 impl Default for TemplateMiner {
@@ -136,7 +138,46 @@ impl TemplateMiner {
             clusters: Vec::new(),
             by_length: HashMap::new(),
             by_id: HashMap::new(),
+            merges: Vec::new(),
         }
+    }
+
+    /// Adds a known template (from a pattern database) under its id. A template already
+    /// known under that id is widened to cover both forms.
+    pub fn insert_template(&mut self, id: PatternId, template: &str, count: u64) -> usize {
+        let tokens: Vec<Box<str>> = if template.is_empty() {
+            Vec::new()
+        } else {
+            template.split(' ').map(Box::from).collect()
+        };
+        if let Some(&existing) = self.by_id.get(&id) {
+            let index = self.resolve(existing as usize);
+            let cluster = &mut self.clusters[index];
+            if cluster.tokens.len() == tokens.len() {
+                for (t, w) in cluster.tokens.iter_mut().zip(&tokens) {
+                    if **t != **w && !glob_match(t, w) {
+                        *t = generalize(t, w).into();
+                    }
+                }
+            }
+            return index;
+        }
+        let index = self.clusters.len() as u32;
+        let n = tokens.len();
+        self.clusters.push(Cluster {
+            id,
+            tokens,
+            count,
+            merged_into: None,
+        });
+        self.by_length.entry(n).or_default().push(index);
+        self.by_id.insert(id, index);
+        index as usize
+    }
+
+    /// Merges since the last call, as `(absorbed id, surviving id)`.
+    pub fn take_merges(&mut self) -> Vec<(PatternId, PatternId)> {
+        std::mem::take(&mut self.merges)
     }
 
     pub fn config(&self) -> &MinerConfig {
@@ -403,6 +444,9 @@ impl TemplateMiner {
             o.merged_into = Some(survivor);
             (o.count, std::mem::take(&mut o.tokens))
         };
+        let from = self.clusters[other as usize].id;
+        self.merges
+            .push((from, self.clusters[survivor as usize].id));
         let n = tokens.len();
         let s = &mut self.clusters[survivor as usize];
         s.count += count;
