@@ -73,6 +73,25 @@ enum EvalCommand {
         #[arg(long)]
         loghub: PathBuf,
     },
+    /// Precision, recall and F1 of the sequence model on sessions (one per line,
+    /// space-separated event ids). Trains on the first `--train-fraction` of `--train`
+    /// (default: half when no `--test-normal` is given) and tests on the rest of it, on
+    /// `--test-normal` and on `--test-abnormal`. The documented HDFS run is
+    /// `--train hdfs_train --test-abnormal hdfs_test_abnormal`: first 50% of hdfs_train
+    /// (2,428 sessions) to train, the other 2,427 as normal test sessions.
+    Sequences {
+        #[arg(long)]
+        train: PathBuf,
+        #[arg(long)]
+        train_fraction: Option<f64>,
+        #[arg(long)]
+        test_normal: Option<PathBuf>,
+        #[arg(long)]
+        test_abnormal: PathBuf,
+        /// Events of context the model looks back on.
+        #[arg(long, default_value_t = 3)]
+        order: usize,
+    },
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -125,6 +144,25 @@ fn main() -> ExitCode {
                 print!("{}", cli::eval::format_template_scores(&rows));
                 0
             }),
+            EvalCommand::Sequences {
+                train,
+                train_fraction,
+                test_normal,
+                test_abnormal,
+                order,
+            } => {
+                let args = cli::eval::SequenceEvalArgs {
+                    train,
+                    train_fraction,
+                    test_normal,
+                    test_abnormal,
+                    order,
+                };
+                cli::eval::sequences(&args).map(|e| {
+                    print!("{}", cli::eval::format_sequence_eval(&e));
+                    0
+                })
+            }
         },
     };
     match result {

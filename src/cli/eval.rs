@@ -8,7 +8,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::patterns::TemplateMiner;
-use crate::patterns::eval::{TemplateScores, score_templates};
+use crate::patterns::eval::{DetectionScores, TemplateScores, score_templates};
+use crate::patterns::sequence::{SequenceModel, parse_sessions};
 
 /// GA/PA of one system.
 #[derive(Debug, Clone)]
@@ -129,4 +130,92 @@ pub fn format_template_scores(rows: &[SystemScores]) -> String {
         "Average", lines, "", "", ga, pa
     );
     out
+}
+
+/// Inputs of `eval sequences`.
+#[derive(Debug, Clone)]
+pub struct SequenceEvalArgs {
+    /// Normal sessions, one per line.
+    pub train: PathBuf,
+    /// Share of `train` (its first sessions) used for training; the rest joins the normal
+    /// test set. Defaults to 0.5 without `test_normal`, to 1.0 with it.
+    pub train_fraction: Option<f64>,
+    pub test_normal: Option<PathBuf>,
+    pub test_abnormal: PathBuf,
+    /// Events of context the model looks back on.
+    pub order: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SequenceEval {
+    pub trained_sessions: usize,
+    pub normal_sessions: usize,
+    pub abnormal_sessions: usize,
+    pub scores: DetectionScores,
+}
+
+/// Trains the sequence model on normal sessions and flags test sessions with a step
+/// never seen after its context.
+pub fn sequences(args: &SequenceEvalArgs) -> Result<SequenceEval> {
+    let read = |p: &Path| -> Result<Vec<Vec<u64>>> {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        parse_sessions(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+    };
+    let all_train = read(&args.train)?;
+    let fraction = args
+        .train_fraction
+        .unwrap_or(if args.test_normal.is_some() { 1.0 } else { 0.5 });
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        bail!("--train-fraction must be in (0, 1], got {fraction}");
+    }
+    let cut =
+        ((all_train.len() as f64 * fraction).round() as usize).clamp(1, all_train.len().max(1));
+    let (train, held_out) = all_train.split_at(cut.min(all_train.len()));
+    let mut normal: Vec<Vec<u64>> = held_out.to_vec();
+    if let Some(p) = &args.test_normal {
+        normal.extend(read(p)?);
+    }
+    let abnormal = read(&args.test_abnormal)?;
+    if normal.is_empty() && abnormal.is_empty() {
+        bail!("no test sessions");
+    }
+    let mut model = SequenceModel::new(args.order);
+    for s in train {
+        model.train_session(s);
+    }
+    let mut scores = DetectionScores::default();
+    for s in &normal {
+        scores.add(model.score_session(s).unseen, false);
+    }
+    for s in &abnormal {
+        scores.add(model.score_session(s).unseen, true);
+    }
+    Ok(SequenceEval {
+        trained_sessions: train.len(),
+        normal_sessions: normal.len(),
+        abnormal_sessions: abnormal.len(),
+        scores,
+    })
+}
+
+pub fn format_sequence_eval(e: &SequenceEval) -> String {
+    let s = &e.scores;
+    let fpr = s.false_positives as f64 / (s.false_positives + s.true_negatives).max(1) as f64;
+    format!(
+        "trained on {} sessions; tested {} normal and {} abnormal\n\
+         TP {} FP {} FN {} TN {} (false positive rate on normal sessions {:.4})\n\
+         precision {:.4} recall {:.4} F1 {:.4}\n",
+        e.trained_sessions,
+        e.normal_sessions,
+        e.abnormal_sessions,
+        s.true_positives,
+        s.false_positives,
+        s.false_negatives,
+        s.true_negatives,
+        fpr,
+        s.precision(),
+        s.recall(),
+        s.f1()
+    )
 }

@@ -5,5 +5,6 @@ pub mod db;
 pub mod eval;
 pub mod mask;
 pub mod miner;
+pub mod sequence;
 
 pub use miner::{Assignment, MinerConfig, PatternId, TemplateMiner};
