@@ -6,5 +6,6 @@ pub mod eval;
 pub mod mask;
 pub mod miner;
 pub mod sequence;
+pub mod trend;
 
 pub use miner::{Assignment, MinerConfig, PatternId, TemplateMiner};
