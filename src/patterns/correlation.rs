@@ -206,11 +206,11 @@ impl CorrelationTracker {
                 let Some(pair) = self.describe(ordered(a, b)) else {
                     continue;
                 };
-                let confidence = if pair.a == a {
-                    pair.confidence_ab
-                } else {
-                    pair.confidence_ba
-                };
+                // The confidence held before this window, which is already counted
+                // with `a` and without `b`.
+                let windows_with_a = self.item_windows.get(&a).copied().unwrap_or(1);
+                let confidence =
+                    pair.support as f64 / windows_with_a.saturating_sub(1).max(1) as f64;
                 if confidence >= self.config.min_confidence {
                     events.push(CorrelationEvent::Broken {
                         scope: scope.to_string(),

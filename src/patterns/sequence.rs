@@ -198,6 +198,11 @@ impl SequenceTracker {
         self.histories.len()
     }
 
+    /// Whether `entity` has a history (it was seen and not forgotten).
+    pub fn knows(&self, entity: &str) -> bool {
+        self.histories.contains_key(entity)
+    }
+
     /// Scores event `id` of `entity` against the entity's history, then learns it. The
     /// first event of an entity is scored after the start marker.
     pub fn observe(&mut self, entity: &str, id: u64) -> Surprise {
