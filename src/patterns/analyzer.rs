@@ -78,6 +78,9 @@ pub struct AnalyzerConfig {
     pub rare_count: u64,
     /// ...and so is one below this share of its log type's volume.
     pub rare_share: f64,
+    /// Templates held in memory before the analyzer trims itself back to the (bounded)
+    /// database: a long-lived process never grows without bound.
+    pub max_templates_in_memory: usize,
 }
 
 impl Default for AnalyzerConfig {
@@ -92,6 +95,7 @@ impl Default for AnalyzerConfig {
             trend_windows: 24,
             rare_count: 5,
             rare_share: 0.0005,
+            max_templates_in_memory: 50_000,
         }
     }
 }
@@ -434,6 +438,7 @@ impl PatternAnalyzer {
             }
         }
         summary.patterns = distinct.len();
+        self.trim(now);
         summary.new_patterns = new_in_batch
             .into_iter()
             .map(|(id, n)| (id.to_hex(), self.template_of(id), n))
@@ -447,6 +452,22 @@ impl PatternAnalyzer {
             })
             .collect();
         summary
+    }
+}
+
+impl PatternAnalyzer {
+    /// Past the in-memory bound: evict the database to its limit and rebuild the miner
+    /// from it (ids are kept; only evicted templates are forgotten).
+    fn trim(&mut self, now: DateTime<Utc>) {
+        let in_memory = self.text_miner.live_clusters().count() + self.structured.len();
+        if in_memory <= self.config.max_templates_in_memory {
+            return;
+        }
+        self.db.evict(now);
+        self.text_miner = TemplateMiner::new(self.config.miner.clone());
+        self.db.seed(&mut self.text_miner);
+        self.structured.clear();
+        self.known = self.db.patterns.iter().map(|p| p.id).collect();
     }
 }
 
@@ -676,6 +697,34 @@ mod tests {
         let summary = a.analyze(&mut later, at);
         assert_eq!(summary.broken_correlations.len(), 1, "{summary:?}");
         assert_eq!(summary.broken_correlations[0].0, "203.0.113.9");
+    }
+
+    #[test]
+    fn memory_stays_bounded() {
+        let config = AnalyzerConfig {
+            max_templates_in_memory: 50,
+            db_limits: DbLimits {
+                max_patterns: 20,
+                ..DbLimits::default()
+            },
+            ..AnalyzerConfig::default()
+        };
+        let db = PatternDb::new(config.db_limits.clone());
+        let mut a = PatternAnalyzer::new(config, db);
+        let words = [
+            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+        ];
+        for i in 0..words.len() {
+            for j in 0..words.len() {
+                let mut batch = vec![text(
+                    &format!("{} {} kind of line", words[i], words[j]),
+                    t0(),
+                )];
+                a.analyze(&mut batch, t0());
+            }
+        }
+        assert!(a.db().len() <= 50);
+        assert!(a.text_miner.live_clusters().count() <= 50);
     }
 
     #[test]

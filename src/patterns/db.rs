@@ -258,7 +258,7 @@ impl PatternDb {
             && entry.examples.len() < limits.max_examples
         {
             let text = truncate(text, limits.max_example_bytes);
-            if !entry.examples.iter().any(|e| *e == text) {
+            if !entry.examples.contains(&text) {
                 entry.examples.push(text);
             }
         }
