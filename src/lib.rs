@@ -15,6 +15,7 @@ pub mod event;
 pub mod formats;
 pub mod lambda;
 pub mod metrics;
+pub mod patterns;
 pub mod pipeline;
 pub mod record;
 pub mod runner;

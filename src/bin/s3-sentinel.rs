@@ -65,6 +65,55 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Mine log templates: one message per input line; CSV `LineId,EventId,EventTemplate`
+    /// out, in input order, each line with its template's final form.
+    Patterns {
+        /// Input lines (default: standard input).
+        #[arg(long, short)]
+        input: Option<PathBuf>,
+        /// CSV output (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Pattern database (JSON): loaded when it exists, so known templates keep their
+        /// ids, and saved with this run's counts.
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Measure the pattern miner and the sequence model on labelled data.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Grouping accuracy (GA) and parsing accuracy (PA, exact template match) per system
+    /// of a loghub folder (`<S>/<S>_2k.log_structured_corrected.csv`), with the miner's
+    /// defaults.
+    Templates {
+        #[arg(long)]
+        loghub: PathBuf,
+    },
+    /// Precision, recall and F1 of the sequence model on sessions (one per line,
+    /// space-separated event ids). Trains on the first `--train-fraction` of `--train`
+    /// (default: half when no `--test-normal` is given) and tests on the rest of it, on
+    /// `--test-normal` and on `--test-abnormal`. The documented HDFS run is
+    /// `--train hdfs_train --test-abnormal hdfs_test_abnormal`: first 50% of hdfs_train
+    /// (2,428 sessions) to train, the other 2,427 as normal test sessions.
+    Sequences {
+        #[arg(long)]
+        train: PathBuf,
+        #[arg(long)]
+        train_fraction: Option<f64>,
+        #[arg(long)]
+        test_normal: Option<PathBuf>,
+        #[arg(long)]
+        test_abnormal: PathBuf,
+        /// Events of context the model looks back on.
+        #[arg(long, default_value_t = 3)]
+        order: usize,
+    },
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -133,6 +182,38 @@ fn main() -> ExitCode {
                 }
             })
         }
+        Command::Patterns { input, output, db } => {
+            let args = cli::patterns::PatternsArgs { input, output, db };
+            cli::patterns::run(&args).map(|summary| {
+                eprintln!("{} lines, {} templates", summary.lines, summary.templates);
+                0
+            })
+        }
+        Command::Eval { what } => match what {
+            EvalCommand::Templates { loghub } => cli::eval::templates(&loghub).map(|rows| {
+                print!("{}", cli::eval::format_template_scores(&rows));
+                0
+            }),
+            EvalCommand::Sequences {
+                train,
+                train_fraction,
+                test_normal,
+                test_abnormal,
+                order,
+            } => {
+                let args = cli::eval::SequenceEvalArgs {
+                    train,
+                    train_fraction,
+                    test_normal,
+                    test_abnormal,
+                    order,
+                };
+                cli::eval::sequences(&args).map(|e| {
+                    print!("{}", cli::eval::format_sequence_eval(&e));
+                    0
+                })
+            }
+        },
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

@@ -1,0 +1,315 @@
+//! Sequences of template ids: a model of which event follows which, per entity.
+//!
+//! The model counts, for every context of the last 1..=`order` event ids, the events that
+//! followed it (a variable-order n-gram). The next event is scored at the longest
+//! context seen before: its surprise is `1 - P(next | context)`, and an event never seen
+//! after that context is *surprising* (surprise 1). Sessions with a known start and end
+//! (HDFS blocks) get start and end markers, so a session that stops early or starts in
+//! the middle is surprising too.
+//!
+//! [`SequenceTracker`] keeps the last events of each entity (a CloudTrail principal, a
+//! VPC interface, an HDFS block) in a bounded map and scores each new event against its
+//! entity's history, learning as it goes.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+use xxhash_rust::xxh3::Xxh3;
+
+/// Marks the start of a session.
+pub const START: u64 = u64::MAX - 1;
+/// Marks the end of a session.
+pub const END: u64 = u64::MAX;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+struct Followers {
+    total: u32,
+    next: Vec<(u64, u32)>,
+}
+
+impl Followers {
+    fn add(&mut self, id: u64) {
+        self.total = self.total.saturating_add(1);
+        match self.next.iter_mut().find(|(n, _)| *n == id) {
+            Some((_, c)) => *c = c.saturating_add(1),
+            None => self.next.push((id, 1)),
+        }
+    }
+
+    fn count(&self, id: u64) -> u32 {
+        self.next
+            .iter()
+            .find(|(n, _)| *n == id)
+            .map_or(0, |(_, c)| *c)
+    }
+}
+
+/// How an event fits what the model knows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Surprise {
+    /// `1 - P(next | longest known context)`; 1 when the context or the event is unknown.
+    pub score: f64,
+    /// The event never followed that context before.
+    pub unseen: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SequenceModel {
+    order: usize,
+    max_contexts: usize,
+    contexts: HashMap<u64, Followers>,
+}
+
+impl Default for SequenceModel {
+    fn default() -> Self {
+        SequenceModel::new(3)
+    }
+}
+
+impl SequenceModel {
+    /// A model looking back `order` events (3 is the default; on HDFS sessions longer
+    /// contexts see more normal variants as new).
+    pub fn new(order: usize) -> Self {
+        SequenceModel {
+            order: order.max(1),
+            max_contexts: 200_000,
+            contexts: HashMap::new(),
+        }
+    }
+
+    pub fn order(&self) -> usize {
+        self.order
+    }
+
+    pub fn contexts(&self) -> usize {
+        self.contexts.len()
+    }
+
+    /// Learns that `next` followed `history` (oldest first; only the last `order` count).
+    pub fn observe(&mut self, history: &[u64], next: u64) {
+        let tail = &history[history.len().saturating_sub(self.order)..];
+        for k in 1..=tail.len() {
+            let key = context_key(&tail[tail.len() - k..]);
+            self.contexts.entry(key).or_default().add(next);
+        }
+        if self.contexts.len() > self.max_contexts {
+            self.prune();
+        }
+    }
+
+    /// Scores `next` after `history` without learning.
+    pub fn surprise(&self, history: &[u64], next: u64) -> Surprise {
+        let tail = &history[history.len().saturating_sub(self.order)..];
+        for k in (1..=tail.len()).rev() {
+            if let Some(f) = self.contexts.get(&context_key(&tail[tail.len() - k..])) {
+                let count = f.count(next);
+                return Surprise {
+                    score: 1.0 - count as f64 / f.total.max(1) as f64,
+                    unseen: count == 0,
+                };
+            }
+        }
+        Surprise {
+            score: 1.0,
+            unseen: true,
+        }
+    }
+
+    /// Learns a whole session, with start and end markers.
+    pub fn train_session(&mut self, ids: &[u64]) {
+        let mut history: Vec<u64> = Vec::with_capacity(ids.len() + 2);
+        history.push(START);
+        for &id in ids.iter().chain(std::iter::once(&END)) {
+            self.observe(&history, id);
+            history.push(id);
+        }
+    }
+
+    /// The most surprising step of a session (with start and end markers) and whether any
+    /// step was never seen: the session-level anomaly verdict.
+    pub fn score_session(&self, ids: &[u64]) -> Surprise {
+        let mut history: Vec<u64> = Vec::with_capacity(ids.len() + 2);
+        history.push(START);
+        let mut worst = Surprise {
+            score: 0.0,
+            unseen: false,
+        };
+        for &id in ids.iter().chain(std::iter::once(&END)) {
+            let s = self.surprise(&history, id);
+            worst.score = worst.score.max(s.score);
+            worst.unseen |= s.unseen;
+            history.push(id);
+        }
+        worst
+    }
+
+    /// Drops the least used half of the contexts.
+    fn prune(&mut self) {
+        let mut totals: Vec<u32> = self.contexts.values().map(|f| f.total).collect();
+        let mid = totals.len() / 2;
+        let (_, &mut median, _) = totals.select_nth_unstable(mid);
+        let mut budget = mid;
+        self.contexts.retain(|_, f| {
+            if f.total <= median && budget > 0 {
+                budget -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+fn context_key(ids: &[u64]) -> u64 {
+    let mut h = Xxh3::new();
+    for id in ids {
+        h.update(&id.to_le_bytes());
+    }
+    h.digest()
+}
+
+/// Per-entity histories in front of a shared model.
+#[derive(Debug, Clone)]
+pub struct SequenceTracker {
+    pub model: SequenceModel,
+    histories: HashMap<String, (VecDeque<u64>, u64)>,
+    max_entities: usize,
+    clock: u64,
+}
+
+impl Default for SequenceTracker {
+    fn default() -> Self {
+        SequenceTracker::new(SequenceModel::default(), 50_000)
+    }
+}
+
+impl SequenceTracker {
+    pub fn new(model: SequenceModel, max_entities: usize) -> Self {
+        SequenceTracker {
+            model,
+            histories: HashMap::new(),
+            max_entities: max_entities.max(1),
+            clock: 0,
+        }
+    }
+
+    pub fn entities(&self) -> usize {
+        self.histories.len()
+    }
+
+    /// Whether `entity` has a history (it was seen and not forgotten).
+    pub fn knows(&self, entity: &str) -> bool {
+        self.histories.contains_key(entity)
+    }
+
+    /// Scores event `id` of `entity` against the entity's history, then learns it. The
+    /// first event of an entity is scored after the start marker.
+    pub fn observe(&mut self, entity: &str, id: u64) -> Surprise {
+        self.clock += 1;
+        if !self.histories.contains_key(entity) && self.histories.len() >= self.max_entities {
+            self.forget_oldest();
+        }
+        let order = self.model.order();
+        let (history, used) = self
+            .histories
+            .entry(entity.to_string())
+            .or_insert_with(|| (VecDeque::from([START]), 0));
+        *used = self.clock;
+        let context: SmallVec<[u64; 8]> = history.iter().copied().collect();
+        let surprise = self.model.surprise(&context, id);
+        self.model.observe(&context, id);
+        history.push_back(id);
+        while history.len() > order {
+            history.pop_front();
+        }
+        surprise
+    }
+
+    /// Forgets the least recently active tenth of the entities.
+    fn forget_oldest(&mut self) {
+        let mut stamps: Vec<u64> = self.histories.values().map(|(_, t)| *t).collect();
+        let k = (stamps.len() / 10).max(1).min(stamps.len() - 1);
+        let (_, &mut cutoff, _) = stamps.select_nth_unstable(k);
+        self.histories.retain(|_, (_, t)| *t > cutoff);
+    }
+}
+
+/// One session per line, ids separated by whitespace (the DeepLog `hdfs_*` layout).
+/// Blank lines are skipped; a token that is not a number is an error naming its line.
+pub fn parse_sessions(text: &str) -> Result<Vec<Vec<u64>>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, line)| {
+            line.split_whitespace()
+                .map(|t| {
+                    t.parse::<u64>()
+                        .map_err(|_| format!("line {}: {t:?} is not an event id", n + 1))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unseen_transitions_and_early_ends_are_surprising() {
+        let mut m = SequenceModel::default();
+        for _ in 0..10 {
+            m.train_session(&[1, 2, 3, 4]);
+            m.train_session(&[1, 2, 5, 4]);
+        }
+        assert!(!m.score_session(&[1, 2, 3, 4]).unseen);
+        assert!(!m.score_session(&[1, 2, 5, 4]).unseen);
+        assert!(m.score_session(&[1, 3, 2, 4]).unseen, "reordered");
+        assert!(m.score_session(&[1, 2, 3]).unseen, "ended early");
+        assert!(m.score_session(&[2, 3, 4]).unseen, "started late");
+        assert!(m.score_session(&[1, 2, 3, 9]).unseen, "unknown event");
+        let s = m.surprise(&[START, 1, 2], 3);
+        assert!((s.score - 0.5).abs() < 1e-9 && !s.unseen);
+    }
+
+    #[test]
+    fn backs_off_to_shorter_contexts() {
+        let mut m = SequenceModel::new(3);
+        m.train_session(&[7, 1, 2]);
+        // Context (9, 8, 1) was never seen, but (1) was: 2 follows 1.
+        assert!(!m.surprise(&[9, 8, 1], 2).unseen);
+        assert!(m.surprise(&[9, 8, 1], 3).unseen);
+    }
+
+    #[test]
+    fn tracker_keeps_entities_apart_and_bounded() {
+        let mut t = SequenceTracker::new(SequenceModel::default(), 2);
+        for _ in 0..5 {
+            t.observe("a", 1);
+            t.observe("a", 2);
+        }
+        assert!(!t.observe("b", 1).unseen, "b starts like a did");
+        assert!(t.observe("b", 3).unseen);
+        t.observe("c", 1);
+        assert!(t.entities() <= 2);
+    }
+
+    #[test]
+    fn model_round_trips_through_json() {
+        let mut m = SequenceModel::default();
+        m.train_session(&[1, 2, 3]);
+        let json = serde_json::to_string(&m).unwrap();
+        let back: SequenceModel = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn parses_sessions() {
+        assert_eq!(
+            parse_sessions("5 5 22 \n\n1 2\n").unwrap(),
+            vec![vec![5, 5, 22], vec![1, 2]]
+        );
+        assert!(parse_sessions("1 x").unwrap_err().contains("line 1"));
+    }
+}
