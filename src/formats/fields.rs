@@ -159,11 +159,6 @@ impl<'a> JsonObject<'a> {
         raw_text(self.raw(key)?)
     }
 
-    /// Like [`JsonObject::str`], with `""` and `"-"` read as absent.
-    pub fn str_present(&self, key: &str) -> Option<Cow<'a, str>> {
-        self.str(key).filter(|s| !is_absent(s))
-    }
-
     /// An integer member (a JSON number or a numeric string); a fractional number is cut
     /// towards zero.
     pub fn i64(&self, key: &str) -> Result<Option<i64>, String> {
@@ -254,11 +249,6 @@ pub fn raw_text(raw: &RawValue) -> Option<Cow<'_, str>> {
 /// `""` and `"-"` mean "no value" in AWS logs.
 pub fn is_absent(text: &str) -> bool {
     text.is_empty() || text == "-"
-}
-
-/// The value, unless it is AWS's "no value" marker.
-pub fn present(text: &str) -> Option<&str> {
-    if is_absent(text) { None } else { Some(text) }
 }
 
 /// An integer as text; a fractional value is cut towards zero (`"8.0"` -> 8).
@@ -419,13 +409,7 @@ pub fn push_int32(
     }
 }
 
-/// Pushes a string column unless the value is absent (`-` or empty).
-pub fn push_text(record: &mut Record, column: &'static str, value: &str) {
-    if !is_absent(value) {
-        record.push(column, Value::Str(value.to_owned()));
-    }
-}
-
+/// Pushes a string column unless the value is missing, `-` or empty.
 pub fn push_cow(record: &mut Record, column: &'static str, value: Option<Cow<'_, str>>) {
     if let Some(v) = value {
         if !is_absent(&v) {
@@ -443,17 +427,6 @@ pub fn int_field(name: &str, text: &str) -> Result<Option<i64>, String> {
     text.parse::<i64>()
         .map(Some)
         .map_err(|_| format!("{name} is not an integer: {}", clip(text)))
-}
-
-pub fn real_field(name: &str, text: &str) -> Result<Option<f64>, String> {
-    if is_absent(text) {
-        return Ok(None);
-    }
-    text.parse::<f64>()
-        .ok()
-        .filter(|f| f.is_finite())
-        .map(Some)
-        .ok_or_else(|| format!("{name} is not a number: {}", clip(text)))
 }
 
 /// Bytes as text for the string-based parsers (invalid UTF-8 is replaced, not rejected:
@@ -528,7 +501,7 @@ mod tests {
         );
         assert!(obj.time("iso").unwrap().is_some());
         assert!(obj.str("null").is_none());
-        assert!(obj.str_present("dash").is_none());
+        assert_eq!(obj.str("dash").as_deref(), Some("-"));
         assert_eq!(obj.object("o").unwrap().i64("k").unwrap(), Some(1));
         assert!(obj.i64("bad").unwrap_err().contains("bad"));
         assert!(obj.i64("missing").unwrap().is_none());
