@@ -66,8 +66,17 @@ fn write_time(out: &mut Vec<u8>, t: &chrono::DateTime<chrono::Utc>) {
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Most values need no escaping at all: one tight scan, then one copy.
+    let Some(first) = bytes
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    else {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    };
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
