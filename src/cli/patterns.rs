@@ -186,21 +186,29 @@ fn save_db(path: &std::path::Path, db: &PatternDb) -> Result<()> {
     Ok(())
 }
 
-/// Writes `LineId,EventId,EventTemplate` rows, LineId counting from 1.
-pub fn write_csv(miner: &TemplateMiner, assigned: &[u32], output: impl Write) -> Result<()> {
-    let mut csv = csv::Writer::from_writer(output);
-    csv.write_record(["LineId", "EventId", "EventTemplate"])?;
-    let templates: Vec<(String, String)> = miner
-        .clusters()
-        .iter()
-        .map(|c| (c.id.to_hex(), c.template()))
-        .collect();
+/// Writes `LineId,EventId,EventTemplate` rows, LineId counting from 1. Each template's
+/// `,EventId,EventTemplate` tail is quoted once (by the csv crate) and reused per line.
+pub fn write_csv(miner: &TemplateMiner, assigned: &[u32], mut output: impl Write) -> Result<()> {
+    let mut tails: Vec<Option<Vec<u8>>> = vec![None; miner.clusters().len()];
+    output
+        .write_all(b"LineId,EventId,EventTemplate\n")
+        .context("writing output")?;
     let mut line_id = itoa::Buffer::new();
     for (i, &index) in assigned.iter().enumerate() {
-        let (id, template) = &templates[miner.resolve(index as usize)];
-        csv.write_record([line_id.format(i + 1), id.as_str(), template.as_str()])?;
+        let live = miner.resolve(index as usize);
+        let tail = tails[live].get_or_insert_with(|| {
+            let cluster = miner.cluster(live);
+            let mut csv = csv::Writer::from_writer(Vec::with_capacity(128));
+            csv.write_record(["", &cluster.id.to_hex(), &cluster.template()])
+                .expect("writing to memory");
+            csv.into_inner().expect("writing to memory")
+        });
+        output
+            .write_all(line_id.format(i + 1).as_bytes())
+            .context("writing output")?;
+        output.write_all(tail).context("writing output")?;
     }
-    csv.flush().context("writing output")?;
+    output.flush().context("writing output")?;
     Ok(())
 }
 

@@ -71,6 +71,9 @@ pub struct AnalyzerConfig {
     pub correlation: CorrelationConfig,
     pub db_limits: DbLimits,
     pub sequence_order: usize,
+    /// Observations of a context before an event never seen after it is flagged: a new
+    /// process has seen little, and little is not evidence.
+    pub sequence_min_support: u32,
     pub max_entities: usize,
     /// Windows of history the trend judgement looks at.
     pub trend_windows: usize,
@@ -91,6 +94,7 @@ impl Default for AnalyzerConfig {
             correlation: CorrelationConfig::default(),
             db_limits: DbLimits::default(),
             sequence_order: 3,
+            sequence_min_support: 10,
             max_entities: 50_000,
             trend_windows: 24,
             rare_count: 5,
@@ -181,6 +185,17 @@ impl PatternAnalyzer {
     pub fn take_delta(&mut self) -> PatternDb {
         let limits = self.delta.limits.clone();
         std::mem::replace(&mut self.delta, PatternDb::new(limits))
+    }
+
+    /// What the sequence model learned since the last call, to persist with
+    /// `sequence::persist`.
+    pub fn take_sequence_delta(&mut self) -> SequenceModel {
+        self.sequences.take_delta()
+    }
+
+    /// Adopts the sequence model as persisted (with other writers' counts merged in).
+    pub fn replace_sequence_model(&mut self, model: SequenceModel) {
+        self.sequences.model = model;
     }
 
     /// Adopts the database as persisted (with other writers' counts merged in) as the
@@ -282,7 +297,7 @@ impl PatternAnalyzer {
                 let fresh = self.sequences.entities() == 0 || !self.sequences.knows(entity);
                 let s = self.sequences.observe(entity, id.0);
                 sequence_scores[i] = Some(s.score);
-                if s.unseen && !fresh {
+                if s.unseen && !fresh && s.support >= self.config.sequence_min_support {
                     record_flags[i].set(flags::SEQUENCE);
                 }
             }
@@ -604,12 +619,13 @@ mod tests {
             ));
         }
         a.analyze(&mut batch, t0());
+        // Deleted right after being received, without the usual "Received".
         let mut odd = vec![
-            text("Deleting block blk_99 file /d/blk_99", t0()),
             text(
                 "Receiving block blk_99 src: /1.1.1.1:1 dest: /1.1.1.2:2",
                 t0(),
             ),
+            text("Deleting block blk_99 file /d/blk_99", t0()),
         ];
         a.analyze(&mut odd, t0());
         assert!(flags_of(&odd[1]).contains(&"sequence".to_string()));

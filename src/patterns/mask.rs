@@ -318,7 +318,17 @@ fn whole_value(core: &str, has_digit: bool, path: bool) -> bool {
                 .iter()
                 .all(|c| c.is_ascii_alphanumeric() || *c == b'+');
     }
-    is_host_port(core) || is_mac(core)
+    is_host_port(core) || is_mac(core) || is_uuid(core)
+}
+
+/// `8f5b4b9e-5a1e-4a55-9e7e-3a3c1e2f5b6d`, whatever its letters.
+fn is_uuid(core: &str) -> bool {
+    let b = core.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// `host:port` or `host/ip:port` where the host part has a digit or a dot.
@@ -622,6 +632,18 @@ mod tests {
         assert_eq!(
             m("removing device node '/udev/vcsa2'"),
             "removing device node '<*>'"
+        );
+    }
+
+    #[test]
+    fn uuids_are_one_value() {
+        assert_eq!(
+            m("END RequestId: cafebabe-beef-dead-face-3a3c1e2f5b6d"),
+            "END RequestId: <*>"
+        );
+        assert_eq!(
+            m("REPORT RequestId: 8f5b4b9e-5a1e-4a55-9e7e-3a3c1e2f5b6d Duration: 12.34 ms"),
+            "REPORT RequestId: <*> Duration: <*> ms"
         );
     }
 

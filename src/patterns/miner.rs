@@ -496,7 +496,7 @@ fn differences(template: &[Box<str>], words: &[&str]) -> Difference {
     let mut differing = None;
     for (p, (t, w)) in template.iter().zip(words).enumerate() {
         if **t == **w {
-            if !t.contains(WILDCARD) {
+            if !has_wildcard(t) {
                 agree += 1;
             }
             continue;
@@ -516,24 +516,60 @@ fn differences(template: &[Box<str>], words: &[&str]) -> Difference {
     }
 }
 
+/// Position of the first `<*>` in `b` at or after `from`: a `memchr` for the rare `*`
+/// and a look at its neighbours, cheaper than a substring searcher per call.
+#[inline]
+fn find_wildcard(b: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(i) = memchr::memchr(b'*', b.get(from..)?) {
+        let star = from + i;
+        if star >= 1 && b[star - 1] == b'<' && b.get(star + 1) == Some(&b'>') {
+            return Some(star - 1);
+        }
+        from = star + 1;
+    }
+    None
+}
+
+/// Whether a token holds a wildcard.
+#[inline]
+pub fn has_wildcard(token: &str) -> bool {
+    find_wildcard(token.as_bytes(), 0).is_some()
+}
+
 /// Whether `text` fits `pattern`, whose `<*>` parts stand for any text, empty included
 /// (`()` is an empty value where `(<*>)` is expected).
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    if !pattern.contains(WILDCARD) {
+    if pattern == WILDCARD {
+        return true;
+    }
+    if !has_wildcard(pattern) {
         return pattern == text;
     }
-    let mut parts = pattern.split(WILDCARD);
+    let pb = pattern.as_bytes();
+    let mut from = 0usize;
+    let mut done = false;
+    let mut parts = std::iter::from_fn(|| {
+        if done {
+            return None;
+        }
+        let at = find_wildcard(pb, from).unwrap_or_else(|| {
+            done = true;
+            pb.len()
+        });
+        let part = &pattern[from..at];
+        from = (at + WILDCARD.len()).min(pb.len());
+        Some(part)
+    });
     let first = parts.next().unwrap_or("");
     let Some(mut rest) = text.strip_prefix(first) else {
         return false;
     };
-    let parts: Vec<&str> = parts.collect();
-    for (i, part) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
-        if last {
+    let mut parts = parts.peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
             return rest.len() >= part.len() && rest.ends_with(part);
         }
-        match rest.find(part) {
+        match memchr::memmem::find(rest.as_bytes(), part.as_bytes()) {
             Some(at) => rest = &rest[at + part.len()..],
             None => return false,
         }

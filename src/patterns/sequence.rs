@@ -52,6 +52,9 @@ pub struct Surprise {
     pub score: f64,
     /// The event never followed that context before.
     pub unseen: bool,
+    /// How often that context was seen: an unseen event after a context seen a handful
+    /// of times says little.
+    pub support: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -107,12 +110,14 @@ impl SequenceModel {
                 return Surprise {
                     score: 1.0 - count as f64 / f.total.max(1) as f64,
                     unseen: count == 0,
+                    support: f.total,
                 };
             }
         }
         Surprise {
             score: 1.0,
             unseen: true,
+            support: 0,
         }
     }
 
@@ -134,14 +139,33 @@ impl SequenceModel {
         let mut worst = Surprise {
             score: 0.0,
             unseen: false,
+            support: u32::MAX,
         };
         for &id in ids.iter().chain(std::iter::once(&END)) {
             let s = self.surprise(&history, id);
             worst.score = worst.score.max(s.score);
             worst.unseen |= s.unseen;
+            worst.support = worst.support.min(s.support);
             history.push(id);
         }
         worst
+    }
+
+    /// Adds another model's counts (a writer's delta) into this one.
+    pub fn merge(&mut self, other: &SequenceModel) {
+        for (key, theirs) in &other.contexts {
+            let mine = self.contexts.entry(*key).or_default();
+            mine.total = mine.total.saturating_add(theirs.total);
+            for &(id, count) in &theirs.next {
+                match mine.next.iter_mut().find(|(n, _)| *n == id) {
+                    Some((_, c)) => *c = c.saturating_add(count),
+                    None => mine.next.push((id, count)),
+                }
+            }
+        }
+        if self.contexts.len() > self.max_contexts {
+            self.prune();
+        }
     }
 
     /// Drops the least used half of the contexts.
@@ -173,6 +197,8 @@ fn context_key(ids: &[u64]) -> u64 {
 #[derive(Debug, Clone)]
 pub struct SequenceTracker {
     pub model: SequenceModel,
+    /// What was learned since the last [`SequenceTracker::take_delta`], for persisting.
+    delta: SequenceModel,
     histories: HashMap<String, (VecDeque<u64>, u64)>,
     max_entities: usize,
     clock: u64,
@@ -187,6 +213,7 @@ impl Default for SequenceTracker {
 impl SequenceTracker {
     pub fn new(model: SequenceModel, max_entities: usize) -> Self {
         SequenceTracker {
+            delta: SequenceModel::new(model.order()),
             model,
             histories: HashMap::new(),
             max_entities: max_entities.max(1),
@@ -196,6 +223,12 @@ impl SequenceTracker {
 
     pub fn entities(&self) -> usize {
         self.histories.len()
+    }
+
+    /// What the model learned since the last call (to merge into the stored model).
+    pub fn take_delta(&mut self) -> SequenceModel {
+        let order = self.delta.order();
+        std::mem::replace(&mut self.delta, SequenceModel::new(order))
     }
 
     /// Whether `entity` has a history (it was seen and not forgotten).
@@ -219,6 +252,7 @@ impl SequenceTracker {
         let context: SmallVec<[u64; 8]> = history.iter().copied().collect();
         let surprise = self.model.surprise(&context, id);
         self.model.observe(&context, id);
+        self.delta.observe(&context, id);
         history.push_back(id);
         while history.len() > order {
             history.pop_front();
@@ -233,6 +267,31 @@ impl SequenceTracker {
         let (_, &mut cutoff, _) = stamps.select_nth_unstable(k);
         self.histories.retain(|_, (_, t)| *t > cutoff);
     }
+}
+
+/// Where the sequence model lives under the state prefix.
+pub const DEFAULT_KEY: &str = "patterns/sequences.json";
+
+/// Merges a tracker's delta into the model stored under `key` (conditional write, retried
+/// on conflict, like the pattern database) and returns the merged model.
+pub async fn persist<S: crate::state::StateStore + ?Sized>(
+    store: &S,
+    key: &str,
+    delta: &SequenceModel,
+) -> Result<SequenceModel, crate::state::StateError> {
+    use crate::state::StateError;
+    let body = crate::state::update(store, key, |current| {
+        let mut model = match current {
+            Some(bytes) => serde_json::from_slice::<SequenceModel>(bytes).map_err(|e| {
+                StateError::Other(anyhow::Error::new(e).context(format!("reading {key}")))
+            })?,
+            None => SequenceModel::new(delta.order()),
+        };
+        model.merge(delta);
+        serde_json::to_vec(&model).map_err(|e| StateError::Other(e.into()))
+    })
+    .await?;
+    serde_json::from_slice(&body).map_err(|e| StateError::Other(e.into()))
 }
 
 /// One session per line, ids separated by whitespace (the DeepLog `hdfs_*` layout).
@@ -293,6 +352,31 @@ mod tests {
         assert!(t.observe("b", 3).unseen);
         t.observe("c", 1);
         assert!(t.entities() <= 2);
+    }
+
+    #[test]
+    fn merged_deltas_equal_one_model_trained_on_everything() {
+        let mut whole = SequenceModel::default();
+        let mut a = SequenceModel::default();
+        let mut b = SequenceModel::default();
+        for (i, s) in [[1, 2, 3], [1, 3, 2], [1, 2, 3]].iter().enumerate() {
+            whole.train_session(s);
+            if i % 2 == 0 {
+                a.train_session(s)
+            } else {
+                b.train_session(s)
+            }
+        }
+        let mut merged = SequenceModel::default();
+        merged.merge(&a);
+        merged.merge(&b);
+        assert_eq!(merged, whole);
+        let mut t = SequenceTracker::default();
+        t.observe("e", 1);
+        t.observe("e", 2);
+        let delta = t.take_delta();
+        assert!(delta.contexts() > 0);
+        assert_eq!(t.take_delta().contexts(), 0);
     }
 
     #[test]
