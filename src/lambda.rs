@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 use crate::config::{Config, DeadLetterLocation};
 use crate::event::{Envelope, Invocation, ObjectRef, parse_invocation};
 use crate::metrics::InvocationMetrics;
+use crate::runner::patterns::PatternStage;
 use crate::runner::sentinel::SentinelDelivery;
-use crate::runner::{Enricher, NoEnrichment, ObjectReport, RunError, Runner, RunnerSettings};
+use crate::runner::{Enricher, EnricherChain, ObjectReport, RunError, Runner, RunnerSettings};
 use crate::sink::dead_letter::DeadLetter;
 use crate::sink::sentinel::SentinelClient;
 use crate::source::S3Source;
@@ -71,10 +72,17 @@ impl App {
                     (None, None)
                 }
             };
-        if state.is_none() {
-            tracing::warn!(
+        match &state {
+            None => tracing::warn!(
                 "no STATE_BUCKET: repeated S3 events are not deduplicated and timeouts restart objects"
-            );
+            ),
+            // Shared learning (pattern database, score history) is an improvement, not a
+            // precondition: without it the function starts from scratch.
+            Some(store) => {
+                if let Err(e) = enricher.load_state(store.as_ref()).await {
+                    tracing::warn!(error = %format!("{e:#}"), "could not load the enrichment state; starting fresh");
+                }
+            }
         }
         let runner = Runner {
             source: Arc::new(S3Source::new(s3)),
@@ -139,6 +147,13 @@ impl App {
                 Ok(serde_json::to_value(&response)?)
             }
         };
+        if let Some(store) = &self.runner.state {
+            let started = Instant::now();
+            if let Err(e) = self.runner.enricher.save_state(store.as_ref()).await {
+                tracing::warn!(error = %format!("{e:#}"), "could not save the enrichment state");
+            }
+            metrics.add_stage_time("State", started.elapsed());
+        }
         metrics.write_emf(
             &mut std::io::stdout().lock(),
             chrono::Utc::now().timestamp_millis(),
@@ -270,9 +285,9 @@ pub fn runner_settings_from_env() -> anyhow::Result<RunnerSettings> {
     Ok(settings)
 }
 
-/// The default enrichment of the shipped function.
+/// The default enrichment of the shipped function: pattern analysis.
 pub fn default_enricher() -> Arc<dyn Enricher> {
-    Arc::new(NoEnrichment)
+    Arc::new(EnricherChain(vec![Arc::new(PatternStage::default())]))
 }
 
 /// JSON logs on stderr-free stdout, as CloudWatch expects, filtered by `RUST_LOG`.

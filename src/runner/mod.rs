@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod patterns;
 pub mod sentinel;
 
 use async_trait::async_trait;
@@ -98,10 +99,50 @@ pub trait Delivery: Send + Sync {
     ) -> Result<(), DeliveryError>;
 }
 
-/// The enrichment stage (models, patterns, priorities). Runs on the blocking thread, per
-/// batch; returns the alert rows the batch raised.
+/// The enrichment stage (models, patterns, priorities). `enrich` runs on the blocking
+/// thread, per batch, and returns the alert rows the batch raised. The state hooks run
+/// between objects: what one function learned (pattern counts, score history) is merged
+/// into the shared state so that every function builds on all of it.
+#[async_trait]
 pub trait Enricher: Send + Sync {
     fn enrich(&self, records: &mut [Record]) -> Vec<Row>;
+
+    /// Reads the shared state (at cold start).
+    async fn load_state(&self, _store: &dyn StateStore) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Merges this process's learning into the shared state (conditional writes).
+    async fn save_state(&self, _store: &dyn StateStore) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// Stages applied in order (patterns first: the models read the pattern columns).
+pub struct EnricherChain(pub Vec<Arc<dyn Enricher>>);
+
+#[async_trait]
+impl Enricher for EnricherChain {
+    fn enrich(&self, records: &mut [Record]) -> Vec<Row> {
+        self.0
+            .iter()
+            .flat_map(|stage| stage.enrich(records))
+            .collect()
+    }
+
+    async fn load_state(&self, store: &dyn StateStore) -> anyhow::Result<()> {
+        for stage in &self.0 {
+            stage.load_state(store).await?;
+        }
+        Ok(())
+    }
+
+    async fn save_state(&self, store: &dyn StateStore) -> anyhow::Result<()> {
+        for stage in &self.0 {
+            stage.save_state(store).await?;
+        }
+        Ok(())
+    }
 }
 
 /// No enrichment: rows leave as parsed.
