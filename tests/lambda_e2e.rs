@@ -452,6 +452,17 @@ async fn every_envelope_delivers_every_record_exactly_once() {
         rows[0]["SourceObject"],
         format!("s3://{}/{}", h.logs, trail)
     );
+    assert!(rows[0]["PatternId"].is_string() && rows[0]["PatternTemplate"].is_string());
+    // What the function learned is shared through the state prefix.
+    let db =
+        h.s3.get_object()
+            .bucket(&h.state)
+            .key("state/patterns/db.json")
+            .send()
+            .await
+            .expect("the pattern database is persisted");
+    let db: Value = serde_json::from_slice(&db.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert!(!db["patterns"].as_array().unwrap().is_empty());
     assert!(
         rows[0]["TimeGenerated"]
             .as_str()
