@@ -8,6 +8,7 @@ pub mod aws;
 pub mod cli;
 pub mod features;
 pub mod formats;
+pub mod ml;
 pub mod pipeline;
 pub mod record;
 pub mod source;
