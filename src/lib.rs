@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod enrich;
 pub mod features;
 pub mod formats;
 pub mod ml;

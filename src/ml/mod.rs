@@ -13,6 +13,7 @@
 //!
 //! Everything here is pure computation except [`swap`]'s S3 store.
 
+pub mod artifacts;
 pub mod manifest;
 pub mod metrics;
 pub mod onnx;
