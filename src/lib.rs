@@ -6,11 +6,16 @@
 
 pub mod aws;
 pub mod cli;
+pub mod drift;
 pub mod enrich;
+pub mod event;
 pub mod features;
 pub mod formats;
+pub mod metrics;
 pub mod ml;
 pub mod pipeline;
 pub mod record;
+pub mod runner;
+pub mod signing;
 pub mod source;
 pub mod state;

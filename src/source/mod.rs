@@ -1,5 +1,7 @@
 //! Where object bytes come from, and their decoding.
 
 pub mod decode;
+pub mod object;
 
 pub use decode::{DecodeLimits, Decoded, Encoding, decode};
+pub use object::{LocalSource, ObjectSource, OpenedObject, S3Source, SourceError};

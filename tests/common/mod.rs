@@ -1,6 +1,8 @@
 //! Shared test support: the reference data folder and a real local AWS server (moto).
 #![allow(dead_code)]
 
+pub mod runtime_api;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

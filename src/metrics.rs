@@ -1,0 +1,222 @@
+//! Per-invocation metrics as CloudWatch Embedded Metric Format lines: CloudWatch turns
+//! these log lines into metrics without any API call from the function.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+pub const NAMESPACE: &str = "S3SentinelConnector";
+
+/// Counters kept per log type (the `LogType` dimension).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LogTypeCounters {
+    pub records_in: u64,
+    pub records_sent: u64,
+    pub records_dead_lettered: u64,
+    pub records_rejected: u64,
+    pub alerts: u64,
+    pub anomalies: u64,
+}
+
+/// Everything one invocation measured.
+#[derive(Debug, Default, Clone)]
+pub struct InvocationMetrics {
+    pub per_log_type: BTreeMap<String, LogTypeCounters>,
+    pub objects: u64,
+    pub objects_skipped: u64,
+    pub objects_failed: u64,
+    pub bytes_in: u64,
+    pub bytes_decoded: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub throttles: u64,
+    pub bytes_sent: u64,
+    /// Wall time per pipeline stage (decode+parse, enrich, deliver, state).
+    pub stage_time: BTreeMap<&'static str, Duration>,
+    /// Extra gauges published as-is (e.g. drift PSI, shadow-model agreement).
+    pub gauges: BTreeMap<String, (f64, &'static str)>,
+}
+
+impl InvocationMetrics {
+    pub fn log_type(&mut self, name: &str) -> &mut LogTypeCounters {
+        self.per_log_type.entry(name.to_string()).or_default()
+    }
+
+    pub fn add_stage_time(&mut self, stage: &'static str, elapsed: Duration) {
+        *self.stage_time.entry(stage).or_default() += elapsed;
+    }
+
+    pub fn merge(&mut self, other: &InvocationMetrics) {
+        for (k, v) in &other.per_log_type {
+            let c = self.log_type(k);
+            c.records_in += v.records_in;
+            c.records_sent += v.records_sent;
+            c.records_dead_lettered += v.records_dead_lettered;
+            c.records_rejected += v.records_rejected;
+            c.alerts += v.alerts;
+            c.anomalies += v.anomalies;
+        }
+        self.objects += other.objects;
+        self.objects_skipped += other.objects_skipped;
+        self.objects_failed += other.objects_failed;
+        self.bytes_in += other.bytes_in;
+        self.bytes_decoded += other.bytes_decoded;
+        self.requests += other.requests;
+        self.retries += other.retries;
+        self.throttles += other.throttles;
+        self.bytes_sent += other.bytes_sent;
+        for (k, v) in &other.stage_time {
+            self.add_stage_time(k, *v);
+        }
+        for (k, v) in &other.gauges {
+            self.gauges.insert(k.clone(), *v);
+        }
+    }
+
+    /// The EMF documents: one for the function as a whole, one per log type.
+    pub fn to_emf(&self, timestamp_ms: i64, function_name: &str) -> Vec<Value> {
+        let mut docs = Vec::new();
+        let mut fields = Map::new();
+        let mut metrics = Vec::new();
+        let mut put = |name: &str, value: f64, unit: &str| {
+            fields.insert(name.to_string(), json!(value));
+            metrics.push(json!({"Name": name, "Unit": unit}));
+        };
+        put("Objects", self.objects as f64, "Count");
+        put("ObjectsSkipped", self.objects_skipped as f64, "Count");
+        put("ObjectsFailed", self.objects_failed as f64, "Count");
+        put("BytesIn", self.bytes_in as f64, "Bytes");
+        put("BytesDecoded", self.bytes_decoded as f64, "Bytes");
+        put("BytesSent", self.bytes_sent as f64, "Bytes");
+        put("Requests", self.requests as f64, "Count");
+        put("Retries", self.retries as f64, "Count");
+        put("Throttles", self.throttles as f64, "Count");
+        let totals = self
+            .per_log_type
+            .values()
+            .fold(LogTypeCounters::default(), |mut a, c| {
+                a.records_in += c.records_in;
+                a.records_sent += c.records_sent;
+                a.records_dead_lettered += c.records_dead_lettered;
+                a.records_rejected += c.records_rejected;
+                a.alerts += c.alerts;
+                a.anomalies += c.anomalies;
+                a
+            });
+        put("RecordsIn", totals.records_in as f64, "Count");
+        put("RecordsSent", totals.records_sent as f64, "Count");
+        put(
+            "RecordsDeadLettered",
+            totals.records_dead_lettered as f64,
+            "Count",
+        );
+        put("RecordsRejected", totals.records_rejected as f64, "Count");
+        put("Alerts", totals.alerts as f64, "Count");
+        for (stage, t) in &self.stage_time {
+            put(
+                &format!("{stage}Latency"),
+                t.as_secs_f64() * 1000.0,
+                "Milliseconds",
+            );
+        }
+        for (name, (value, unit)) in &self.gauges {
+            put(name, *value, unit);
+        }
+        fields.insert("FunctionName".into(), json!(function_name));
+        docs.push(emf_document(
+            timestamp_ms,
+            &[&["FunctionName"]],
+            metrics,
+            fields,
+        ));
+
+        for (log_type, c) in &self.per_log_type {
+            let mut fields = Map::new();
+            let mut metrics = Vec::new();
+            let mut put = |name: &str, value: u64| {
+                fields.insert(name.to_string(), json!(value));
+                metrics.push(json!({"Name": name, "Unit": "Count"}));
+            };
+            put("RecordsIn", c.records_in);
+            put("RecordsSent", c.records_sent);
+            put("RecordsDeadLettered", c.records_dead_lettered);
+            put("RecordsRejected", c.records_rejected);
+            put("Alerts", c.alerts);
+            put("Anomalies", c.anomalies);
+            fields.insert("FunctionName".into(), json!(function_name));
+            fields.insert("LogType".into(), json!(log_type));
+            docs.push(emf_document(
+                timestamp_ms,
+                &[&["FunctionName", "LogType"]],
+                metrics,
+                fields,
+            ));
+        }
+        docs
+    }
+
+    /// Writes the EMF documents, one JSON line each (stdout in Lambda).
+    pub fn write_emf(&self, out: &mut dyn Write, timestamp_ms: i64, function_name: &str) {
+        for doc in self.to_emf(timestamp_ms, function_name) {
+            // A metrics line that cannot be written must not fail the invocation.
+            let _ = writeln!(out, "{doc}");
+        }
+    }
+}
+
+fn emf_document(
+    timestamp_ms: i64,
+    dimensions: &[&[&str]],
+    metrics: Vec<Value>,
+    mut fields: Map<String, Value>,
+) -> Value {
+    fields.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": dimensions,
+                "Metrics": metrics,
+            }]
+        }),
+    );
+    Value::Object(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_documents_name_every_metric_they_carry() {
+        let mut m = InvocationMetrics::default();
+        m.log_type("CloudTrail").records_in = 10;
+        m.log_type("CloudTrail").records_sent = 9;
+        m.log_type("CloudTrail").records_dead_lettered = 1;
+        m.requests = 3;
+        m.throttles = 1;
+        m.add_stage_time("Parse", Duration::from_millis(12));
+        let docs = m.to_emf(1_700_000_000_000, "fn");
+        assert_eq!(docs.len(), 2);
+        for doc in &docs {
+            let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+            assert_eq!(directive["Namespace"], NAMESPACE);
+            for metric in directive["Metrics"].as_array().unwrap() {
+                let name = metric["Name"].as_str().unwrap();
+                assert!(doc.get(name).is_some(), "{name} missing from {doc}");
+            }
+            for dims in directive["Dimensions"].as_array().unwrap() {
+                for d in dims.as_array().unwrap() {
+                    assert!(doc.get(d.as_str().unwrap()).is_some());
+                }
+            }
+        }
+        assert_eq!(docs[0]["RecordsIn"], 10.0);
+        assert_eq!(docs[0]["ParseLatency"], 12.0);
+        assert_eq!(docs[1]["LogType"], "CloudTrail");
+        assert_eq!(docs[1]["RecordsDeadLettered"], 1);
+    }
+}

@@ -1,0 +1,115 @@
+//! Object sources: S3 (aws-sdk-s3, streamed) and local files, behind one small trait so
+//! the runner is the same in the Lambda, the CLI and the tests.
+
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use tokio::io::AsyncRead;
+
+use crate::event::ObjectRef;
+
+pub type ObjectBody = Pin<Box<dyn AsyncRead + Send>>;
+
+/// An object opened for reading, with the identity used for deduplication.
+pub struct OpenedObject {
+    pub body: ObjectBody,
+    /// ETag (or a content-independent stand-in for local files) of what is being read.
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("object {0} does not exist (deleted after the event?)")]
+    NotFound(String),
+    #[error("access denied reading {0}")]
+    AccessDenied(String),
+    #[error("reading {object}: {message}")]
+    Other { object: String, message: String },
+}
+
+#[async_trait]
+pub trait ObjectSource: Send + Sync {
+    async fn open(&self, object: &ObjectRef) -> Result<OpenedObject, SourceError>;
+}
+
+pub struct S3Source {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3Source {
+    pub fn new(client: aws_sdk_s3::Client) -> Self {
+        S3Source { client }
+    }
+}
+
+#[async_trait]
+impl ObjectSource for S3Source {
+    async fn open(&self, object: &ObjectRef) -> Result<OpenedObject, SourceError> {
+        let mut req = self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key);
+        if let Some(v) = &object.version_id {
+            req = req.version_id(v);
+        }
+        let out = req.send().await.map_err(|e| {
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            match status {
+                Some(404) => SourceError::NotFound(object.uri()),
+                Some(403) => SourceError::AccessDenied(object.uri()),
+                _ => SourceError::Other {
+                    object: object.uri(),
+                    message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                },
+            }
+        })?;
+        Ok(OpenedObject {
+            etag: out.e_tag().map(|s| s.trim_matches('"').to_string()),
+            version_id: out.version_id().map(str::to_string),
+            size: out.content_length().map(|n| n.max(0) as u64),
+            body: Box::pin(out.body.into_async_read()),
+        })
+    }
+}
+
+/// Reads `bucket` as a directory and `key` as a path below it (CLI, tests).
+pub struct LocalSource {
+    pub root: PathBuf,
+}
+
+#[async_trait]
+impl ObjectSource for LocalSource {
+    async fn open(&self, object: &ObjectRef) -> Result<OpenedObject, SourceError> {
+        let path = self.root.join(&object.bucket).join(&object.key);
+        let file = tokio::fs::File::open(&path).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                SourceError::NotFound(path.display().to_string())
+            } else {
+                SourceError::Other {
+                    object: path.display().to_string(),
+                    message: e.to_string(),
+                }
+            }
+        })?;
+        let meta = file.metadata().await.ok();
+        let size = meta.as_ref().map(|m| m.len());
+        let modified = meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos());
+        Ok(OpenedObject {
+            etag: Some(format!(
+                "local-{}-{}",
+                size.unwrap_or(0),
+                modified.unwrap_or(0)
+            )),
+            version_id: None,
+            size,
+            body: Box::pin(file),
+        })
+    }
+}

@@ -1,0 +1,297 @@
+//! The object ledger: at-least-once S3 events become exactly-once processing.
+//!
+//! Each object (bucket, key, version or ETag) has one small state document. An invocation
+//! claims it with a lease before sending anything, records a checkpoint (how many records
+//! were acknowledged) after every delivered batch, and marks it complete at the end.
+//! A repeated event finds it complete and skips it; a retry after a timeout resumes after
+//! the checkpoint; a concurrent duplicate finds a live lease and backs off.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{PutCondition, StateError, StateStore};
+use crate::event::ObjectRef;
+use crate::record::RecordId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectStatus {
+    InProgress,
+    Completed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectState {
+    pub version: u32,
+    pub object: String,
+    /// Version id or ETag the state belongs to.
+    pub identity: String,
+    pub status: ObjectStatus,
+    /// Records with a lower ordinal have been delivered (accepted or dead-lettered).
+    pub next_ordinal: u64,
+    pub owner: String,
+    pub lease_until: DateTime<Utc>,
+    pub attempts: u32,
+    pub updated_at: DateTime<Utc>,
+    /// Ids of records at or beyond `next_ordinal` that were already delivered when an
+    /// invocation stopped mid-batch; a resume skips them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivered_beyond: Vec<String>,
+}
+
+const STATE_VERSION: u32 = 1;
+
+/// What the caller should do with an object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// Process it, delivering records from `resume_from` on, except those in
+    /// `already_delivered`.
+    Process {
+        resume_from: u64,
+        already_delivered: Vec<RecordId>,
+        lease: Lease,
+    },
+    /// Already done by an earlier invocation.
+    AlreadyCompleted,
+    /// Another invocation holds a live lease; try again later.
+    Busy { owner: String, until: DateTime<Utc> },
+}
+
+/// Proof of ownership: the ETag of our last write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    key: String,
+    etag: String,
+    state: ObjectState,
+}
+
+impl Lease {
+    pub fn next_ordinal(&self) -> u64 {
+        self.state.next_ordinal
+    }
+}
+
+pub struct ObjectLedger<'a> {
+    store: &'a dyn StateStore,
+}
+
+pub fn state_key(object: &ObjectRef, identity: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(object.bucket.as_bytes());
+    h.update([0]);
+    h.update(object.key.as_bytes());
+    h.update([0]);
+    h.update(identity.as_bytes());
+    format!("objects/{}", hex::encode(&h.finalize()[..16]))
+}
+
+/// The identity of the object version: version id, else ETag.
+pub fn identity(object: &ObjectRef) -> String {
+    object
+        .version_id
+        .clone()
+        .or_else(|| object.etag.clone())
+        .unwrap_or_default()
+}
+
+impl<'a> ObjectLedger<'a> {
+    pub fn new(store: &'a dyn StateStore) -> Self {
+        ObjectLedger { store }
+    }
+
+    /// Claims the object for `owner` until `lease_until`.
+    pub async fn claim(
+        &self,
+        object: &ObjectRef,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, StateError> {
+        let identity = identity(object);
+        let key = state_key(object, &identity);
+        for _ in 0..8 {
+            let now = Utc::now();
+            let current = self.store.get(&key).await?;
+            let (condition, state) = match &current {
+                None => (
+                    PutCondition::IfAbsent,
+                    ObjectState {
+                        version: STATE_VERSION,
+                        object: object.uri(),
+                        identity: identity.clone(),
+                        status: ObjectStatus::InProgress,
+                        next_ordinal: 0,
+                        owner: owner.to_string(),
+                        lease_until,
+                        attempts: 1,
+                        updated_at: now,
+                        delivered_beyond: Vec::new(),
+                    },
+                ),
+                Some(v) => {
+                    let old: ObjectState = serde_json::from_slice(&v.body).map_err(|e| {
+                        StateError::Other(anyhow::anyhow!("corrupt object state {key}: {e}"))
+                    })?;
+                    if old.status == ObjectStatus::Completed {
+                        return Ok(Claim::AlreadyCompleted);
+                    }
+                    if old.owner != owner && old.lease_until > now {
+                        return Ok(Claim::Busy {
+                            owner: old.owner,
+                            until: old.lease_until,
+                        });
+                    }
+                    let mut state = old;
+                    state.owner = owner.to_string();
+                    state.lease_until = lease_until;
+                    state.attempts += 1;
+                    state.updated_at = now;
+                    (PutCondition::IfMatch(v.etag.clone()), state)
+                }
+            };
+            let body = serde_json::to_vec(&state).expect("state serializes");
+            match self.store.put(&key, body, condition).await {
+                Ok(etag) => {
+                    let already_delivered = state
+                        .delivered_beyond
+                        .iter()
+                        .filter_map(|id| RecordId::parse(id))
+                        .collect();
+                    return Ok(Claim::Process {
+                        resume_from: state.next_ordinal,
+                        already_delivered,
+                        lease: Lease { key, etag, state },
+                    });
+                }
+                Err(StateError::PreconditionFailed) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StateError::PreconditionFailed)
+    }
+
+    /// Records that every record below `next_ordinal`, and those in `delivered_beyond`,
+    /// were delivered, and extends the lease.
+    pub async fn checkpoint(
+        &self,
+        lease: &mut Lease,
+        next_ordinal: u64,
+        delivered_beyond: &[RecordId],
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        lease.state.next_ordinal = next_ordinal;
+        lease.state.delivered_beyond = delivered_beyond.iter().map(|id| id.to_string()).collect();
+        lease.state.lease_until = lease_until;
+        lease.state.updated_at = Utc::now();
+        self.write(lease).await
+    }
+
+    pub async fn complete(&self, lease: &mut Lease, next_ordinal: u64) -> Result<(), StateError> {
+        lease.state.status = ObjectStatus::Completed;
+        lease.state.next_ordinal = next_ordinal;
+        lease.state.delivered_beyond.clear();
+        lease.state.updated_at = Utc::now();
+        self.write(lease).await
+    }
+
+    /// Gives the lease up early (e.g. before failing the invocation) so a retry need not
+    /// wait for it to expire. The checkpoint stays.
+    pub async fn release(&self, lease: &mut Lease) -> Result<(), StateError> {
+        lease.state.lease_until = Utc::now() - Duration::seconds(1);
+        self.write(lease).await
+    }
+
+    async fn write(&self, lease: &mut Lease) -> Result<(), StateError> {
+        let body = serde_json::to_vec(&lease.state).expect("state serializes");
+        // Losing this race means another invocation took the object over after our lease
+        // expired: we must stop sending.
+        lease.etag = self
+            .store
+            .put(&lease.key, body, PutCondition::IfMatch(lease.etag.clone()))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, object: &ObjectRef) -> Result<Option<ObjectState>, StateError> {
+        let key = state_key(object, &identity(object));
+        match self.store.get(&key).await? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v.body)
+                .map(Some)
+                .map_err(|e| StateError::Other(anyhow::anyhow!("corrupt object state {key}: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::local::LocalDirStore;
+
+    fn obj() -> ObjectRef {
+        ObjectRef {
+            bucket: "b".into(),
+            key: "k".into(),
+            version_id: None,
+            etag: Some("e1".into()),
+            size: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn claim_checkpoint_resume_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::new(dir.path());
+        let ledger = ObjectLedger::new(&store);
+        let soon = Utc::now() + Duration::minutes(5);
+
+        let Claim::Process {
+            resume_from,
+            mut lease,
+            ..
+        } = ledger.claim(&obj(), "inv-1", soon).await.unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(resume_from, 0);
+        ledger
+            .checkpoint(&mut lease, 500, &[RecordId(7)], soon)
+            .await
+            .unwrap();
+
+        // A concurrent duplicate backs off while the lease lives.
+        assert!(matches!(
+            ledger.claim(&obj(), "inv-2", soon).await.unwrap(),
+            Claim::Busy { .. }
+        ));
+        // After the first invocation gives up, a retry resumes at the checkpoint.
+        ledger.release(&mut lease).await.unwrap();
+        let Claim::Process {
+            resume_from,
+            already_delivered,
+            lease: mut lease2,
+        } = ledger.claim(&obj(), "inv-2", soon).await.unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(resume_from, 500);
+        assert_eq!(already_delivered, vec![RecordId(7)]);
+        // The old owner lost the object: its writes now fail.
+        assert!(matches!(
+            ledger.checkpoint(&mut lease, 600, &[], soon).await,
+            Err(StateError::PreconditionFailed)
+        ));
+        ledger.complete(&mut lease2, 900).await.unwrap();
+        assert_eq!(
+            ledger.claim(&obj(), "inv-3", soon).await.unwrap(),
+            Claim::AlreadyCompleted
+        );
+        // A new version of the same key is a new object.
+        let mut newer = obj();
+        newer.etag = Some("e2".into());
+        assert!(matches!(
+            ledger.claim(&newer, "inv-3", soon).await.unwrap(),
+            Claim::Process { resume_from: 0, .. }
+        ));
+    }
+}
