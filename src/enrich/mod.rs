@@ -241,6 +241,19 @@ impl Enricher {
         Ok(alerts)
     }
 
+    /// Enriches a batch; when the models fail, the records leave unenriched and the
+    /// failure is logged, so a model problem never loses data.
+    pub fn enrich_or_log(&self, records: &mut [Record]) -> Vec<Alert> {
+        match self.enrich(records) {
+            Ok(alerts) => alerts,
+            Err(e) => {
+                tracing::error!(error = %e, records = records.len(),
+                    "scoring failed; the batch is delivered without ML columns");
+                Vec::new()
+            }
+        }
+    }
+
     /// Loads the stored threshold history (cold start).
     pub async fn load_thresholds<S: StateStore + ?Sized>(
         &self,
@@ -270,6 +283,25 @@ impl Enricher {
                 Err(e)
             }
         }
+    }
+}
+
+/// The runner's enrichment stage: alerts become rows for the alert table.
+impl crate::runner::Enricher for Enricher {
+    fn enrich(&self, records: &mut [Record]) -> Vec<crate::runner::Row> {
+        self.enrich_or_log(records)
+            .iter()
+            .map(|alert| {
+                let mut json = Vec::with_capacity(1024);
+                alert.write_json(&mut json);
+                crate::runner::Row {
+                    id: alert.id(),
+                    table: crate::record::Table::S3SentinelAlerts,
+                    log_type: None,
+                    json,
+                }
+            })
+            .collect()
     }
 }
 

@@ -7,7 +7,9 @@ use anyhow::Context;
 use super::manifest::{self, ANOMALY_FILE, CLASSIFIER_FILE, MANIFEST_FILE, Manifest};
 use super::onnx::{self, ModelInfo};
 use super::runtime::{ModelError, ModelSet};
-use super::train::{self, Dataset, TrainConfig, TrainError, TrainingReport};
+use super::train::{self, AnomalyModel, Dataset, TrainConfig, TrainError, TrainingReport};
+use crate::drift::DriftProfile;
+use crate::features::FeatureSchema;
 
 /// What a training run produces.
 #[derive(Debug, Clone)]
@@ -49,11 +51,13 @@ pub fn train_and_export(
             description: "Multinomial logistic regression over critical_security, system_error, performance, normal".to_string(),
         },
     ));
+    let drift = drift_profile(data, &models.anomaly)?;
     let manifest = manifest::for_training(
         &provenance.set_version,
         &provenance.source,
         &provenance.labelling,
         &models.report,
+        Some(drift),
         &anomaly_onnx,
         &classifier_onnx,
     );
@@ -63,6 +67,29 @@ pub fn train_and_export(
         classifier_onnx,
         report: models.report,
     })
+}
+
+/// Rows of the training distribution kept for drift reference histograms.
+const DRIFT_SAMPLE: usize = 20_000;
+
+/// Reference histograms of every feature and of the anomaly score over (a deterministic
+/// sample of) the training rows.
+fn drift_profile(data: &Dataset, anomaly: &AnomalyModel) -> Result<DriftProfile, TrainError> {
+    let step = data.len().div_ceil(DRIFT_SAMPLE).max(1);
+    let picked: Vec<usize> = (0..data.len()).step_by(step).collect();
+    let rows: Vec<Vec<f32>> = picked.iter().map(|&i| data.row(i).to_vec()).collect();
+    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+    let scores: Vec<f32> = anomaly
+        .reference(&flat)?
+        .scores
+        .iter()
+        .map(|s| *s as f32)
+        .collect();
+    Ok(DriftProfile::from_training(
+        &FeatureSchema::current().names,
+        &rows,
+        &scores,
+    ))
 }
 
 impl Artifacts {

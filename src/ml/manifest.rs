@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::Category;
 use super::metrics::ClassReport;
 use super::train::{AnomalyReport, TrainingReport};
+use crate::drift::DriftProfile;
 use crate::features::FeatureSchema;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -31,6 +32,10 @@ pub struct Manifest {
     pub training_data: TrainingData,
     pub anomaly: ModelEntry,
     pub classifier: ModelEntry,
+    /// Training distribution of every feature and of the anomaly score, for drift
+    /// monitoring (population stability index against live traffic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftProfile>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
@@ -102,6 +107,7 @@ pub fn for_training(
     source: &str,
     labelling: &str,
     report: &TrainingReport,
+    drift: Option<DriftProfile>,
     anomaly_onnx: &[u8],
     classifier_onnx: &[u8],
 ) -> Manifest {
@@ -135,6 +141,7 @@ pub fn for_training(
             kind: "logistic_regression".to_string(),
             metrics: classifier_metrics,
         },
+        drift,
         extra: BTreeMap::new(),
     }
 }
