@@ -1,3 +1,4 @@
 //! The `s3-sentinel` command line: each subcommand is a thin layer over the library.
 
 pub mod process;
+pub mod train;

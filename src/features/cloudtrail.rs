@@ -50,8 +50,11 @@ pub fn extract(r: &Record, s: &mut Slots<'_>) {
     let human = matches!(identity, "IAMUser" | "Root");
     let additional = text(r, "AdditionalEventData").unwrap_or("");
     let console_login = event_name == "ConsoleLogin";
-    let mfa_missing = (console_login && additional.contains("\"MFAUsed\":\"No\""))
-        || (human && boolean(r, "SessionMfaAuthenticated") == Some(false));
+    // Federated (SSO) sign-ins report `MFAUsed: No` because the identity provider did
+    // the MFA; only IAM users and root sign in with AWS's own MFA.
+    let mfa_missing = human
+        && ((console_login && additional.contains("\"MFAUsed\":\"No\""))
+            || boolean(r, "SessionMfaAuthenticated") == Some(false));
     s.flag(F::CtNoMfa, mfa_missing);
 
     let event_type = text(r, "EventTypeName").unwrap_or("");

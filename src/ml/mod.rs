@@ -14,12 +14,14 @@
 //! Everything here is pure computation except [`swap`]'s S3 store.
 
 pub mod artifacts;
+pub mod labelled;
 pub mod manifest;
 pub mod metrics;
 pub mod onnx;
 pub mod probe;
 pub mod rng;
 pub mod runtime;
+pub mod synth;
 pub mod train;
 
 use std::fmt;
