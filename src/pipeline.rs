@@ -1,11 +1,14 @@
 //! One object through the pure stages: decode -> detect -> parse -> sink. The same code
 //! runs in the CLI, the Lambda and the tests; only the reader and the sink differ.
 
-use std::io::{BufRead, Read};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use crate::formats::{self, Detection, Emitter, Format, ParseError, ParseStats, RecordSink};
 use crate::source::decode::{self, DecodeLimits, Encoding};
+
+/// How many decoded bytes format detection sees.
+const DETECTION_HEAD_BYTES: u64 = 64 * 1024;
 
 /// Everything the pipeline needs to know about one object besides its bytes.
 #[derive(Debug, Clone)]
@@ -92,14 +95,18 @@ pub fn process_object<R: Read + Send + 'static>(
     let format = match job.format {
         Some(f) => f,
         None => {
-            let head = match reader.fill_buf() {
-                Ok(head) => head,
-                Err(e) => {
-                    outcome.stream_error = Some(describe_stream_error(&e));
-                    &[][..]
-                }
-            };
-            match formats::detect(&job.key, head) {
+            // One `fill_buf` may return only a few bytes (the decoder's first read of a plain
+            // object is the 4 sniffed magic bytes), so the head is read ahead and put back.
+            let mut head = Vec::with_capacity(DETECTION_HEAD_BYTES as usize);
+            if let Err(e) = (&mut reader)
+                .take(DETECTION_HEAD_BYTES)
+                .read_to_end(&mut head)
+            {
+                outcome.stream_error = Some(describe_stream_error(&e));
+            }
+            let detection = formats::detect(&job.key, &head);
+            reader = Box::new(std::io::Cursor::new(head).chain(reader));
+            match detection {
                 Detection::Parse(f) => f,
                 Detection::Skip(reason) => {
                     tracing::info!(object = %job.source_object, %reason, "skipping object");

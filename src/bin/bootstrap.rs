@@ -1,1 +1,31 @@
-fn main() {}
+//! The Lambda entry point: thin glue between the Lambda runtime and [`lambda::App`].
+
+use std::sync::Arc;
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+use s3_sentinel_connector::lambda::{self, App, InvocationContext};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda::init_tracing();
+    let app = match App::from_env(lambda::default_enricher()).await {
+        Ok(app) => Arc::new(app),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cold start failed");
+            return Err(e.into());
+        }
+    };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let app = app.clone();
+        async move {
+            let ctx = InvocationContext {
+                request_id: event.context.request_id.clone(),
+                deadline_ms: event.context.deadline,
+            };
+            app.handle(event.payload, &ctx).await.map_err(Error::from)
+        }
+    }))
+    .await
+}

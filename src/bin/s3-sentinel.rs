@@ -36,6 +36,14 @@ enum Command {
         /// few are shown on standard error.
         #[arg(long)]
         rejects: Option<PathBuf>,
+        /// Write alert records (NDJSON) here; otherwise they are only counted.
+        #[arg(long)]
+        alerts: Option<PathBuf>,
+        /// Deliver to Microsoft Sentinel instead of writing NDJSON, configured by the same
+        /// environment variables as the Lambda (SENTINEL_INGESTION_ENDPOINT,
+        /// SENTINEL_DCR_IMMUTABLE_ID, AZURE_*, DEAD_LETTER_DIR or DEAD_LETTER_BUCKET, ...).
+        #[arg(long)]
+        sentinel: bool,
         /// Stop decompressing an object after this many bytes.
         #[arg(long, default_value_t = DecodeLimits::default().max_decompressed_bytes)]
         max_decompressed_bytes: u64,
@@ -70,6 +78,20 @@ enum Command {
         #[arg(long = "model-version")]
         model_version: Option<String>,
     },
+    /// Send dead-lettered rows to Sentinel again; files whose rows are all accepted are
+    /// deleted, partly accepted ones keep the rest. Reads the SENTINEL_* and AZURE_*
+    /// variables (see README).
+    Replay {
+        /// The dead letter: s3://bucket/prefix or a local folder.
+        target: String,
+        /// Send tables to these streams instead: JSON ({"AWSCloudTrail": "Custom-X"}) or
+        /// TABLE=STREAM,... (overrides SENTINEL_STREAM_MAP).
+        #[arg(long)]
+        stream_map: Option<String>,
+        /// Only count the rows and their target streams; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -94,6 +116,8 @@ fn main() -> ExitCode {
             format,
             output,
             rejects,
+            alerts,
+            sentinel,
             max_decompressed_bytes,
             max_ratio,
         } => {
@@ -102,13 +126,39 @@ fn main() -> ExitCode {
                 format,
                 output,
                 rejects,
+                alerts,
                 limits: DecodeLimits {
                     max_decompressed_bytes,
                     max_ratio,
                     ..DecodeLimits::default()
                 },
+                enricher: s3_sentinel_connector::lambda::default_enricher(),
             };
-            cli::process::run(&args).map(|s| if s.failed > 0 { 1 } else { 0 })
+            let run = if sentinel {
+                cli::process::run_sentinel(&args)
+            } else {
+                cli::process::run(&args)
+            };
+            run.map(|s| if s.failed > 0 { 1 } else { 0 })
+        }
+        Command::Replay {
+            target,
+            stream_map,
+            dry_run,
+        } => {
+            let args = cli::replay::ReplayArgs {
+                target,
+                stream_map,
+                dry_run,
+            };
+            // Rows left in the dead letter (after a real replay) make the exit status 1.
+            cli::replay::run(&args).map(|r| {
+                if !r.file_errors.is_empty() || (!dry_run && r.remaining() > 0) {
+                    1
+                } else {
+                    0
+                }
+            })
         }
         Command::Train {
             data,

@@ -1,4 +1,5 @@
 //! The `s3-sentinel` command line: each subcommand is a thin layer over the library.
 
 pub mod process;
+pub mod replay;
 pub mod train;

@@ -8,18 +8,94 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use std::sync::Arc;
+
 use crate::formats::{Format, RecordSink, Stop};
 use crate::pipeline::{ObjectJob, process_object};
 use crate::record::{LogType, Record, Reject};
+use crate::runner::Enricher;
 use crate::source::DecodeLimits;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProcessArgs {
     pub paths: Vec<String>,
     pub format: Option<Format>,
     pub output: Option<PathBuf>,
     pub rejects: Option<PathBuf>,
+    /// Alert records (NDJSON) go here; otherwise they are only counted.
+    pub alerts: Option<PathBuf>,
     pub limits: DecodeLimits,
+    pub enricher: Arc<dyn Enricher>,
+}
+
+/// Batches records for the enrichment stage (models and patterns score whole batches),
+/// then passes them on; alert rows go to their own writer.
+pub struct EnrichingSink<'a> {
+    inner: &'a mut dyn RecordSink,
+    enricher: Arc<dyn Enricher>,
+    batch: Vec<Record>,
+    alerts: Option<BufWriter<File>>,
+    pub alert_count: u64,
+}
+
+const ENRICH_BATCH: usize = 1024;
+
+impl<'a> EnrichingSink<'a> {
+    pub fn new(
+        inner: &'a mut dyn RecordSink,
+        enricher: Arc<dyn Enricher>,
+        alerts: Option<BufWriter<File>>,
+    ) -> Self {
+        EnrichingSink {
+            inner,
+            enricher,
+            batch: Vec::with_capacity(ENRICH_BATCH),
+            alerts,
+            alert_count: 0,
+        }
+    }
+
+    pub fn flush(&mut self) -> Result<(), Stop> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let alerts = self.enricher.enrich(&mut self.batch);
+        self.alert_count += alerts.len() as u64;
+        if let Some(w) = self.alerts.as_mut() {
+            for alert in &alerts {
+                w.write_all(alert.json.as_bytes())
+                    .and_then(|_| w.write_all(b"\n"))
+                    .map_err(|e| Stop(format!("writing alerts failed: {e}")))?;
+            }
+        }
+        for record in self.batch.drain(..) {
+            self.inner.record(record)?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<u64, Stop> {
+        self.flush()?;
+        if let Some(w) = self.alerts.as_mut() {
+            w.flush()
+                .map_err(|e| Stop(format!("writing alerts failed: {e}")))?;
+        }
+        Ok(self.alert_count)
+    }
+}
+
+impl RecordSink for EnrichingSink<'_> {
+    fn record(&mut self, record: Record) -> Result<(), Stop> {
+        self.batch.push(record);
+        if self.batch.len() >= ENRICH_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, reject: Reject) -> Result<(), Stop> {
+        self.inner.reject(reject)
+    }
 }
 
 /// Writes records as NDJSON and rejects to their own NDJSON (or a short note on stderr).
@@ -136,6 +212,7 @@ pub struct Summary {
     pub failed: u64,
     pub records: BTreeMap<LogType, u64>,
     pub rejects: u64,
+    pub alerts: u64,
     pub bytes_in: u64,
     pub bytes_decoded: u64,
 }
@@ -154,7 +231,14 @@ pub fn run(args: &ProcessArgs) -> Result<Summary> {
         )),
         None => None,
     };
-    let mut sink = NdjsonSink::new(BufWriter::with_capacity(256 * 1024, out), rejects);
+    let mut ndjson = NdjsonSink::new(BufWriter::with_capacity(256 * 1024, out), rejects);
+    let alerts = match &args.alerts {
+        Some(path) => Some(BufWriter::new(
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let mut sink = EnrichingSink::new(&mut ndjson, args.enricher.clone(), alerts);
 
     let progress = if io::stderr().is_terminal() && files.len() > 1 {
         let bar = indicatif::ProgressBar::new(files.len() as u64);
@@ -182,7 +266,10 @@ pub fn run(args: &ProcessArgs) -> Result<Summary> {
         let mut job = ObjectJob::new(source.clone(), source.clone());
         job.format = args.format;
         job.limits = args.limits;
-        match process_object(reader, &job, &mut sink) {
+        let result = process_object(reader, &job, &mut sink);
+        // Each file's last partial batch is scored before the next file starts.
+        sink.flush().map_err(|e| anyhow::anyhow!(e.0))?;
+        match result {
             Ok(outcome) => {
                 if let Some(reason) = &outcome.skipped {
                     summary.skipped += 1;
@@ -212,7 +299,8 @@ pub fn run(args: &ProcessArgs) -> Result<Summary> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    sink.finish().context("flushing output")?;
+    summary.alerts = sink.finish().map_err(|e| anyhow::anyhow!(e.0))?;
+    ndjson.finish().context("flushing output")?;
     print_summary(&summary, started.elapsed());
     Ok(summary)
 }
@@ -221,8 +309,8 @@ fn print_summary(s: &Summary, elapsed: std::time::Duration) {
     let total: u64 = s.records.values().sum();
     let secs = elapsed.as_secs_f64().max(1e-9);
     eprintln!(
-        "processed {} file(s) ({} skipped, {} with errors): {} records, {} rejects",
-        s.files, s.skipped, s.failed, total, s.rejects
+        "processed {} file(s) ({} skipped, {} with errors): {} records, {} rejects, {} alerts",
+        s.files, s.skipped, s.failed, total, s.rejects, s.alerts
     );
     for (t, n) in &s.records {
         eprintln!("  {:<22} {:>10}  -> {}", t.name(), n, t.table().name());
@@ -235,4 +323,123 @@ fn print_summary(s: &Summary, elapsed: std::time::Duration) {
         s.bytes_decoded as f64 / 1e6 / secs,
         total as f64 / secs
     );
+}
+
+/// `process --sentinel`: the files go through the same runner as the Lambda, to the
+/// Logs Ingestion API configured by the environment (SENTINEL_*, AZURE_*, DEAD_LETTER_DIR
+/// or DEAD_LETTER_BUCKET, STATE_BUCKET optional).
+pub fn run_sentinel(args: &ProcessArgs) -> Result<Summary> {
+    let files = expand_paths(&args.paths)?;
+    if files.iter().any(|f| f == "-") {
+        anyhow::bail!("--sentinel reads files or directories, not standard input");
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let config = crate::config::Config::from_env()?;
+        let client = crate::sink::sentinel::SentinelClient::from_config(&config.sentinel).await?;
+        let (dead_letter, rejects): (
+            Option<crate::sink::dead_letter::DeadLetter>,
+            Option<Arc<dyn crate::state::StateStore>>,
+        ) = match &config.dead_letter {
+            Some(location) => {
+                let dl = crate::sink::dead_letter::DeadLetter::from_location(location).await;
+                let store: Arc<dyn crate::state::StateStore> = match location {
+                    crate::config::DeadLetterLocation::Dir(dir) => {
+                        Arc::new(crate::state::local::LocalDirStore::new(dir.clone()))
+                    }
+                    crate::config::DeadLetterLocation::S3(loc) => {
+                        let aws = crate::aws::load_config().await;
+                        Arc::new(crate::state::s3::S3StateStore::new(
+                            crate::aws::s3_client(&aws),
+                            &loc.bucket,
+                            &loc.prefix,
+                        ))
+                    }
+                };
+                (Some(dl), Some(store))
+            }
+            None => (None, None),
+        };
+        let state: Option<Arc<dyn crate::state::StateStore>> = match &config.state {
+            Some(loc) => {
+                let aws = crate::aws::load_config().await;
+                Some(Arc::new(crate::state::s3::S3StateStore::new(
+                    crate::aws::s3_client(&aws),
+                    &loc.bucket,
+                    &loc.prefix,
+                )))
+            }
+            None => None,
+        };
+        let runner = crate::runner::Runner {
+            source: Arc::new(crate::source::LocalSource {
+                root: PathBuf::from("/"),
+            }),
+            state,
+            delivery: Arc::new(crate::runner::sentinel::SentinelDelivery {
+                client,
+                dead_letter,
+                rejects,
+            }),
+            enricher: args.enricher.clone(),
+            settings: crate::runner::RunnerSettings {
+                format: args.format,
+                limits: args.limits,
+                ..crate::runner::RunnerSettings::default()
+            },
+        };
+        let started = Instant::now();
+        let mut summary = Summary::default();
+        let mut dead_lettered = 0;
+        let mut accepted = 0;
+        for file in &files {
+            summary.files += 1;
+            let absolute =
+                std::fs::canonicalize(file).with_context(|| format!("opening {file}"))?;
+            let object = crate::event::ObjectRef {
+                bucket: String::new(),
+                key: absolute.to_string_lossy().into_owned(),
+                version_id: None,
+                etag: None,
+                size: None,
+            };
+            // A CLI run has no Lambda deadline: a day is "no deadline".
+            let deadline = Instant::now() + std::time::Duration::from_secs(86_400);
+            match runner.process(&object, deadline, "cli").await {
+                Ok(report) => {
+                    if let Some(reason) = &report.skipped {
+                        summary.skipped += 1;
+                        eprintln!("skipped {file}: {reason}");
+                    }
+                    if report.duplicate {
+                        summary.skipped += 1;
+                        eprintln!("skipped {file}: already delivered (state bucket)");
+                    }
+                    if let Some(err) = &report.stream_error {
+                        summary.failed += 1;
+                        eprintln!("error: {file}: {err}");
+                    }
+                    for (t, n) in &report.parse.records {
+                        *summary.records.entry(*t).or_default() += n;
+                    }
+                    summary.rejects += report.parse.rejects;
+                    summary.alerts += report.alerts;
+                    summary.bytes_in += report.bytes_in;
+                    summary.bytes_decoded += report.bytes_decoded;
+                    accepted += report.delivery.accepted;
+                    dead_lettered += report.delivery.dead_lettered;
+                }
+                Err(e) => {
+                    summary.failed += 1;
+                    eprintln!("error: {file}: {e}");
+                }
+            }
+        }
+        print_summary(&summary, started.elapsed());
+        eprintln!("sentinel: {accepted} rows accepted, {dead_lettered} dead-lettered");
+        if dead_lettered > 0 {
+            summary.failed += 1;
+        }
+        Ok(summary)
+    })
 }

@@ -55,6 +55,8 @@ pub struct Alert {
     pub source_table: Table,
     pub source_log_type: LogType,
     pub source_object: Arc<str>,
+    /// Position of the source record in its object (checkpoints count alerts with it).
+    pub source_ordinal: u64,
     pub event_time: Option<DateTime<Utc>>,
     pub anomaly_score: f64,
     pub priority_score: f64,
@@ -111,6 +113,7 @@ impl Alert {
             source_table: record.table(),
             source_log_type: record.log_type,
             source_object: record.source_object.clone(),
+            source_ordinal: record.ordinal,
             event_time: record.time,
             anomaly_score,
             priority_score,

@@ -288,18 +288,16 @@ impl Enricher {
 
 /// The runner's enrichment stage: alerts become rows for the alert table.
 impl crate::runner::Enricher for Enricher {
-    fn enrich(&self, records: &mut [Record]) -> Vec<crate::runner::Row> {
+    fn enrich(&self, records: &mut [Record]) -> Vec<crate::sink::Row> {
         self.enrich_or_log(records)
             .iter()
-            .map(|alert| {
-                let mut json = Vec::with_capacity(1024);
-                alert.write_json(&mut json);
-                crate::runner::Row {
-                    id: alert.id(),
-                    table: crate::record::Table::S3SentinelAlerts,
-                    log_type: None,
-                    json,
-                }
+            .map(|alert| crate::sink::Row {
+                log_type: alert.source_log_type,
+                table: crate::record::Table::S3SentinelAlerts,
+                record_id: alert.id(),
+                source_object: alert.source_object.clone(),
+                ordinal: alert.source_ordinal,
+                json: alert.to_json(),
             })
             .collect()
     }

@@ -21,8 +21,13 @@ pub struct ObjectRef {
 }
 
 impl ObjectRef {
+    /// `s3://bucket/key`; a local file (empty bucket) is named by its path.
     pub fn uri(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
+        if self.bucket.is_empty() {
+            self.key.clone()
+        } else {
+            format!("s3://{}/{}", self.bucket, self.key)
+        }
     }
 }
 

@@ -4,9 +4,22 @@
 //! an [`Emitter`], which numbers records, computes their deterministic ids, and counts
 //! rejects. A malformed line or value is a [`Reject`], never the end of the object.
 
+pub mod cloudfront;
+pub mod cloudtrail;
+pub mod cloudwatch;
 pub mod detect;
+pub mod elb;
+pub mod fields;
+pub mod generic;
+pub mod guardduty;
+pub mod json_lines;
 pub mod json_stream;
 pub mod lines;
+pub mod network_firewall;
+pub mod route53;
+pub mod s3access;
+pub mod vpcflow;
+pub mod waf;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -231,7 +244,18 @@ pub trait Parser {
 /// The parser for a format.
 pub fn parser_for(format: Format) -> Box<dyn Parser> {
     match format {
-        _ => unimplemented!("parser for {format}"),
+        Format::CloudTrail => Box::new(cloudtrail::CloudTrailParser),
+        Format::VpcFlow => Box::new(vpcflow::VpcFlowParser::default()),
+        Format::ElbAccess => Box::new(elb::ElbParser),
+        Format::CloudFront => Box::new(cloudfront::CloudFrontParser::default()),
+        Format::S3Access => Box::new(s3access::S3AccessParser),
+        Format::Waf => Box::new(waf::WafParser),
+        Format::GuardDuty => Box::new(guardduty::GuardDutyParser),
+        Format::Route53Resolver => Box::new(route53::Route53ResolverParser),
+        Format::NetworkFirewall => Box::new(network_firewall::NetworkFirewallParser),
+        Format::CloudWatch => Box::new(cloudwatch::CloudWatchParser),
+        Format::GenericJson => Box::new(generic::GenericJsonParser),
+        Format::Text => Box::new(generic::TextParser),
     }
 }
 

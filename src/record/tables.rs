@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use super::{Record, Value};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnType {
     Str,
@@ -255,6 +257,77 @@ impl Table {
     }
 }
 
+/// Columns the JSON writer derives from the record itself; a parser must not set them.
+const WRITER_COLUMNS: [&str; 5] = [
+    "TimeGenerated",
+    "SourceLogType",
+    "SourceObject",
+    "EventTime",
+    "RecordId",
+];
+
+/// Whether a record fits its table: every column is a column of the table or a connector
+/// column, appears once, is not one the writer adds itself, and holds a value of the
+/// column's type (`int` within 32 bits, `dynamic` as JSON). The Sentinel emulator applies
+/// the same check to what it receives.
+pub fn check_record(record: &Record) -> Result<(), String> {
+    let table = record.table();
+    for (i, (name, value)) in record.columns.iter().enumerate() {
+        if WRITER_COLUMNS.contains(name) {
+            return Err(format!(
+                "{name} is written from the record's own fields and must not be a column"
+            ));
+        }
+        if record.columns[..i].iter().any(|(n, _)| n == name) {
+            return Err(format!("column {name} appears twice"));
+        }
+        let Some(ty) = table.column_type(name) else {
+            return Err(format!("{name} is not a column of {table}"));
+        };
+        check_value(ty, value).map_err(|e| format!("{table}.{name}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Whether a value can be stored in a column of type `ty`.
+pub fn check_value(ty: ColumnType, value: &Value) -> Result<(), String> {
+    let fits = match (ty, value) {
+        (ColumnType::Str, Value::Str(_)) => true,
+        (ColumnType::Int, Value::Int(i)) => {
+            if i32::try_from(*i).is_err() {
+                return Err(format!("{i} does not fit a 32-bit int column"));
+            }
+            true
+        }
+        (ColumnType::Long, Value::Int(_)) => true,
+        (ColumnType::Real, Value::Real(_) | Value::Int(_)) => true,
+        (ColumnType::Bool, Value::Bool(_)) => true,
+        (ColumnType::DateTime, Value::Time(_)) => true,
+        (ColumnType::Dynamic, Value::Json(_)) => true,
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "a {} value in a {} column",
+            value_kind(value),
+            ty.name()
+        ))
+    }
+}
+
+fn value_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Str(_) => "string",
+        Value::Int(_) => "integer",
+        Value::Real(_) => "real",
+        Value::Bool(_) => "boolean",
+        Value::Time(_) => "datetime",
+        Value::Json(_) => "JSON",
+    }
+}
+
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -267,6 +340,8 @@ pub const CONNECTOR_COLUMNS: &[(&str, ColumnType)] = &[
     ("SourceObject", ColumnType::Str),
     ("EventTime", ColumnType::DateTime),
     ("RecordId", ColumnType::Str),
+    // Source fields with no column in the destination table, keyed by source field name.
+    ("AdditionalFields", ColumnType::Dynamic),
     // Enrichment (ML and pattern stages).
     ("AnomalyScore", ColumnType::Real),
     ("IsAnomaly", ColumnType::Bool),
@@ -729,6 +804,45 @@ mod tests {
                 "{table}"
             );
         }
+    }
+
+    #[test]
+    fn check_record_accepts_fitting_rows_and_names_what_does_not_fit() {
+        use serde_json::value::RawValue;
+        let mut r = Record::new(LogType::VpcFlow);
+        r.push("SrcPort", 443i64);
+        r.push("Bytes", 5_000_000_000i64);
+        r.push("Action", "ACCEPT");
+        r.push("AnomalyScore", 0.5f64);
+        r.push(
+            "AdditionalFields",
+            RawValue::from_string("{\"a\":1}".into()).unwrap(),
+        );
+        assert_eq!(check_record(&r), Ok(()));
+
+        let mut bad = r.clone();
+        bad.push("Packets", 5_000_000_000i64);
+        assert!(check_record(&bad).unwrap_err().contains("32-bit"));
+        let mut bad = r.clone();
+        bad.push("NoSuchColumn", "x");
+        assert!(
+            check_record(&bad)
+                .unwrap_err()
+                .contains("not a column of AWSVPCFlow")
+        );
+        let mut bad = r.clone();
+        bad.push("DstPort", "80");
+        assert!(
+            check_record(&bad)
+                .unwrap_err()
+                .contains("string value in a int")
+        );
+        let mut bad = r.clone();
+        bad.push("Action", "REJECT");
+        assert!(check_record(&bad).unwrap_err().contains("twice"));
+        let mut bad = r.clone();
+        bad.push("TimeGenerated", "x");
+        assert!(check_record(&bad).unwrap_err().contains("TimeGenerated"));
     }
 
     #[test]

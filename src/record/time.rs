@@ -15,7 +15,8 @@ fn digits(b: &[u8]) -> Option<u32> {
     Some(v)
 }
 
-fn from_parts(
+/// Calendar date and wall-clock time as they appear in a log line.
+struct Parts {
     y: i32,
     mo: u32,
     d: u32,
@@ -23,8 +24,18 @@ fn from_parts(
     mi: u32,
     s: u32,
     nanos: u32,
-    offset_secs: i32,
-) -> Option<DateTime<Utc>> {
+}
+
+fn from_parts(p: Parts, offset_secs: i32) -> Option<DateTime<Utc>> {
+    let Parts {
+        y,
+        mo,
+        d,
+        h,
+        mi,
+        s,
+        nanos,
+    } = p;
     let date = NaiveDate::from_ymd_opt(y, mo, d)?;
     // Leap second 60 is clamped so a real-world ":60" still parses.
     let naive = date.and_hms_nano_opt(h, mi, s.min(59), nanos)?;
@@ -75,7 +86,18 @@ pub fn parse_iso8601(text: &str) -> Option<DateTime<Utc>> {
         }
         _ => return None,
     };
-    from_parts(y, mo, d, h, mi, s, nanos, offset)
+    from_parts(
+        Parts {
+            y,
+            mo,
+            d,
+            h,
+            mi,
+            s,
+            nanos,
+        },
+        offset,
+    )
 }
 
 /// Seconds since the Unix epoch, possibly fractional (`"1636381332"`, `"1566848875.25"`).
@@ -140,7 +162,18 @@ pub fn parse_clf(text: &str) -> Option<DateTime<Utc>> {
         }
         _ => return None,
     };
-    from_parts(y, mo, d, h, mi, s, 0, offset)
+    from_parts(
+        Parts {
+            y,
+            mo,
+            d,
+            h,
+            mi,
+            s,
+            nanos: 0,
+        },
+        offset,
+    )
 }
 
 /// Any of the forms above, tried in order of likelihood.

@@ -7,6 +7,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod sentinel;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use tokio::sync::mpsc;
@@ -15,33 +17,11 @@ use tokio_util::io::SyncIoBridge;
 use crate::event::ObjectRef;
 use crate::formats::{Format, ParseStats, RecordSink, Stop};
 use crate::pipeline::{ObjectError, ObjectJob, ObjectOutcome, process_object};
-use crate::record::{LogType, Record, RecordId, Reject, Table};
+use crate::record::{LogType, Record, RecordId, Reject};
+pub use crate::sink::Row;
 use crate::source::{DecodeLimits, ObjectSource, SourceError};
 use crate::state::StateStore;
 use crate::state::objects::{Claim, Lease, ObjectLedger};
-
-/// One serialized row on its way to a table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub id: RecordId,
-    pub table: Table,
-    pub log_type: Option<LogType>,
-    /// The row as a JSON object (no trailing newline).
-    pub json: Vec<u8>,
-}
-
-impl Row {
-    pub fn from_record(record: &Record) -> Row {
-        let mut json = Vec::with_capacity(1024);
-        crate::record::json::write_record(record, &mut json);
-        Row {
-            id: record.id,
-            table: record.table(),
-            log_type: Some(record.log_type),
-            json,
-        }
-    }
-}
 
 /// What delivering a batch achieved. Every row given to [`Delivery::deliver`] is either
 /// accepted or dead-lettered; nothing else may happen to it.

@@ -1,0 +1,141 @@
+//! `sentinel-emulator`: a local Azure Monitor Logs Ingestion API (and Entra ID token
+//! endpoint) that enforces the real contract and injects faults on request. See
+//! `docs/emulator.md`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use s3_sentinel_connector::emulator::{
+    Emulator, EmulatorOptions, ErrorFaults, FaultPlan, ThrottleFaults,
+};
+use s3_sentinel_connector::record::Table;
+
+#[derive(Parser)]
+#[command(name = "sentinel-emulator", version, about, long_about = None)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port; the chosen URL is printed).
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    listen: SocketAddr,
+    /// Largest request body accepted (bytes on the wire); larger ones get 413.
+    #[arg(long, default_value_t = 1_048_576)]
+    max_body_bytes: usize,
+    /// Lifetime of issued tokens, in seconds.
+    #[arg(long, default_value_t = 3599)]
+    token_ttl: u64,
+    /// Accept only this client id at the token endpoint (default: any).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Accept only this client secret at the token endpoint (default: any). Also read from
+    /// SENTINEL_EMULATOR_CLIENT_SECRET, which keeps it out of the process list.
+    #[arg(long, env = "SENTINEL_EMULATOR_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// Accept only this DCR immutable id (default: any).
+    #[arg(long)]
+    dcr: Option<String>,
+    /// Extra stream: STREAM=TABLE, e.g. Custom-MyTrail=AWSCloudTrail (repeatable). Every
+    /// table's default stream (Custom-<Table>) exists already.
+    #[arg(long = "stream", value_parser = parse_stream)]
+    streams: Vec<(String, Table)>,
+    /// Answer the first N ingestion requests with 429.
+    #[arg(long, default_value_t = 0)]
+    throttle: u32,
+    /// Retry-After of injected 429s, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    retry_after_ms: u64,
+    /// Answer the next N ingestion requests (after the 429s) with --error-status.
+    #[arg(long, default_value_t = 0)]
+    errors: u32,
+    #[arg(long, default_value_t = 503)]
+    error_status: u16,
+    /// Drop the connection of the next N requests (after the errors) without an answer.
+    #[arg(long, default_value_t = 0)]
+    drop_connections: u32,
+    /// Delay every ingestion answer by this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Rows kept for /admin/rows (later rows are only counted).
+    #[arg(long, default_value_t = 1_000_000)]
+    max_recorded_rows: usize,
+}
+
+fn parse_stream(text: &str) -> Result<(String, Table), String> {
+    let (stream, table) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected STREAM=TABLE, got {text:?}"))?;
+    s3_sentinel_connector::config::validate_stream_name(stream)?;
+    let table = Table::from_name(table).ok_or_else(|| format!("unknown table {table:?}"))?;
+    Ok((stream.to_string(), table))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("S3_SENTINEL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let options = EmulatorOptions {
+        max_body_bytes: args.max_body_bytes,
+        token_ttl: std::time::Duration::from_secs(args.token_ttl),
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        dcr_immutable_id: args.dcr,
+        streams: args.streams.into_iter().collect::<BTreeMap<_, _>>(),
+        max_recorded_rows: args.max_recorded_rows,
+        faults: FaultPlan {
+            throttle: (args.throttle > 0).then_some(ThrottleFaults {
+                count: args.throttle,
+                retry_after_ms: args.retry_after_ms,
+            }),
+            errors: (args.errors > 0).then_some(ErrorFaults {
+                count: args.errors,
+                status: args.error_status,
+            }),
+            drop_connections: Some(args.drop_connections),
+            latency_ms: Some(args.latency_ms),
+            ..FaultPlan::default()
+        },
+        ..EmulatorOptions::default()
+    };
+    let running = match Emulator::new(options).start(args.listen).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            return ExitCode::from(2);
+        }
+    };
+    // One line on stdout that scripts can read the URL from.
+    println!("sentinel-emulator listening on {}", running.url());
+    shutdown_signal().await;
+    running.stop().await;
+    ExitCode::SUCCESS
+}
+
+/// Ctrl-C, or SIGTERM from a service manager or container runtime.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,811 @@
+//! The connector's configuration: one typed [`Config`] read from environment variables
+//! (or an explicit map, for tests and tools), validated once at start-up. Every problem is
+//! reported as one [`ConfigError`] that names the variable; secret values never appear in
+//! errors or in `Debug` output.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::record::Table;
+use crate::sink::sentinel::StreamMap;
+
+/// Azure public cloud's Entra ID authority.
+pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+/// The Logs Ingestion API's token scope in Azure public cloud (`.us` / `.cn` elsewhere).
+pub const DEFAULT_TOKEN_SCOPE: &str = "https://monitor.azure.com//.default";
+pub const DEFAULT_ALERT_STREAM: &str = "Custom-S3SentinelAlerts";
+/// The Logs Ingestion API's limit on one request's body.
+pub const MAX_REQUEST_BYTES: usize = 1_048_576;
+
+/// A string that must not be shown: `Debug` prints `***`, and there is no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// An Entra ID application's client credentials.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AzureCredentials {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+/// Where the Entra ID client credentials come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CredentialsSource {
+    /// A Secrets Manager secret holding `{"tenant_id", "client_id", "client_secret"}`.
+    SecretsManager { secret_id: String },
+    /// `AZURE_TENANT_ID` / `AZURE_CLIENT_ID` / `AZURE_CLIENT_SECRET`.
+    Environment(AzureCredentials),
+}
+
+/// A bucket and key prefix (the prefix is empty or ends with `/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeadLetterLocation {
+    S3(S3Location),
+    Dir(std::path::PathBuf),
+}
+
+/// Everything the Sentinel client needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SentinelConfig {
+    /// Data collection endpoint (or the DCR's own logs ingestion endpoint), no trailing `/`.
+    pub ingestion_endpoint: String,
+    pub dcr_immutable_id: String,
+    pub streams: StreamMap,
+    pub credentials: CredentialsSource,
+    /// Entra ID authority host, no trailing `/`.
+    pub authority_host: String,
+    pub token_scope: String,
+    pub delivery: DeliverySettings,
+}
+
+/// Tuning knobs of the delivery path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliverySettings {
+    /// Requests in flight at once (per client call).
+    pub max_parallel_requests: usize,
+    /// One HTTP attempt's time limit.
+    pub request_timeout: Duration,
+    /// Gzip body size limit per request.
+    pub max_request_bytes: usize,
+    /// Attempts per request before its rows are dead-lettered (the deadline may stop
+    /// earlier).
+    pub max_attempts: u32,
+    /// First exponential backoff step; doubles per retry up to `max_backoff`.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            max_parallel_requests: 4,
+            request_timeout: Duration::from_secs(30),
+            max_request_bytes: MAX_REQUEST_BYTES,
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The whole configuration of the Lambda (and of the CLI when it delivers).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub sentinel: SentinelConfig,
+    pub state: Option<S3Location>,
+    pub dead_letter: Option<DeadLetterLocation>,
+    pub models: Option<S3Location>,
+    pub anomaly_threshold: f64,
+    pub priority_threshold: f64,
+}
+
+/// One configuration problem, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+/// Variable names, in one place so docs, errors and tests agree.
+pub mod vars {
+    pub const INGESTION_ENDPOINT: &str = "SENTINEL_INGESTION_ENDPOINT";
+    pub const DCR_IMMUTABLE_ID: &str = "SENTINEL_DCR_IMMUTABLE_ID";
+    pub const STREAM_MAP: &str = "SENTINEL_STREAM_MAP";
+    pub const TOKEN_SCOPE: &str = "SENTINEL_TOKEN_SCOPE";
+    pub const MAX_PARALLEL_REQUESTS: &str = "SENTINEL_MAX_PARALLEL_REQUESTS";
+    pub const REQUEST_TIMEOUT_SECONDS: &str = "SENTINEL_REQUEST_TIMEOUT_SECONDS";
+    pub const MAX_REQUEST_BYTES: &str = "SENTINEL_MAX_REQUEST_BYTES";
+    pub const MAX_ATTEMPTS: &str = "SENTINEL_MAX_ATTEMPTS";
+    pub const CREDENTIALS_SECRET_ARN: &str = "AZURE_CREDENTIALS_SECRET_ARN";
+    pub const TENANT_ID: &str = "AZURE_TENANT_ID";
+    pub const CLIENT_ID: &str = "AZURE_CLIENT_ID";
+    pub const CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+    pub const AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+    pub const STATE_BUCKET: &str = "STATE_BUCKET";
+    pub const STATE_PREFIX: &str = "STATE_PREFIX";
+    pub const DEAD_LETTER_BUCKET: &str = "DEAD_LETTER_BUCKET";
+    pub const DEAD_LETTER_PREFIX: &str = "DEAD_LETTER_PREFIX";
+    pub const DEAD_LETTER_DIR: &str = "DEAD_LETTER_DIR";
+    pub const ANOMALY_THRESHOLD: &str = "ANOMALY_THRESHOLD";
+    pub const PRIORITY_THRESHOLD: &str = "PRIORITY_THRESHOLD";
+    pub const MODEL_BUCKET: &str = "MODEL_BUCKET";
+    pub const MODEL_PREFIX: &str = "MODEL_PREFIX";
+    pub const ALERT_STREAM: &str = "ALERT_STREAM";
+}
+
+/// Reads variables by name; empty values count as unset (templates often pass `""` for an
+/// unused parameter).
+struct Vars<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Vars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name)
+            .ok_or_else(|| err(name, "is required but not set"))
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+        what: &str,
+    ) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| err(name, format!("must be {what}, got {}", quoted(&v)))),
+        }
+    }
+}
+
+/// A value quoted for an error message, cut short so a pasted blob stays readable.
+fn quoted(value: &str) -> String {
+    const MAX: usize = 120;
+    if value.chars().count() <= MAX {
+        format!("{value:?}")
+    } else {
+        let cut: String = value.chars().take(MAX).collect();
+        format!("{cut:?}…")
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads an explicit map (tests, tools) instead of the process environment.
+    pub fn from_map<K, V, S>(map: &HashMap<K, V, S>) -> Result<Config, ConfigError>
+    where
+        K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
+        V: AsRef<str>,
+        S: std::hash::BuildHasher,
+    {
+        Config::from_lookup(&|name| map.get(name).map(|v| v.as_ref().to_string()))
+    }
+
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let vars = Vars { lookup };
+        let sentinel = SentinelConfig::from_vars(&vars)?;
+        let state = s3_location(&vars, vars::STATE_BUCKET, vars::STATE_PREFIX, "state/")?;
+        let dead_letter_s3 = s3_location(
+            &vars,
+            vars::DEAD_LETTER_BUCKET,
+            vars::DEAD_LETTER_PREFIX,
+            "dead-letter/",
+        )?;
+        let dead_letter = match (dead_letter_s3, vars.get(vars::DEAD_LETTER_DIR)) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    vars::DEAD_LETTER_DIR,
+                    "set either DEAD_LETTER_BUCKET (S3) or DEAD_LETTER_DIR (a local folder), not both",
+                ));
+            }
+            (Some(s3), None) => Some(DeadLetterLocation::S3(s3)),
+            (None, Some(dir)) => Some(DeadLetterLocation::Dir(dir.into())),
+            (None, None) => None,
+        };
+        let models = s3_location(&vars, vars::MODEL_BUCKET, vars::MODEL_PREFIX, "models/")?;
+        Ok(Config {
+            sentinel,
+            state,
+            dead_letter,
+            models,
+            anomaly_threshold: unit_interval(&vars, vars::ANOMALY_THRESHOLD, 0.95)?,
+            priority_threshold: unit_interval(&vars, vars::PRIORITY_THRESHOLD, 0.8)?,
+        })
+    }
+}
+
+impl SentinelConfig {
+    /// Only the Sentinel part (what `replay` and `process --sentinel` need).
+    pub fn from_env() -> Result<SentinelConfig, ConfigError> {
+        SentinelConfig::from_vars(&Vars {
+            lookup: &|name| std::env::var(name).ok(),
+        })
+    }
+
+    pub fn from_map<K, V, S>(map: &HashMap<K, V, S>) -> Result<SentinelConfig, ConfigError>
+    where
+        K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
+        V: AsRef<str>,
+        S: std::hash::BuildHasher,
+    {
+        SentinelConfig::from_vars(&Vars {
+            lookup: &|name| map.get(name).map(|v| v.as_ref().to_string()),
+        })
+    }
+
+    fn from_vars(vars: &Vars<'_>) -> Result<SentinelConfig, ConfigError> {
+        let ingestion_endpoint = endpoint_url(
+            vars::INGESTION_ENDPOINT,
+            &vars.required(vars::INGESTION_ENDPOINT)?,
+        )?;
+        let dcr_immutable_id = vars.required(vars::DCR_IMMUTABLE_ID)?;
+        if !dcr_immutable_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(err(
+                vars::DCR_IMMUTABLE_ID,
+                format!(
+                    "must be a DCR immutable id such as \"dcr-0123456789abcdef0123456789abcdef\" \
+                     (letters, digits, '-'), got {}",
+                    quoted(&dcr_immutable_id)
+                ),
+            ));
+        }
+
+        let alert_stream = vars
+            .get(vars::ALERT_STREAM)
+            .unwrap_or_else(|| DEFAULT_ALERT_STREAM.to_string());
+        validate_stream_name(&alert_stream).map_err(|m| err(vars::ALERT_STREAM, m))?;
+        let mut streams = StreamMap::default();
+        streams.set(Table::S3SentinelAlerts, alert_stream);
+        if let Some(json) = vars.get(vars::STREAM_MAP) {
+            let overrides = StreamMap::parse_json(&json).map_err(|m| err(vars::STREAM_MAP, m))?;
+            streams.extend(&overrides);
+        }
+
+        let credentials = credentials_source(vars)?;
+        let authority_host = match vars.get(vars::AUTHORITY_HOST) {
+            Some(v) => endpoint_url(vars::AUTHORITY_HOST, &v)?,
+            None => DEFAULT_AUTHORITY_HOST.to_string(),
+        };
+        let token_scope = vars
+            .get(vars::TOKEN_SCOPE)
+            .unwrap_or_else(|| DEFAULT_TOKEN_SCOPE.to_string());
+        if !token_scope.ends_with("/.default") {
+            return Err(err(
+                vars::TOKEN_SCOPE,
+                format!(
+                    "must be a client-credentials scope ending in \"/.default\", got {}",
+                    quoted(&token_scope)
+                ),
+            ));
+        }
+
+        let defaults = DeliverySettings::default();
+        let max_parallel_requests = vars.parse(
+            vars::MAX_PARALLEL_REQUESTS,
+            defaults.max_parallel_requests,
+            "a whole number from 1 to 64",
+        )?;
+        if !(1..=64).contains(&max_parallel_requests) {
+            return Err(err(
+                vars::MAX_PARALLEL_REQUESTS,
+                format!("must be from 1 to 64, got {max_parallel_requests}"),
+            ));
+        }
+        let timeout_seconds: f64 = vars.parse(
+            vars::REQUEST_TIMEOUT_SECONDS,
+            defaults.request_timeout.as_secs_f64(),
+            "a number of seconds",
+        )?;
+        if !(timeout_seconds.is_finite() && (0.1..=900.0).contains(&timeout_seconds)) {
+            return Err(err(
+                vars::REQUEST_TIMEOUT_SECONDS,
+                format!("must be from 0.1 to 900 seconds, got {timeout_seconds}"),
+            ));
+        }
+        let max_request_bytes = vars.parse(
+            vars::MAX_REQUEST_BYTES,
+            defaults.max_request_bytes,
+            "a number of bytes",
+        )?;
+        if !(1024..=MAX_REQUEST_BYTES).contains(&max_request_bytes) {
+            return Err(err(
+                vars::MAX_REQUEST_BYTES,
+                format!(
+                    "must be from 1024 to {MAX_REQUEST_BYTES} (the API's limit), got {max_request_bytes}"
+                ),
+            ));
+        }
+        let max_attempts = vars.parse(
+            vars::MAX_ATTEMPTS,
+            defaults.max_attempts,
+            "a whole number from 1 to 100",
+        )?;
+        if !(1..=100).contains(&max_attempts) {
+            return Err(err(
+                vars::MAX_ATTEMPTS,
+                format!("must be from 1 to 100, got {max_attempts}"),
+            ));
+        }
+
+        Ok(SentinelConfig {
+            ingestion_endpoint,
+            dcr_immutable_id,
+            streams,
+            credentials,
+            authority_host,
+            token_scope,
+            delivery: DeliverySettings {
+                max_parallel_requests,
+                request_timeout: Duration::from_secs_f64(timeout_seconds),
+                max_request_bytes,
+                max_attempts,
+                ..defaults
+            },
+        })
+    }
+}
+
+fn credentials_source(vars: &Vars<'_>) -> Result<CredentialsSource, ConfigError> {
+    let secret_arn = vars.get(vars::CREDENTIALS_SECRET_ARN);
+    let tenant = vars.get(vars::TENANT_ID);
+    let client = vars.get(vars::CLIENT_ID);
+    let secret = vars.get(vars::CLIENT_SECRET);
+    if let Some(secret_id) = secret_arn {
+        if secret.is_some() {
+            return Err(err(
+                vars::CLIENT_SECRET,
+                "set either AZURE_CREDENTIALS_SECRET_ARN or AZURE_CLIENT_SECRET, not both",
+            ));
+        }
+        return Ok(CredentialsSource::SecretsManager { secret_id });
+    }
+    match (tenant, client, secret) {
+        (Some(tenant_id), Some(client_id), Some(secret)) => {
+            validate_tenant(&tenant_id).map_err(|m| err(vars::TENANT_ID, m))?;
+            Ok(CredentialsSource::Environment(AzureCredentials {
+                tenant_id,
+                client_id,
+                client_secret: Secret::new(secret),
+            }))
+        }
+        (None, None, None) => Err(err(
+            vars::CREDENTIALS_SECRET_ARN,
+            "no Azure credentials: set AZURE_CREDENTIALS_SECRET_ARN (a Secrets Manager secret \
+             with tenant_id, client_id, client_secret) or AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+             AZURE_CLIENT_SECRET",
+        )),
+        (tenant, client, _) => {
+            let missing = if tenant.is_none() {
+                vars::TENANT_ID
+            } else if client.is_none() {
+                vars::CLIENT_ID
+            } else {
+                vars::CLIENT_SECRET
+            };
+            Err(err(
+                missing,
+                "is required when Azure credentials come from the environment (set \
+                 AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET together)",
+            ))
+        }
+    }
+}
+
+/// Tenant ids go into the token URL path, so only id-like values pass.
+pub fn validate_tenant(tenant: &str) -> Result<(), String> {
+    if !tenant.is_empty()
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a tenant id (a GUID or a domain name), got {}",
+            quoted(tenant)
+        ))
+    }
+}
+
+/// DCR input streams start with `Custom-` (or `Microsoft-` for built-in streams) and use
+/// the column-name alphabet.
+pub fn validate_stream_name(stream: &str) -> Result<(), String> {
+    let rest = stream
+        .strip_prefix("Custom-")
+        .or_else(|| stream.strip_prefix("Microsoft-"));
+    match rest {
+        Some(rest)
+            if !rest.is_empty()
+                && rest.len() <= 100
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "a stream name must be \"Custom-<Name>\" or \"Microsoft-<Name>\" (letters, digits, \
+             '_'), got {}",
+            quoted(stream)
+        )),
+    }
+}
+
+/// An endpoint URL: https, or plain http for loopback addresses only (the emulator,
+/// tests). Returned without a trailing `/`.
+pub fn endpoint_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let url = reqwest::Url::parse(value).map_err(|e| {
+        err(
+            variable,
+            format!("must be an https URL ({e}), got {}", quoted(value)),
+        )
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // The value may hold a password: do not repeat it.
+        return Err(err(variable, "must not contain a user name or password"));
+    }
+    let host = url.host_str().unwrap_or_default();
+    if host.is_empty() {
+        return Err(err(
+            variable,
+            format!("has no host name: {}", quoted(value)),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(err(
+            variable,
+            format!("must not have a query or fragment: {}", quoted(value)),
+        ));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(host) => {}
+        "http" => {
+            return Err(err(
+                variable,
+                format!(
+                    "must use https (plain http is accepted only for 127.0.0.1, ::1 and \
+                     localhost), got {}",
+                    quoted(value)
+                ),
+            ));
+        }
+        other => {
+            return Err(err(
+                variable,
+                format!("must be an https URL, got scheme {other:?}"),
+            ));
+        }
+    }
+    Ok(value.trim_end_matches('/').to_string())
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+fn s3_location(
+    vars: &Vars<'_>,
+    bucket_var: &'static str,
+    prefix_var: &'static str,
+    default_prefix: &str,
+) -> Result<Option<S3Location>, ConfigError> {
+    let Some(bucket) = vars.get(bucket_var) else {
+        return Ok(None);
+    };
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if !valid_bucket {
+        return Err(err(
+            bucket_var,
+            format!(
+                "must be an S3 bucket name (3-63 lowercase letters, digits, '-', '.'), got {}",
+                quoted(&bucket)
+            ),
+        ));
+    }
+    let mut prefix = vars
+        .get(prefix_var)
+        .unwrap_or_else(|| default_prefix.to_string());
+    let trimmed = prefix.trim_start_matches('/').to_string();
+    prefix = trimmed;
+    if !prefix.is_empty() && !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    Ok(Some(S3Location { bucket, prefix }))
+}
+
+fn unit_interval(vars: &Vars<'_>, name: &'static str, default: f64) -> Result<f64, ConfigError> {
+    let value: f64 = vars.parse(name, default, "a number from 0 to 1")?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(err(name, format!("must be from 0 to 1, got {value}")))
+    }
+}
+
+/// Parses `AWSCloudTrail=Custom-X,AWSVPCFlow=Custom-Y` (the CLI's form of a stream map).
+pub fn parse_stream_pairs(text: &str) -> Result<StreamMap, String> {
+    let mut map = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (table, stream) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("expected TABLE=STREAM, got {pair:?}"))?;
+        map.insert(table.trim().to_string(), stream.trim().to_string());
+    }
+    StreamMap::from_names(&map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            (
+                vars::INGESTION_ENDPOINT,
+                "https://dce.eastus-1.ingest.monitor.azure.com/",
+            ),
+            (
+                vars::DCR_IMMUTABLE_ID,
+                "dcr-0123456789abcdef0123456789abcdef",
+            ),
+            (vars::TENANT_ID, "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            (vars::CLIENT_ID, "app"),
+            (vars::CLIENT_SECRET, "very-secret-value"),
+        ])
+    }
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut map = base();
+        for (k, v) in extra {
+            map.insert(k, v);
+        }
+        Config::from_map(&map)
+    }
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let config = with(&[]).unwrap();
+        let s = &config.sentinel;
+        assert_eq!(
+            s.ingestion_endpoint,
+            "https://dce.eastus-1.ingest.monitor.azure.com"
+        );
+        assert_eq!(s.authority_host, DEFAULT_AUTHORITY_HOST);
+        assert_eq!(s.token_scope, DEFAULT_TOKEN_SCOPE);
+        assert_eq!(
+            s.streams.stream_for(Table::AwsCloudTrail),
+            "Custom-AWSCloudTrail"
+        );
+        assert_eq!(
+            s.streams.stream_for(Table::S3SentinelAlerts),
+            DEFAULT_ALERT_STREAM
+        );
+        assert_eq!(s.delivery, DeliverySettings::default());
+        assert_eq!(config.anomaly_threshold, 0.95);
+        assert_eq!(config.priority_threshold, 0.8);
+        assert_eq!(config.state, None);
+        assert_eq!(config.dead_letter, None);
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_and_errors() {
+        let config = with(&[]).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("very-secret-value"), "{debug}");
+        assert!(debug.contains("***"));
+        let e = with(&[(vars::CREDENTIALS_SECRET_ARN, "arn:aws:secretsmanager:x")]).unwrap_err();
+        assert_eq!(e.variable, vars::CLIENT_SECRET);
+        assert!(!e.to_string().contains("very-secret-value"));
+        let e =
+            with(&[(vars::INGESTION_ENDPOINT, "https://user:hunter2@example.com")]).unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn http_only_for_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9000/",
+            "https://example.com",
+        ] {
+            assert!(endpoint_url("X", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://example.com",
+            "http://10.0.0.1",
+            "ftp://127.0.0.1",
+            "not a url",
+            "https://x/?a=b",
+        ] {
+            assert!(endpoint_url("X", bad).is_err(), "{bad}");
+        }
+        let e = with(&[(vars::AUTHORITY_HOST, "http://login.example.com")]).unwrap_err();
+        assert_eq!(e.variable, vars::AUTHORITY_HOST);
+        assert!(e.to_string().contains("https"), "{e}");
+    }
+
+    #[test]
+    fn each_error_names_its_variable() {
+        let mut map = base();
+        map.remove(vars::INGESTION_ENDPOINT);
+        assert_eq!(
+            Config::from_map(&map).unwrap_err().variable,
+            vars::INGESTION_ENDPOINT
+        );
+        let cases: &[(&'static str, &'static str)] = &[
+            (vars::DCR_IMMUTABLE_ID, "dcr/../x"),
+            (vars::STREAM_MAP, "{\"AWSCloudTrail\": \"NoPrefix\"}"),
+            (vars::STREAM_MAP, "{\"NoSuchTable\": \"Custom-X\"}"),
+            (vars::STREAM_MAP, "[1,2]"),
+            (vars::ANOMALY_THRESHOLD, "1.5"),
+            (vars::PRIORITY_THRESHOLD, "high"),
+            (vars::MAX_PARALLEL_REQUESTS, "0"),
+            (vars::REQUEST_TIMEOUT_SECONDS, "-1"),
+            (vars::MAX_REQUEST_BYTES, "2000000"),
+            (vars::MAX_ATTEMPTS, "x"),
+            (vars::STATE_BUCKET, "Bad_Bucket"),
+            (vars::ALERT_STREAM, "alerts"),
+            (vars::TOKEN_SCOPE, "https://monitor.azure.com"),
+            (vars::TENANT_ID, "a/b"),
+        ];
+        for (var, value) in cases {
+            let e = with(&[(var, value)]).unwrap_err();
+            assert_eq!(e.variable, *var, "{var}={value}: {e}");
+            assert!(e.to_string().contains(var), "{e}");
+        }
+        let e = with(&[
+            (vars::DEAD_LETTER_BUCKET, "dl-bucket"),
+            (vars::DEAD_LETTER_DIR, "/tmp/dl"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.variable, vars::DEAD_LETTER_DIR);
+        let mut map = base();
+        map.remove(vars::CLIENT_ID);
+        assert_eq!(
+            Config::from_map(&map).unwrap_err().variable,
+            vars::CLIENT_ID
+        );
+    }
+
+    #[test]
+    fn secret_arn_replaces_environment_credentials() {
+        let mut map = base();
+        map.remove(vars::CLIENT_SECRET);
+        map.remove(vars::TENANT_ID);
+        map.remove(vars::CLIENT_ID);
+        map.insert(
+            vars::CREDENTIALS_SECRET_ARN,
+            "arn:aws:secretsmanager:us-east-1:1:secret:x",
+        );
+        let config = Config::from_map(&map).unwrap();
+        assert_eq!(
+            config.sentinel.credentials,
+            CredentialsSource::SecretsManager {
+                secret_id: "arn:aws:secretsmanager:us-east-1:1:secret:x".into()
+            }
+        );
+        map.remove(vars::CREDENTIALS_SECRET_ARN);
+        assert_eq!(
+            Config::from_map(&map).unwrap_err().variable,
+            vars::CREDENTIALS_SECRET_ARN
+        );
+    }
+
+    #[test]
+    fn locations_streams_and_knobs() {
+        let config = with(&[
+            (vars::STATE_BUCKET, "my-state"),
+            (vars::STATE_PREFIX, "/conn/state"),
+            (vars::DEAD_LETTER_BUCKET, "my-dl"),
+            (vars::MODEL_BUCKET, "my-models"),
+            (
+                vars::STREAM_MAP,
+                "{\"AWSCloudTrail\": \"Custom-Trail\", \"awsvpcflow\": \"Microsoft-AWSVPCFlow\"}",
+            ),
+            (vars::ALERT_STREAM, "Custom-Alerts"),
+            (vars::MAX_PARALLEL_REQUESTS, "8"),
+            (vars::REQUEST_TIMEOUT_SECONDS, "2.5"),
+            (vars::MAX_REQUEST_BYTES, "200000"),
+            (vars::ANOMALY_THRESHOLD, "0.9"),
+            (vars::DEAD_LETTER_DIR, ""),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.state,
+            Some(S3Location {
+                bucket: "my-state".into(),
+                prefix: "conn/state/".into()
+            })
+        );
+        assert_eq!(
+            config.dead_letter,
+            Some(DeadLetterLocation::S3(S3Location {
+                bucket: "my-dl".into(),
+                prefix: "dead-letter/".into()
+            }))
+        );
+        assert_eq!(config.models.unwrap().prefix, "models/");
+        let s = &config.sentinel;
+        assert_eq!(s.streams.stream_for(Table::AwsCloudTrail), "Custom-Trail");
+        assert_eq!(
+            s.streams.stream_for(Table::AwsVpcFlow),
+            "Microsoft-AWSVPCFlow"
+        );
+        assert_eq!(s.streams.stream_for(Table::AwsWaf), "Custom-AWSWAF");
+        assert_eq!(
+            s.streams.stream_for(Table::S3SentinelAlerts),
+            "Custom-Alerts"
+        );
+        assert_eq!(s.delivery.max_parallel_requests, 8);
+        assert_eq!(s.delivery.request_timeout, Duration::from_millis(2500));
+        assert_eq!(s.delivery.max_request_bytes, 200_000);
+        assert_eq!(config.anomaly_threshold, 0.9);
+    }
+
+    #[test]
+    fn stream_pairs_parse() {
+        let map = parse_stream_pairs("AWSCloudTrail=Custom-A, AWSWAF=Custom-B").unwrap();
+        assert_eq!(map.stream_for(Table::AwsCloudTrail), "Custom-A");
+        assert_eq!(map.stream_for(Table::AwsWaf), "Custom-B");
+        assert!(parse_stream_pairs("AWSCloudTrail").is_err());
+        assert!(parse_stream_pairs("Nope=Custom-A").is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! Anything else: generic JSON lines and plain text lines -> AWSCloudWatch, the message in
+//! `Message` and a timestamp found in it as `ExtractedTime` (and the row's time).
+
+use serde_json::value::RawValue;
+
+use super::fields::{JsonObject, is_blank, leading_timestamp, line_text};
+use super::json_lines::{Piece, for_each_value};
+use super::lines::LineReader;
+use super::{Emitter, ParseError, Parser, Stop};
+use crate::record::{LogType, Record, Value};
+
+/// Members that commonly hold an event's time, in order of preference.
+const TIME_KEYS: &[&str] = &[
+    "@timestamp",
+    "timestamp",
+    "time",
+    "eventTime",
+    "event_time",
+    "ts",
+    "datetime",
+    "date",
+    "Timestamp",
+    "Time",
+];
+
+fn message_record(
+    log_type: LogType,
+    message: &str,
+    time: Option<chrono::DateTime<chrono::Utc>>,
+) -> Record {
+    let mut r = Record::new(log_type);
+    r.time = time;
+    if let Some(t) = time {
+        r.push("ExtractedTime", Value::Time(t));
+    }
+    r.push("Message", Value::Str(message.to_owned()));
+    r
+}
+
+/// One JSON value as a row; objects contribute their time member.
+pub fn record_from_json(bytes: &[u8]) -> Record {
+    let text = line_text(bytes);
+    let time = JsonObject::parse(bytes)
+        .ok()
+        .and_then(|obj| TIME_KEYS.iter().find_map(|k| obj.time(k).ok().flatten()));
+    message_record(LogType::GenericJson, &text, time)
+}
+
+/// One text line as a row.
+pub fn record_from_text(line: &str) -> Record {
+    message_record(LogType::Text, line, leading_timestamp(line))
+}
+
+#[derive(Debug, Default)]
+pub struct GenericJsonParser;
+
+impl Parser for GenericJsonParser {
+    fn parse(
+        &mut self,
+        input: &mut dyn std::io::BufRead,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), ParseError> {
+        for_each_value(input, |piece| match piece {
+            Piece::Value {
+                line,
+                offset,
+                bytes,
+            } => {
+                if bytes.first() == Some(&b'[') {
+                    match serde_json::from_slice::<Vec<&RawValue>>(bytes) {
+                        Ok(items) => {
+                            for item in items {
+                                let b = item.get().as_bytes();
+                                out.emit(b, record_from_json(b))?;
+                            }
+                            Ok(())
+                        }
+                        Err(e) => out.reject(
+                            LogType::GenericJson,
+                            Some(line),
+                            offset,
+                            bytes,
+                            super::fields::json_error_reason(&e),
+                        ),
+                    }
+                } else if let Err(e) = serde_json::from_slice::<&RawValue>(bytes) {
+                    out.reject(
+                        LogType::GenericJson,
+                        Some(line),
+                        offset,
+                        bytes,
+                        super::fields::json_error_reason(&e),
+                    )
+                } else {
+                    out.emit(bytes, record_from_json(bytes))
+                }
+            }
+            Piece::Bad {
+                line,
+                offset,
+                bytes,
+                reason,
+            } => out.reject(LogType::GenericJson, Some(line), offset, bytes, reason),
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct TextParser;
+
+impl Parser for TextParser {
+    fn parse(
+        &mut self,
+        input: &mut dyn std::io::BufRead,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), ParseError> {
+        let mut lines = LineReader::new(input);
+        while let Some(line) = lines.next_line()? {
+            if is_blank(line.bytes) {
+                continue;
+            }
+            if line.cut {
+                out.reject(
+                    LogType::Text,
+                    Some(line.number),
+                    line.offset,
+                    line.bytes,
+                    "line longer than the line limit",
+                )?;
+                continue;
+            }
+            let text = line_text(line.bytes);
+            emit_text(out, line.bytes, &text)?;
+        }
+        Ok(())
+    }
+}
+
+fn emit_text(out: &mut Emitter<'_>, raw: &[u8], text: &str) -> Result<(), Stop> {
+    out.emit(raw, record_from_text(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::Collect;
+    use crate::record::{tables::check_record, time};
+
+    fn run(parser: &mut dyn Parser, text: &[u8]) -> Collect {
+        let mut sink = Collect::default();
+        let mut out = Emitter::new("f", &mut sink);
+        parser.parse(&mut &text[..], &mut out).unwrap();
+        for r in &sink.records {
+            check_record(r).unwrap();
+        }
+        sink
+    }
+
+    #[test]
+    fn json_lines_with_times_arrays_and_garbage() {
+        let got = run(
+            &mut GenericJsonParser,
+            b"{\"level\":\"info\",\"time\":\"2026-11-20T10:00:30Z\",\"msg\":\"up\"}\n[{\"a\":1},2]\nnot json\n{\"ts\":1763632831}\n{\"x\":tru}\n",
+        );
+        assert_eq!(got.records.len(), 4);
+        assert_eq!(got.rejects.len(), 2, "{:?}", got.rejects);
+        let r = &got.records[0];
+        assert_eq!(r.log_type, LogType::GenericJson);
+        assert_eq!(time::to_rfc3339(&r.time.unwrap()), "2026-11-20T10:00:30Z");
+        assert_eq!(
+            r.get_str("Message"),
+            Some("{\"level\":\"info\",\"time\":\"2026-11-20T10:00:30Z\",\"msg\":\"up\"}")
+        );
+        assert_eq!(got.records[2].get_str("Message"), Some("2"));
+        assert!(got.records[3].time.is_some());
+    }
+
+    #[test]
+    fn text_lines() {
+        let got = run(
+            &mut TextParser,
+            b"2026-11-20T10:00:31Z first\r\n\n  \nno time here\n\xff\xfe bytes\n",
+        );
+        assert_eq!(got.records.len(), 3);
+        assert_eq!(
+            got.records[0].get_str("Message"),
+            Some("2026-11-20T10:00:31Z first")
+        );
+        assert!(got.records[0].time.is_some());
+        assert!(got.records[1].time.is_none());
+        assert!(
+            got.records[2]
+                .get_str("Message")
+                .unwrap()
+                .ends_with(" bytes")
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! GuardDuty findings -> AWSGuardDuty. S3 exports are JSON lines of findings; findings
+//! wrapped as EventBridge events (`"detail": {finding}`) or as a `{"findings":[...]}` list
+//! (the GetFindings API shape) are unwrapped.
+
+use super::fields::{Extras, JsonObject, push_cow};
+use super::json_lines::parse_objects;
+use super::{Emitter, ParseError, Parser};
+use crate::record::{LogType, Record, Value};
+
+const LOG_TYPE: LogType = LogType::GuardDuty;
+
+const MAPPED: &[&str] = &[
+    "accountId",
+    "type",
+    "arn",
+    "description",
+    "id",
+    "partition",
+    "region",
+    "resource",
+    "schemaVersion",
+    "service",
+    "severity",
+    "createdAt",
+    "updatedAt",
+    "title",
+];
+
+/// One finding (or an EventBridge event carrying one) as a row.
+pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
+    let detail = obj.object("detail");
+    let finding = match &detail {
+        Some(d) if d.has("schemaVersion") || d.has("severity") => d,
+        _ => obj,
+    };
+    let updated = finding.time("updatedAt")?;
+    let created = finding.time("createdAt")?;
+    let time = updated
+        .or(created)
+        .ok_or("not a GuardDuty finding: updatedAt and createdAt are missing")?;
+    let mut r = Record::new(LOG_TYPE);
+    r.time = Some(time);
+    let mut extras = Extras::new();
+    push_cow(&mut r, "AccountId", finding.str("accountId"));
+    push_cow(&mut r, "ActivityType", finding.str("type"));
+    push_cow(&mut r, "Arn", finding.str("arn"));
+    push_cow(&mut r, "Description", finding.str("description"));
+    push_cow(&mut r, "Id", finding.str("id"));
+    push_cow(&mut r, "Partition", finding.str("partition"));
+    push_cow(&mut r, "Region", finding.str("region"));
+    push_cow(&mut r, "SchemaVersion", finding.str("schemaVersion"));
+    push_cow(&mut r, "Title", finding.str("title"));
+    if let Some(raw) = finding.json("resource") {
+        r.push("ResourceDetails", Value::Json(raw));
+    }
+    if let Some(raw) = finding.json("service") {
+        r.push("ServiceDetails", Value::Json(raw));
+    }
+    if let Some(severity) = finding.f64("severity")? {
+        // The table's Severity is an int; flooring keeps the band (Low < 4 <= Medium < 7 <=
+        // High < 9 <= Critical), and the exact score is kept when it has a fraction.
+        r.push("Severity", Value::Int(severity.floor() as i64));
+        if severity.fract() != 0.0 {
+            if let Some(raw) = finding.raw("severity") {
+                extras.raw("severity", raw);
+            }
+        }
+    }
+    if let Some(t) = created {
+        r.push("TimeCreated", Value::Time(t));
+    }
+    extras.unmapped(finding, MAPPED);
+    extras.finish(&mut r);
+    Ok(r)
+}
+
+#[derive(Debug, Default)]
+pub struct GuardDutyParser;
+
+impl Parser for GuardDutyParser {
+    fn parse(
+        &mut self,
+        input: &mut dyn std::io::BufRead,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), ParseError> {
+        parse_objects(input, out, LOG_TYPE, Some("findings"), &mut |_, obj| {
+            record_from_object(obj)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::Collect;
+    use crate::record::{tables::check_record, time};
+
+    fn parse(text: &str) -> Collect {
+        let mut sink = Collect::default();
+        let mut out = Emitter::new("f", &mut sink);
+        GuardDutyParser
+            .parse(&mut text.as_bytes(), &mut out)
+            .unwrap();
+        for r in &sink.records {
+            check_record(r).unwrap();
+        }
+        sink
+    }
+
+    const FINDING: &str = r#"{"schemaVersion":"2.0","accountId":"111122223333","region":"us-east-1","partition":"aws","id":"f1","arn":"arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/f1","type":"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS","resource":{"resourceType":"AccessKey","accessKeyDetails":{"userName":"app"}},"service":{"serviceName":"guardduty","count":3},"severity":8.5,"createdAt":"2026-11-20T09:00:00.000Z","updatedAt":"2026-11-20T10:00:14.500Z","title":"Credentials used from outside AWS","description":"Instance credentials were used from 203.0.113.77."}"#;
+
+    #[test]
+    fn findings_in_every_wrapper() {
+        let bridge = format!(
+            r#"{{"version":"0","id":"e1","detail-type":"GuardDuty Finding","source":"aws.guardduty","account":"111122223333","time":"2026-11-20T10:00:15Z","region":"us-east-1","resources":[],"detail":{FINDING}}}"#
+        );
+        let text = format!(
+            "{FINDING}\n{bridge}\n{{\"findings\":[{FINDING},{FINDING}]}}\n{{\"findings\":[]}}\n"
+        );
+        let got = parse(&text);
+        assert!(got.rejects.is_empty(), "{:?}", got.rejects);
+        assert_eq!(got.records.len(), 4);
+        let r = &got.records[0];
+        assert_eq!(
+            time::to_rfc3339(&r.time.unwrap()),
+            "2026-11-20T10:00:14.500000Z"
+        );
+        assert_eq!(r.get("Severity"), Some(&Value::Int(8)));
+        assert!(
+            r.get_str("AdditionalFields")
+                .unwrap()
+                .contains("\"severity\":8.5")
+        );
+        assert!(matches!(r.get("ResourceDetails"), Some(Value::Json(_))));
+        assert!(matches!(r.get("TimeCreated"), Some(Value::Time(_))));
+        assert_eq!(
+            r.get_str("ActivityType"),
+            Some("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS")
+        );
+        assert_eq!(got.records[1].get_str("Id"), Some("f1"));
+    }
+
+    #[test]
+    fn objects_that_are_not_findings_are_rejected() {
+        let got = parse(
+            "{\"hello\":1}\n{\"severity\":\"high\",\"updatedAt\":\"2026-11-20T10:00:00Z\"}\n",
+        );
+        assert_eq!(got.rejects.len(), 2);
+        assert!(got.rejects[1].reason.contains("severity"));
+    }
+}

@@ -1,0 +1,297 @@
+//! AWS Network Firewall logs -> AWSNetworkFirewallAlert / AWSNetworkFirewallFlow /
+//! AWSNetworkFirewallTls, by the Suricata `event_type` of each record (a file usually holds
+//! one kind, but nothing depends on that).
+
+use super::fields::{Extras, JsonObject, push_cow};
+use super::json_lines::parse_objects;
+use super::{Emitter, ParseError, Parser};
+use crate::record::{LogType, Record, Value};
+
+/// Event members each table maps; the rest of `event` goes to `AdditionalFields`.
+const ALERT_EVENT_KEYS: &[&str] = &[
+    "timestamp",
+    "event_type",
+    "flow_id",
+    "src_ip",
+    "src_port",
+    "dest_ip",
+    "dest_port",
+    "proto",
+    "app_proto",
+    "direction",
+    "pkt_src",
+    "tx_id",
+    "alert",
+    "verdict",
+];
+const ALERT_KEYS: &[&str] = &[
+    "action",
+    "signature_id",
+    "rev",
+    "signature",
+    "category",
+    "severity",
+];
+const FLOW_EVENT_KEYS: &[&str] = &[
+    "timestamp",
+    "event_type",
+    "flow_id",
+    "src_ip",
+    "src_port",
+    "dest_ip",
+    "dest_port",
+    "proto",
+    "app_proto",
+    "netflow",
+    "tcp",
+];
+const NETFLOW_KEYS: &[&str] = &["pkts", "bytes", "start", "end", "age", "min_ttl", "max_ttl"];
+const TCP_KEYS: &[&str] = &["tcp_flags", "syn", "ack", "fin", "psh", "rst", "ecn"];
+const TLS_EVENT_KEYS: &[&str] = &[
+    "timestamp",
+    "event_type",
+    "src_ip",
+    "src_port",
+    "dest_ip",
+    "dest_port",
+    "sni",
+    "tls_error",
+    "revocation_check",
+];
+const ENVELOPE_KEYS: &[&str] = &[
+    "firewall_name",
+    "availability_zone",
+    "event_timestamp",
+    "event",
+];
+
+/// Which table a record goes to.
+fn kind_of(event: &JsonObject<'_>) -> Result<LogType, String> {
+    match event.str("event_type").as_deref() {
+        Some("alert" | "drop" | "pass") => Ok(LogType::NetworkFirewallAlert),
+        Some("netflow" | "flow") => Ok(LogType::NetworkFirewallFlow),
+        Some("tls") => Ok(LogType::NetworkFirewallTls),
+        None if event.has("tls_error") || event.has("revocation_check") => {
+            Ok(LogType::NetworkFirewallTls)
+        }
+        Some(other) => Err(format!("unknown Network Firewall event_type {other:?}")),
+        None => Err("Network Firewall record without event_type".to_string()),
+    }
+}
+
+/// One Network Firewall record as a row of the table its event type belongs to.
+pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
+    let event = obj
+        .object("event")
+        .ok_or("not a Network Firewall record: no event object")?;
+    let log_type = kind_of(&event)?;
+    let event_time = obj.time("event_timestamp")?;
+    let time = event.time("timestamp")?.or(event_time);
+    let mut r = Record::new(log_type);
+    r.time = time;
+    let mut extras = Extras::new();
+    push_cow(&mut r, "FirewallName", obj.str("firewall_name"));
+    push_cow(&mut r, "AvailabilityZone", obj.str("availability_zone"));
+    extras.unmapped(obj, ENVELOPE_KEYS);
+    push_cow(&mut r, "SrcIp", event.str("src_ip"));
+    push_cow(&mut r, "SrcPort", event.str("src_port"));
+    push_cow(&mut r, "DestIp", event.str("dest_ip"));
+    push_cow(&mut r, "DestPort", event.str("dest_port"));
+    match log_type {
+        LogType::NetworkFirewallAlert => {
+            if let Some(t) = event_time {
+                r.push("EventTimestamp", Value::Time(t));
+            }
+            if let Some(t) = event.time("timestamp")? {
+                r.push("Timestamp", Value::Time(t));
+            }
+            push_cow(&mut r, "EventType", event.str("event_type"));
+            push_cow(&mut r, "FlowId", event.str("flow_id"));
+            push_cow(&mut r, "Proto", event.str("proto"));
+            push_cow(&mut r, "AppProto", event.str("app_proto"));
+            push_cow(&mut r, "Direction", event.str("direction"));
+            push_cow(&mut r, "PktSrc", event.str("pkt_src"));
+            push_cow(&mut r, "TxId", event.str("tx_id"));
+            if let Some(alert) = event.object("alert") {
+                push_cow(&mut r, "AlertAction", alert.str("action"));
+                push_cow(&mut r, "SignatureId", alert.str("signature_id"));
+                push_cow(&mut r, "Rev", alert.str("rev"));
+                push_cow(&mut r, "Signature", alert.str("signature"));
+                push_cow(&mut r, "Category", alert.str("category"));
+                push_cow(&mut r, "Severity", alert.str("severity"));
+                if alert.unmapped(ALERT_KEYS).next().is_some() {
+                    if let Some(raw) = event.raw("alert") {
+                        extras.raw("alert", raw);
+                    }
+                }
+            }
+            if let Some(verdict) = event.object("verdict") {
+                push_cow(&mut r, "VerdictAction", verdict.str("action"));
+            }
+            let sni = event.object("tls").and_then(|t| t.str("sni"));
+            push_cow(&mut r, "Sni", sni);
+            extras.unmapped(&event, ALERT_EVENT_KEYS);
+        }
+        LogType::NetworkFirewallFlow => {
+            // A string column in this table: the epoch text as AWS wrote it.
+            push_cow(&mut r, "EventTimestamp", obj.str("event_timestamp"));
+            if let Some(t) = event.time("timestamp")? {
+                r.push("Timestamp", Value::Time(t));
+            }
+            push_cow(&mut r, "EventType", event.str("event_type"));
+            push_cow(&mut r, "FlowId", event.str("flow_id"));
+            push_cow(&mut r, "Proto", event.str("proto"));
+            push_cow(&mut r, "AppProto", event.str("app_proto"));
+            if let Some(flow) = event.object("netflow") {
+                push_cow(&mut r, "NetFlowPkts", flow.str("pkts"));
+                push_cow(&mut r, "NetFlowBytes", flow.str("bytes"));
+                push_cow(&mut r, "NetFlowAge", flow.str("age"));
+                push_cow(&mut r, "NetFlowMinttl", flow.str("min_ttl"));
+                push_cow(&mut r, "NetFlowMaxttl", flow.str("max_ttl"));
+                if let Some(t) = flow.time("start")? {
+                    r.push("NetFlowStart", Value::Time(t));
+                }
+                if let Some(t) = flow.time("end")? {
+                    r.push("NetFlowEnd", Value::Time(t));
+                }
+                if flow.unmapped(NETFLOW_KEYS).next().is_some() {
+                    extras.unmapped(&flow, NETFLOW_KEYS);
+                }
+            }
+            if let Some(tcp) = event.object("tcp") {
+                push_cow(&mut r, "TCPFlags", tcp.str("tcp_flags"));
+                for (key, column) in [
+                    ("syn", "Syn"),
+                    ("ack", "Ack"),
+                    ("fin", "Fin"),
+                    ("psh", "Psh"),
+                    ("rst", "Rst"),
+                    ("ecn", "Ecn"),
+                ] {
+                    if let Some(b) = tcp.bool(key)? {
+                        r.push(column, Value::Bool(b));
+                    }
+                }
+                if tcp.unmapped(TCP_KEYS).next().is_some() {
+                    if let Some(raw) = event.raw("tcp") {
+                        extras.raw("tcp", raw);
+                    }
+                }
+            }
+            extras.unmapped(&event, FLOW_EVENT_KEYS);
+        }
+        _ => {
+            if let Some(t) = event_time {
+                r.push("EventTimestamp", Value::Time(t));
+            }
+            push_cow(&mut r, "Sni", event.str("sni"));
+            if let Some(err) = event.object("tls_error") {
+                push_cow(&mut r, "ErrorMessage", err.str("error_message"));
+            }
+            if let Some(check) = event.object("revocation_check") {
+                push_cow(
+                    &mut r,
+                    "LeafCertificateFingerprint",
+                    check.str("leaf_cert_fpr"),
+                );
+                push_cow(&mut r, "Action", check.str("action"));
+                push_cow(&mut r, "Status", check.str("status"));
+            }
+            extras.unmapped(&event, TLS_EVENT_KEYS);
+        }
+    }
+    extras.finish(&mut r);
+    Ok(r)
+}
+
+#[derive(Debug, Default)]
+pub struct NetworkFirewallParser;
+
+impl Parser for NetworkFirewallParser {
+    fn parse(
+        &mut self,
+        input: &mut dyn std::io::BufRead,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), ParseError> {
+        parse_objects(
+            input,
+            out,
+            LogType::NetworkFirewallAlert,
+            None,
+            &mut |_, obj| record_from_object(obj),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::Collect;
+    use crate::record::{tables::check_record, time};
+
+    fn parse(text: &str) -> Collect {
+        let mut sink = Collect::default();
+        let mut out = Emitter::new("f", &mut sink);
+        NetworkFirewallParser
+            .parse(&mut text.as_bytes(), &mut out)
+            .unwrap();
+        for r in &sink.records {
+            check_record(r).unwrap();
+        }
+        sink
+    }
+
+    const ALERT: &str = r#"{"firewall_name":"egress","availability_zone":"us-east-1a","event_timestamp":"1763632811","event":{"timestamp":"2025-11-20T10:00:11.250000+0000","flow_id":1234567890123,"event_type":"alert","src_ip":"10.0.1.5","src_port":49152,"dest_ip":"203.0.113.66","dest_port":443,"proto":"TCP","app_proto":"tls","alert":{"action":"blocked","signature_id":2027758,"rev":3,"signature":"ET MALWARE Known C2 SNI","category":"A Network Trojan was detected","severity":1,"gid":1},"tls":{"sni":"c2.bad.example","version":"TLS 1.2"}}}"#;
+    const FLOW: &str = r#"{"firewall_name":"egress","availability_zone":"us-east-1a","event_timestamp":"1763632812","event":{"timestamp":"2025-11-20T10:00:12.000000+0000","flow_id":99,"event_type":"netflow","src_ip":"10.0.1.5","src_port":50000,"dest_ip":"198.51.100.9","dest_port":53,"proto":"UDP","app_proto":"dns","netflow":{"pkts":2,"bytes":140,"start":"2025-11-20T09:59:10.000000+0000","end":"2025-11-20T09:59:11.000000+0000","age":1,"min_ttl":64,"max_ttl":64},"tcp":{"tcp_flags":"1b","syn":true,"ack":true,"fin":true,"psh":true}}}"#;
+    const TLS: &str = r#"{"firewall_name":"egress","availability_zone":"us-east-1b","event_timestamp":"1763632813","event":{"src_ip":"10.0.1.7","src_port":"51000","dest_ip":"192.0.2.44","dest_port":"443","sni":"expired.example.com","tls_error":{"error_message":"certificate has expired"},"revocation_check":{"leaf_cert_fpr":"a1b2c3","action":"DROP","status":"REVOKED"}}}"#;
+
+    #[test]
+    fn three_kinds_to_three_tables() {
+        let got = parse(&format!("{ALERT}\n{FLOW}\n{TLS}\n"));
+        assert!(got.rejects.is_empty(), "{:?}", got.rejects);
+        let types: Vec<_> = got.records.iter().map(|r| r.log_type).collect();
+        assert_eq!(
+            types,
+            vec![
+                LogType::NetworkFirewallAlert,
+                LogType::NetworkFirewallFlow,
+                LogType::NetworkFirewallTls
+            ]
+        );
+        let a = &got.records[0];
+        assert_eq!(
+            time::to_rfc3339(&a.time.unwrap()),
+            "2025-11-20T10:00:11.250000Z"
+        );
+        assert_eq!(a.get_str("SignatureId"), Some("2027758"));
+        assert_eq!(a.get_str("Severity"), Some("1"));
+        assert_eq!(a.get_str("Sni"), Some("c2.bad.example"));
+        assert_eq!(a.get_str("SrcPort"), Some("49152"));
+        assert!(matches!(a.get("EventTimestamp"), Some(Value::Time(_))));
+        let extra = a.get_str("AdditionalFields").unwrap();
+        assert!(extra.contains("\"gid\":1"), "{extra}");
+        assert!(extra.contains("\"tls\""));
+
+        let f = &got.records[1];
+        assert_eq!(f.get_str("EventTimestamp"), Some("1763632812"));
+        assert_eq!(f.get_str("NetFlowBytes"), Some("140"));
+        assert_eq!(f.get("Syn"), Some(&Value::Bool(true)));
+        assert!(f.get("Rst").is_none());
+        assert!(matches!(f.get("NetFlowStart"), Some(Value::Time(_))));
+
+        let t = &got.records[2];
+        assert_eq!(t.get_str("ErrorMessage"), Some("certificate has expired"));
+        assert_eq!(t.get_str("Status"), Some("REVOKED"));
+        assert_eq!(time::to_rfc3339(&t.time.unwrap()), "2025-11-20T10:00:13Z");
+    }
+
+    #[test]
+    fn unknown_event_types_and_shapes_are_rejected() {
+        let dns = ALERT.replace("\"alert\",\"src_ip\"", "\"dns\",\"src_ip\"");
+        let got = parse(&format!("{dns}\n{{\"firewall_name\":\"x\"}}\n{ALERT}\n"));
+        assert_eq!(got.records.len(), 1);
+        assert_eq!(got.rejects.len(), 2);
+        assert!(got.rejects[0].reason.contains("dns"));
+        assert!(got.rejects[1].reason.contains("no event object"));
+    }
+}

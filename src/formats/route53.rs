@@ -1,0 +1,117 @@
+//! Route 53 Resolver query logs (VPC DNS, with DNS Firewall fields) -> AWSRoute53Resolver.
+
+use super::fields::{Extras, JsonObject, push_cow};
+use super::json_lines::parse_objects;
+use super::{Emitter, ParseError, Parser};
+use crate::record::{LogType, Record, Value};
+
+const LOG_TYPE: LogType = LogType::Route53Resolver;
+
+const STRINGS: &[(&str, &str)] = &[
+    ("version", "Version"),
+    ("account_id", "AccountId"),
+    ("region", "Region"),
+    ("vpc_id", "VpcId"),
+    ("query_name", "QueryName"),
+    ("query_type", "QueryType"),
+    ("query_class", "QueryClass"),
+    ("rcode", "Rcode"),
+    ("srcaddr", "SrcAddr"),
+    ("srcport", "SrcPort"),
+    ("transport", "Transport"),
+    ("firewall_rule_action", "FirewallRuleAction"),
+    ("firewall_rule_group_id", "FirewallRuleGroupId"),
+    ("firewall_domain_list_id", "FirewallDomainListId"),
+];
+
+const DYNAMIC: &[(&str, &str)] = &[("answers", "Answers"), ("srcids", "SrcIds")];
+
+/// One query log object as a row.
+pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
+    let time = obj
+        .time("query_timestamp")?
+        .ok_or("not a Resolver query log: query_timestamp is missing")?;
+    let mut r = Record::new(LOG_TYPE);
+    r.time = Some(time);
+    for (key, column) in STRINGS {
+        push_cow(&mut r, column, obj.str(key));
+    }
+    for (key, column) in DYNAMIC {
+        if let Some(raw) = obj.json(key) {
+            r.push(column, Value::Json(raw));
+        }
+    }
+    // The table documents `LogType` as the kind of DNS log; every record here is one.
+    r.push("LogType", Value::Str("ResolverQueryLogs".to_owned()));
+    let mut extras = Extras::new();
+    for (key, value) in obj.members.iter() {
+        let key = key.as_ref();
+        let mapped = key == "query_timestamp"
+            || STRINGS.iter().any(|(k, _)| *k == key)
+            || DYNAMIC.iter().any(|(k, _)| *k == key);
+        if !mapped {
+            extras.raw(key, value);
+        }
+    }
+    extras.finish(&mut r);
+    Ok(r)
+}
+
+#[derive(Debug, Default)]
+pub struct Route53ResolverParser;
+
+impl Parser for Route53ResolverParser {
+    fn parse(
+        &mut self,
+        input: &mut dyn std::io::BufRead,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), ParseError> {
+        parse_objects(input, out, LOG_TYPE, None, &mut |_, obj| {
+            record_from_object(obj)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::Collect;
+    use crate::record::{tables::check_record, time};
+
+    fn parse(text: &str) -> Collect {
+        let mut sink = Collect::default();
+        let mut out = Emitter::new("f", &mut sink);
+        Route53ResolverParser
+            .parse(&mut text.as_bytes(), &mut out)
+            .unwrap();
+        for r in &sink.records {
+            check_record(r).unwrap();
+        }
+        sink
+    }
+
+    #[test]
+    fn query_and_firewall_records() {
+        let text = r#"{"version":"1.100000","account_id":"111122223333","region":"us-east-1","vpc_id":"vpc-0a1b","query_timestamp":"2026-11-20T10:00:09Z","query_name":"example.com.","query_type":"A","query_class":"IN","rcode":"NOERROR","answers":[{"Rdata":"93.184.215.14","Type":"A","Class":"IN"}],"srcaddr":"10.0.1.5","srcport":"53124","transport":"UDP","srcids":{"instance":"i-0a1b"}}
+{"version":"1.100000","account_id":"111122223333","region":"us-east-1","vpc_id":"vpc-0a1b","query_timestamp":"2026-11-20T10:00:10Z","query_name":"c2.bad.example.","query_type":"A","query_class":"IN","rcode":"NOERROR","answers":[],"srcaddr":"10.0.1.6","srcport":"40000","transport":"UDP","srcids":{"instance":"i-0c"},"firewall_rule_action":"BLOCK","firewall_rule_group_id":"rslvr-frg-1","firewall_domain_list_id":"rslvr-fdl-1","firewall_protection":"DNS_TUNNELING"}
+{"query_name":"no-time.example."}
+"#;
+        let got = parse(text);
+        assert_eq!(got.records.len(), 2);
+        assert_eq!(got.rejects.len(), 1);
+        let r = &got.records[0];
+        assert_eq!(time::to_rfc3339(&r.time.unwrap()), "2026-11-20T10:00:09Z");
+        assert_eq!(r.get_str("QueryName"), Some("example.com."));
+        assert_eq!(r.get_str("SrcPort"), Some("53124"));
+        assert_eq!(r.get_str("LogType"), Some("ResolverQueryLogs"));
+        assert!(r.get_str("Answers").unwrap().contains("93.184.215.14"));
+        assert!(r.get("AdditionalFields").is_none());
+        let fw = &got.records[1];
+        assert_eq!(fw.get_str("FirewallRuleAction"), Some("BLOCK"));
+        assert!(
+            fw.get_str("AdditionalFields")
+                .unwrap()
+                .contains("DNS_TUNNELING")
+        );
+    }
+}

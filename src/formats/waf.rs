@@ -1,0 +1,240 @@
+//! AWS WAF (v2) web ACL logs -> AWSWAF. JSON lines; Firehose deliveries may concatenate
+//! several objects on one line, which [`super::json_lines`] splits.
+
+use serde_json::value::RawValue;
+
+use super::fields::{Extras, JsonObject, Text, push_cow};
+use super::json_lines::parse_objects;
+use super::{Emitter, ParseError, Parser};
+use crate::record::{LogType, Record, Value};
+
+const LOG_TYPE: LogType = LogType::Waf;
+
+/// Top-level members with a column (or folded into one).
+const MAPPED: &[&str] = &[
+    "timestamp",
+    "formatVersion",
+    "webaclId",
+    "terminatingRuleId",
+    "terminatingRuleType",
+    "action",
+    "terminatingRuleMatchDetails",
+    "httpSourceName",
+    "httpSourceId",
+    "ruleGroupList",
+    "rateBasedRuleList",
+    "nonTerminatingMatchingRules",
+    "requestHeadersInserted",
+    "responseCodeSent",
+    "httpRequest",
+    "labels",
+    "captchaResponse",
+    "challengeResponse",
+    "oversizeFields",
+    "excludedRules",
+    "ja3Fingerprint",
+];
+
+const DYNAMIC: &[(&str, &str)] = &[
+    ("terminatingRuleMatchDetails", "TerminatingRuleMatchDetails"),
+    ("ruleGroupList", "RuleGroupList"),
+    ("rateBasedRuleList", "RateBasedRuleList"),
+    ("nonTerminatingMatchingRules", "NonTerminatingMatchingRules"),
+    ("requestHeadersInserted", "RequestHeadersInserted"),
+    ("labels", "Labels"),
+    ("captchaResponse", "CaptchaResponse"),
+    ("challengeResponse", "ChallengeResponse"),
+    ("oversizeFields", "OversizeFields"),
+    ("excludedRules", "ExcludedRules"),
+];
+
+#[derive(serde::Deserialize)]
+struct RuleGroup<'a> {
+    #[serde(rename = "ruleGroupId", borrow, default)]
+    rule_group_id: Option<Text<'a>>,
+    #[serde(rename = "terminatingRule", borrow, default)]
+    terminating_rule: Option<&'a RawValue>,
+}
+
+/// One WAF log object as a row.
+pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
+    let time = obj
+        .time("timestamp")?
+        .ok_or("not a WAF log record: timestamp is missing")?;
+    let mut r = Record::new(LOG_TYPE);
+    r.time = Some(time);
+    push_cow(&mut r, "FormatVersion", obj.str("formatVersion"));
+    push_cow(&mut r, "WebAclId", obj.str("webaclId"));
+    push_cow(&mut r, "TerminatingRuleId", obj.str("terminatingRuleId"));
+    push_cow(
+        &mut r,
+        "TerminatingRuleType",
+        obj.str("terminatingRuleType"),
+    );
+    push_cow(&mut r, "Action", obj.str("action"));
+    push_cow(&mut r, "HttpSourceName", obj.str("httpSourceName"));
+    push_cow(&mut r, "HttpSourceId", obj.str("httpSourceId"));
+    push_cow(&mut r, "Ja3Fingerprint", obj.str("ja3Fingerprint"));
+    if let Some(code) = obj.i64("responseCodeSent")? {
+        r.push("ResponseCodeSent", Value::Int(code));
+    }
+    for (key, column) in DYNAMIC {
+        if let Some(raw) = obj.json(key) {
+            r.push(column, Value::Json(raw));
+        }
+    }
+    if let Some(request) = obj.object("httpRequest") {
+        push_cow(&mut r, "ClientIp", request.str("clientIp"));
+        push_cow(&mut r, "Country", request.str("country"));
+        push_cow(&mut r, "Uri", request.str("uri"));
+        push_cow(&mut r, "Args", request.str("args"));
+        push_cow(&mut r, "HttpVersion", request.str("httpVersion"));
+        push_cow(&mut r, "HttpMethod", request.str("httpMethod"));
+        push_cow(&mut r, "RequestId", request.str("requestId"));
+        if let Some(headers) = request.json("headers") {
+            r.push("Headers", Value::Json(headers));
+        }
+    }
+    if let Some(raw) = obj.json("httpRequest") {
+        r.push("HttpRequest", Value::Json(raw));
+    }
+    terminating_rule(obj, &mut r);
+    let mut extras = Extras::new();
+    extras.unmapped(obj, MAPPED);
+    extras.finish(&mut r);
+    Ok(r)
+}
+
+/// `RuleGroupId` and `TerminatingRule`: the rule group that ended evaluation and its rule,
+/// or for a plain rule, the rule id, action and match details from the top level.
+fn terminating_rule(obj: &JsonObject<'_>, r: &mut Record) {
+    let groups: Vec<RuleGroup> = obj
+        .raw("ruleGroupList")
+        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .unwrap_or_default();
+    if let Some(group) = groups
+        .iter()
+        .find(|g| g.terminating_rule.is_some_and(|t| t.get() != "null"))
+    {
+        if let Some(id) = &group.rule_group_id {
+            r.push("RuleGroupId", Value::Str(id.as_str().to_owned()));
+        }
+        if let Some(rule) = group.terminating_rule {
+            r.push("TerminatingRule", Value::Json(rule.to_owned()));
+        }
+        return;
+    }
+    let rule_id = obj.str("terminatingRuleId");
+    if rule_id.as_deref().is_none_or(|id| id == "Default_Action") {
+        return;
+    }
+    let mut rule = serde_json::Map::new();
+    rule.insert(
+        "ruleId".into(),
+        rule_id.as_deref().unwrap_or_default().into(),
+    );
+    if let Some(action) = obj.str("action") {
+        rule.insert("action".into(), action.as_ref().into());
+    }
+    if let Some(details) = obj.raw("terminatingRuleMatchDetails") {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(details.get()) {
+            rule.insert("ruleMatchDetails".into(), v);
+        }
+    }
+    let text = serde_json::Value::Object(rule).to_string();
+    if let Ok(raw) = RawValue::from_string(text) {
+        r.push("TerminatingRule", Value::Json(raw));
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct WafParser;
+
+impl Parser for WafParser {
+    fn parse(
+        &mut self,
+        input: &mut dyn std::io::BufRead,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), ParseError> {
+        parse_objects(input, out, LOG_TYPE, None, &mut |_, obj| {
+            record_from_object(obj)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::Collect;
+    use crate::record::{tables::check_record, time};
+
+    fn parse(text: &str) -> Collect {
+        let mut sink = Collect::default();
+        let mut out = Emitter::new("f", &mut sink);
+        WafParser.parse(&mut text.as_bytes(), &mut out).unwrap();
+        for r in &sink.records {
+            check_record(r).unwrap();
+        }
+        sink
+    }
+
+    const BLOCK: &str = r#"{"timestamp":1763632807123,"formatVersion":1,"webaclId":"arn:aws:wafv2:us-east-1:111122223333:regional/webacl/shop/a1b2","terminatingRuleId":"SQLi","terminatingRuleType":"REGULAR","action":"BLOCK","terminatingRuleMatchDetails":[{"conditionType":"SQL_INJECTION","location":"QUERY_STRING","matchedData":["1","OR","1"]}],"httpSourceName":"ALB","httpSourceId":"111122223333-app/web/0a1b","ruleGroupList":[],"rateBasedRuleList":[],"nonTerminatingMatchingRules":[],"requestHeadersInserted":null,"responseCodeSent":403,"httpRequest":{"clientIp":"203.0.113.50","country":"NL","headers":[{"name":"Host","value":"shop.example.com"}],"uri":"/search","args":"q=1%20OR%201","httpVersion":"HTTP/1.1","httpMethod":"GET","requestId":"1-6555-abc"},"labels":[{"name":"awswaf:managed:aws:sql-database:SQLi_QueryArguments"}],"ja3Fingerprint":"e7d705a3286e19ea42f587b344ee6865","ja4Fingerprint":"t13d1516h2_8daaf6152771_02713d6af862"}"#;
+    const GROUP: &str = r#"{"timestamp":1763632808000,"formatVersion":1,"webaclId":"w","terminatingRuleId":"RG","terminatingRuleType":"GROUP","action":"BLOCK","terminatingRuleMatchDetails":[],"httpSourceName":"CF","httpSourceId":"E2EXAMPLE","ruleGroupList":[{"ruleGroupId":"AWS#AWSManagedRulesCommonRuleSet","terminatingRule":{"ruleId":"XSS_BODY","action":"BLOCK","ruleMatchDetails":null},"nonTerminatingMatchingRules":[],"excludedRules":null}],"rateBasedRuleList":[],"nonTerminatingMatchingRules":[],"httpRequest":{"clientIp":"198.51.100.1","country":"US","headers":[],"uri":"/","args":"","httpVersion":"HTTP/2.0","httpMethod":"POST","requestId":"r2"}}"#;
+
+    #[test]
+    fn maps_a_blocked_request() {
+        let got = parse(&format!("{BLOCK}\n"));
+        let r = &got.records[0];
+        assert_eq!(
+            time::to_rfc3339(&r.time.unwrap()),
+            "2025-11-20T10:00:07.123000Z"
+        );
+        assert_eq!(r.get_str("Action"), Some("BLOCK"));
+        assert_eq!(r.get_str("FormatVersion"), Some("1"));
+        assert_eq!(r.get_str("ClientIp"), Some("203.0.113.50"));
+        assert_eq!(r.get_str("Country"), Some("NL"));
+        assert_eq!(r.get("ResponseCodeSent"), Some(&Value::Int(403)));
+        assert!(matches!(r.get("Headers"), Some(Value::Json(_))));
+        assert!(matches!(r.get("Labels"), Some(Value::Json(_))));
+        assert!(r.get("RequestHeadersInserted").is_none());
+        let rule: serde_json::Value =
+            serde_json::from_str(r.get_str("TerminatingRule").unwrap()).unwrap();
+        assert_eq!(rule["ruleId"], "SQLi");
+        assert_eq!(
+            rule["ruleMatchDetails"][0]["conditionType"],
+            "SQL_INJECTION"
+        );
+        assert!(
+            r.get_str("AdditionalFields")
+                .unwrap()
+                .contains("ja4Fingerprint")
+        );
+    }
+
+    #[test]
+    fn concatenated_objects_on_one_line_and_rule_groups() {
+        let got = parse(&format!("{BLOCK}{GROUP}\n{GROUP}\n"));
+        assert_eq!(got.records.len(), 3);
+        let g = &got.records[1];
+        assert_eq!(
+            g.get_str("RuleGroupId"),
+            Some("AWS#AWSManagedRulesCommonRuleSet")
+        );
+        assert!(g.get_str("TerminatingRule").unwrap().contains("XSS_BODY"));
+        assert!(g.get("Args").is_none());
+    }
+
+    #[test]
+    fn malformed_and_truncated_objects_are_rejected() {
+        let got = parse(&format!(
+            "{BLOCK}\n{{\"timestamp\":\"soon\"}}\n{}\n{GROUP}\n{}",
+            &BLOCK[..300],
+            &GROUP[..50]
+        ));
+        assert_eq!(got.records.len(), 2);
+        assert_eq!(got.rejects.len(), 3);
+        assert!(got.rejects[0].reason.contains("timestamp"));
+        assert!(got.rejects[1].reason.contains("truncated"));
+        assert!(got.rejects[2].reason.contains("end of stream"));
+    }
+}

@@ -1,0 +1,246 @@
+//! The Lambda function: configuration and clients built once per cold start, then per
+//! invocation: envelope -> objects -> [`Runner`] -> SQS batch response and EMF metrics.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::sqs::SqsBatchResponse;
+use serde_json::{Value, json};
+
+use crate::config::{Config, DeadLetterLocation};
+use crate::event::{Envelope, Invocation, ObjectRef, parse_invocation};
+use crate::metrics::InvocationMetrics;
+use crate::runner::sentinel::SentinelDelivery;
+use crate::runner::{Enricher, NoEnrichment, ObjectReport, RunError, Runner, RunnerSettings};
+use crate::sink::dead_letter::DeadLetter;
+use crate::sink::sentinel::SentinelClient;
+use crate::source::S3Source;
+use crate::state::StateStore;
+use crate::state::local::LocalDirStore;
+use crate::state::s3::S3StateStore;
+
+pub struct App {
+    pub runner: Runner,
+    pub function_name: String,
+}
+
+/// What the handler needs from the Lambda context.
+pub struct InvocationContext {
+    pub request_id: String,
+    /// Milliseconds since the Unix epoch, as Lambda gives it.
+    pub deadline_ms: u64,
+}
+
+impl InvocationContext {
+    pub fn deadline(&self) -> Instant {
+        let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+        Instant::now() + Duration::from_millis(self.deadline_ms.saturating_sub(now_ms))
+    }
+}
+
+impl App {
+    /// Cold start: validates the configuration (one clear error naming the variable) and
+    /// builds the clients. Credentials are fetched at the first token request, so an
+    /// unavailable Secrets Manager fails invocations (which are retried), not the start.
+    pub async fn from_env(enricher: Arc<dyn Enricher>) -> anyhow::Result<App> {
+        let config = Config::from_env()?;
+        let aws = crate::aws::load_config().await;
+        let s3 = crate::aws::s3_client(&aws);
+        let client = SentinelClient::from_config(&config.sentinel).await?;
+        let state: Option<Arc<dyn StateStore>> = config.state.as_ref().map(|loc| {
+            Arc::new(S3StateStore::new(s3.clone(), &loc.bucket, &loc.prefix)) as Arc<dyn StateStore>
+        });
+        let (dead_letter, rejects): (Option<DeadLetter>, Option<Arc<dyn StateStore>>) =
+            match &config.dead_letter {
+                Some(DeadLetterLocation::S3(loc)) => (
+                    Some(DeadLetter::s3(s3.clone(), loc)),
+                    Some(Arc::new(S3StateStore::new(
+                        s3.clone(),
+                        &loc.bucket,
+                        &loc.prefix,
+                    ))),
+                ),
+                Some(DeadLetterLocation::Dir(dir)) => (
+                    Some(DeadLetter::dir(dir.clone())),
+                    Some(Arc::new(LocalDirStore::new(dir.clone()))),
+                ),
+                None => {
+                    tracing::warn!(
+                        "no DEAD_LETTER_BUCKET: rows Sentinel refuses will fail their object so it is retried"
+                    );
+                    (None, None)
+                }
+            };
+        if state.is_none() {
+            tracing::warn!(
+                "no STATE_BUCKET: repeated S3 events are not deduplicated and timeouts restart objects"
+            );
+        }
+        let runner = Runner {
+            source: Arc::new(S3Source::new(s3)),
+            state,
+            delivery: Arc::new(SentinelDelivery {
+                client,
+                dead_letter,
+                rejects,
+            }),
+            enricher,
+            settings: RunnerSettings::default(),
+        };
+        Ok(App {
+            runner,
+            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|_| "s3-sentinel".into()),
+        })
+    }
+
+    /// Handles one invocation. Direct events fail as a whole (Lambda retries them; objects
+    /// already done are skipped on the retry); SQS messages fail one by one through
+    /// `batchItemFailures`.
+    pub async fn handle(&self, payload: Value, ctx: &InvocationContext) -> anyhow::Result<Value> {
+        let deadline = ctx.deadline();
+        let mut metrics = InvocationMetrics::default();
+        let invocation = parse_invocation(&payload)?;
+        let result = match invocation {
+            Invocation::Direct(envelope) => {
+                let failures = self
+                    .process_envelope(&envelope, deadline, &ctx.request_id, &mut metrics)
+                    .await;
+                match failures.first() {
+                    None => Ok(json!({
+                        "objects": envelope.objects.len(),
+                        "ignored": envelope.ignored,
+                    })),
+                    Some(first) => Err(anyhow::anyhow!(
+                        "{} of {} objects failed; first: {first}",
+                        failures.len(),
+                        envelope.objects.len()
+                    )),
+                }
+            }
+            Invocation::Sqs(items) => {
+                let mut response = SqsBatchResponse::default();
+                for item in items {
+                    let failed = match &item.envelope {
+                        Err(reason) => {
+                            tracing::error!(message_id = %item.message_id, %reason,
+                                "SQS message is not an S3 event");
+                            true
+                        }
+                        Ok(envelope) => !self
+                            .process_envelope(envelope, deadline, &ctx.request_id, &mut metrics)
+                            .await
+                            .is_empty(),
+                    };
+                    if failed {
+                        response.add_failure(item.message_id.clone());
+                    }
+                }
+                Ok(serde_json::to_value(&response)?)
+            }
+        };
+        metrics.write_emf(
+            &mut std::io::stdout().lock(),
+            chrono::Utc::now().timestamp_millis(),
+            &self.function_name,
+        );
+        result
+    }
+
+    /// Processes an envelope's objects; returns the failures that must be retried.
+    async fn process_envelope(
+        &self,
+        envelope: &Envelope,
+        deadline: Instant,
+        owner: &str,
+        metrics: &mut InvocationMetrics,
+    ) -> Vec<RunError> {
+        for note in &envelope.ignored {
+            tracing::info!(reason = %note, "event ignored");
+        }
+        let mut failures = Vec::new();
+        for object in &envelope.objects {
+            metrics.objects += 1;
+            match self.runner.process(object, deadline, owner).await {
+                Ok(report) => record_object(metrics, object, &report),
+                Err(e) if e.is_permanent() => {
+                    metrics.objects_failed += 1;
+                    tracing::error!(object = %object.uri(), error = %e, "object cannot be processed; not retried");
+                }
+                Err(e) => {
+                    metrics.objects_failed += 1;
+                    tracing::error!(object = %object.uri(), error = %e, "object failed; it will be retried");
+                    failures.push(e);
+                }
+            }
+        }
+        failures
+    }
+}
+
+fn record_object(metrics: &mut InvocationMetrics, object: &ObjectRef, report: &ObjectReport) {
+    if report.duplicate || report.skipped.is_some() {
+        metrics.objects_skipped += 1;
+    }
+    for (log_type, n) in &report.parse.records {
+        metrics.log_type(log_type.name()).records_in += n;
+    }
+    for (log_type, n) in &report.delivery.accepted_by_type {
+        metrics.log_type(log_type.name()).records_sent += n;
+    }
+    for (log_type, n) in &report.delivery.dead_lettered_by_type {
+        metrics.log_type(log_type.name()).records_dead_lettered += n;
+    }
+    if report.parse.rejects > 0 {
+        let name = report
+            .parse
+            .records
+            .keys()
+            .next()
+            .map(|t| t.name())
+            .unwrap_or("Unknown");
+        metrics.log_type(name).records_rejected += report.parse.rejects;
+    }
+    metrics.bytes_in += report.bytes_in;
+    metrics.bytes_decoded += report.bytes_decoded;
+    metrics.requests += report.delivery.requests;
+    metrics.retries += report.delivery.retries;
+    metrics.throttles += report.delivery.throttles;
+    metrics.bytes_sent += report.delivery.bytes_sent;
+    metrics.add_stage_time("Parse", report.parse_time);
+    metrics.add_stage_time("Deliver", report.deliver_time);
+    if let Some(error) = &report.stream_error {
+        tracing::error!(object = %object.uri(), %error, "object was damaged; records before the damage were delivered");
+    }
+    tracing::info!(
+        object = %object.uri(),
+        format = report.format.map(|f| f.name()).unwrap_or("-"),
+        records = report.parse.total_records(),
+        rejects = report.parse.rejects,
+        accepted = report.delivery.accepted,
+        dead_lettered = report.delivery.dead_lettered,
+        alerts = report.alerts,
+        duplicate = report.duplicate,
+        resumed_from = report.resumed_from,
+        "object done"
+    );
+}
+
+/// The default enrichment of the shipped function.
+pub fn default_enricher() -> Arc<dyn Enricher> {
+    Arc::new(NoEnrichment)
+}
+
+/// JSON logs on stderr-free stdout, as CloudWatch expects, filtered by `RUST_LOG`.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .init();
+}

@@ -1,0 +1,149 @@
+//! The production [`Delivery`]: rows to Sentinel through [`SentinelClient`], refused rows
+//! to the dead letter, rejected input lines to a `rejects/` folder beside it.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+
+use super::{Delivery, DeliveryError, DeliveryReport, Row};
+use crate::record::Reject;
+use crate::sink::dead_letter::DeadLetter;
+use crate::sink::sentinel::SentinelClient;
+use crate::state::{PutCondition, StateStore};
+
+pub struct SentinelDelivery {
+    pub client: SentinelClient,
+    /// Without a dead letter, rows Sentinel refuses fail the object so it is retried (and
+    /// eventually lands in the event source's own DLQ) instead of being dropped.
+    pub dead_letter: Option<DeadLetter>,
+    /// Where rejected input lines go (gzip NDJSON under `rejects/`).
+    pub rejects: Option<Arc<dyn StateStore>>,
+}
+
+fn convert(report: &crate::sink::sentinel::DeliveryReport, dead_lettered: u64) -> DeliveryReport {
+    let mut out = DeliveryReport {
+        accepted: report.accepted,
+        dead_lettered,
+        requests: report.requests,
+        retries: report.retries,
+        throttles: report.throttled,
+        bytes_sent: report.bytes_sent,
+        ..DeliveryReport::default()
+    };
+    for (log_type, counts) in &report.by_log_type {
+        if counts.accepted > 0 {
+            out.accepted_by_type.insert(*log_type, counts.accepted);
+        }
+        if counts.failed > 0 && dead_lettered > 0 {
+            out.dead_lettered_by_type.insert(*log_type, counts.failed);
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl Delivery for SentinelDelivery {
+    async fn deliver(
+        &self,
+        source_object: &str,
+        rows: Vec<Row>,
+        deadline: Instant,
+    ) -> Result<DeliveryReport, DeliveryError> {
+        let ids: Vec<_> = rows.iter().map(|r| r.record_id).collect();
+        let report = self.client.send(rows, deadline).await;
+        let not_accepted: std::collections::HashSet<_> = report
+            .failed
+            .iter()
+            .map(|f| f.row.record_id)
+            .chain(report.unsent.iter().map(|r| r.record_id))
+            .collect();
+        let accepted_ids = || {
+            ids.iter()
+                .copied()
+                .filter(|id| !not_accepted.contains(id))
+                .collect::<Vec<_>>()
+        };
+
+        let mut dead_lettered = 0;
+        if !report.failed.is_empty() {
+            let Some(dead_letter) = &self.dead_letter else {
+                return Err(DeliveryError {
+                    message: format!(
+                        "{} rows from {source_object} were refused ({}) and no dead letter is configured",
+                        report.failed.len(),
+                        report.failed[0].reason
+                    ),
+                    accepted: accepted_ids(),
+                    report: convert(&report, 0),
+                });
+            };
+            match dead_letter.write_failed(&report.failed).await {
+                Ok(written) => dead_lettered = written.rows,
+                Err(e) => {
+                    return Err(DeliveryError {
+                        message: format!("writing the dead letter failed: {e}"),
+                        accepted: accepted_ids(),
+                        report: convert(&report, 0),
+                    });
+                }
+            }
+        }
+        if !report.unsent.is_empty() {
+            // Dead-lettered rows count as delivered: the retry must not send them again.
+            let failed: std::collections::HashSet<_> =
+                report.unsent.iter().map(|r| r.record_id).collect();
+            return Err(DeliveryError {
+                message: format!(
+                    "time ran out with {} rows of {source_object} not yet accepted",
+                    report.unsent.len()
+                ),
+                accepted: ids
+                    .iter()
+                    .copied()
+                    .filter(|id| !failed.contains(id))
+                    .collect(),
+                report: convert(&report, dead_lettered),
+            });
+        }
+        Ok(convert(&report, dead_lettered))
+    }
+
+    async fn write_rejects(
+        &self,
+        source_object: &str,
+        rejects: Vec<Reject>,
+    ) -> Result<(), DeliveryError> {
+        let Some(store) = &self.rejects else {
+            for r in rejects.iter().take(5) {
+                tracing::warn!(object = source_object, line = ?r.line, reason = %r.reason,
+                    "rejected input (no rejects location configured)");
+            }
+            return Ok(());
+        };
+        let first_offset = rejects.first().map(|r| r.offset).unwrap_or(0);
+        let digest = Sha256::digest(source_object.as_bytes());
+        // The name is a function of the object and position, so a retried batch rewrites
+        // the same file instead of adding a copy.
+        let key = format!(
+            "rejects/{}/{}-{first_offset}.ndjson.gz",
+            chrono::Utc::now().format("%Y-%m-%d"),
+            hex::encode(&digest[..16])
+        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for r in &rejects {
+            serde_json::to_writer(&mut gz, r).expect("reject serializes");
+            gz.write_all(b"\n").expect("in-memory write");
+        }
+        let body = gz.finish().expect("in-memory gzip");
+        store
+            .put(&key, body, PutCondition::Always)
+            .await
+            .map_err(|e| DeliveryError::new(format!("writing rejects to {key}: {e}")))?;
+        tracing::warn!(object = source_object, %key, count = rejects.len(),
+            "rejected input lines written aside");
+        Ok(())
+    }
+}

@@ -1,0 +1,426 @@
+//! Entra ID client-credentials tokens for the Logs Ingestion API.
+//!
+//! The token is cached until shortly before it expires and dropped when the API answers
+//! 401. The client credentials are cached too (a warm Lambda does not read Secrets Manager
+//! per invocation) and read again when Entra ID refuses them, so a rotated secret is picked
+//! up without a restart. Secret values never reach logs or error messages.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use crate::config::{AzureCredentials, Secret, validate_tenant};
+
+use super::retry;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthError {
+    /// The credentials themselves are wrong or unreadable: retrying will not help until
+    /// someone fixes them.
+    #[error("{0}")]
+    Rejected(String),
+    /// The token endpoint or Secrets Manager could not be reached or failed transiently.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl AuthError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, AuthError::Rejected(_))
+    }
+}
+
+/// Where client credentials come from.
+#[async_trait]
+pub trait CredentialsLoader: Send + Sync {
+    async fn load(&self) -> Result<AzureCredentials, AuthError>;
+    /// Names the source in messages (never the secret).
+    fn describe(&self) -> String;
+}
+
+/// Credentials given up front (environment variables, tests).
+pub struct StaticCredentials(pub AzureCredentials);
+
+#[async_trait]
+impl CredentialsLoader for StaticCredentials {
+    async fn load(&self) -> Result<AzureCredentials, AuthError> {
+        Ok(self.0.clone())
+    }
+
+    fn describe(&self) -> String {
+        "AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET".into()
+    }
+}
+
+/// A Secrets Manager secret holding `{"tenant_id", "client_id", "client_secret"}`.
+pub struct SecretsManagerCredentials {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+}
+
+impl SecretsManagerCredentials {
+    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
+        SecretsManagerCredentials {
+            client,
+            secret_id: secret_id.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl CredentialsLoader for SecretsManagerCredentials {
+    async fn load(&self) -> Result<AzureCredentials, AuthError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| {
+                let service = e.as_service_error();
+                let not_usable = service.is_some_and(|s| {
+                    s.is_resource_not_found_exception()
+                        || s.is_decryption_failure()
+                        || s.is_invalid_request_exception()
+                        || s.is_invalid_parameter_exception()
+                });
+                // The SDK's error text names the operation and the service's reason; it
+                // never contains the secret value (there is none on failure).
+                let message = format!(
+                    "reading Secrets Manager secret {}: {}",
+                    self.secret_id,
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                );
+                if not_usable {
+                    AuthError::Rejected(message)
+                } else {
+                    AuthError::Unavailable(message)
+                }
+            })?;
+        let text = out.secret_string().ok_or_else(|| {
+            AuthError::Rejected(format!(
+                "Secrets Manager secret {} has no string value (binary secrets are not supported)",
+                self.secret_id
+            ))
+        })?;
+        parse_secret(text).map_err(|m| {
+            AuthError::Rejected(format!("Secrets Manager secret {}: {m}", self.secret_id))
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("Secrets Manager secret {}", self.secret_id)
+    }
+}
+
+/// Parses the secret's JSON. Messages name fields only: a parser's own message could quote
+/// part of the value.
+pub fn parse_secret(text: &str) -> Result<AzureCredentials, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| {
+        "is not JSON; expected {\"tenant_id\": ..., \"client_id\": ..., \"client_secret\": ...}"
+            .to_string()
+    })?;
+    let field = |names: &[&str]| -> Result<String, String> {
+        for name in names {
+            match value.get(*name) {
+                Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
+                    return Ok(s.trim().to_string());
+                }
+                Some(_) => return Err(format!("field {name} must be a non-empty string")),
+                None => {}
+            }
+        }
+        Err(format!("field {} is missing", names[0]))
+    };
+    let tenant_id = field(&["tenant_id", "tenantId"])?;
+    validate_tenant(&tenant_id).map_err(|m| format!("field tenant_id {m}"))?;
+    Ok(AzureCredentials {
+        tenant_id,
+        client_id: field(&["client_id", "clientId"])?,
+        client_secret: Secret::new(field(&["client_secret", "clientSecret"])?),
+    })
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    value: Arc<str>,
+    refresh_at: Instant,
+}
+
+#[derive(Default)]
+struct AuthState {
+    credentials: Option<Arc<AzureCredentials>>,
+    token: Option<CachedToken>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(deserialize_with = "number_or_string")]
+    expires_in: u64,
+}
+
+#[derive(Deserialize, Default)]
+struct TokenError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        Num(u64),
+        Text(String),
+    }
+    match N::deserialize(d)? {
+        N::Num(n) => Ok(n),
+        N::Text(s) => s.parse().map_err(serde::de::Error::custom),
+    }
+}
+
+/// Counters of the provider's work since it was built.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AuthStats {
+    pub token_requests: u64,
+    pub credential_loads: u64,
+}
+
+/// Gets, caches and refreshes bearer tokens. One per process; cheap to share.
+pub struct TokenProvider {
+    http: reqwest::Client,
+    authority_host: String,
+    scope: String,
+    loader: Arc<dyn CredentialsLoader>,
+    state: Mutex<AuthState>,
+    token_requests: AtomicU64,
+    credential_loads: AtomicU64,
+}
+
+/// Token endpoint attempts per `token()` call for transient failures.
+const TOKEN_ATTEMPTS: u32 = 3;
+
+impl TokenProvider {
+    pub fn new(
+        http: reqwest::Client,
+        authority_host: impl Into<String>,
+        scope: impl Into<String>,
+        loader: Arc<dyn CredentialsLoader>,
+    ) -> Self {
+        TokenProvider {
+            http,
+            authority_host: authority_host.into().trim_end_matches('/').to_string(),
+            scope: scope.into(),
+            loader,
+            state: Mutex::new(AuthState::default()),
+            token_requests: AtomicU64::new(0),
+            credential_loads: AtomicU64::new(0),
+        }
+    }
+
+    pub fn stats(&self) -> AuthStats {
+        AuthStats {
+            token_requests: self.token_requests.load(Ordering::Relaxed),
+            credential_loads: self.credential_loads.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Forgets `token` if it is still the cached one (after a 401). Comparing first keeps
+    /// parallel requests that all saw the same 401 from discarding a fresh token.
+    pub async fn invalidate(&self, token: &str) {
+        let mut state = self.state.lock().await;
+        if state.token.as_ref().is_some_and(|t| &*t.value == token) {
+            state.token = None;
+        }
+    }
+
+    /// Forgets the credentials too, so the next token is requested with freshly read ones.
+    pub async fn invalidate_credentials(&self) {
+        let mut state = self.state.lock().await;
+        state.token = None;
+        state.credentials = None;
+    }
+
+    /// A valid bearer token, from the cache or the token endpoint. Callers wait on one
+    /// another while a token is being fetched, so a burst of requests makes one fetch.
+    pub async fn token(&self, deadline: Instant) -> Result<Arc<str>, AuthError> {
+        let mut state = self.state.lock().await;
+        if let Some(cached) = state
+            .token
+            .as_ref()
+            .filter(|t| Instant::now() < t.refresh_at)
+        {
+            return Ok(cached.value.clone());
+        }
+        state.token = None;
+        let mut reloaded = false;
+        loop {
+            let credentials = match &state.credentials {
+                Some(c) => c.clone(),
+                None => {
+                    self.credential_loads.fetch_add(1, Ordering::Relaxed);
+                    let loaded = Arc::new(self.loader.load().await?);
+                    state.credentials = Some(loaded.clone());
+                    reloaded = true;
+                    loaded
+                }
+            };
+            match self.request_token(&credentials, deadline).await {
+                Ok(token) => {
+                    state.token = Some(token.clone());
+                    return Ok(token.value);
+                }
+                // Cached credentials may have been rotated: read them once more.
+                Err(e) if e.is_permanent() && !reloaded => {
+                    tracing::info!(source = %self.loader.describe(),
+                        "token request refused with cached credentials; reading them again");
+                    state.credentials = None;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn request_token(
+        &self,
+        credentials: &AzureCredentials,
+        deadline: Instant,
+    ) -> Result<CachedToken, AuthError> {
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.authority_host, credentials.tenant_id
+        );
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", credentials.client_id.as_str()),
+            ("client_secret", credentials.client_secret.expose()),
+            ("scope", self.scope.as_str()),
+        ];
+        let mut last_error = String::new();
+        for attempt in 1..=TOKEN_ATTEMPTS {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining < Duration::from_millis(100) {
+                break;
+            }
+            self.token_requests.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            let sent = self
+                .http
+                .post(&url)
+                .form(&form)
+                .timeout(remaining.min(Duration::from_secs(30)))
+                .send()
+                .await;
+            let response = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    // reqwest's error names the URL, which holds only the tenant id.
+                    last_error = format!("token request to {url} failed: {}", error_chain(&e));
+                    self.pause(attempt, None, deadline).await;
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.text().await.unwrap_or_default();
+            if status == 200 {
+                let parsed: TokenResponse = serde_json::from_str(&body).map_err(|_| {
+                    AuthError::Unavailable(format!(
+                        "token endpoint {url} answered 200 without access_token/expires_in"
+                    ))
+                })?;
+                let lifetime = Duration::from_secs(parsed.expires_in);
+                // Refresh a little early so a request never leaves with a token about
+                // to expire: 5 minutes, or a quarter of a short lifetime.
+                let margin = (lifetime / 4).min(Duration::from_secs(300));
+                return Ok(CachedToken {
+                    value: Arc::from(parsed.access_token),
+                    refresh_at: started + lifetime - margin,
+                });
+            }
+            let error: TokenError = serde_json::from_str(&body).unwrap_or_default();
+            let description: String = error.error_description.chars().take(300).collect();
+            let message = format!(
+                "token endpoint {url} answered {status} {}: {}",
+                error.error, description
+            );
+            match status {
+                400 | 401 | 403 => {
+                    return Err(AuthError::Rejected(format!(
+                        "{message} (credentials from {})",
+                        self.loader.describe()
+                    )));
+                }
+                _ => {
+                    last_error = message;
+                    self.pause(attempt, retry::retry_after(&headers), deadline)
+                        .await;
+                }
+            }
+        }
+        Err(AuthError::Unavailable(if last_error.is_empty() {
+            "no time left before the deadline to request a token".into()
+        } else {
+            last_error
+        }))
+    }
+
+    async fn pause(&self, attempt: u32, asked: Option<Duration>, deadline: Instant) {
+        if attempt == TOKEN_ATTEMPTS {
+            return;
+        }
+        let wait = asked.unwrap_or_else(|| {
+            retry::backoff(attempt, Duration::from_millis(200), Duration::from_secs(5))
+        });
+        let latest = deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(wait.min(latest)).await;
+    }
+}
+
+/// An error and its causes on one line (reqwest hides the interesting part in `source`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_json_is_read_without_echoing_values() {
+        let c = parse_secret(r#"{"tenant_id":"t-1","client_id":"app","client_secret":"s3cr3t"}"#)
+            .unwrap();
+        assert_eq!(c.tenant_id, "t-1");
+        assert_eq!(c.client_id, "app");
+        assert_eq!(c.client_secret.expose(), "s3cr3t");
+        let c = parse_secret(r#"{"tenantId":"t","clientId":"a","clientSecret":"b"}"#).unwrap();
+        assert_eq!(c.client_id, "a");
+
+        let e = parse_secret(r#"{"tenant_id":"t","client_id":"a"}"#).unwrap_err();
+        assert!(e.contains("client_secret is missing"), "{e}");
+        let e =
+            parse_secret(r#"{"tenant_id":"t","client_id":"a","client_secret":12345}"#).unwrap_err();
+        assert!(!e.contains("12345"), "{e}");
+        let e = parse_secret("hunter2 not json").unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(
+            parse_secret(r#"{"tenant_id":"a/b","client_id":"a","client_secret":"x"}"#).is_err()
+        );
+    }
+}

@@ -1,0 +1,478 @@
+//! [`SentinelClient`]: batches of rows to the Logs Ingestion API with packing, bounded
+//! parallelism, retries within a deadline, and a report that accounts for every row.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use flate2::Compression;
+use futures::StreamExt;
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
+
+use crate::config::{CredentialsSource, DeliverySettings, SentinelConfig};
+use crate::sink::Row;
+
+use super::auth::{
+    CredentialsLoader, SecretsManagerCredentials, StaticCredentials, TokenProvider, error_chain,
+};
+use super::packer::{self, Chunk};
+use super::retry::{self, Verdict};
+use super::{DeliveryReport, FailedRow, FailureReason, StreamMap};
+
+pub const API_VERSION: &str = "2023-01-01";
+/// Response bodies kept in reasons (an error page can be large).
+const MAX_BODY_IN_REASON: usize = 4096;
+/// Attempts that a server's throttling may add beyond `max_attempts`: throttled requests
+/// wait as told, bounded by the deadline, but a client without a deadline must stop too.
+const THROTTLE_ATTEMPT_FACTOR: u32 = 4;
+
+/// Sends rows to one DCR through one ingestion endpoint. Cheap to clone; clones share the
+/// connection pool and the token cache, so keep one per process (a Lambda keeps it across
+/// warm invocations).
+#[derive(Clone)]
+pub struct SentinelClient {
+    http: reqwest::Client,
+    endpoint: Arc<str>,
+    dcr_immutable_id: Arc<str>,
+    streams: StreamMap,
+    settings: DeliverySettings,
+    min_attempt_time: Duration,
+    compression: Compression,
+    auth: Arc<TokenProvider>,
+}
+
+enum PostOutcome {
+    Accepted,
+    TooLarge { body: String },
+    Failed(FailureReason),
+    Deadline { last_error: String },
+}
+
+impl SentinelClient {
+    /// A client whose credentials come from `loader`.
+    pub fn new(
+        config: &SentinelConfig,
+        loader: Arc<dyn CredentialsLoader>,
+    ) -> Result<SentinelClient, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("s3-sentinel-connector/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(50))
+            .build()?;
+        let auth = TokenProvider::new(
+            http.clone(),
+            config.authority_host.clone(),
+            config.token_scope.clone(),
+            loader,
+        );
+        Ok(SentinelClient {
+            http,
+            endpoint: Arc::from(config.ingestion_endpoint.trim_end_matches('/')),
+            dcr_immutable_id: Arc::from(config.dcr_immutable_id.as_str()),
+            streams: config.streams.clone(),
+            settings: config.delivery.clone(),
+            min_attempt_time: Duration::from_secs(1).min(config.delivery.request_timeout),
+            compression: Compression::default(),
+            auth: Arc::new(auth),
+        })
+    }
+
+    /// A client with the credentials the configuration names: environment variables, or a
+    /// Secrets Manager secret read through the standard AWS configuration.
+    pub async fn from_config(config: &SentinelConfig) -> anyhow::Result<SentinelClient> {
+        let loader: Arc<dyn CredentialsLoader> = match &config.credentials {
+            CredentialsSource::Environment(c) => Arc::new(StaticCredentials(c.clone())),
+            CredentialsSource::SecretsManager { secret_id } => {
+                let aws = crate::aws::load_config().await;
+                Arc::new(SecretsManagerCredentials::new(
+                    crate::aws::secrets_client(&aws),
+                    secret_id.clone(),
+                ))
+            }
+        };
+        Ok(SentinelClient::new(config, loader)?)
+    }
+
+    /// The same client (pool, token cache) with some tables sent to other streams.
+    pub fn with_streams(&self, overrides: &StreamMap) -> SentinelClient {
+        let mut client = self.clone();
+        client.streams.extend(overrides);
+        client
+    }
+
+    pub fn streams(&self) -> &StreamMap {
+        &self.streams
+    }
+
+    pub fn settings(&self) -> &DeliverySettings {
+        &self.settings
+    }
+
+    pub fn auth(&self) -> &TokenProvider {
+        &self.auth
+    }
+
+    /// Moves the rows the deadline left unsent into `failed` (reason `deadline`), for
+    /// callers that dead-letter them instead of keeping them.
+    pub fn fail_unsent(&self, report: &mut DeliveryReport) {
+        for row in std::mem::take(&mut report.unsent) {
+            let counts = report.by_log_type.entry(row.log_type).or_default();
+            counts.unsent -= 1;
+            counts.failed += 1;
+            report.failed.push(FailedRow {
+                stream: self.streams.stream_for(row.table),
+                row,
+                reason: FailureReason::Deadline,
+            });
+        }
+    }
+
+    pub fn stream_url(&self, stream: &str) -> String {
+        format!(
+            "{}/dataCollectionRules/{}/streams/{stream}?api-version={API_VERSION}",
+            self.endpoint, self.dcr_immutable_id
+        )
+    }
+
+    /// Sends `rows` (any mix of tables), giving up on retries at `deadline`.
+    ///
+    /// Never fails as a whole: each row ends up accepted, in `failed` with the reason (for
+    /// the dead letter), or in `unsent` when the deadline came before it could be sent.
+    /// Rows go to their table's stream in order, packed into gzip bodies under the size
+    /// limit, with up to `max_parallel_requests` requests in flight.
+    pub async fn send(&self, rows: Vec<Row>, deadline: Instant) -> DeliveryReport {
+        let mut report = DeliveryReport {
+            rows: rows.len() as u64,
+            ..DeliveryReport::default()
+        };
+        for row in &rows {
+            report.by_log_type.entry(row.log_type).or_default().rows += 1;
+        }
+        if rows.is_empty() {
+            return report;
+        }
+
+        let mut groups: Vec<(Arc<str>, Vec<Row>)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for row in rows {
+            let stream = self.streams.stream_for(row.table);
+            let slot = *index.entry(stream.clone()).or_insert_with(|| {
+                groups.push((Arc::from(stream.as_str()), Vec::new()));
+                groups.len() - 1
+            });
+            groups[slot].1.push(row);
+        }
+
+        let limit = self.settings.max_request_bytes;
+        let level = self.compression;
+        // Compression is CPU work: keep it off the async worker threads.
+        let packed = tokio::task::spawn_blocking(move || {
+            groups
+                .into_iter()
+                .map(|(stream, rows)| (stream, packer::pack(rows, limit, level)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+
+        let mut jobs = Vec::new();
+        for (stream, packed) in packed {
+            for oversize in packed.oversize {
+                report.failed.push(FailedRow {
+                    row: oversize.row,
+                    stream: stream.to_string(),
+                    reason: FailureReason::TooLarge {
+                        compressed_bytes: oversize.compressed_bytes,
+                        limit,
+                        server_body: None,
+                    },
+                });
+            }
+            jobs.extend(packed.chunks.into_iter().map(|c| (stream.clone(), c)));
+        }
+
+        let outcomes: Vec<DeliveryReport> = futures::stream::iter(jobs)
+            .map(|(stream, chunk)| self.deliver_chunk(stream, chunk, deadline))
+            .buffer_unordered(self.settings.max_parallel_requests.max(1))
+            .collect()
+            .await;
+        for outcome in outcomes {
+            report.merge(outcome);
+        }
+        for failed in &report.failed {
+            report
+                .by_log_type
+                .entry(failed.row.log_type)
+                .or_default()
+                .failed += 1;
+        }
+        for row in &report.unsent {
+            report.by_log_type.entry(row.log_type).or_default().unsent += 1;
+        }
+        if !report.failed.is_empty() || !report.unsent.is_empty() {
+            tracing::warn!(
+                rows = report.rows,
+                accepted = report.accepted,
+                failed = report.failed.len(),
+                unsent = report.unsent.len(),
+                "not every row was accepted"
+            );
+        }
+        report
+    }
+
+    /// One body and its retries; a 413 splits the rows into halves sent one after the
+    /// other.
+    async fn deliver_chunk(
+        &self,
+        stream: Arc<str>,
+        chunk: Chunk,
+        deadline: Instant,
+    ) -> DeliveryReport {
+        let mut out = DeliveryReport::default();
+        match self.post(&stream, &chunk.body, deadline, &mut out).await {
+            PostOutcome::Accepted => {
+                out.accepted += chunk.rows.len() as u64;
+                out.bytes_accepted += chunk.body.len() as u64;
+                out.raw_bytes_accepted += chunk.raw_bytes as u64;
+                for row in &chunk.rows {
+                    out.by_log_type.entry(row.log_type).or_default().accepted += 1;
+                }
+            }
+            PostOutcome::TooLarge { body } if chunk.rows.len() == 1 => {
+                let compressed_bytes = chunk.body.len();
+                out.failed
+                    .extend(chunk.rows.into_iter().map(|row| FailedRow {
+                        row,
+                        stream: stream.to_string(),
+                        reason: FailureReason::TooLarge {
+                            compressed_bytes,
+                            limit: self.settings.max_request_bytes,
+                            server_body: Some(body.clone()),
+                        },
+                    }));
+            }
+            PostOutcome::TooLarge { .. } => {
+                out.splits += 1;
+                let mut first = chunk.rows;
+                let second = first.split_off(first.len() / 2);
+                tracing::info!(
+                    stream = %stream,
+                    rows = first.len() + second.len(),
+                    bytes = chunk.body.len(),
+                    "request too large for the server; splitting it"
+                );
+                for half in [first, second] {
+                    let level = self.compression;
+                    let sub = tokio::task::spawn_blocking(move || packer::pack_one(half, level))
+                        .await
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+                    let result = Box::pin(self.deliver_chunk(stream.clone(), sub, deadline)).await;
+                    out.merge(result);
+                }
+            }
+            PostOutcome::Failed(reason) => {
+                tracing::warn!(stream = %stream, rows = chunk.rows.len(), %reason,
+                    "rows not accepted; they go to the dead letter");
+                out.failed
+                    .extend(chunk.rows.into_iter().map(|row| FailedRow {
+                        row,
+                        stream: stream.to_string(),
+                        reason: reason.clone(),
+                    }));
+            }
+            PostOutcome::Deadline { last_error } => {
+                tracing::warn!(stream = %stream, rows = chunk.rows.len(), last_error = %last_error,
+                    "deadline reached before these rows were accepted");
+                out.unsent.extend(chunk.rows);
+            }
+        }
+        out
+    }
+
+    /// Posts one body until it is accepted, refused for good, or time or attempts run out.
+    async fn post(
+        &self,
+        stream: &str,
+        body: &Bytes,
+        deadline: Instant,
+        out: &mut DeliveryReport,
+    ) -> PostOutcome {
+        let url = self.stream_url(stream);
+        let max_attempts = self.settings.max_attempts;
+        let mut attempts = 0u32;
+        let mut counted_attempts = 0u32;
+        let mut unauthorized_in_a_row = 0u32;
+        let mut last_error = String::new();
+        loop {
+            if Instant::now() + self.min_attempt_time > deadline {
+                return PostOutcome::Deadline { last_error };
+            }
+            if counted_attempts >= max_attempts
+                || attempts >= max_attempts * THROTTLE_ATTEMPT_FACTOR
+            {
+                return PostOutcome::Failed(FailureReason::RetriesExhausted {
+                    attempts,
+                    last_error,
+                });
+            }
+            let token = match self.auth.token(deadline).await {
+                Ok(token) => token,
+                Err(e) if e.is_permanent() => {
+                    return PostOutcome::Failed(FailureReason::Auth {
+                        message: e.to_string(),
+                    });
+                }
+                Err(e) => {
+                    attempts += 1;
+                    counted_attempts += 1;
+                    last_error = e.to_string();
+                    let wait = retry::backoff(
+                        counted_attempts,
+                        self.settings.initial_backoff,
+                        self.settings.max_backoff,
+                    );
+                    if !self.sleep_within(wait, deadline).await {
+                        return PostOutcome::Deadline { last_error };
+                    }
+                    continue;
+                }
+            };
+
+            attempts += 1;
+            if attempts > 1 {
+                out.retries += 1;
+            }
+            out.requests += 1;
+            out.bytes_sent += body.len() as u64;
+            let timeout = self
+                .settings
+                .request_timeout
+                .min(deadline.saturating_duration_since(Instant::now()));
+            let sent = self
+                .http
+                .post(&url)
+                .bearer_auth(&*token)
+                .header(CONTENT_TYPE, "application/json")
+                .header(CONTENT_ENCODING, "gzip")
+                .timeout(timeout)
+                .body(body.clone())
+                .send()
+                .await;
+
+            let wait = match sent {
+                Err(e) => {
+                    counted_attempts += 1;
+                    unauthorized_in_a_row = 0;
+                    last_error = if e.is_timeout() {
+                        format!("no answer within {timeout:?}")
+                    } else {
+                        format!("request failed: {}", error_chain(&e))
+                    };
+                    tracing::debug!(%stream, attempt = attempts, error = %last_error, "retrying");
+                    retry::backoff(
+                        counted_attempts,
+                        self.settings.initial_backoff,
+                        self.settings.max_backoff,
+                    )
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    let verdict = retry::classify(status);
+                    let text = if verdict == Verdict::Accepted {
+                        String::new()
+                    } else {
+                        truncate(response.text().await.unwrap_or_default())
+                    };
+                    if verdict != Verdict::Unauthorized {
+                        unauthorized_in_a_row = 0;
+                    }
+                    match verdict {
+                        Verdict::Accepted => return PostOutcome::Accepted,
+                        Verdict::TooLarge => return PostOutcome::TooLarge { body: text },
+                        Verdict::Permanent => {
+                            return PostOutcome::Failed(FailureReason::Rejected {
+                                status,
+                                body: text,
+                            });
+                        }
+                        Verdict::Unauthorized => {
+                            out.unauthorized += 1;
+                            unauthorized_in_a_row += 1;
+                            self.auth.invalidate(&token).await;
+                            last_error = format!("HTTP 401: {text}");
+                            match unauthorized_in_a_row {
+                                1 => {}
+                                // A fresh token refused too: the credentials may have been
+                                // rotated or replaced; read them again.
+                                2 => self.auth.invalidate_credentials().await,
+                                _ => {
+                                    return PostOutcome::Failed(FailureReason::Auth {
+                                        message: format!(
+                                            "the ingestion API refused {unauthorized_in_a_row} fresh tokens in a row: {text}"
+                                        ),
+                                    });
+                                }
+                            }
+                            Duration::ZERO
+                        }
+                        Verdict::Throttled => {
+                            out.throttled += 1;
+                            last_error = format!("HTTP {status}: {text}");
+                            match retry::retry_after(&headers) {
+                                Some(asked) => asked,
+                                None => {
+                                    counted_attempts += 1;
+                                    retry::backoff(
+                                        counted_attempts,
+                                        self.settings.initial_backoff,
+                                        self.settings.max_backoff,
+                                    )
+                                }
+                            }
+                        }
+                        Verdict::Transient => {
+                            counted_attempts += 1;
+                            last_error = format!("HTTP {status}: {text}");
+                            retry::retry_after(&headers).unwrap_or_else(|| {
+                                retry::backoff(
+                                    counted_attempts,
+                                    self.settings.initial_backoff,
+                                    self.settings.max_backoff,
+                                )
+                            })
+                        }
+                    }
+                }
+            };
+            if !self.sleep_within(wait, deadline).await {
+                return PostOutcome::Deadline { last_error };
+            }
+        }
+    }
+
+    /// Sleeps `wait` unless that would leave no time for another attempt.
+    async fn sleep_within(&self, wait: Duration, deadline: Instant) -> bool {
+        if Instant::now() + wait + self.min_attempt_time > deadline {
+            return false;
+        }
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        true
+    }
+}
+
+fn truncate(mut text: String) -> String {
+    if text.len() > MAX_BODY_IN_REASON {
+        let mut cut = MAX_BODY_IN_REASON;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}

@@ -1,0 +1,239 @@
+//! The Azure Monitor Logs Ingestion API client (api-version 2023-01-01).
+//!
+//! - [`auth`]: Entra ID client-credentials tokens, credentials from Secrets Manager or the
+//!   environment, both cached and refreshed when they stop working.
+//! - [`packer`]: rows into gzip JSON arrays whose wire size stays under the request limit.
+//! - [`retry`]: what each response means (retry, wait, split, give up) and how long to wait.
+//! - [`client`]: [`SentinelClient::send`], one call per batch of rows with a deadline,
+//!   returning a [`DeliveryReport`] that accounts for every row.
+
+pub mod auth;
+pub mod client;
+pub mod packer;
+pub mod retry;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::record::{LogType, Table};
+
+use super::Row;
+
+pub use auth::{
+    AuthError, CredentialsLoader, SecretsManagerCredentials, StaticCredentials, TokenProvider,
+};
+pub use client::SentinelClient;
+
+/// Which DCR input stream each table's rows are posted to. Tables without an entry use
+/// [`Table::default_stream`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamMap {
+    streams: BTreeMap<Table, String>,
+}
+
+impl StreamMap {
+    pub fn stream_for(&self, table: Table) -> String {
+        self.streams
+            .get(&table)
+            .cloned()
+            .unwrap_or_else(|| table.default_stream())
+    }
+
+    pub fn set(&mut self, table: Table, stream: impl Into<String>) {
+        self.streams.insert(table, stream.into());
+    }
+
+    /// Entries of `other` replace this map's.
+    pub fn extend(&mut self, other: &StreamMap) {
+        for (table, stream) in &other.streams {
+            self.streams.insert(*table, stream.clone());
+        }
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (Table, &str)> {
+        self.streams.iter().map(|(t, s)| (*t, s.as_str()))
+    }
+
+    /// Table names (case-insensitive, `_CL` optional for custom tables) to stream names.
+    pub fn from_names(names: &BTreeMap<String, String>) -> Result<StreamMap, String> {
+        let mut map = StreamMap::default();
+        for (table_name, stream) in names {
+            let table = Table::from_name(table_name)
+                .or_else(|| Table::from_name(&format!("{table_name}_CL")))
+                .ok_or_else(|| {
+                    let known: Vec<_> = Table::ALL.iter().map(|t| t.name()).collect();
+                    format!(
+                        "unknown table {table_name:?}; tables are: {}",
+                        known.join(", ")
+                    )
+                })?;
+            crate::config::validate_stream_name(stream)
+                .map_err(|m| format!("table {table_name}: {m}"))?;
+            map.set(table, stream.clone());
+        }
+        Ok(map)
+    }
+
+    /// A JSON object of table name -> stream name.
+    pub fn parse_json(json: &str) -> Result<StreamMap, String> {
+        let names: BTreeMap<String, String> = serde_json::from_str(json).map_err(|_| {
+            "must be a JSON object of table name to DCR stream name, e.g. \
+             {\"AWSCloudTrail\": \"Custom-AWSCloudTrail\"}"
+                .to_string()
+        })?;
+        StreamMap::from_names(&names)
+    }
+}
+
+/// Why a row was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FailureReason {
+    /// The API refused the request for good (400 schema errors, 403, 404, ...): the
+    /// response body says why.
+    Rejected { status: u16, body: String },
+    /// The row alone does not fit in one request.
+    TooLarge {
+        compressed_bytes: usize,
+        limit: usize,
+        /// The server's 413 body when the server, not the packer, said so.
+        server_body: Option<String>,
+    },
+    /// Retryable failures (5xx, timeouts, dropped connections, throttling) until the
+    /// attempts ran out.
+    RetriesExhausted { attempts: u32, last_error: String },
+    /// No token could be had (bad credentials, unreadable secret), or the API kept
+    /// answering 401 to fresh tokens.
+    Auth { message: String },
+    /// The deadline came before the row was accepted (see [`SentinelClient::fail_unsent`]).
+    Deadline,
+}
+
+impl FailureReason {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FailureReason::Rejected { status, .. } => Some(*status),
+            FailureReason::TooLarge { server_body, .. } => server_body.as_ref().map(|_| 413),
+            _ => None,
+        }
+    }
+
+    /// A short machine-friendly kind for metrics and dead-letter files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FailureReason::Rejected { .. } => "rejected",
+            FailureReason::TooLarge { .. } => "too_large",
+            FailureReason::RetriesExhausted { .. } => "retries_exhausted",
+            FailureReason::Auth { .. } => "auth",
+            FailureReason::Deadline => "deadline",
+        }
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureReason::Rejected { status, body } => {
+                write!(f, "rejected with HTTP {status}: {body}")
+            }
+            FailureReason::TooLarge {
+                compressed_bytes,
+                limit,
+                server_body: None,
+            } => write!(
+                f,
+                "row is {compressed_bytes} bytes gzip-compressed, over the {limit}-byte request limit"
+            ),
+            FailureReason::TooLarge {
+                server_body: Some(body),
+                compressed_bytes,
+                ..
+            } => write!(
+                f,
+                "server answered 413 to this row alone ({compressed_bytes} bytes gzip-compressed): {body}"
+            ),
+            FailureReason::RetriesExhausted {
+                attempts,
+                last_error,
+            } => write!(f, "gave up after {attempts} attempts: {last_error}"),
+            FailureReason::Auth { message } => write!(f, "authentication failed: {message}"),
+            FailureReason::Deadline => {
+                f.write_str("the deadline came before the row could be accepted")
+            }
+        }
+    }
+}
+
+/// A row the API did not accept, with where it was going and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedRow {
+    pub row: Row,
+    pub stream: String,
+    pub reason: FailureReason,
+}
+
+/// Per-log-type row counts of one call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogTypeCounts {
+    pub rows: u64,
+    pub accepted: u64,
+    pub failed: u64,
+    pub unsent: u64,
+}
+
+/// What one [`SentinelClient::send`] call did. Every row given to the call ends up counted
+/// in exactly one of `accepted`, `failed` (to be dead-lettered) and `unsent` (the deadline
+/// came first; the caller still owns them).
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryReport {
+    pub rows: u64,
+    pub accepted: u64,
+    pub failed: Vec<FailedRow>,
+    pub unsent: Vec<Row>,
+    /// HTTP requests to the ingestion API (every attempt counts).
+    pub requests: u64,
+    /// Attempts after the first one of a body (including after 401 and throttling).
+    pub retries: u64,
+    /// 429 and 503 answers.
+    pub throttled: u64,
+    /// 413 answers that made the client split a body.
+    pub splits: u64,
+    /// 401 answers (each one drops the cached token).
+    pub unauthorized: u64,
+    /// Gzip body bytes sent, all attempts.
+    pub bytes_sent: u64,
+    /// Gzip body bytes of accepted requests.
+    pub bytes_accepted: u64,
+    /// Uncompressed JSON bytes of accepted rows.
+    pub raw_bytes_accepted: u64,
+    pub by_log_type: BTreeMap<LogType, LogTypeCounts>,
+}
+
+impl DeliveryReport {
+    /// True when every row was accepted.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty() && self.unsent.is_empty() && self.accepted == self.rows
+    }
+
+    /// Adds another report's numbers and rows to this one.
+    pub fn merge(&mut self, other: DeliveryReport) {
+        self.rows += other.rows;
+        self.accepted += other.accepted;
+        self.failed.extend(other.failed);
+        self.unsent.extend(other.unsent);
+        self.requests += other.requests;
+        self.retries += other.retries;
+        self.throttled += other.throttled;
+        self.splits += other.splits;
+        self.unauthorized += other.unauthorized;
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_accepted += other.bytes_accepted;
+        self.raw_bytes_accepted += other.raw_bytes_accepted;
+        for (log_type, counts) in other.by_log_type {
+            let mine = self.by_log_type.entry(log_type).or_default();
+            mine.rows += counts.rows;
+            mine.accepted += counts.accepted;
+            mine.failed += counts.failed;
+            mine.unsent += counts.unsent;
+        }
+    }
+}
