@@ -11,7 +11,7 @@ use crate::config::{Config, DeadLetterLocation};
 use crate::event::{Envelope, Invocation, ObjectRef, parse_invocation};
 use crate::metrics::InvocationMetrics;
 use crate::runner::sentinel::SentinelDelivery;
-use crate::runner::{Enricher, NoEnrichment, ObjectReport, RunError, Runner, RunnerSettings};
+use crate::runner::{Enricher, ObjectReport, RunError, Runner, RunnerSettings};
 use crate::sink::dead_letter::DeadLetter;
 use crate::sink::sentinel::SentinelClient;
 use crate::source::S3Source;
@@ -226,9 +226,14 @@ fn record_object(metrics: &mut InvocationMetrics, object: &ObjectRef, report: &O
     );
 }
 
-/// The default enrichment of the shipped function.
-pub fn default_enricher() -> Arc<dyn Enricher> {
-    Arc::new(NoEnrichment)
+/// The default enrichment of the shipped function: the ML models (embedded defaults,
+/// swapped from `MODEL_BUCKET` when configured), with adaptive thresholds kept in the
+/// state bucket. Fails on invalid ML variables, naming the variable.
+pub fn default_enricher() -> anyhow::Result<Arc<dyn Enricher>> {
+    let settings = crate::enrich::service::MlSettings::from_env()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let service = crate::enrich::service::MlService::new(settings)?;
+    Ok(Arc::new(service))
 }
 
 /// JSON logs on stderr-free stdout, as CloudWatch expects, filtered by `RUST_LOG`.

@@ -120,7 +120,7 @@ fn main() -> ExitCode {
             sentinel,
             max_decompressed_bytes,
             max_ratio,
-        } => {
+        } => s3_sentinel_connector::lambda::default_enricher().and_then(|enricher| {
             let args = cli::process::ProcessArgs {
                 paths,
                 format,
@@ -132,7 +132,7 @@ fn main() -> ExitCode {
                     max_ratio,
                     ..DecodeLimits::default()
                 },
-                enricher: s3_sentinel_connector::lambda::default_enricher(),
+                enricher,
             };
             let run = if sentinel {
                 cli::process::run_sentinel(&args)
@@ -140,7 +140,7 @@ fn main() -> ExitCode {
                 cli::process::run(&args)
             };
             run.map(|s| if s.failed > 0 { 1 } else { 0 })
-        }
+        }),
         Command::Replay {
             target,
             stream_map,

@@ -47,14 +47,24 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         };
         let items = synth::generate(&config);
         if let Some(path) = &args.write_data {
-            let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let file =
+                File::create(path).with_context(|| format!("creating {}", path.display()))?;
             let mut out = BufWriter::new(file);
             labelled::write_generated(&items, &mut out)?;
             out.flush()?;
-            eprintln!("wrote {} generated records to {}", items.len(), path.display());
+            eprintln!(
+                "wrote {} generated records to {}",
+                items.len(),
+                path.display()
+            );
         }
         let (generated, _) = synth::to_dataset(&items, &extractor).map_err(anyhow::Error::msg)?;
-        eprintln!("generated {} records (seed {}, scale {})", generated.len(), args.seed, args.scale);
+        eprintln!(
+            "generated {} records (seed {}, scale {})",
+            generated.len(),
+            args.seed,
+            args.scale
+        );
         data.features.extend_from_slice(&generated.features);
         data.labels.extend_from_slice(&generated.labels);
         sources.push(format!(
@@ -92,9 +102,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         labelling.push(format!("labels given in {}", path.display()));
     }
 
-    let set_version = args.set_version.clone().unwrap_or_else(|| {
-        format!("trained-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))
-    });
+    let set_version = args
+        .set_version
+        .clone()
+        .unwrap_or_else(|| format!("trained-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
     let provenance = Provenance {
         set_version,
         source: sources.join(" + "),
@@ -102,7 +113,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let trained = artifacts::train_and_export(&data, &TrainConfig::default(), &provenance)?;
     // Loading through tract checks the files exactly as the function will.
-    trained.load().context("the trained models failed to load")?;
+    trained
+        .load()
+        .context("the trained models failed to load")?;
     trained.write_to(&args.out)?;
     let r = &trained.report;
     eprintln!(

@@ -6,8 +6,10 @@
 //! while batches are being scored: each batch uses one model set from start to end.
 
 pub mod alerts;
+pub mod connector;
 pub mod priority;
 pub mod reasons;
+pub mod service;
 pub mod thresholds;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -16,6 +18,7 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
 pub use alerts::Alert;
+pub use connector::Connector;
 pub use priority::Priority;
 pub use thresholds::{AdaptiveThresholds, ThresholdConfig};
 

@@ -1,7 +1,7 @@
 //! CloudTrail (AWSCloudTrail columns).
 
 use super::catalog::{self, Verb};
-use super::common::{self, AddressClass, boolean, log_scale, text};
+use super::common::{self, AddressClass, boolean, text};
 use super::{F, Slots};
 use crate::record::Record;
 
@@ -112,10 +112,9 @@ pub fn extract(r: &Record, s: &mut Slots<'_>) {
     {
         s.set(F::SensitivePort, 1.0);
     }
-    s.set(
-        F::Size,
-        log_scale(params.map_or(0, str::len) as f64, 64.0 * 1024.0),
-    );
+    // `payload_size` stays zero for CloudTrail: the size of the request parameters says
+    // more about the API than about intent, and synthetic training data cannot reproduce
+    // every API's parameters faithfully enough to learn from it.
 }
 
 enum ErrorClass {

@@ -86,8 +86,9 @@ pub fn extract_firewall(r: &Record, s: &mut Slots<'_>) {
     if r.log_type == LogType::NetworkFirewallTls {
         // A failed handshake, or a certificate the revocation check did not find good.
         let error = text(r, "ErrorMessage").is_some()
-            || text(r, "Status")
-                .is_some_and(|st| st.eq_ignore_ascii_case("revoked") || st.eq_ignore_ascii_case("unknown"));
+            || text(r, "Status").is_some_and(|st| {
+                st.eq_ignore_ascii_case("revoked") || st.eq_ignore_ascii_case("unknown")
+            });
         s.flag(F::FwTlsError, error);
         s.flag(F::Failure, error);
         let dropped = text(r, "Action")

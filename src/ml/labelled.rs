@@ -108,28 +108,37 @@ pub fn parse_raw(
     input.push('\n');
     let mut sink = Collect::default();
     let mut emitter = Emitter::new(source, &mut sink);
-    formats::parse_with(format_of(log_type), &mut Cursor::new(input.as_bytes()), &mut emitter)
-        .map_err(|e| format!("parsing failed: {e}"))?;
+    formats::parse_with(
+        format_of(log_type),
+        &mut Cursor::new(input.as_bytes()),
+        &mut emitter,
+    )
+    .map_err(|e| format!("parsing failed: {e}"))?;
     if let Some(reject) = sink.rejects.first() {
-        return Err(format!("the {log_type} parser rejected it: {}", reject.reason));
+        return Err(format!(
+            "the {log_type} parser rejected it: {}",
+            reject.reason
+        ));
     }
     match sink.records.len() {
         1 => {
             let record = sink.records.pop().expect("one record");
             if record.log_type != log_type {
-                return Err(format!(
-                    "it parses as {}, not {log_type}",
-                    record.log_type
-                ));
+                return Err(format!("it parses as {}, not {log_type}", record.log_type));
             }
             Ok(record)
         }
-        n => Err(format!("expected one {log_type} record, the parser produced {n}")),
+        n => Err(format!(
+            "expected one {log_type} record, the parser produced {n}"
+        )),
     }
 }
 
 /// A Sentinel row back into a [`Record`] of its table's columns.
-pub fn record_from_row(row: &serde_json::Map<String, serde_json::Value>, log_type: LogType) -> Result<Record, String> {
+pub fn record_from_row(
+    row: &serde_json::Map<String, serde_json::Value>,
+    log_type: LogType,
+) -> Result<Record, String> {
     let table = log_type.table();
     let mut record = Record::new(log_type);
     let time_text = row
@@ -151,15 +160,24 @@ pub fn record_from_row(row: &serde_json::Map<String, serde_json::Value>, log_typ
         let value = match (column_type, v) {
             (ColumnType::Str, serde_json::Value::String(s)) => Value::Str(s.clone()),
             (ColumnType::Str, other) => Value::Str(other.to_string()),
-            (ColumnType::Int | ColumnType::Long, v) => match v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())) {
+            (ColumnType::Int | ColumnType::Long, v) => match v
+                .as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            {
                 Some(i) => Value::Int(i),
                 None => return Err(format!("{name} is not an integer: {v}")),
             },
-            (ColumnType::Real, v) => match v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())) {
+            (ColumnType::Real, v) => match v
+                .as_f64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            {
                 Some(f) => Value::Real(f),
                 None => return Err(format!("{name} is not a number: {v}")),
             },
-            (ColumnType::Bool, v) => match v.as_bool().or_else(|| v.as_str().and_then(|s| s.parse().ok())) {
+            (ColumnType::Bool, v) => match v
+                .as_bool()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            {
                 Some(b) => Value::Bool(b),
                 None => return Err(format!("{name} is not a boolean: {v}")),
             },
@@ -167,9 +185,9 @@ pub fn record_from_row(row: &serde_json::Map<String, serde_json::Value>, log_typ
                 Some(t) => Value::Time(t),
                 None => return Err(format!("{name} is not a time: {v}")),
             },
-            (ColumnType::Dynamic, v) => Value::Json(
-                RawValue::from_string(v.to_string()).map_err(|e| e.to_string())?,
-            ),
+            (ColumnType::Dynamic, v) => {
+                Value::Json(RawValue::from_string(v.to_string()).map_err(|e| e.to_string())?)
+            }
         };
         record.push(name, value);
     }
@@ -202,7 +220,8 @@ fn read_line(
     base: &Path,
     objects: &mut HashMap<PathBuf, Vec<Record>>,
 ) -> Result<(Record, Category), String> {
-    let line: Line<'_> = serde_json::from_str(text).map_err(|e| format!("not a labelled record: {e}"))?;
+    let line: Line<'_> =
+        serde_json::from_str(text).map_err(|e| format!("not a labelled record: {e}"))?;
     let label = Category::from_name(&line.label).ok_or_else(|| {
         format!(
             "unknown label {:?} (one of critical_security, system_error, performance, normal)",
@@ -210,7 +229,9 @@ fn read_line(
         )
     })?;
     let log_type = match &line.log_type {
-        Some(name) => Some(LogType::from_name(name).ok_or_else(|| format!("unknown log_type {name:?}"))?),
+        Some(name) => {
+            Some(LogType::from_name(name).ok_or_else(|| format!("unknown log_type {name:?}"))?)
+        }
         None => None,
     };
     let record = if let Some(raw) = line.raw {
@@ -247,7 +268,8 @@ fn resolve(
 ) -> Result<Record, String> {
     let path = base.join(&reference.object);
     if !objects.contains_key(&path) {
-        let file = std::fs::File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let file = std::fs::File::open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         let key = path.to_string_lossy().to_string();
         let mut sink = Collect::default();
         process_object(file, &ObjectJob::new(key.clone(), key), &mut sink)

@@ -14,6 +14,7 @@
 //! Everything here is pure computation except [`swap`]'s S3 store.
 
 pub mod artifacts;
+pub mod embedded;
 pub mod labelled;
 pub mod manifest;
 pub mod metrics;
@@ -21,6 +22,7 @@ pub mod onnx;
 pub mod probe;
 pub mod rng;
 pub mod runtime;
+pub mod swap;
 pub mod synth;
 pub mod train;
 

@@ -51,6 +51,12 @@ pub const N_SEGMENTS: usize = N_KNOTS - 1;
 /// Narrowest calibration segment in `ln(1 + error)`: keeps the score continuous where many
 /// records share one error value, so small numeric differences cannot flip it.
 pub const MIN_SEGMENT_WIDTH: f64 = 0.05;
+/// Smallest exponential tail scale in `ln(1 + error)`: beyond the last knot the survival
+/// falls at most like `error^-4`. The tail is extrapolated from the few normal records
+/// beyond the 99th percentile; without a floor a tightly clustered family would call
+/// anything past it astronomically rare, and scores would saturate at 1 in f32 (ties that
+/// erase the ranking of the most unusual records).
+pub const MIN_TAIL_SCALE: f64 = 0.25;
 /// `AnomalyScore = 1 - p^(1/SCORE_ROOT)`.
 pub const SCORE_ROOT: f64 = 3.0;
 /// Fewer normal rows than this in a family: its calibration uses all families pooled.
@@ -295,7 +301,7 @@ impl Calibration {
             } else {
                 excess.iter().sum::<f64>() / excess.len() as f64
             };
-            (knots, mean_excess.max(MIN_SEGMENT_WIDTH) as f32)
+            (knots, mean_excess.max(MIN_TAIL_SCALE) as f32)
         };
         let (pooled_knots, pooled_scale) = fit_one(&pooled);
         let mut cal = Calibration {

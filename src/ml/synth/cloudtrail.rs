@@ -13,10 +13,22 @@ use crate::record::LogType;
 /// Who makes a call.
 #[derive(Debug, Clone)]
 enum Identity {
-    IamUser { name: String, key: String },
-    Role { role: String, session: String, key: String, mfa: bool },
-    Service { service: &'static str },
-    Root { key: Option<String> },
+    IamUser {
+        name: String,
+        key: String,
+    },
+    Role {
+        role: String,
+        session: String,
+        key: String,
+        mfa: bool,
+    },
+    Service {
+        service: &'static str,
+    },
+    Root {
+        key: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -153,7 +165,8 @@ impl Gen<'_> {
         let host = if call.source == "iam.amazonaws.com" || call.source == "signin.amazonaws.com" {
             call.source.to_string()
         } else {
-            call.source.replace(".amazonaws.com", &format!(".{region}.amazonaws.com"))
+            call.source
+                .replace(".amazonaws.com", &format!(".{region}.amazonaws.com"))
         };
         let mut event = json!({
             "eventVersion": "1.09",
@@ -235,8 +248,16 @@ const SERVICE_CALLS: &[(&str, &str, f64)] = &[
     ("dynamodb.amazonaws.com", "DescribeTable", 2.0),
     ("ecr.amazonaws.com", "GetAuthorizationToken", 2.0),
     ("ecr.amazonaws.com", "BatchCheckLayerAvailability", 1.0),
-    ("elasticloadbalancing.amazonaws.com", "DescribeTargetHealth", 2.0),
-    ("autoscaling.amazonaws.com", "DescribeAutoScalingGroups", 2.0),
+    (
+        "elasticloadbalancing.amazonaws.com",
+        "DescribeTargetHealth",
+        2.0,
+    ),
+    (
+        "autoscaling.amazonaws.com",
+        "DescribeAutoScalingGroups",
+        2.0,
+    ),
     ("rds.amazonaws.com", "DescribeDBInstances", 1.0),
     ("cloudformation.amazonaws.com", "DescribeStacks", 1.0),
     ("lambda.amazonaws.com", "GetFunction", 1.0),
@@ -350,23 +371,71 @@ fn service_activity(g: &mut Gen<'_>) {
 
 fn aws_service_activity(g: &mut Gen<'_>) {
     const CALLS: &[(&str, &str, &str)] = &[
-        ("config.amazonaws.com", "ec2.amazonaws.com", "DescribeInstances"),
-        ("config.amazonaws.com", "ec2.amazonaws.com", "DescribeSecurityGroups"),
+        (
+            "config.amazonaws.com",
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+        ),
+        (
+            "config.amazonaws.com",
+            "ec2.amazonaws.com",
+            "DescribeSecurityGroups",
+        ),
         ("config.amazonaws.com", "s3.amazonaws.com", "GetBucketAcl"),
-        ("config.amazonaws.com", "s3.amazonaws.com", "GetBucketPolicy"),
-        ("config.amazonaws.com", "iam.amazonaws.com", "ListAttachedRolePolicies"),
+        (
+            "config.amazonaws.com",
+            "s3.amazonaws.com",
+            "GetBucketPolicy",
+        ),
+        (
+            "config.amazonaws.com",
+            "iam.amazonaws.com",
+            "ListAttachedRolePolicies",
+        ),
         ("config.amazonaws.com", "iam.amazonaws.com", "GetRole"),
-        ("config.amazonaws.com", "iam.amazonaws.com", "ListRolePolicies"),
-        ("backup.amazonaws.com", "ec2.amazonaws.com", "CreateSnapshot"),
-        ("backup.amazonaws.com", "ec2.amazonaws.com", "DeleteSnapshot"),
-        ("backup.amazonaws.com", "ec2.amazonaws.com", "DescribeVolumes"),
-        ("autoscaling.amazonaws.com", "ec2.amazonaws.com", "RunInstances"),
-        ("autoscaling.amazonaws.com", "ec2.amazonaws.com", "TerminateInstances"),
+        (
+            "config.amazonaws.com",
+            "iam.amazonaws.com",
+            "ListRolePolicies",
+        ),
+        (
+            "backup.amazonaws.com",
+            "ec2.amazonaws.com",
+            "CreateSnapshot",
+        ),
+        (
+            "backup.amazonaws.com",
+            "ec2.amazonaws.com",
+            "DeleteSnapshot",
+        ),
+        (
+            "backup.amazonaws.com",
+            "ec2.amazonaws.com",
+            "DescribeVolumes",
+        ),
+        (
+            "autoscaling.amazonaws.com",
+            "ec2.amazonaws.com",
+            "RunInstances",
+        ),
+        (
+            "autoscaling.amazonaws.com",
+            "ec2.amazonaws.com",
+            "TerminateInstances",
+        ),
         ("lambda.amazonaws.com", "sts.amazonaws.com", "AssumeRole"),
         ("ecs-tasks.amazonaws.com", "sts.amazonaws.com", "AssumeRole"),
         ("ec2.amazonaws.com", "sts.amazonaws.com", "AssumeRole"),
-        ("securityhub.amazonaws.com", "iam.amazonaws.com", "GetAccountSummary"),
-        ("access-analyzer.amazonaws.com", "iam.amazonaws.com", "ListRoles"),
+        (
+            "securityhub.amazonaws.com",
+            "iam.amazonaws.com",
+            "GetAccountSummary",
+        ),
+        (
+            "access-analyzer.amazonaws.com",
+            "iam.amazonaws.com",
+            "ListRoles",
+        ),
     ];
     for _ in 0..g.env.count(4_000) {
         let t = g.env.any_time(&mut g.rng);
@@ -383,7 +452,13 @@ fn aws_service_activity(g: &mut Gen<'_>) {
             }),
             _ => Value::Null,
         };
-        g.emit(t, &actor, Call::new(source, name).params(params), Category::Normal, "benign/aws-service");
+        g.emit(
+            t,
+            &actor,
+            Call::new(source, name).params(params),
+            Category::Normal,
+            "benign/aws-service",
+        );
     }
 }
 
@@ -450,7 +525,10 @@ fn people_activity(g: &mut Gen<'_>) {
         ("s3.amazonaws.com", "CreateBucket"),
         ("s3.amazonaws.com", "PutBucketTagging"),
         ("lambda.amazonaws.com", "UpdateFunctionCode20150331v2"),
-        ("lambda.amazonaws.com", "UpdateFunctionConfiguration20150331v2"),
+        (
+            "lambda.amazonaws.com",
+            "UpdateFunctionConfiguration20150331v2",
+        ),
         ("cloudformation.amazonaws.com", "UpdateStack"),
         ("ssm.amazonaws.com", "PutParameter"),
         ("ssm.amazonaws.com", "StartSession"),
@@ -499,11 +577,19 @@ fn people_activity(g: &mut Gen<'_>) {
                 "bucketPolicy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/ci-deploy"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-prod-artifacts/*"}]},
             }),
             "CreateAccessKey" => json!({"userName": "ci-deploy"}),
-            "RunInstances" => json!({"instanceType": g.rng.pick(&["t3.medium", "m6i.large", "c6i.xlarge"]), "minCount": 1, "maxCount": 1}),
+            "RunInstances" => {
+                json!({"instanceType": g.rng.pick(&["t3.medium", "m6i.large", "c6i.xlarge"]), "minCount": 1, "maxCount": 1})
+            }
             "GetSecretValue" => json!({"secretId": g.rng.pick(SECRETS)}),
             _ => Value::Null,
         };
-        g.emit(t, &actor, Call::new(source, name).params(params), Category::Normal, "benign/people");
+        g.emit(
+            t,
+            &actor,
+            Call::new(source, name).params(params),
+            Category::Normal,
+            "benign/people",
+        );
     }
     // Console sign-ins through the identity provider, a few mistyped.
     for _ in 0..g.env.count(300) {
@@ -603,7 +689,10 @@ fn long_term_key_users(g: &mut Gen<'_>) {
             office: true,
         },
     ];
-    let keys: Vec<String> = USERS.iter().map(|_| access_key(&mut g.rng, "AKIA")).collect();
+    let keys: Vec<String> = USERS
+        .iter()
+        .map(|_| access_key(&mut g.rng, "AKIA"))
+        .collect();
     for _ in 0..g.env.count(2_500) {
         let u = g.rng.below(USERS.len() as u64) as usize;
         let user = &USERS[u];
@@ -630,7 +719,9 @@ fn long_term_key_users(g: &mut Gen<'_>) {
         let mut call = Call::new(source, name);
         call.params = match name {
             "AuthorizeSecurityGroupIngress" => sg_params(&mut g.rng, "0.0.0.0/0", 443),
-            "CreateRole" => json!({"roleName": format!("svc-{}", g.rng.hex(6)), "assumeRolePolicyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"lambda.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"}),
+            "CreateRole" => {
+                json!({"roleName": format!("svc-{}", g.rng.hex(6)), "assumeRolePolicyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"lambda.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"})
+            }
             _ => Value::Null,
         };
         if matches!(name, "PutObject" | "GetObject") {
@@ -664,7 +755,13 @@ fn operational_trouble(g: &mut Gen<'_>) {
                 ("Client.RequestLimitExceeded", "Request limit exceeded."),
             ]);
             let t = t0 + Duration::milliseconds(k * g.rng.range(50, 900));
-            g.emit(t, &actor, Call::new(source, name).error(code, message), Category::Performance, "ops/throttling");
+            g.emit(
+                t,
+                &actor,
+                Call::new(source, name).error(code, message),
+                Category::Performance,
+                "ops/throttling",
+            );
         }
     }
     // Service-side failures.
@@ -681,11 +778,23 @@ fn operational_trouble(g: &mut Gen<'_>) {
         for k in 0..g.rng.range(2, 10) {
             let (code, message) = *g.rng.pick(&[
                 ("InternalError", "An internal error has occurred"),
-                ("ServiceUnavailable", "Service is unavailable. Please try again later."),
-                ("InternalFailure", "The request processing has failed because of an unknown error."),
+                (
+                    "ServiceUnavailable",
+                    "Service is unavailable. Please try again later.",
+                ),
+                (
+                    "InternalFailure",
+                    "The request processing has failed because of an unknown error.",
+                ),
             ]);
             let t = t0 + Duration::seconds(k * g.rng.range(1, 20));
-            g.emit(t, &actor, Call::new(source, name).error(code, message), Category::SystemError, "ops/service-error");
+            g.emit(
+                t,
+                &actor,
+                Call::new(source, name).error(code, message),
+                Category::SystemError,
+                "ops/service-error",
+            );
         }
     }
     // A deployed role missing a permission: the same call denied over and over.
@@ -704,7 +813,10 @@ fn operational_trouble(g: &mut Gen<'_>) {
             g.emit(
                 t,
                 &actor,
-                Call::new(source, name).error("AccessDenied", "User is not authorized to perform this action"),
+                Call::new(source, name).error(
+                    "AccessDenied",
+                    "User is not authorized to perform this action",
+                ),
                 Category::SystemError,
                 "ops/missing-permission",
             );
@@ -754,12 +866,22 @@ fn attacks(g: &mut Gen<'_>) {
             0 | 1 => Identity::IamUser {
                 name: g
                     .rng
-                    .pick(&["legacy-reporting", "backup-script", "ci-deploy", "terraform", "svc-analytics", "j.doe"])
+                    .pick(&[
+                        "legacy-reporting",
+                        "backup-script",
+                        "ci-deploy",
+                        "terraform",
+                        "svc-analytics",
+                        "j.doe",
+                    ])
                     .to_string(),
                 key: access_key(&mut g.rng, "AKIA"),
             },
             2 => Identity::Role {
-                role: g.rng.pick(&["web-frontend-ec2", "ssm-managed-instance", "eks-node-group"]).to_string(),
+                role: g
+                    .rng
+                    .pick(&["web-frontend-ec2", "ssm-managed-instance", "eks-node-group"])
+                    .to_string(),
                 session: g.rng.pick(&g.env.instance_ids).clone(),
                 key: access_key(&mut g.rng, "ASIA"),
                 mfa: false,
@@ -771,11 +893,22 @@ fn attacks(g: &mut Gen<'_>) {
                 mfa: false,
             },
         };
-        let actor = Actor { identity, ip, agent };
+        let actor = Actor {
+            identity,
+            ip,
+            agent,
+        };
         // Low-privilege credentials get many denials while exploring.
         let denial_rate = if g.rng.chance(0.4) { 0.5 } else { 0.05 };
         let mut seq: Vec<Call<'static>> = Vec::new();
-        let region_hop = *g.rng.pick(&["us-west-2", "eu-west-1", "ap-southeast-1", "sa-east-1", "eu-north-1", "ap-northeast-1"]);
+        let region_hop = *g.rng.pick(&[
+            "us-west-2",
+            "eu-west-1",
+            "ap-southeast-1",
+            "sa-east-1",
+            "eu-north-1",
+            "ap-northeast-1",
+        ]);
         let outsider = format!("{}", g.rng.range(100_000_000_000, 999_999_999_999));
         // Nearly every intrusion starts by asking who it is.
         seq.push(Call::new("sts.amazonaws.com", "GetCallerIdentity"));
@@ -802,14 +935,30 @@ fn attacks(g: &mut Gen<'_>) {
                         seq.push(Call::new(s, e));
                     }
                 }
-                for region in ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-south-1", "ap-northeast-1", "sa-east-1", "ca-central-1"] {
+                for region in [
+                    "us-east-1",
+                    "us-east-2",
+                    "us-west-1",
+                    "us-west-2",
+                    "eu-west-1",
+                    "eu-central-1",
+                    "ap-south-1",
+                    "ap-northeast-1",
+                    "sa-east-1",
+                    "ca-central-1",
+                ] {
                     seq.push(Call::new("ec2.amazonaws.com", "DescribeInstances").region(region));
                     if g.rng.chance(0.5) {
-                        seq.push(Call::new("ec2.amazonaws.com", "DescribeSecurityGroups").region(region));
+                        seq.push(
+                            Call::new("ec2.amazonaws.com", "DescribeSecurityGroups").region(region),
+                        );
                     }
                 }
                 for _ in 0..g.rng.range(2, 8) {
-                    seq.push(Call::new("s3.amazonaws.com", "GetBucketPolicy").params(json!({"bucketName": format!("acme-{}", g.rng.hex(6))})));
+                    seq.push(
+                        Call::new("s3.amazonaws.com", "GetBucketPolicy")
+                            .params(json!({"bucketName": format!("acme-{}", g.rng.hex(6))})),
+                    );
                 }
             }
             Technique::DefenseEvasion => {
@@ -825,7 +974,10 @@ fn attacks(g: &mut Gen<'_>) {
                     ("ec2.amazonaws.com", "DeleteFlowLogs"),
                     ("config.amazonaws.com", "StopConfigurationRecorder"),
                     ("config.amazonaws.com", "DeleteDeliveryChannel"),
-                    ("route53resolver.amazonaws.com", "DeleteResolverQueryLogConfig"),
+                    (
+                        "route53resolver.amazonaws.com",
+                        "DeleteResolverQueryLogConfig",
+                    ),
                     ("logs.amazonaws.com", "DeleteLogGroup"),
                     ("securityhub.amazonaws.com", "DisableSecurityHub"),
                     ("organizations.amazonaws.com", "LeaveOrganization"),
@@ -838,24 +990,49 @@ fn attacks(g: &mut Gen<'_>) {
                 for _ in 0..g.rng.range(1, 4) {
                     let (s, e) = *g.rng.pick(actions);
                     let params = match e {
-                        "StopLogging" | "DeleteTrail" => json!({"name": format!("arn:aws:cloudtrail:us-east-1:123456789012:trail/{}", g.rng.pick(&["org-trail", "management-events"]))}),
-                        "PutEventSelectors" => json!({"trailName": "org-trail", "eventSelectors": [{"readWriteType": "ReadOnly", "includeManagementEvents": false, "dataResources": []}]}),
+                        "StopLogging" | "DeleteTrail" => {
+                            json!({"name": format!("arn:aws:cloudtrail:us-east-1:123456789012:trail/{}", g.rng.pick(&["org-trail", "management-events"]))})
+                        }
+                        "PutEventSelectors" => {
+                            json!({"trailName": "org-trail", "eventSelectors": [{"readWriteType": "ReadOnly", "includeManagementEvents": false, "dataResources": []}]})
+                        }
                         "UpdateDetector" => json!({"detectorId": g.rng.hex(32), "enable": false}),
-                        "DeleteFlowLogs" => json!({"DeleteFlowLogsRequest": {"FlowLogId": {"tag": 1, "content": format!("fl-0{}", g.rng.hex(16))}}}),
+                        "DeleteFlowLogs" => {
+                            json!({"DeleteFlowLogsRequest": {"FlowLogId": {"tag": 1, "content": format!("fl-0{}", g.rng.hex(16))}}})
+                        }
                         _ => Value::Null,
                     };
                     seq.push(Call::new(s, e).params(params));
                 }
             }
             Technique::PersistenceIam => {
-                let new_user = g.rng.pick(&["support-svc", "backup-admin", "aws-health", "devops2", "monitoring"]).to_string();
+                let new_user = g
+                    .rng
+                    .pick(&[
+                        "support-svc",
+                        "backup-admin",
+                        "aws-health",
+                        "devops2",
+                        "monitoring",
+                    ])
+                    .to_string();
                 match g.rng.below(4) {
                     0 => {
                         seq.push(Call::new("iam.amazonaws.com", "ListUsers"));
-                        seq.push(Call::new("iam.amazonaws.com", "CreateUser").params(json!({"userName": new_user})));
-                        seq.push(Call::new("iam.amazonaws.com", "CreateLoginProfile").params(json!({"userName": new_user, "passwordResetRequired": false})));
+                        seq.push(
+                            Call::new("iam.amazonaws.com", "CreateUser")
+                                .params(json!({"userName": new_user})),
+                        );
+                        seq.push(
+                            Call::new("iam.amazonaws.com", "CreateLoginProfile").params(
+                                json!({"userName": new_user, "passwordResetRequired": false}),
+                            ),
+                        );
                         seq.push(Call::new("iam.amazonaws.com", "AttachUserPolicy").params(json!({"userName": new_user, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})));
-                        seq.push(Call::new("iam.amazonaws.com", "CreateAccessKey").params(json!({"userName": new_user})));
+                        seq.push(
+                            Call::new("iam.amazonaws.com", "CreateAccessKey")
+                                .params(json!({"userName": new_user})),
+                        );
                     }
                     1 => {
                         seq.push(Call::new("iam.amazonaws.com", "ListRoles"));
@@ -865,20 +1042,34 @@ fn attacks(g: &mut Gen<'_>) {
                     2 => {
                         let target = g.rng.pick(&g.env.people).name.clone();
                         seq.push(Call::new("iam.amazonaws.com", "ListUsers"));
-                        seq.push(Call::new("iam.amazonaws.com", "UpdateLoginProfile").params(json!({"userName": target})));
-                        seq.push(Call::new("iam.amazonaws.com", "CreateAccessKey").params(json!({"userName": target})));
+                        seq.push(
+                            Call::new("iam.amazonaws.com", "UpdateLoginProfile")
+                                .params(json!({"userName": target})),
+                        );
+                        seq.push(
+                            Call::new("iam.amazonaws.com", "CreateAccessKey")
+                                .params(json!({"userName": target})),
+                        );
                         seq.push(Call::new("iam.amazonaws.com", "UpdateAssumeRolePolicy").params(json!({"roleName": "reporting-batch", "policyDocument": format!("{{\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"arn:aws:iam::{outsider}:root\"}},\"Action\":\"sts:AssumeRole\"}}]}}")})));
                     }
                     _ => {
-                        seq.push(Call::new("rolesanywhere.amazonaws.com", "CreateTrustAnchor").params(json!({"name": new_user, "enabled": true})));
+                        seq.push(
+                            Call::new("rolesanywhere.amazonaws.com", "CreateTrustAnchor")
+                                .params(json!({"name": new_user, "enabled": true})),
+                        );
                         seq.push(Call::new("rolesanywhere.amazonaws.com", "CreateProfile").params(json!({"name": new_user, "roleArns": ["arn:aws:iam::123456789012:role/reporting-batch"]})));
-                        seq.push(Call::new("sts.amazonaws.com", "GetFederationToken").params(json!({"name": new_user, "durationSeconds": 129600})));
+                        seq.push(
+                            Call::new("sts.amazonaws.com", "GetFederationToken")
+                                .params(json!({"name": new_user, "durationSeconds": 129600})),
+                        );
                     }
                 }
             }
             Technique::PersistenceLambda => {
                 seq.push(Call::new("lambda.amazonaws.com", "ListFunctions20150331"));
-                let f = *g.rng.pick(&["orders-webhook", "image-resizer", "nightly-export"]);
+                let f = *g
+                    .rng
+                    .pick(&["orders-webhook", "image-resizer", "nightly-export"]);
                 match g.rng.below(3) {
                     0 => seq.push(Call::new("lambda.amazonaws.com", "UpdateFunctionCode20150331v2").params(json!({"functionName": f, "publish": true}))),
                     1 => {
@@ -892,12 +1083,18 @@ fn attacks(g: &mut Gen<'_>) {
                 0 => {
                     seq.push(Call::new("secretsmanager.amazonaws.com", "ListSecrets"));
                     for _ in 0..g.rng.range(5, 25) {
-                        seq.push(Call::new("secretsmanager.amazonaws.com", "GetSecretValue").params(json!({"secretId": g.rng.pick(SECRETS)})));
+                        seq.push(
+                            Call::new("secretsmanager.amazonaws.com", "GetSecretValue")
+                                .params(json!({"secretId": g.rng.pick(SECRETS)})),
+                        );
                     }
                 }
                 1 => {
                     seq.push(Call::new("secretsmanager.amazonaws.com", "ListSecrets"));
-                    seq.push(Call::new("secretsmanager.amazonaws.com", "BatchGetSecretValue").params(json!({"filters": [{"key": "name", "values": ["prod"]}]})));
+                    seq.push(
+                        Call::new("secretsmanager.amazonaws.com", "BatchGetSecretValue")
+                            .params(json!({"filters": [{"key": "name", "values": ["prod"]}]})),
+                    );
                 }
                 2 => {
                     seq.push(Call::new("ssm.amazonaws.com", "DescribeParameters"));
@@ -910,46 +1107,59 @@ fn attacks(g: &mut Gen<'_>) {
                     for _ in 0..g.rng.range(3, 20) {
                         let id = g.rng.pick(&g.env.instance_ids).clone();
                         if g.rng.chance(0.5) {
-                            seq.push(Call::new("ec2.amazonaws.com", "GetPasswordData").params(json!({"instanceId": id})));
+                            seq.push(
+                                Call::new("ec2.amazonaws.com", "GetPasswordData")
+                                    .params(json!({"instanceId": id})),
+                            );
                         } else {
-                            seq.push(Call::new("ec2.amazonaws.com", "DescribeInstanceAttribute").params(json!({"instanceId": id, "attribute": "userData"})));
+                            seq.push(
+                                Call::new("ec2.amazonaws.com", "DescribeInstanceAttribute")
+                                    .params(json!({"instanceId": id, "attribute": "userData"})),
+                            );
                         }
                     }
                 }
             },
-            Technique::Sharing => {
-                match g.rng.below(4) {
-                    0 => {
-                        seq.push(Call::new("ec2.amazonaws.com", "DescribeSnapshots"));
-                        seq.push(Call::new("ec2.amazonaws.com", "ModifySnapshotAttribute").params(json!({"snapshotId": format!("snap-0{}", g.rng.hex(16)), "createVolumePermission": {"add": {"items": [{"userId": outsider}]}}, "attributeType": "CREATE_VOLUME_PERMISSION"})));
-                    }
-                    1 => {
-                        seq.push(Call::new("ec2.amazonaws.com", "DescribeImages"));
-                        seq.push(Call::new("ec2.amazonaws.com", "ModifyImageAttribute").params(json!({"imageId": format!("ami-0{}", g.rng.hex(16)), "launchPermission": {"add": {"items": [{"userId": outsider}]}}})));
-                    }
-                    2 => {
-                        seq.push(Call::new("rds.amazonaws.com", "DescribeDBSnapshots"));
-                        seq.push(Call::new("rds.amazonaws.com", "ModifyDBSnapshotAttribute").params(json!({"dBSnapshotIdentifier": "orders-nightly", "attributeName": "restore", "valuesToAdd": [outsider]})));
-                    }
-                    _ => {
-                        seq.push(Call::new("s3.amazonaws.com", "ListBuckets"));
-                        seq.push(Call::new("s3.amazonaws.com", "DeleteBucketPublicAccessBlock").params(json!({"bucketName": "acme-prod-data"})));
-                        seq.push(Call::new("s3.amazonaws.com", "PutBucketPolicy").params(json!({"bucketName": "acme-prod-data", "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-prod-data/*"}]}})));
-                        for _ in 0..g.rng.range(5, 30) {
-                            seq.push(Call::new("s3.amazonaws.com", "GetObject").params(json!({"bucketName": "acme-prod-data", "key": format!("exports/{}.csv", g.rng.hex(10))})).data());
-                        }
+            Technique::Sharing => match g.rng.below(4) {
+                0 => {
+                    seq.push(Call::new("ec2.amazonaws.com", "DescribeSnapshots"));
+                    seq.push(Call::new("ec2.amazonaws.com", "ModifySnapshotAttribute").params(json!({"snapshotId": format!("snap-0{}", g.rng.hex(16)), "createVolumePermission": {"add": {"items": [{"userId": outsider}]}}, "attributeType": "CREATE_VOLUME_PERMISSION"})));
+                }
+                1 => {
+                    seq.push(Call::new("ec2.amazonaws.com", "DescribeImages"));
+                    seq.push(Call::new("ec2.amazonaws.com", "ModifyImageAttribute").params(json!({"imageId": format!("ami-0{}", g.rng.hex(16)), "launchPermission": {"add": {"items": [{"userId": outsider}]}}})));
+                }
+                2 => {
+                    seq.push(Call::new("rds.amazonaws.com", "DescribeDBSnapshots"));
+                    seq.push(Call::new("rds.amazonaws.com", "ModifyDBSnapshotAttribute").params(json!({"dBSnapshotIdentifier": "orders-nightly", "attributeName": "restore", "valuesToAdd": [outsider]})));
+                }
+                _ => {
+                    seq.push(Call::new("s3.amazonaws.com", "ListBuckets"));
+                    seq.push(
+                        Call::new("s3.amazonaws.com", "DeleteBucketPublicAccessBlock")
+                            .params(json!({"bucketName": "acme-prod-data"})),
+                    );
+                    seq.push(Call::new("s3.amazonaws.com", "PutBucketPolicy").params(json!({"bucketName": "acme-prod-data", "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-prod-data/*"}]}})));
+                    for _ in 0..g.rng.range(5, 30) {
+                        seq.push(Call::new("s3.amazonaws.com", "GetObject").params(json!({"bucketName": "acme-prod-data", "key": format!("exports/{}.csv", g.rng.hex(10))})).data());
                     }
                 }
-            }
+            },
             Technique::Exposure => {
                 seq.push(Call::new("ec2.amazonaws.com", "DescribeSecurityGroups"));
                 let port = *g.rng.pick(&[22, 3389, 5432, 3306, 6379]);
-                seq.push(Call::new("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress").params(sg_params(&mut g.rng, "0.0.0.0/0", port)));
+                seq.push(
+                    Call::new("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress")
+                        .params(sg_params(&mut g.rng, "0.0.0.0/0", port)),
+                );
             }
             Technique::RemoteExecution => match g.rng.below(4) {
                 0 => {
                     for _ in 0..g.rng.range(3, 30) {
-                        seq.push(Call::new("ssm.amazonaws.com", "DescribeInstanceInformation"));
+                        seq.push(Call::new(
+                            "ssm.amazonaws.com",
+                            "DescribeInstanceInformation",
+                        ));
                     }
                     seq.push(Call::new("ssm.amazonaws.com", "SendCommand").params(json!({"documentName": "AWS-RunShellScript", "instanceIds": [g.rng.pick(&g.env.instance_ids)], "parameters": "HIDDEN_DUE_TO_SECURITY_REASONS"})));
                     for _ in 0..g.rng.range(2, 10) {
@@ -957,17 +1167,32 @@ fn attacks(g: &mut Gen<'_>) {
                     }
                 }
                 1 => {
-                    seq.push(Call::new("ssm.amazonaws.com", "DescribeInstanceInformation"));
-                    seq.push(Call::new("ssm.amazonaws.com", "StartSession").params(json!({"target": g.rng.pick(&g.env.instance_ids)})));
+                    seq.push(Call::new(
+                        "ssm.amazonaws.com",
+                        "DescribeInstanceInformation",
+                    ));
+                    seq.push(
+                        Call::new("ssm.amazonaws.com", "StartSession")
+                            .params(json!({"target": g.rng.pick(&g.env.instance_ids)})),
+                    );
                     seq.push(Call::new("ssm.amazonaws.com", "TerminateSession"));
                 }
                 2 => {
                     let id = g.rng.pick(&g.env.instance_ids).clone();
                     if g.rng.chance(0.5) {
-                        seq.push(Call::new("ec2-instance-connect.amazonaws.com", "SendSSHPublicKey").params(json!({"instanceId": id, "instanceOSUser": "ec2-user"})));
+                        seq.push(
+                            Call::new("ec2-instance-connect.amazonaws.com", "SendSSHPublicKey")
+                                .params(json!({"instanceId": id, "instanceOSUser": "ec2-user"})),
+                        );
                     } else {
                         seq.push(Call::new("ec2.amazonaws.com", "EnableSerialConsoleAccess"));
-                        seq.push(Call::new("ec2-instance-connect.amazonaws.com", "SendSerialConsoleSSHPublicKey").params(json!({"instanceId": id, "serialPort": 0})));
+                        seq.push(
+                            Call::new(
+                                "ec2-instance-connect.amazonaws.com",
+                                "SendSerialConsoleSSHPublicKey",
+                            )
+                            .params(json!({"instanceId": id, "serialPort": 0})),
+                        );
                     }
                 }
                 _ => {
@@ -976,20 +1201,42 @@ fn attacks(g: &mut Gen<'_>) {
                     }
                     if g.rng.chance(0.5) {
                         let id = g.rng.pick(&g.env.instance_ids).clone();
-                        seq.push(Call::new("ec2.amazonaws.com", "StopInstances").params(json!({"instancesSet": {"items": [{"instanceId": id}]}})));
-                        seq.push(Call::new("ec2.amazonaws.com", "ModifyInstanceAttribute").params(json!({"instanceId": id, "userData": "<sensitiveDataRemoved>"})));
-                        seq.push(Call::new("ec2.amazonaws.com", "StartInstances").params(json!({"instancesSet": {"items": [{"instanceId": id}]}})));
+                        seq.push(
+                            Call::new("ec2.amazonaws.com", "StopInstances")
+                                .params(json!({"instancesSet": {"items": [{"instanceId": id}]}})),
+                        );
+                        seq.push(
+                            Call::new("ec2.amazonaws.com", "ModifyInstanceAttribute").params(
+                                json!({"instanceId": id, "userData": "<sensitiveDataRemoved>"}),
+                            ),
+                        );
+                        seq.push(
+                            Call::new("ec2.amazonaws.com", "StartInstances")
+                                .params(json!({"instancesSet": {"items": [{"instanceId": id}]}})),
+                        );
                     }
                 }
             },
             Technique::Hijacking => {
                 seq.push(Call::new("bedrock.amazonaws.com", "ListFoundationModels"));
                 for _ in 0..g.rng.range(2, 8) {
-                    seq.push(Call::new("bedrock.amazonaws.com", "GetFoundationModelAvailability"));
+                    seq.push(Call::new(
+                        "bedrock.amazonaws.com",
+                        "GetFoundationModelAvailability",
+                    ));
                 }
-                seq.push(Call::new("bedrock.amazonaws.com", "PutUseCaseForModelAccess"));
-                seq.push(Call::new("bedrock.amazonaws.com", "CreateFoundationModelAgreement"));
-                seq.push(Call::new("bedrock.amazonaws.com", "PutFoundationModelEntitlement"));
+                seq.push(Call::new(
+                    "bedrock.amazonaws.com",
+                    "PutUseCaseForModelAccess",
+                ));
+                seq.push(Call::new(
+                    "bedrock.amazonaws.com",
+                    "CreateFoundationModelAgreement",
+                ));
+                seq.push(Call::new(
+                    "bedrock.amazonaws.com",
+                    "PutFoundationModelEntitlement",
+                ));
                 for _ in 0..g.rng.range(3, 20) {
                     seq.push(Call::new("bedrock.amazonaws.com", "InvokeModel").region(region_hop));
                 }
@@ -1013,12 +1260,15 @@ fn attacks(g: &mut Gen<'_>) {
                 // Password guessing, then a sign-in without MFA, then a look around.
                 let attempts = g.rng.range(3, 25);
                 for _ in 0..attempts {
-                    let mut c = Call::new("signin.amazonaws.com", "ConsoleLogin").response(json!({"ConsoleLogin": "Failure"})).error("Failed authentication", "Failed authentication");
+                    let mut c = Call::new("signin.amazonaws.com", "ConsoleLogin")
+                        .response(json!({"ConsoleLogin": "Failure"}))
+                        .error("Failed authentication", "Failed authentication");
                     c.event_type = "AwsConsoleSignIn";
                     c.additional = json!({"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No", "MFAUsed": "No"});
                     seq.push(c);
                 }
-                let mut c = Call::new("signin.amazonaws.com", "ConsoleLogin").response(json!({"ConsoleLogin": "Success"}));
+                let mut c = Call::new("signin.amazonaws.com", "ConsoleLogin")
+                    .response(json!({"ConsoleLogin": "Success"}));
                 c.event_type = "AwsConsoleSignIn";
                 c.additional = json!({"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No", "MFAUsed": "No"});
                 seq.push(c);
@@ -1040,7 +1290,10 @@ fn attacks(g: &mut Gen<'_>) {
                     Identity::Root { key: None }
                 } else {
                     Identity::IamUser {
-                        name: g.rng.pick(&["ops-breakglass", "j.doe", "finance-admin"]).to_string(),
+                        name: g
+                            .rng
+                            .pick(&["ops-breakglass", "j.doe", "finance-admin"])
+                            .to_string(),
                         key: String::new(),
                     }
                 },
@@ -1083,7 +1336,13 @@ fn attacks(g: &mut Gen<'_>) {
                 // Console sessions of IAM users carry session keys.
                 *key = access_key(&mut g.rng, "ASIA");
             }
-            g.emit(t, &actor_now, call, Category::CriticalSecurity, "attack/cloudtrail");
+            g.emit(
+                t,
+                &actor_now,
+                call,
+                Category::CriticalSecurity,
+                "attack/cloudtrail",
+            );
         }
     }
 }

@@ -92,7 +92,15 @@ pub fn generate(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
         let e = if roll < 0.05 {
             // Search-domain expansion: the resolver first tries the name under the VPC
             // domain, which does not exist.
-            entry(&mut rng, env, t, &format!("{domain}.ec2.internal"), "A", "NXDOMAIN", None)
+            entry(
+                &mut rng,
+                env,
+                t,
+                &format!("{domain}.ec2.internal"),
+                "A",
+                "NXDOMAIN",
+                None,
+            )
         } else {
             let qtype = *rng.pick(&["A", "A", "A", "AAAA"]);
             entry(&mut rng, env, t, domain, qtype, "NOERROR", None)
@@ -114,7 +122,11 @@ pub fn generate(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
         match n % 3 {
             // Data smuggled out in query names.
             0 => {
-                let zone = format!("{}.{}", base32(&mut rng, 6), rng.pick(&["net", "xyz", "top"]));
+                let zone = format!(
+                    "{}.{}",
+                    base32(&mut rng, 6),
+                    rng.pick(&["net", "xyz", "top"])
+                );
                 for _ in 0..rng.range(10, 50) {
                     t += Duration::milliseconds(rng.range(20, 2000));
                     let len = rng.range(30, 62) as usize;
@@ -129,14 +141,23 @@ pub fn generate(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
                 for _ in 0..rng.range(10, 40) {
                     t += Duration::milliseconds(rng.range(20, 800));
                     let len = rng.range(12, 24) as usize;
-                    let q = format!("{}.{}", base32(&mut rng, len), rng.pick(&["com", "net", "info", "biz"]));
+                    let q = format!(
+                        "{}.{}",
+                        base32(&mut rng, len),
+                        rng.pick(&["com", "net", "info", "biz"])
+                    );
                     let e = entry(&mut rng, env, t, &q, "A", "NXDOMAIN", None);
                     push(t, e, Category::CriticalSecurity, "attack/dga");
                 }
             }
             // Known-bad destinations stopped by DNS Firewall.
             _ => {
-                let bad = *rng.pick(&["xmr-pool.minexmr.example", "update-check.badcdn.top", "login-microsoft.secure-verify.example", "pastebin-raw.example.ru"]);
+                let bad = *rng.pick(&[
+                    "xmr-pool.minexmr.example",
+                    "update-check.badcdn.top",
+                    "login-microsoft.secure-verify.example",
+                    "pastebin-raw.example.ru",
+                ]);
                 for _ in 0..rng.range(2, 12) {
                     t += Duration::seconds(rng.range(1, 300));
                     let e = entry(&mut rng, env, t, bad, "A", "NXDOMAIN", Some("BLOCK"));

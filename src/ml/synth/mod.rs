@@ -109,8 +109,14 @@ pub fn generate(config: &SynthConfig) -> Vec<LabelledRaw> {
     add(web::generate_alb(&env, &mut root.fork("alb")));
     add(web::generate_waf(&env, &mut root.fork("waf")));
     add(dns::generate(&env, &mut root.fork("dns")));
-    add(security::generate_guardduty(&env, &mut root.fork("guardduty")));
-    add(security::generate_firewall(&env, &mut root.fork("firewall")));
+    add(security::generate_guardduty(
+        &env,
+        &mut root.fork("guardduty"),
+    ));
+    add(security::generate_firewall(
+        &env,
+        &mut root.fork("firewall"),
+    ));
     add(text::generate(&env, &mut root.fork("text")));
     out
 }
@@ -125,8 +131,20 @@ pub fn to_dataset(
     let mut data = Dataset::new();
     let mut records = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let record = labelled::parse_raw(item.log_type, item.raw.text(), item.header.as_deref(), "synthetic")
-            .map_err(|e| format!("generated record {i} ({}, {}): {e}: {}", item.log_type, item.scenario, item.raw.text()))?;
+        let record = labelled::parse_raw(
+            item.log_type,
+            item.raw.text(),
+            item.header.as_deref(),
+            "synthetic",
+        )
+        .map_err(|e| {
+            format!(
+                "generated record {i} ({}, {}): {e}: {}",
+                item.log_type,
+                item.scenario,
+                item.raw.text()
+            )
+        })?;
         data.push(&extractor.extract(&record), item.label);
         records.push(record);
     }
@@ -134,8 +152,11 @@ pub fn to_dataset(
 }
 
 /// Counts per log type and label, for manifests and reports.
-pub fn summary(items: &[LabelledRaw]) -> std::collections::BTreeMap<String, std::collections::BTreeMap<Category, u64>> {
-    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<Category, u64>> = Default::default();
+pub fn summary(
+    items: &[LabelledRaw],
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<Category, u64>> {
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<Category, u64>> =
+        Default::default();
     for item in items {
         *out.entry(item.log_type.name().to_string())
             .or_default()
@@ -172,9 +193,9 @@ pub struct Person {
 }
 
 const FIRST_NAMES: &[&str] = &[
-    "alice", "bruno", "chen", "dana", "emeka", "farah", "goran", "hana", "ivan", "jules",
-    "kiri", "lena", "mateo", "nadia", "oscar", "priya", "quinn", "rafael", "sara", "tomas",
-    "uma", "viktor", "wen", "yusuf", "zoe",
+    "alice", "bruno", "chen", "dana", "emeka", "farah", "goran", "hana", "ivan", "jules", "kiri",
+    "lena", "mateo", "nadia", "oscar", "priya", "quinn", "rafael", "sara", "tomas", "uma",
+    "viktor", "wen", "yusuf", "zoe",
 ];
 
 impl Env {
@@ -184,7 +205,14 @@ impl Env {
             .chain((0..3).map(|i| format!("198.51.100.{}", 40 + i)))
             .collect();
         let ci_ips = (0..4)
-            .map(|_| format!("34.{}.{}.{}", rng.range(192, 235), rng.range(0, 255), rng.range(1, 254)))
+            .map(|_| {
+                format!(
+                    "34.{}.{}.{}",
+                    rng.range(192, 235),
+                    rng.range(0, 255),
+                    rng.range(1, 254)
+                )
+            })
             .collect();
         let instance_ips: Vec<String> = (0..40)
             .map(|_| format!("10.0.{}.{}", rng.range(1, 12), rng.range(4, 250)))
@@ -259,7 +287,12 @@ impl Env {
             if matches!(a, 10 | 100 | 127 | 169 | 172 | 192 | 198 | 203) {
                 continue;
             }
-            return format!("{a}.{}.{}.{}", rng.range(0, 255), rng.range(0, 255), rng.range(1, 254));
+            return format!(
+                "{a}.{}.{}.{}",
+                rng.range(0, 255),
+                rng.range(0, 255),
+                rng.range(1, 254)
+            );
         }
     }
 }
@@ -294,7 +327,14 @@ pub fn rfc3339_micros(t: DateTime<Utc>) -> String {
 
 pub fn uuid(rng: &mut SplitMix64) -> String {
     let h = rng.hex(32);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 #[cfg(test)]

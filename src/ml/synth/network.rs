@@ -98,7 +98,23 @@ fn benign(g: &mut Gen<'_>) {
                 let packets = g.rng.log_normal(30.0, 1.2) as i64 + 2;
                 let bytes = g.bytes_for(packets, 700.0);
                 let sp = g.ephemeral();
-                g.emit(t, Flow { src: &a, dst: &b, src_port: sp, dst_port: port, protocol: 6, packets, bytes, accept: true, tcp_flags: 19, ingress: true }, Category::Normal, "benign/internal");
+                g.emit(
+                    t,
+                    Flow {
+                        src: &a,
+                        dst: &b,
+                        src_port: sp,
+                        dst_port: port,
+                        protocol: 6,
+                        packets,
+                        bytes,
+                        accept: true,
+                        tcp_flags: 19,
+                        ingress: true,
+                    },
+                    Category::Normal,
+                    "benign/internal",
+                );
             }
             // Clients reaching the load balancer.
             1 => {
@@ -106,7 +122,23 @@ fn benign(g: &mut Gen<'_>) {
                 let packets = g.rng.log_normal(14.0, 0.9) as i64 + 3;
                 let bytes = g.bytes_for(packets, 500.0);
                 let sp = g.ephemeral();
-                g.emit(t, Flow { src: &client, dst: &a, src_port: sp, dst_port: 443, protocol: 6, packets, bytes, accept: true, tcp_flags: 19, ingress: true }, Category::Normal, "benign/inbound-web");
+                g.emit(
+                    t,
+                    Flow {
+                        src: &client,
+                        dst: &a,
+                        src_port: sp,
+                        dst_port: 443,
+                        protocol: 6,
+                        packets,
+                        bytes,
+                        accept: true,
+                        tcp_flags: 19,
+                        ingress: true,
+                    },
+                    Category::Normal,
+                    "benign/inbound-web",
+                );
             }
             // Instances calling out (package mirrors, SaaS APIs, AWS endpoints).
             2 => {
@@ -114,27 +146,88 @@ fn benign(g: &mut Gen<'_>) {
                 let packets = g.rng.log_normal(40.0, 1.4) as i64 + 3;
                 let bytes = g.bytes_for(packets, 900.0);
                 let sp = g.ephemeral();
-                g.emit(t, Flow { src: &a, dst: &remote, src_port: sp, dst_port: 443, protocol: 6, packets, bytes, accept: true, tcp_flags: 19, ingress: false }, Category::Normal, "benign/egress");
+                g.emit(
+                    t,
+                    Flow {
+                        src: &a,
+                        dst: &remote,
+                        src_port: sp,
+                        dst_port: 443,
+                        protocol: 6,
+                        packets,
+                        bytes,
+                        accept: true,
+                        tcp_flags: 19,
+                        ingress: false,
+                    },
+                    Category::Normal,
+                    "benign/egress",
+                );
             }
             // DNS to the VPC resolver.
             3 => {
                 let sp = g.ephemeral();
                 let packets = g.rng.range(1, 4);
-                g.emit(t, Flow { src: &a, dst: "10.0.0.2", src_port: sp, dst_port: 53, protocol: 17, packets, bytes: packets * 90, accept: true, tcp_flags: 0, ingress: false }, Category::Normal, "benign/dns");
+                g.emit(
+                    t,
+                    Flow {
+                        src: &a,
+                        dst: "10.0.0.2",
+                        src_port: sp,
+                        dst_port: 53,
+                        protocol: 17,
+                        packets,
+                        bytes: packets * 90,
+                        accept: true,
+                        tcp_flags: 0,
+                        ingress: false,
+                    },
+                    Category::Normal,
+                    "benign/dns",
+                );
             }
             // Time sync.
             4 => {
-                g.emit(t, Flow { src: &a, dst: "169.254.169.123", src_port: 123, dst_port: 123, protocol: 17, packets: 1, bytes: 76, accept: true, tcp_flags: 0, ingress: false }, Category::Normal, "benign/ntp");
+                g.emit(
+                    t,
+                    Flow {
+                        src: &a,
+                        dst: "169.254.169.123",
+                        src_port: 123,
+                        dst_port: 123,
+                        protocol: 17,
+                        packets: 1,
+                        bytes: 76,
+                        accept: true,
+                        tcp_flags: 0,
+                        ingress: false,
+                    },
+                    Category::Normal,
+                    "benign/ntp",
+                );
             }
             // Internet background noise: scanners knocking on every public address.
             _ => {
                 let scanner = env.internet_ip(&mut g.rng);
-                let port = *g.rng.pick(&[22, 23, 3389, 445, 80, 8080, 5900, 1433, 6379, 9200, 2375]);
+                let port = *g
+                    .rng
+                    .pick(&[22, 23, 3389, 445, 80, 8080, 5900, 1433, 6379, 9200, 2375]);
                 let sp = g.ephemeral();
                 let icmp = g.rng.chance(0.1);
                 g.emit(
                     t,
-                    Flow { src: &scanner, dst: &a, src_port: if icmp { 0 } else { sp }, dst_port: if icmp { 0 } else { port }, protocol: if icmp { 1 } else { 6 }, packets: 1, bytes: 44, accept: false, tcp_flags: if icmp { 0 } else { 2 }, ingress: true },
+                    Flow {
+                        src: &scanner,
+                        dst: &a,
+                        src_port: if icmp { 0 } else { sp },
+                        dst_port: if icmp { 0 } else { port },
+                        protocol: if icmp { 1 } else { 6 },
+                        packets: 1,
+                        bytes: 44,
+                        accept: false,
+                        tcp_flags: if icmp { 0 } else { 2 },
+                        ingress: true,
+                    },
                     Category::Normal,
                     "benign/background-scan",
                 );
@@ -154,10 +247,28 @@ fn attacks(g: &mut Gen<'_>) {
                 for _ in 0..g.rng.range(20, 80) {
                     t += Duration::milliseconds(g.rng.range(5, 400));
                     let target = format!("10.0.{}.{}", g.rng.range(1, 12), g.rng.range(1, 254));
-                    let port = *g.rng.pick(&[22, 80, 443, 445, 3389, 5432, 3306, 6379, 8080, 27017, 9200]);
+                    let port = *g
+                        .rng
+                        .pick(&[22, 80, 443, 445, 3389, 5432, 3306, 6379, 8080, 27017, 9200]);
                     let accept = g.rng.chance(0.25);
                     let sp = g.ephemeral();
-                    g.emit(t, Flow { src: &victim, dst: &target, src_port: sp, dst_port: port, protocol: 6, packets: if accept { 3 } else { 1 }, bytes: if accept { 180 } else { 60 }, accept, tcp_flags: if accept { 22 } else { 2 }, ingress: false }, Category::CriticalSecurity, "attack/internal-scan");
+                    g.emit(
+                        t,
+                        Flow {
+                            src: &victim,
+                            dst: &target,
+                            src_port: sp,
+                            dst_port: port,
+                            protocol: 6,
+                            packets: if accept { 3 } else { 1 },
+                            bytes: if accept { 180 } else { 60 },
+                            accept,
+                            tcp_flags: if accept { 22 } else { 2 },
+                            ingress: false,
+                        },
+                        Category::CriticalSecurity,
+                        "attack/internal-scan",
+                    );
                 }
             }
             // Password guessing over SSH that gets through the security group.
@@ -168,7 +279,23 @@ fn attacks(g: &mut Gen<'_>) {
                     let packets = g.rng.range(12, 40);
                     let bytes = g.bytes_for(packets, 120.0);
                     let sp = g.ephemeral();
-                    g.emit(t, Flow { src: &attacker, dst: &victim, src_port: sp, dst_port: 22, protocol: 6, packets, bytes, accept: true, tcp_flags: 27, ingress: true }, Category::CriticalSecurity, "attack/ssh-bruteforce");
+                    g.emit(
+                        t,
+                        Flow {
+                            src: &attacker,
+                            dst: &victim,
+                            src_port: sp,
+                            dst_port: 22,
+                            protocol: 6,
+                            packets,
+                            bytes,
+                            accept: true,
+                            tcp_flags: 27,
+                            ingress: true,
+                        },
+                        Category::CriticalSecurity,
+                        "attack/ssh-bruteforce",
+                    );
                 }
             }
             // Bulk exfiltration.
@@ -180,7 +307,23 @@ fn attacks(g: &mut Gen<'_>) {
                     let packets = g.rng.range(200_000, 4_000_000);
                     let bytes = g.bytes_for(packets, 1400.0);
                     let sp = g.ephemeral();
-                    g.emit(t, Flow { src: &victim, dst: &drop, src_port: sp, dst_port: port, protocol: 6, packets, bytes, accept: true, tcp_flags: 19, ingress: false }, Category::CriticalSecurity, "attack/exfiltration");
+                    g.emit(
+                        t,
+                        Flow {
+                            src: &victim,
+                            dst: &drop,
+                            src_port: sp,
+                            dst_port: port,
+                            protocol: 6,
+                            packets,
+                            bytes,
+                            accept: true,
+                            tcp_flags: 19,
+                            ingress: false,
+                        },
+                        Category::CriticalSecurity,
+                        "attack/exfiltration",
+                    );
                 }
             }
             // Crypto-mining pool connections.
@@ -192,7 +335,23 @@ fn attacks(g: &mut Gen<'_>) {
                     let packets = g.rng.range(20, 80);
                     let bytes = g.bytes_for(packets, 180.0);
                     let sp = g.ephemeral();
-                    g.emit(t, Flow { src: &victim, dst: &pool, src_port: sp, dst_port: port, protocol: 6, packets, bytes, accept: true, tcp_flags: 3, ingress: false }, Category::CriticalSecurity, "attack/mining");
+                    g.emit(
+                        t,
+                        Flow {
+                            src: &victim,
+                            dst: &pool,
+                            src_port: sp,
+                            dst_port: port,
+                            protocol: 6,
+                            packets,
+                            bytes,
+                            accept: true,
+                            tcp_flags: 3,
+                            ingress: false,
+                        },
+                        Category::CriticalSecurity,
+                        "attack/mining",
+                    );
                 }
             }
             // Command-and-control beacons: small, regular, to one rare address.
@@ -204,7 +363,23 @@ fn attacks(g: &mut Gen<'_>) {
                     let packets = g.rng.range(4, 8);
                     let sp = g.ephemeral();
                     let proto = if port == 53 { 17 } else { 6 };
-                    g.emit(t, Flow { src: &victim, dst: &c2, src_port: sp, dst_port: port, protocol: proto, packets, bytes: packets * 160, accept: true, tcp_flags: if proto == 6 { 19 } else { 0 }, ingress: false }, Category::CriticalSecurity, "attack/beacon");
+                    g.emit(
+                        t,
+                        Flow {
+                            src: &victim,
+                            dst: &c2,
+                            src_port: sp,
+                            dst_port: port,
+                            protocol: proto,
+                            packets,
+                            bytes: packets * 160,
+                            accept: true,
+                            tcp_flags: if proto == 6 { 19 } else { 0 },
+                            ingress: false,
+                        },
+                        Category::CriticalSecurity,
+                        "attack/beacon",
+                    );
                 }
             }
             // Lateral movement over admin protocols.
@@ -216,7 +391,23 @@ fn attacks(g: &mut Gen<'_>) {
                     let packets = g.rng.range(10, 300);
                     let bytes = g.bytes_for(packets, 400.0);
                     let sp = g.ephemeral();
-                    g.emit(t, Flow { src: &victim, dst: &target, src_port: sp, dst_port: port, protocol: 6, packets, bytes, accept: true, tcp_flags: 27, ingress: false }, Category::CriticalSecurity, "attack/lateral-movement");
+                    g.emit(
+                        t,
+                        Flow {
+                            src: &victim,
+                            dst: &target,
+                            src_port: sp,
+                            dst_port: port,
+                            protocol: 6,
+                            packets,
+                            bytes,
+                            accept: true,
+                            tcp_flags: 27,
+                            ingress: false,
+                        },
+                        Category::CriticalSecurity,
+                        "attack/lateral-movement",
+                    );
                 }
             }
         }

@@ -12,21 +12,96 @@ use crate::record::LogType;
 /// (finding type, severity, title, label). Low-severity probes of exposed services are
 /// the background of every account; the rest describe compromise.
 const FINDINGS: &[(&str, f64, &str, Category)] = &[
-    ("Recon:EC2/PortProbeUnprotectedPort", 2.0, "Unprotected port on EC2 instance is being probed.", Category::Normal),
-    ("UnauthorizedAccess:EC2/SSHBruteForce", 2.0, "SSH brute force attacks against an EC2 instance.", Category::Normal),
-    ("Policy:IAMUser/RootCredentialUsage", 2.0, "API was invoked using root credentials.", Category::Normal),
-    ("Recon:EC2/PortProbeEMRUnprotectedPort", 2.0, "Unprotected EMR port is being probed.", Category::Normal),
-    ("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", 8.0, "Credentials for an EC2 instance role were used from a remote AWS account or outside AWS.", Category::CriticalSecurity),
-    ("CryptoCurrency:EC2/BitcoinTool.B!DNS", 8.0, "EC2 instance queried a domain name associated with cryptocurrency activity.", Category::CriticalSecurity),
-    ("Backdoor:EC2/C&CActivity.B", 8.0, "EC2 instance is communicating with a known command and control server.", Category::CriticalSecurity),
-    ("Trojan:EC2/DNSDataExfiltration", 8.0, "EC2 instance is exfiltrating data through DNS queries.", Category::CriticalSecurity),
-    ("Exfiltration:S3/AnomalousBehavior", 8.0, "An IAM entity invoked an S3 API in a suspicious way.", Category::CriticalSecurity),
-    ("CredentialAccess:IAMUser/AnomalousBehavior", 5.0, "An API used to gain access to an AWS environment was invoked in an anomalous way.", Category::CriticalSecurity),
-    ("Stealth:IAMUser/CloudTrailLoggingDisabled", 2.0, "AWS CloudTrail trail was disabled.", Category::CriticalSecurity),
-    ("PrivilegeEscalation:IAMUser/AnomalousBehavior", 5.0, "An API commonly used to obtain high-level permissions was invoked in an anomalous way.", Category::CriticalSecurity),
-    ("Recon:EC2/Portscan", 5.0, "EC2 instance is performing outbound port scans to a remote host.", Category::CriticalSecurity),
-    ("Execution:EC2/MaliciousFile", 8.0, "A malicious file was detected on an EC2 instance.", Category::CriticalSecurity),
-    ("Impact:EC2/WinRMBruteForce", 8.0, "EC2 instance is performing an outbound Windows Remote Management brute force attack.", Category::CriticalSecurity),
+    (
+        "Recon:EC2/PortProbeUnprotectedPort",
+        2.0,
+        "Unprotected port on EC2 instance is being probed.",
+        Category::Normal,
+    ),
+    (
+        "UnauthorizedAccess:EC2/SSHBruteForce",
+        2.0,
+        "SSH brute force attacks against an EC2 instance.",
+        Category::Normal,
+    ),
+    (
+        "Policy:IAMUser/RootCredentialUsage",
+        2.0,
+        "API was invoked using root credentials.",
+        Category::Normal,
+    ),
+    (
+        "Recon:EC2/PortProbeEMRUnprotectedPort",
+        2.0,
+        "Unprotected EMR port is being probed.",
+        Category::Normal,
+    ),
+    (
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+        8.0,
+        "Credentials for an EC2 instance role were used from a remote AWS account or outside AWS.",
+        Category::CriticalSecurity,
+    ),
+    (
+        "CryptoCurrency:EC2/BitcoinTool.B!DNS",
+        8.0,
+        "EC2 instance queried a domain name associated with cryptocurrency activity.",
+        Category::CriticalSecurity,
+    ),
+    (
+        "Backdoor:EC2/C&CActivity.B",
+        8.0,
+        "EC2 instance is communicating with a known command and control server.",
+        Category::CriticalSecurity,
+    ),
+    (
+        "Trojan:EC2/DNSDataExfiltration",
+        8.0,
+        "EC2 instance is exfiltrating data through DNS queries.",
+        Category::CriticalSecurity,
+    ),
+    (
+        "Exfiltration:S3/AnomalousBehavior",
+        8.0,
+        "An IAM entity invoked an S3 API in a suspicious way.",
+        Category::CriticalSecurity,
+    ),
+    (
+        "CredentialAccess:IAMUser/AnomalousBehavior",
+        5.0,
+        "An API used to gain access to an AWS environment was invoked in an anomalous way.",
+        Category::CriticalSecurity,
+    ),
+    (
+        "Stealth:IAMUser/CloudTrailLoggingDisabled",
+        2.0,
+        "AWS CloudTrail trail was disabled.",
+        Category::CriticalSecurity,
+    ),
+    (
+        "PrivilegeEscalation:IAMUser/AnomalousBehavior",
+        5.0,
+        "An API commonly used to obtain high-level permissions was invoked in an anomalous way.",
+        Category::CriticalSecurity,
+    ),
+    (
+        "Recon:EC2/Portscan",
+        5.0,
+        "EC2 instance is performing outbound port scans to a remote host.",
+        Category::CriticalSecurity,
+    ),
+    (
+        "Execution:EC2/MaliciousFile",
+        8.0,
+        "A malicious file was detected on an EC2 instance.",
+        Category::CriticalSecurity,
+    ),
+    (
+        "Impact:EC2/WinRMBruteForce",
+        8.0,
+        "EC2 instance is performing an outbound Windows Remote Management brute force attack.",
+        Category::CriticalSecurity,
+    ),
 ];
 
 pub fn generate_guardduty(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
@@ -79,20 +154,80 @@ pub fn generate_guardduty(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
 
 /// (signature, category, severity, label).
 const SIGNATURES: &[(&str, &str, i64, Category)] = &[
-    ("ET POLICY GNU/Linux APT User-Agent Outbound likely related to package management", "Not Suspicious Traffic", 3, Category::Normal),
-    ("ET POLICY Python-urllib/ Suspicious User Agent", "Attempted Information Leak", 2, Category::Normal),
-    ("ET INFO Observed DNS Query to .cloud TLD", "Potentially Bad Traffic", 3, Category::Normal),
-    ("aws:alert_established matched allowed domain list", "Misc activity", 3, Category::Normal),
-    ("ET SCAN Suspicious inbound to PostgreSQL port 5432", "Potentially Bad Traffic", 2, Category::Normal),
-    ("ET SCAN Potential SSH Scan", "Attempted Information Leak", 2, Category::Normal),
-    ("ET TROJAN Observed Malicious SSL Cert (Cobalt Strike C2)", "A Network Trojan was detected", 1, Category::CriticalSecurity),
-    ("ET COINMINER Observed DNS Query to Cryptocurrency Mining Pool Domain", "Crypto Currency Mining Activity Detected", 1, Category::CriticalSecurity),
-    ("ET EXPLOIT Apache log4j RCE Attempt (CVE-2021-44228)", "Attempted Administrator Privilege Gain", 1, Category::CriticalSecurity),
-    ("ET MALWARE Possible Reverse Shell Outbound", "A Network Trojan was detected", 1, Category::CriticalSecurity),
-    ("ET EXPLOIT Possible CVE-2023-46604 Apache ActiveMQ Exploit", "Attempted Administrator Privilege Gain", 1, Category::CriticalSecurity),
+    (
+        "ET POLICY GNU/Linux APT User-Agent Outbound likely related to package management",
+        "Not Suspicious Traffic",
+        3,
+        Category::Normal,
+    ),
+    (
+        "ET POLICY Python-urllib/ Suspicious User Agent",
+        "Attempted Information Leak",
+        2,
+        Category::Normal,
+    ),
+    (
+        "ET INFO Observed DNS Query to .cloud TLD",
+        "Potentially Bad Traffic",
+        3,
+        Category::Normal,
+    ),
+    (
+        "aws:alert_established matched allowed domain list",
+        "Misc activity",
+        3,
+        Category::Normal,
+    ),
+    (
+        "ET SCAN Suspicious inbound to PostgreSQL port 5432",
+        "Potentially Bad Traffic",
+        2,
+        Category::Normal,
+    ),
+    (
+        "ET SCAN Potential SSH Scan",
+        "Attempted Information Leak",
+        2,
+        Category::Normal,
+    ),
+    (
+        "ET TROJAN Observed Malicious SSL Cert (Cobalt Strike C2)",
+        "A Network Trojan was detected",
+        1,
+        Category::CriticalSecurity,
+    ),
+    (
+        "ET COINMINER Observed DNS Query to Cryptocurrency Mining Pool Domain",
+        "Crypto Currency Mining Activity Detected",
+        1,
+        Category::CriticalSecurity,
+    ),
+    (
+        "ET EXPLOIT Apache log4j RCE Attempt (CVE-2021-44228)",
+        "Attempted Administrator Privilege Gain",
+        1,
+        Category::CriticalSecurity,
+    ),
+    (
+        "ET MALWARE Possible Reverse Shell Outbound",
+        "A Network Trojan was detected",
+        1,
+        Category::CriticalSecurity,
+    ),
+    (
+        "ET EXPLOIT Possible CVE-2023-46604 Apache ActiveMQ Exploit",
+        "Attempted Administrator Privilege Gain",
+        1,
+        Category::CriticalSecurity,
+    ),
 ];
 
-fn firewall_event(env: &Env, t: DateTime<Utc>, event: serde_json::Value, rng: &mut SplitMix64) -> String {
+fn firewall_event(
+    env: &Env,
+    t: DateTime<Utc>,
+    event: serde_json::Value,
+    rng: &mut SplitMix64,
+) -> String {
     json!({
         "firewall_name": "prod-egress-fw",
         "availability_zone": format!("{}{}", env.region, rng.pick(&["a", "b", "c"])),
@@ -115,9 +250,15 @@ pub fn generate_firewall(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
         let (signature, category, severity, label) = SIGNATURES[i];
         let inbound_scan = signature.starts_with("ET SCAN");
         let (src, dst) = if inbound_scan {
-            (env.internet_ip(&mut rng), rng.pick(&env.instance_ips).clone())
+            (
+                env.internet_ip(&mut rng),
+                rng.pick(&env.instance_ips).clone(),
+            )
         } else {
-            (rng.pick(&env.instance_ips).clone(), env.internet_ip(&mut rng))
+            (
+                rng.pick(&env.instance_ips).clone(),
+                env.internet_ip(&mut rng),
+            )
         };
         let action = if inbound_scan || (label == Category::CriticalSecurity && rng.chance(0.6)) {
             "blocked"
@@ -148,7 +289,11 @@ pub fn generate_firewall(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
                 "severity": severity,
             },
         });
-        let scenario = if label == Category::Normal { "benign/firewall" } else { "attack/firewall" };
+        let scenario = if label == Category::Normal {
+            "benign/firewall"
+        } else {
+            "attack/firewall"
+        };
         out.push(LabelledRaw {
             log_type: LogType::NetworkFirewallAlert,
             label,
@@ -174,14 +319,23 @@ pub fn generate_firewall(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
         if failing {
             event["tls_error"] = json!({"error_message": rng.pick(&["certificate has expired", "unable to get local issuer certificate", "handshake failure: no shared cipher"])});
         } else {
-            event["revocation_check"] = json!({"leaf_cert_fpr": rng.hex(40), "action": "pass", "status": "good"});
+            event["revocation_check"] =
+                json!({"leaf_cert_fpr": rng.hex(40), "action": "pass", "status": "good"});
         }
         out.push(LabelledRaw {
             log_type: LogType::NetworkFirewallTls,
-            label: if failing { Category::SystemError } else { Category::Normal },
+            label: if failing {
+                Category::SystemError
+            } else {
+                Category::Normal
+            },
             raw: Raw::Json(firewall_event(env, t, event, &mut rng)),
             header: None,
-            scenario: if failing { "ops/tls-error" } else { "benign/tls" },
+            scenario: if failing {
+                "ops/tls-error"
+            } else {
+                "benign/tls"
+            },
             time: t,
         });
     }

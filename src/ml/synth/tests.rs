@@ -12,10 +12,7 @@ fn generation_is_deterministic() {
     let a = generate(&small());
     let b = generate(&small());
     assert_eq!(a, b);
-    let c = generate(&SynthConfig {
-        seed: 1,
-        ..small()
-    });
+    let c = generate(&SynthConfig { seed: 1, ..small() });
     assert_ne!(a, c);
 }
 
@@ -50,7 +47,9 @@ fn every_log_type_and_label_is_represented() {
     // Labels follow the scenario naming.
     for i in &items {
         match i.label {
-            Category::CriticalSecurity => assert!(i.scenario.starts_with("attack/"), "{}", i.scenario),
+            Category::CriticalSecurity => {
+                assert!(i.scenario.starts_with("attack/"), "{}", i.scenario)
+            }
             Category::Normal => assert!(i.scenario.starts_with("benign/"), "{}", i.scenario),
             _ => assert!(i.scenario.starts_with("ops/"), "{}", i.scenario),
         }

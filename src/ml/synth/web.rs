@@ -27,7 +27,15 @@ const PAGES: &[(&str, &str, i64, f64)] = &[
     ("GET", "/api/search?q={word}", 200, 5.0),
 ];
 
-const WORDS: &[&str] = &["shoes", "red+dress", "laptop", "coffee", "gift+card", "headphones", "desk"];
+const WORDS: &[&str] = &[
+    "shoes",
+    "red+dress",
+    "laptop",
+    "coffee",
+    "gift+card",
+    "headphones",
+    "desk",
+];
 
 /// Attack requests: (method, path and query). Written from OWASP and scanner behaviour.
 const ATTACKS: &[(&str, &str)] = &[
@@ -36,10 +44,19 @@ const ATTACKS: &[(&str, &str)] = &[
     ("GET", "/wp-login.php"),
     ("GET", "/phpmyadmin/index.php"),
     ("GET", "/actuator/env"),
-    ("GET", "/cgi-bin/luci/;stok=/locale?form=country&operation=write&country=$(id>/tmp/x)"),
+    (
+        "GET",
+        "/cgi-bin/luci/;stok=/locale?form=country&operation=write&country=$(id>/tmp/x)",
+    ),
     ("GET", "/api/products?id=1%27%20OR%20%271%27=%271"),
-    ("GET", "/api/products?id=1%20UNION%20SELECT%20username,password%20FROM%20users--"),
-    ("GET", "/api/search?q=%3Cscript%3Ealert(document.cookie)%3C/script%3E"),
+    (
+        "GET",
+        "/api/products?id=1%20UNION%20SELECT%20username,password%20FROM%20users--",
+    ),
+    (
+        "GET",
+        "/api/search?q=%3Cscript%3Ealert(document.cookie)%3C/script%3E",
+    ),
     ("GET", "/static/..%2f..%2f..%2fetc%2fpasswd"),
     ("GET", "/api/export?file=../../../../etc/passwd"),
     ("GET", "/api/products?sort=(select(sleep(5)))"),
@@ -53,7 +70,7 @@ fn fill(template: &str, rng: &mut SplitMix64) -> String {
         .replace("{n}", &rng.range(1, 40).to_string())
         .replace("{id}", &rng.range(1000, 99999).to_string())
         .replace("{hex}", &rng.hex(8))
-        .replace("{word}", *rng.pick(WORDS))
+        .replace("{word}", rng.pick::<&str>(WORDS))
 }
 
 struct AlbLine<'a> {
@@ -78,9 +95,7 @@ fn alb_line(rng: &mut SplitMix64, env: &Env, t: DateTime<Utc>, l: AlbLine<'_>) -
             format!("{s:.3}")
         }
     };
-    let target_status = l
-        .target_status
-        .map_or("-".to_string(), |s| s.to_string());
+    let target_status = l.target_status.map_or("-".to_string(), |s| s.to_string());
     let target_field = if l.target_status.is_some() {
         target.clone()
     } else {
@@ -130,8 +145,28 @@ pub fn generate_alb(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
         let path = fill(template, &mut rng);
         let agent = *rng.pick(BROWSER_AGENTS);
         let target_s = rng.log_normal(0.045, 0.7).min(1.5);
-        let sent = if status == 304 { 0 } else { rng.log_normal(4000.0, 1.2) as i64 };
-        let line = alb_line(&mut rng, env, t, AlbLine { client: &client, method, path: &path, status, target_status: Some(status), request_s: 0.001, target_s, response_s: 0.0, sent, agent });
+        let sent = if status == 304 {
+            0
+        } else {
+            rng.log_normal(4000.0, 1.2) as i64
+        };
+        let line = alb_line(
+            &mut rng,
+            env,
+            t,
+            AlbLine {
+                client: &client,
+                method,
+                path: &path,
+                status,
+                target_status: Some(status),
+                request_s: 0.001,
+                target_s,
+                response_s: 0.0,
+                sent,
+                agent,
+            },
+        );
         push(t, line, Category::Normal, "benign/web");
     }
     // Server errors: targets crashing, refusing or missing.
@@ -145,9 +180,42 @@ pub fn generate_alb(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
             let path = fill(template, &mut rng);
             let agent = *rng.pick(BROWSER_AGENTS);
             let l = match kind {
-                0 => AlbLine { client: &client, method, path: &path, status: 502, target_status: None, request_s: 0.001, target_s: -1.0, response_s: -1.0, sent: 272, agent },
-                1 => AlbLine { client: &client, method, path: &path, status: 503, target_status: None, request_s: -1.0, target_s: -1.0, response_s: -1.0, sent: 162, agent },
-                _ => AlbLine { client: &client, method, path: &path, status: 500, target_status: Some(500), request_s: 0.001, target_s: rng.log_normal(0.2, 0.8), response_s: 0.0, sent: 1200, agent },
+                0 => AlbLine {
+                    client: &client,
+                    method,
+                    path: &path,
+                    status: 502,
+                    target_status: None,
+                    request_s: 0.001,
+                    target_s: -1.0,
+                    response_s: -1.0,
+                    sent: 272,
+                    agent,
+                },
+                1 => AlbLine {
+                    client: &client,
+                    method,
+                    path: &path,
+                    status: 503,
+                    target_status: None,
+                    request_s: -1.0,
+                    target_s: -1.0,
+                    response_s: -1.0,
+                    sent: 162,
+                    agent,
+                },
+                _ => AlbLine {
+                    client: &client,
+                    method,
+                    path: &path,
+                    status: 500,
+                    target_status: Some(500),
+                    request_s: 0.001,
+                    target_s: rng.log_normal(0.2, 0.8),
+                    response_s: 0.0,
+                    sent: 1200,
+                    agent,
+                },
             };
             let line = alb_line(&mut rng, env, t, l);
             push(t, line, Category::SystemError, "ops/http-5xx");
@@ -163,9 +231,31 @@ pub fn generate_alb(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
             let path = fill(template, &mut rng);
             let agent = *rng.pick(BROWSER_AGENTS);
             let l = if rng.chance(0.3) {
-                AlbLine { client: &client, method, path: &path, status: 504, target_status: None, request_s: 0.001, target_s: -1.0, response_s: -1.0, sent: 202, agent }
+                AlbLine {
+                    client: &client,
+                    method,
+                    path: &path,
+                    status: 504,
+                    target_status: None,
+                    request_s: 0.001,
+                    target_s: -1.0,
+                    response_s: -1.0,
+                    sent: 202,
+                    agent,
+                }
             } else {
-                AlbLine { client: &client, method, path: &path, status, target_status: Some(status), request_s: 0.001, target_s: rng.range(2_000, 28_000) as f64 / 1000.0, response_s: 0.0, sent: 3000, agent }
+                AlbLine {
+                    client: &client,
+                    method,
+                    path: &path,
+                    status,
+                    target_status: Some(status),
+                    request_s: 0.001,
+                    target_s: rng.range(2_000, 28_000) as f64 / 1000.0,
+                    response_s: 0.0,
+                    sent: 3000,
+                    agent,
+                }
             };
             let line = alb_line(&mut rng, env, t, l);
             push(t, line, Category::Performance, "ops/http-slow");
@@ -179,29 +269,50 @@ pub fn generate_alb(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
         for _ in 0..rng.range(4, 30) {
             t += Duration::milliseconds(rng.range(50, 4000));
             let (method, path, status) = if n % 3 == 0 {
-                ("POST", "/api/login".to_string(), *rng.pick(&[401, 401, 401, 429, 200]))
+                (
+                    "POST",
+                    "/api/login".to_string(),
+                    *rng.pick(&[401, 401, 401, 429, 200]),
+                )
             } else {
                 let (m, p) = *rng.pick(ATTACKS);
                 (m, p.to_string(), *rng.pick(&[404, 403, 400, 500, 200]))
             };
             let target_s = rng.log_normal(0.03, 0.5);
-            let line = alb_line(&mut rng, env, t, AlbLine { client: &attacker, method, path: &path, status, target_status: Some(status), request_s: 0.001, target_s, response_s: 0.0, sent: 500, agent });
+            let line = alb_line(
+                &mut rng,
+                env,
+                t,
+                AlbLine {
+                    client: &attacker,
+                    method,
+                    path: &path,
+                    status,
+                    target_status: Some(status),
+                    request_s: 0.001,
+                    target_s,
+                    response_s: 0.0,
+                    sent: 500,
+                    agent,
+                },
+            );
             push(t, line, Category::CriticalSecurity, "attack/web");
         }
     }
     out
 }
 
+/// `request` is (client address, method, path with query); `verdict` is (action,
+/// terminating rule, rule type).
 fn waf_entry(
     rng: &mut SplitMix64,
     env: &Env,
     t: DateTime<Utc>,
-    client: &str,
-    method: &str,
-    path: &str,
+    request: (&str, &str, &str),
     verdict: (&str, &str, &str),
     non_terminating: Option<&str>,
 ) -> String {
+    let (client, method, path) = request;
     let (action, rule_id, rule_type) = verdict;
     let (uri, args) = path.split_once('?').unwrap_or((path, ""));
     let labels = if rule_id.starts_with("AWS-") {
@@ -266,13 +377,20 @@ pub fn generate_waf(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
         let roll = rng.unit();
         let (verdict, counted) = if roll < 0.02 {
             // Large uploads trip the body size rule: a known false positive.
-            (("BLOCK", "AWS-AWSManagedRulesCommonRuleSet", "MANAGED_RULE_GROUP"), None)
+            (
+                (
+                    "BLOCK",
+                    "AWS-AWSManagedRulesCommonRuleSet",
+                    "MANAGED_RULE_GROUP",
+                ),
+                None,
+            )
         } else if roll < 0.06 {
             (ALLOW, Some("AWS-AWSManagedRulesBotControlRuleSet"))
         } else {
             (ALLOW, None)
         };
-        let entry = waf_entry(&mut rng, env, t, &client, method, &path, verdict, counted);
+        let entry = waf_entry(&mut rng, env, t, (&client, method, &path), verdict, counted);
         push(t, entry, Category::Normal, "benign/waf");
     }
     for n in 0..env.count(70) {
@@ -282,22 +400,48 @@ pub fn generate_waf(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
             t += Duration::milliseconds(rng.range(50, 3000));
             let (entry, scenario) = match n % 4 {
                 0 => (
-                    waf_entry(&mut rng, env, t, &attacker, "POST", "/api/login", ("BLOCK", "login-rate-limit", "RATE_BASED"), None),
+                    waf_entry(
+                        &mut rng,
+                        env,
+                        t,
+                        (&attacker, "POST", "/api/login"),
+                        ("BLOCK", "login-rate-limit", "RATE_BASED"),
+                        None,
+                    ),
                     "attack/waf-rate",
                 ),
                 1 => {
                     // Rules in count mode: the attack got through.
                     let (m, p) = *rng.pick(ATTACKS);
                     (
-                        waf_entry(&mut rng, env, t, &attacker, m, p, ALLOW, Some("AWS-AWSManagedRulesSQLiRuleSet")),
+                        waf_entry(
+                            &mut rng,
+                            env,
+                            t,
+                            (&attacker, m, p),
+                            ALLOW,
+                            Some("AWS-AWSManagedRulesSQLiRuleSet"),
+                        ),
                         "attack/waf-counted",
                     )
                 }
                 _ => {
                     let (m, p) = *rng.pick(ATTACKS);
-                    let rule = *rng.pick(&["AWS-AWSManagedRulesSQLiRuleSet", "AWS-AWSManagedRulesKnownBadInputsRuleSet", "AWS-AWSManagedRulesCommonRuleSet", "AWS-AWSManagedRulesLinuxRuleSet"]);
+                    let rule = *rng.pick(&[
+                        "AWS-AWSManagedRulesSQLiRuleSet",
+                        "AWS-AWSManagedRulesKnownBadInputsRuleSet",
+                        "AWS-AWSManagedRulesCommonRuleSet",
+                        "AWS-AWSManagedRulesLinuxRuleSet",
+                    ]);
                     (
-                        waf_entry(&mut rng, env, t, &attacker, m, p, ("BLOCK", rule, "MANAGED_RULE_GROUP"), None),
+                        waf_entry(
+                            &mut rng,
+                            env,
+                            t,
+                            (&attacker, m, p),
+                            ("BLOCK", rule, "MANAGED_RULE_GROUP"),
+                            None,
+                        ),
                         "attack/waf-blocked",
                     )
                 }
