@@ -285,9 +285,17 @@ pub fn runner_settings_from_env() -> anyhow::Result<RunnerSettings> {
     Ok(settings)
 }
 
-/// The default enrichment of the shipped function: pattern analysis.
-pub fn default_enricher() -> Arc<dyn Enricher> {
-    Arc::new(EnricherChain(vec![Arc::new(PatternStage::default())]))
+/// The default enrichment of the shipped function: pattern analysis, then the ML models
+/// (embedded defaults, swapped from `MODEL_BUCKET` when configured) with adaptive
+/// thresholds kept in the state bucket. Fails on invalid ML variables, naming the variable.
+pub fn default_enricher() -> anyhow::Result<Arc<dyn Enricher>> {
+    let settings = crate::enrich::service::MlSettings::from_env()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let service = crate::enrich::service::MlService::new(settings)?;
+    Ok(Arc::new(EnricherChain(vec![
+        Arc::new(PatternStage::default()),
+        Arc::new(service),
+    ])))
 }
 
 /// JSON logs on stderr-free stdout, as CloudWatch expects, filtered by `RUST_LOG`.

@@ -10,7 +10,7 @@ use s3_sentinel_connector::lambda::{self, App, InvocationContext};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda::init_tracing();
-    let app = match App::from_env(lambda::default_enricher()).await {
+    let app = match async { App::from_env(lambda::default_enricher()?).await }.await {
         Ok(app) => Arc::new(app),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "cold start failed");

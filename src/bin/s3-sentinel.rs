@@ -51,6 +51,33 @@ enum Command {
         #[arg(long, default_value_t = DecodeLimits::default().max_ratio)]
         max_ratio: u64,
     },
+    /// Train the anomaly model and the category classifier; writes anomaly.onnx,
+    /// classifier.onnx and manifest.json into --out.
+    Train {
+        /// Labelled JSON lines (label plus raw record, Sentinel row or object reference;
+        /// see the ml::labelled docs). May be given several times.
+        #[arg(long)]
+        data: Vec<PathBuf>,
+        /// Add the project's synthetic benign and attack activity (what the default models
+        /// are trained on).
+        #[arg(long)]
+        generate: bool,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = s3_sentinel_connector::ml::synth::SynthConfig::default().seed)]
+        seed: u64,
+        /// Volume of generated data (1.0 is about 75,000 records).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Also write the generated records as labelled JSON lines.
+        #[arg(long)]
+        write_data: Option<PathBuf>,
+        /// Directory for the model files.
+        #[arg(long)]
+        out: PathBuf,
+        /// Version written into the manifest and every record's ModelVersion.
+        #[arg(long = "model-version")]
+        model_version: Option<String>,
+    },
     /// Send dead-lettered rows to Sentinel again; files whose rows are all accepted are
     /// deleted, partly accepted ones keep the rest. Reads the SENTINEL_* and AZURE_*
     /// variables (see README).
@@ -142,7 +169,7 @@ fn main() -> ExitCode {
             sentinel,
             max_decompressed_bytes,
             max_ratio,
-        } => {
+        } => s3_sentinel_connector::lambda::default_enricher().and_then(|enricher| {
             let args = cli::process::ProcessArgs {
                 paths,
                 format,
@@ -154,7 +181,7 @@ fn main() -> ExitCode {
                     max_ratio,
                     ..DecodeLimits::default()
                 },
-                enricher: s3_sentinel_connector::lambda::default_enricher(),
+                enricher,
             };
             let run = if sentinel {
                 cli::process::run_sentinel(&args)
@@ -162,7 +189,7 @@ fn main() -> ExitCode {
                 cli::process::run(&args)
             };
             run.map(|s| if s.failed > 0 { 1 } else { 0 })
-        }
+        }),
         Command::Replay {
             target,
             stream_map,
@@ -214,6 +241,24 @@ fn main() -> ExitCode {
                 })
             }
         },
+        Command::Train {
+            data,
+            generate,
+            seed,
+            scale,
+            write_data,
+            out,
+            model_version,
+        } => cli::train::run(&cli::train::TrainArgs {
+            data,
+            generate,
+            seed,
+            scale,
+            write_data,
+            out,
+            set_version: model_version,
+        })
+        .map(|()| 0),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

@@ -4,3 +4,4 @@ pub mod eval;
 pub mod patterns;
 pub mod process;
 pub mod replay;
+pub mod train;

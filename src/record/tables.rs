@@ -759,6 +759,10 @@ const S3SENTINELALERTS: &[(&str, ColumnType)] = &[
     ("Description", ColumnType::Str),
     ("SourceRecordId", ColumnType::Str),
     ("SourceTable", ColumnType::Str),
+    // Which threshold fired: anomaly, priority or anomaly+priority.
+    ("AlertTrigger", ColumnType::Str),
+    // The source record in a few words (event, actor, address).
+    ("SourceSummary", ColumnType::Str),
 ];
 
 #[cfg(test)]

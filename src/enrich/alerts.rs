@@ -1,0 +1,273 @@
+//! Alert records for the alert stream (`Custom-S3SentinelAlerts`, table
+//! `S3SentinelAlerts_CL`): one per record that is an anomaly (`IsAnomaly`) or whose
+//! `PriorityScore` reaches `priority_threshold`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::priority::Priority;
+use crate::record::json::{write_str, write_value};
+use crate::record::{LogType, Record, RecordId, Table, Value, time};
+
+/// The default stream alerts are sent to.
+pub fn default_stream() -> String {
+    Table::S3SentinelAlerts.default_stream()
+}
+
+/// Why an alert was raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Anomaly,
+    Priority,
+    Both,
+}
+
+impl Trigger {
+    pub fn name(self) -> &'static str {
+        match self {
+            Trigger::Anomaly => "anomaly",
+            Trigger::Priority => "priority",
+            Trigger::Both => "anomaly+priority",
+        }
+    }
+}
+
+/// The enrichment results an alert repeats.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoredRecord<'a> {
+    pub anomaly_score: f64,
+    pub priority_score: f64,
+    pub category: &'static str,
+    /// JSON array text of `AnomalyReasons`.
+    pub reasons_json: &'a str,
+    pub model_version: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Alert {
+    pub time: DateTime<Utc>,
+    pub name: String,
+    pub severity: Priority,
+    pub description: String,
+    pub trigger: Trigger,
+    pub source_record_id: RecordId,
+    pub source_table: Table,
+    pub source_log_type: LogType,
+    pub source_object: Arc<str>,
+    /// Position of the source record in its object (checkpoints count alerts with it).
+    pub source_ordinal: u64,
+    pub event_time: Option<DateTime<Utc>>,
+    pub anomaly_score: f64,
+    pub priority_score: f64,
+    pub category: &'static str,
+    /// JSON array text, as in the source record's `AnomalyReasons`.
+    pub reasons: String,
+    pub model_version: String,
+    pub summary: String,
+}
+
+impl Alert {
+    /// Builds the alert for an enriched record.
+    pub fn for_record(record: &Record, trigger: Trigger, scored: &ScoredRecord<'_>) -> Alert {
+        let ScoredRecord {
+            anomaly_score,
+            priority_score,
+            category,
+            reasons_json,
+            model_version,
+        } = *scored;
+        let summary = super::reasons::summary(record);
+        let severity = match trigger {
+            // An anomaly alone is at least worth a look the same day.
+            Trigger::Anomaly => Priority::from_score(priority_score).max(Priority::Medium),
+            _ => Priority::from_score(priority_score),
+        };
+        let what = match trigger {
+            Trigger::Anomaly => "Anomalous",
+            Trigger::Priority | Trigger::Both => match category {
+                "critical_security" => "Critical security",
+                "system_error" => "System error",
+                "performance" => "Performance",
+                _ => "High-priority",
+            },
+        };
+        let name = format!("{what} {} activity: {summary}", record.log_type.name());
+        let reasons: Vec<String> = serde_json::from_str(reasons_json).unwrap_or_default();
+        let description = format!(
+            "{summary}. Anomaly score {anomaly_score:.4}, priority score {priority_score:.4} ({}), category {category}. Why: {}.",
+            Priority::from_score(priority_score),
+            if reasons.is_empty() {
+                "no single feature stands out".to_string()
+            } else {
+                reasons.join("; ")
+            }
+        );
+        Alert {
+            time: record.time.unwrap_or_else(Utc::now),
+            name: truncate(&name, 256),
+            severity,
+            description,
+            trigger,
+            source_record_id: record.id,
+            source_table: record.table(),
+            source_log_type: record.log_type,
+            source_object: record.source_object.clone(),
+            source_ordinal: record.ordinal,
+            event_time: record.time,
+            anomaly_score,
+            priority_score,
+            category,
+            reasons: reasons_json.to_string(),
+            model_version: model_version.to_string(),
+            summary,
+        }
+    }
+
+    /// The alert's own id: derived from the source record's, so a re-delivered object
+    /// yields the same alert ids.
+    pub fn id(&self) -> RecordId {
+        let mut buf = Vec::with_capacity(24);
+        buf.extend_from_slice(b"alert:");
+        buf.extend_from_slice(&self.source_record_id.0.to_le_bytes());
+        RecordId(xxhash_rust::xxh3::xxh3_128(&buf))
+    }
+
+    /// The row sent to the alert stream.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(1024);
+        self.write_json(&mut out);
+        String::from_utf8(out).expect("alert JSON is UTF-8")
+    }
+
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut first = true;
+        let mut key = |out: &mut Vec<u8>, name: &str| {
+            out.push(if first { b'{' } else { b',' });
+            first = false;
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+        };
+        key(out, "TimeGenerated");
+        write_time(out, &self.time);
+        key(out, "AlertName");
+        write_str(out, &self.name);
+        key(out, "AlertSeverity");
+        write_str(out, self.severity.name());
+        key(out, "Description");
+        write_str(out, &self.description);
+        key(out, "AlertTrigger");
+        write_str(out, self.trigger.name());
+        key(out, "SourceRecordId");
+        write_id(out, self.source_record_id);
+        key(out, "SourceTable");
+        write_str(out, self.source_table.name());
+        key(out, "SourceSummary");
+        write_str(out, &self.summary);
+        key(out, "SourceLogType");
+        write_str(out, self.source_log_type.name());
+        key(out, "SourceObject");
+        write_str(out, &self.source_object);
+        if let Some(t) = self.event_time {
+            key(out, "EventTime");
+            write_time(out, &t);
+        }
+        key(out, "AnomalyScore");
+        write_value(out, &Value::Real(self.anomaly_score));
+        key(out, "PriorityScore");
+        write_value(out, &Value::Real(self.priority_score));
+        key(out, "Priority");
+        write_str(out, Priority::from_score(self.priority_score).name());
+        key(out, "LogCategory");
+        write_str(out, self.category);
+        key(out, "AnomalyReasons");
+        out.extend_from_slice(self.reasons.as_bytes());
+        key(out, "ModelVersion");
+        write_str(out, &self.model_version);
+        key(out, "RecordId");
+        write_id(out, self.id());
+        out.push(b'}');
+    }
+}
+
+fn write_time(out: &mut Vec<u8>, t: &DateTime<Utc>) {
+    out.push(b'"');
+    time::write_rfc3339(out, t);
+    out.push(b'"');
+}
+
+fn write_id(out: &mut Vec<u8>, id: RecordId) {
+    out.push(b'"');
+    id.write_to(out);
+    out.push(b'"');
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::tables::CONNECTOR_COLUMNS;
+
+    #[test]
+    fn alert_rows_use_only_declared_columns() {
+        let mut r = Record::new(LogType::CloudTrail);
+        r.time = time::parse_iso8601("2024-07-31T13:06:24Z");
+        r.id = RecordId(42);
+        r.source_object = "s3://logs/AWSLogs/x.json.gz".into();
+        r.push("EventName", "StopLogging");
+        r.push("EventSource", "cloudtrail.amazonaws.com");
+        r.push("UserIdentityType", "IAMUser");
+        r.push("UserIdentityUserName", "bob");
+        let alert = Alert::for_record(
+            &r,
+            Trigger::Both,
+            &ScoredRecord {
+                anomaly_score: 0.97,
+                priority_score: 0.91,
+                category: "critical_security",
+                reasons_json: r#"["StopLogging turns off logging","made by IAMUser bob"]"#,
+                model_version: "default-1",
+            },
+        );
+        let v: serde_json::Value = serde_json::from_str(&alert.to_json()).unwrap();
+        let table = Table::S3SentinelAlerts;
+        for (name, _) in v.as_object().unwrap() {
+            assert!(
+                table.column_type(name).is_some(),
+                "{name} is neither an alert table column nor a connector column"
+            );
+        }
+        assert_eq!(v["AlertSeverity"], "Critical");
+        assert_eq!(v["SourceTable"], "AWSCloudTrail");
+        assert_eq!(v["AnomalyReasons"][1], "made by IAMUser bob");
+        assert_eq!(v["SourceRecordId"], "00000000-0000-0000-0000-00000000002a");
+        assert_ne!(v["RecordId"], v["SourceRecordId"]);
+        assert!(
+            v["Description"]
+                .as_str()
+                .unwrap()
+                .contains("Why: StopLogging")
+        );
+        assert_eq!(
+            v["SourceSummary"],
+            "StopLogging on cloudtrail.amazonaws.com by IAMUser bob"
+        );
+        assert!(
+            CONNECTOR_COLUMNS
+                .iter()
+                .any(|(n, _)| *n == "AnomalyReasons")
+        );
+        assert_eq!(default_stream(), "Custom-S3SentinelAlerts");
+    }
+}

@@ -1,0 +1,208 @@
+//! The connector API of the seed design: `detect_anomalies`, `get_priorities` and
+//! `update_models` over [`Record`]s, backed by the ONNX models.
+
+use crate::features::{FeatureVector, N_FEATURES};
+use crate::ml::Category;
+use crate::ml::artifacts::{self, Artifacts, Provenance};
+use crate::ml::runtime::{ModelError, ModelSet};
+use crate::ml::train::{Dataset, TrainConfig, TrainError};
+use crate::record::{Record, RecordId};
+
+use super::reasons;
+use super::{Alert, EnrichConfig, Enricher, ModelHandle, Priority};
+
+/// What [`Connector::detect_anomalies`] says about one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyResult {
+    pub record_id: RecordId,
+    /// 0..=1: `1 - p^(1/3)`, `p` the share of normal traffic of the same log family that
+    /// looks more unusual (0.95 ≈ one in 8,000).
+    pub anomaly_score: f64,
+    pub is_anomaly: bool,
+    /// The threshold `is_anomaly` was decided with (the larger of `anomaly_threshold`
+    /// and the log type's adaptive threshold).
+    pub threshold: f64,
+    /// Two or three facts behind the scores, in words.
+    pub reasons: Vec<String>,
+}
+
+/// What [`Connector::get_priorities`] says about one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorityResult {
+    pub record_id: RecordId,
+    pub priority_score: f64,
+    pub priority: Priority,
+    pub category: Category,
+    pub category_confidence: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("{labels} labels for {rows} feature rows")]
+    Mismatch { rows: usize, labels: usize },
+    #[error("training failed: {0}")]
+    Train(#[from] TrainError),
+    #[error("the new models were not put in service: {0}")]
+    Load(#[from] ModelError),
+}
+
+/// Scores records with the anomaly model and the classifier, and retrains them.
+///
+/// ```
+/// use s3_sentinel_connector::enrich::Connector;
+/// use s3_sentinel_connector::record::{LogType, Record};
+///
+/// let connector = Connector::new()?; // the models embedded in the binary
+/// let mut stop = Record::new(LogType::CloudTrail);
+/// stop.push("EventSource", "cloudtrail.amazonaws.com");
+/// stop.push("EventName", "StopLogging");
+/// stop.push("UserIdentityType", "IAMUser");
+/// stop.push("UserIdentityAccessKeyId", "AKIAIOSFODNN7EXAMPLE");
+/// stop.push("SourceIpAddress", "198.51.100.7");
+/// let mut read = Record::new(LogType::CloudTrail);
+/// read.push("EventSource", "ec2.amazonaws.com");
+/// read.push("EventName", "DescribeInstances");
+/// read.push("UserIdentityType", "AssumedRole");
+/// read.push("SourceIpAddress", "10.0.4.20");
+/// read.push("ReadOnly", true);
+///
+/// let anomalies = connector.detect_anomalies(&[stop.clone(), read.clone()])?;
+/// assert!(anomalies[0].anomaly_score > anomalies[1].anomaly_score);
+/// assert!(anomalies[0].reasons.len() >= 2);
+///
+/// let priorities = connector.get_priorities(&[stop, read])?;
+/// assert!(priorities[0].priority_score > priorities[1].priority_score);
+/// println!("{:?} {}", priorities[0].priority, priorities[0].category);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Connector {
+    enricher: Enricher,
+    train_config: TrainConfig,
+}
+
+impl Connector {
+    /// A connector with the default models embedded in the binary.
+    pub fn new() -> Result<Connector, ModelError> {
+        Ok(Connector::with_models(crate::ml::embedded::load()?))
+    }
+
+    pub fn with_models(models: ModelSet) -> Connector {
+        Connector::with_config(models, EnrichConfig::default())
+    }
+
+    pub fn with_config(models: ModelSet, config: EnrichConfig) -> Connector {
+        Connector {
+            enricher: Enricher::new(ModelHandle::new(models), config),
+            train_config: TrainConfig::default(),
+        }
+    }
+
+    /// Training settings used by [`Connector::update_models`].
+    pub fn set_train_config(&mut self, config: TrainConfig) {
+        self.train_config = config;
+    }
+
+    pub fn enricher(&self) -> &Enricher {
+        &self.enricher
+    }
+
+    pub fn model_version(&self) -> String {
+        self.enricher.models().current().version().to_string()
+    }
+
+    /// The feature vectors the models see for these records (what `update_models`
+    /// takes).
+    pub fn extract_features(&self, records: &[Record]) -> Vec<FeatureVector> {
+        records
+            .iter()
+            .map(|r| self.enricher.extractor().extract(r))
+            .collect()
+    }
+
+    /// Anomaly scores, decisions and reasons; the records and the threshold history are
+    /// left unchanged.
+    pub fn detect_anomalies(&self, records: &[Record]) -> Result<Vec<AnomalyResult>, ModelError> {
+        let scores = self.enricher.score(records)?;
+        Ok(records
+            .iter()
+            .zip(scores)
+            .map(|(r, s)| AnomalyResult {
+                record_id: r.id,
+                anomaly_score: s.anomaly_score,
+                is_anomaly: s.is_anomaly,
+                threshold: s.anomaly_threshold,
+                reasons: {
+                    let mut json = String::new();
+                    reasons::render(r, &s.reason_slots, &mut json);
+                    serde_json::from_str(&json).unwrap_or_default()
+                },
+            })
+            .collect())
+    }
+
+    /// Priority scores and bands with the predicted category.
+    pub fn get_priorities(&self, records: &[Record]) -> Result<Vec<PriorityResult>, ModelError> {
+        let scores = self.enricher.score(records)?;
+        Ok(records
+            .iter()
+            .zip(scores)
+            .map(|(r, s)| PriorityResult {
+                record_id: r.id,
+                priority_score: s.priority_score,
+                priority: s.priority,
+                category: s.category,
+                category_confidence: s.category_confidence,
+            })
+            .collect())
+    }
+
+    /// Writes the enrichment columns into `records` and returns the alerts they raise.
+    pub fn enrich(&self, records: &mut [Record]) -> Result<Vec<Alert>, ModelError> {
+        self.enricher.enrich(records)
+    }
+
+    /// Retrains both models on labelled feature vectors and, if the new set loads and
+    /// passes the probe batch, puts it in service. Returns the new set's files (to save
+    /// or deploy) with its training report.
+    ///
+    /// ```no_run
+    /// # use s3_sentinel_connector::enrich::Connector;
+    /// # use s3_sentinel_connector::ml::Category;
+    /// # fn labelled() -> (Vec<s3_sentinel_connector::record::Record>, Vec<Category>) { unimplemented!() }
+    /// let connector = Connector::new()?;
+    /// let (records, labels) = labelled();
+    /// let features = connector.extract_features(&records);
+    /// let trained = connector.update_models(&features, &labels)?;
+    /// println!("macro F1 {:.3}", trained.report.classifier.macro_f1);
+    /// trained.write_to(std::path::Path::new("models/"))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn update_models(
+        &self,
+        features: &[FeatureVector],
+        labels: &[Category],
+    ) -> Result<Artifacts, UpdateError> {
+        if features.len() != labels.len() {
+            return Err(UpdateError::Mismatch {
+                rows: features.len(),
+                labels: labels.len(),
+            });
+        }
+        let mut data = Dataset {
+            features: Vec::with_capacity(features.len() * N_FEATURES),
+            labels: labels.to_vec(),
+        };
+        for f in features {
+            data.features.extend_from_slice(f);
+        }
+        let provenance = Provenance {
+            set_version: format!("updated-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
+            source: format!("update_models: {} labelled feature rows", labels.len()),
+            labelling: "labels supplied by the caller".to_string(),
+        };
+        let trained = artifacts::train_and_export(&data, &self.train_config, &provenance)?;
+        let models = trained.load()?;
+        self.enricher.models().replace(models);
+        Ok(trained)
+    }
+}

@@ -1,0 +1,304 @@
+//! The ML enrichment stage as the function and `s3-sentinel process` run it.
+//!
+//! At construction the embedded default models are loaded and optimized (no network, so
+//! the cold start stays short). With `MODEL_BUCKET` set, the first batch checks the
+//! bucket's manifest (the cold-start check) and later batches check again at most every
+//! `MODEL_CHECK_MINUTES` (default 15). With `STATE_BUCKET` set, the adaptive threshold
+//! history is loaded on the first batch and merged back at most every
+//! `THRESHOLD_PERSIST_MINUTES` (default 5). Network work runs on the async runtime the
+//! batch comes from; without one (a purely synchronous caller) the embedded models serve
+//! and nothing is fetched or stored.
+//!
+//! Variables: `ANOMALY_THRESHOLD` (0.95), `PRIORITY_THRESHOLD` (0.8), `MODEL_BUCKET`,
+//! `MODEL_PREFIX` (`models/`), `MODEL_CHECK_MINUTES` (15), `MODEL_PUBLIC_KEY` (hex
+//! Ed25519: only signed manifests are accepted), `STATE_BUCKET`, `STATE_PREFIX`
+//! (`state/`), `THRESHOLD_PERSIST_MINUTES` (5).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{EnrichConfig, Enricher, ModelHandle};
+use crate::ml::embedded;
+use crate::ml::runtime::ModelError;
+use crate::ml::swap::{ModelStore, ModelSwapper, S3ModelStore, SwapConfig};
+use crate::record::Record;
+use crate::state::StateStore;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlSettings {
+    pub anomaly_threshold: f64,
+    pub priority_threshold: f64,
+    /// (bucket, prefix) of published model sets.
+    pub models: Option<(String, String)>,
+    pub check_interval: Duration,
+    pub public_key: Option<String>,
+    /// (bucket, prefix) of the pipeline state (threshold history).
+    pub state: Option<(String, String)>,
+    pub persist_interval: Duration,
+}
+
+impl Default for MlSettings {
+    fn default() -> Self {
+        MlSettings {
+            anomaly_threshold: 0.95,
+            priority_threshold: 0.8,
+            models: None,
+            check_interval: crate::ml::swap::DEFAULT_CHECK_INTERVAL,
+            public_key: None,
+            state: None,
+            persist_interval: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+impl MlSettings {
+    pub fn from_env() -> Result<MlSettings, String> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `lookup` (testable without the process environment);
+    /// empty values count as unset.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<MlSettings, String> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let unit = |name: &str, default: f64| -> Result<f64, String> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<f64>() {
+                    Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+                    _ => Err(format!("{name} must be a number from 0 to 1, got {v:?}")),
+                },
+            }
+        };
+        let minutes = |name: &str, default: u64| -> Result<Duration, String> {
+            match get(name) {
+                None => Ok(Duration::from_secs(default * 60)),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(m) if m > 0 => Ok(Duration::from_secs(m * 60)),
+                    _ => Err(format!(
+                        "{name} must be a whole number of minutes above 0, got {v:?}"
+                    )),
+                },
+            }
+        };
+        let location = |bucket: &str, prefix: &str, default: &str| {
+            get(bucket).map(|b| (b, get(prefix).unwrap_or_else(|| default.to_string())))
+        };
+        let public_key = get("MODEL_PUBLIC_KEY");
+        if let Some(key) = &public_key
+            && (key.trim().len() != 64 || hex::decode(key.trim()).is_err())
+        {
+            return Err("MODEL_PUBLIC_KEY must be 64 hex digits (an Ed25519 public key)".into());
+        }
+        Ok(MlSettings {
+            anomaly_threshold: unit("ANOMALY_THRESHOLD", 0.95)?,
+            priority_threshold: unit("PRIORITY_THRESHOLD", 0.8)?,
+            models: location("MODEL_BUCKET", "MODEL_PREFIX", "models/"),
+            check_interval: minutes("MODEL_CHECK_MINUTES", 15)?,
+            public_key: public_key.map(|k| k.trim().to_string()),
+            state: location("STATE_BUCKET", "STATE_PREFIX", "state/"),
+            persist_interval: minutes("THRESHOLD_PERSIST_MINUTES", 5)?,
+        })
+    }
+}
+
+struct Upkeep {
+    started: bool,
+    swapper: Option<ModelSwapper>,
+    state: Option<Arc<dyn StateStore>>,
+    last_persist: Instant,
+}
+
+/// The enricher with its upkeep (model swaps, threshold history).
+pub struct MlService {
+    enricher: Enricher,
+    settings: MlSettings,
+    upkeep: Mutex<Upkeep>,
+}
+
+impl MlService {
+    /// Loads the embedded models; network work waits for the first batch.
+    pub fn new(settings: MlSettings) -> Result<MlService, ModelError> {
+        let models = embedded::load()?;
+        let mut config = EnrichConfig::default();
+        config.thresholds.base = settings.anomaly_threshold;
+        config.priority_threshold = settings.priority_threshold;
+        Ok(MlService {
+            enricher: Enricher::new(ModelHandle::new(models), config),
+            settings,
+            upkeep: Mutex::new(Upkeep {
+                started: false,
+                swapper: None,
+                state: None,
+                last_persist: Instant::now(),
+            }),
+        })
+    }
+
+    /// With explicit stores instead of S3 (tests, local runs).
+    pub fn with_stores(
+        settings: MlSettings,
+        models: Option<Arc<dyn ModelStore>>,
+        state: Option<Arc<dyn StateStore>>,
+    ) -> Result<MlService, ModelError> {
+        let service = MlService::new(settings)?;
+        {
+            let mut upkeep = service.lock();
+            upkeep.swapper = models.map(|store| service.swapper(store));
+            upkeep.state = state;
+        }
+        Ok(service)
+    }
+
+    pub fn enricher(&self) -> &Enricher {
+        &self.enricher
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Upkeep> {
+        self.upkeep.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn swapper(&self, store: Arc<dyn ModelStore>) -> ModelSwapper {
+        ModelSwapper::new(
+            store,
+            self.enricher.models().clone(),
+            SwapConfig {
+                interval: self.settings.check_interval,
+                public_key: self.settings.public_key.clone(),
+            },
+        )
+    }
+
+    /// The cold-start work (S3 clients, first manifest check, threshold history) on the
+    /// first call, then swap checks and threshold merges when due.
+    pub async fn upkeep(&self) {
+        let mut upkeep = {
+            let mut guard = self.lock();
+            std::mem::replace(
+                &mut *guard,
+                Upkeep {
+                    started: true,
+                    swapper: None,
+                    state: None,
+                    last_persist: Instant::now(),
+                },
+            )
+        };
+        if !upkeep.started {
+            upkeep.started = true;
+            if (self.settings.models.is_some() && upkeep.swapper.is_none())
+                || (self.settings.state.is_some() && upkeep.state.is_none())
+            {
+                let aws = crate::aws::load_config().await;
+                let s3 = crate::aws::s3_client(&aws);
+                if upkeep.swapper.is_none()
+                    && let Some((bucket, prefix)) = &self.settings.models
+                {
+                    let store: Arc<dyn ModelStore> =
+                        Arc::new(S3ModelStore::new(s3.clone(), bucket, prefix));
+                    upkeep.swapper = Some(self.swapper(store));
+                }
+                if upkeep.state.is_none()
+                    && let Some((bucket, prefix)) = &self.settings.state
+                {
+                    upkeep.state = Some(Arc::new(crate::state::s3::S3StateStore::new(
+                        s3,
+                        bucket.clone(),
+                        prefix.clone(),
+                    )));
+                }
+            }
+            if let Some(state) = &upkeep.state
+                && let Err(e) = self.enricher.load_thresholds(state.as_ref()).await
+            {
+                tracing::warn!(error = %e, "anomaly threshold history not loaded; starting from anomaly_threshold");
+            }
+            if let Some(swapper) = upkeep.swapper.as_mut() {
+                swapper.check_now().await;
+            }
+        } else if let Some(swapper) = upkeep.swapper.as_mut() {
+            swapper.check_if_due(Instant::now()).await;
+        }
+        if let Some(state) = &upkeep.state
+            && upkeep.last_persist.elapsed() >= self.settings.persist_interval
+        {
+            match self
+                .enricher
+                .persist_thresholds(state.as_ref(), chrono::Utc::now())
+                .await
+            {
+                Ok(()) => upkeep.last_persist = Instant::now(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "anomaly threshold history not saved; kept for the next attempt")
+                }
+            }
+        }
+        *self.lock() = upkeep;
+    }
+
+    /// Merges the threshold history now (end of an invocation, shutdown).
+    pub async fn flush(&self) {
+        let state = self.lock().state.clone();
+        if let Some(state) = state {
+            match self
+                .enricher
+                .persist_thresholds(state.as_ref(), chrono::Utc::now())
+                .await
+            {
+                Ok(()) => self.lock().last_persist = Instant::now(),
+                Err(e) => tracing::warn!(error = %e, "anomaly threshold history not saved"),
+            }
+        }
+    }
+
+    /// Runs [`MlService::upkeep`] from a synchronous caller: on the async runtime the
+    /// caller runs under, if any (the runner's batches run on its blocking threads).
+    fn upkeep_blocking(&self) {
+        let needs_network = self.settings.models.is_some()
+            || self.settings.state.is_some()
+            || self.lock().swapper.is_some()
+            || self.lock().state.is_some();
+        if !needs_network {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                if tokio::runtime::Handle::current().runtime_flavor()
+                    == tokio::runtime::RuntimeFlavor::CurrentThread
+                {
+                    // Blocking a current-thread runtime from inside it would deadlock.
+                    return;
+                }
+                tokio::task::block_in_place(|| handle.block_on(self.upkeep()));
+            }
+            Err(_) => {
+                let mut upkeep = self.lock();
+                if !upkeep.started {
+                    upkeep.started = true;
+                    tracing::info!(
+                        "no async runtime: model bucket and threshold history are not used"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::runner::Enricher for MlService {
+    fn enrich(&self, records: &mut [Record]) -> Vec<crate::sink::Row> {
+        self.upkeep_blocking();
+        crate::runner::Enricher::enrich(&self.enricher, records)
+    }
+
+    /// Cold start: model manifest check and threshold history, before the first batch.
+    async fn load_state(&self, _store: &dyn StateStore) -> anyhow::Result<()> {
+        self.upkeep().await;
+        Ok(())
+    }
+
+    /// End of an invocation: the threshold history is merged into the state bucket.
+    async fn save_state(&self, _store: &dyn StateStore) -> anyhow::Result<()> {
+        self.flush().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,253 @@
+use super::*;
+use crate::record::time::parse_iso8601;
+
+fn cloudtrail(event_source: &str, event_name: &str, identity: &str) -> Record {
+    let mut r = Record::new(LogType::CloudTrail);
+    r.time = parse_iso8601("2024-07-31T13:06:24Z");
+    r.push("EventSource", event_source);
+    r.push("EventName", event_name);
+    r.push("UserIdentityType", identity);
+    r.push("AWSRegion", "us-east-1");
+    r.push("SourceIpAddress", "203.0.113.7");
+    r.push(
+        "UserAgent",
+        "aws-cli/2.15.30 Python/3.11.8 Linux/6.5 exe/x86_64.ubuntu.22",
+    );
+    r.push("UserIdentityAccessKeyId", "AKIAEXAMPLEKEY000001");
+    r.push("ReadOnly", false);
+    r.push("ManagementEvent", true);
+    r
+}
+
+fn at(v: &FeatureVector, f: F) -> f32 {
+    v[f as usize]
+}
+
+#[test]
+fn schema_is_consistent() {
+    assert_eq!(F::ALL.len(), N_FEATURES);
+    for (i, f) in F::ALL.iter().enumerate() {
+        assert_eq!(*f as usize, i);
+    }
+    let mut names: Vec<_> = FEATURES.iter().map(|f| f.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), N_FEATURES, "feature names are unique");
+    for (i, family) in Family::ALL.iter().enumerate() {
+        assert_eq!(family.index(), i);
+        assert_eq!(family.slot() as usize, FAMILY_OFFSET + i);
+    }
+    assert!(FeatureSchema::current().check_compatible().is_ok());
+    let mut old = FeatureSchema::current();
+    old.version += 1;
+    assert!(old.check_compatible().is_err());
+    let mut renamed = FeatureSchema::current();
+    renamed.names[3] = "something_else".into();
+    let err = renamed.check_compatible().unwrap_err();
+    assert!(err.contains("slot 3"), "{err}");
+}
+
+#[test]
+fn every_log_type_extracts_finite_values_in_range() {
+    for log_type in LogType::ALL {
+        let mut r = Record::new(log_type);
+        r.time = parse_iso8601("2024-01-06T03:00:00Z");
+        let v = extract(&r);
+        assert!(v.iter().all(|x| x.is_finite() && (-1.0..=1.0).contains(x)));
+        assert_eq!(at(&v, Family::of(log_type).slot()), 1.0);
+        assert_eq!(at(&v, F::Weekend), 1.0, "2024-01-06 is a Saturday");
+    }
+}
+
+#[test]
+fn cloudtrail_defense_evasion_by_a_user() {
+    let v = extract(&cloudtrail(
+        "cloudtrail.amazonaws.com",
+        "StopLogging",
+        "IAMUser",
+    ));
+    assert_eq!(at(&v, F::CtDefenseEvasion), 1.0);
+    assert_eq!(at(&v, F::CtVerbDestructive), 1.0);
+    assert_eq!(at(&v, F::CtSecurityService), 1.0);
+    assert_eq!(at(&v, F::CtIamUser), 1.0);
+    assert_eq!(at(&v, F::CtLongTermKey), 1.0);
+    assert_eq!(at(&v, F::SourcePublic), 1.0);
+    let read = extract(&cloudtrail(
+        "ec2.amazonaws.com",
+        "DescribeInstances",
+        "AssumedRole",
+    ));
+    assert_eq!(at(&read, F::CtVerbRead), 1.0);
+    assert_eq!(at(&read, F::CtDefenseEvasion), 0.0);
+}
+
+#[test]
+fn user_agent_tool_names_do_not_change_features() {
+    let mut a = cloudtrail("iam.amazonaws.com", "CreateUser", "IAMUser");
+    let mut b = a.clone();
+    a.set("UserAgent", "stratus-red-team_1234");
+    b.set(
+        "UserAgent",
+        "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux",
+    );
+    assert_eq!(extract(&a), extract(&b));
+    let mut c = a.clone();
+    c.set("UserAgent", "console.amazonaws.com");
+    assert_eq!(at(&extract(&c), F::CtConsole), 1.0);
+}
+
+#[test]
+fn cloudtrail_errors_and_sharing() {
+    let mut r = cloudtrail("ec2.amazonaws.com", "ModifySnapshotAttribute", "IAMUser");
+    r.push("RecipientAccountId", "111122223333");
+    r.push(
+        "RequestParameters",
+        r#"{"snapshotId":"snap-1","createVolumePermission":{"add":{"items":[{"userId":"444455556666"}]}}}"#,
+    );
+    r.push("ErrorCode", "Client.UnauthorizedOperation");
+    let v = extract(&r);
+    assert_eq!(at(&v, F::CtExposure), 1.0);
+    assert_eq!(at(&v, F::CtOtherAccount), 1.0);
+    assert_eq!(at(&v, F::Failure), 1.0);
+    assert_eq!(at(&v, F::Denied), 1.0);
+    assert_eq!(at(&v, F::Size), 0.0);
+}
+
+#[test]
+fn console_login_without_mfa() {
+    let mut r = cloudtrail("signin.amazonaws.com", "ConsoleLogin", "IAMUser");
+    r.set("UserIdentityAccessKeyId", "");
+    r.push("EventTypeName", "AwsConsoleSignIn");
+    r.push(
+        "AdditionalEventData",
+        r#"{"LoginTo":"https://console","MobileVersion":"No","MFAUsed":"No"}"#,
+    );
+    r.push("ResponseElements", r#"{"ConsoleLogin":"Success"}"#);
+    let v = extract(&r);
+    assert_eq!(at(&v, F::CtNoMfa), 1.0);
+    assert_eq!(at(&v, F::CtConsole), 1.0);
+    assert_eq!(at(&v, F::CtLongTermKey), 0.0);
+    assert_eq!(at(&v, F::Failure), 0.0);
+}
+
+#[test]
+fn vpc_flow_rejected_ssh_probe() {
+    let mut r = Record::new(LogType::VpcFlow);
+    r.push("SrcAddr", "198.51.100.9");
+    r.push("DstAddr", "10.0.1.5");
+    r.push("DstPort", 22i64);
+    r.push("Protocol", 6i64);
+    r.push("Packets", 1i64);
+    r.push("Bytes", 40i64);
+    r.push("Action", "REJECT");
+    r.push("TcpFlags", 2i64);
+    let v = extract(&r);
+    assert_eq!(at(&v, F::NetReject), 1.0);
+    assert_eq!(at(&v, F::SensitivePort), 1.0);
+    assert_eq!(at(&v, F::NetInbound), 1.0);
+    assert_eq!(at(&v, F::NetSynOnly), 1.0);
+    assert_eq!(at(&v, F::SourcePublic), 1.0);
+}
+
+#[test]
+fn alb_slow_server_error() {
+    let mut r = Record::new(LogType::Alb);
+    r.push("ElbStatusCode", 504i64);
+    r.push("TargetStatusCode", "-");
+    r.push("RequestProcessingTime", "0.001");
+    r.push("TargetProcessingTime", "-1");
+    r.push("ResponseProcessingTime", "-1");
+    r.push(
+        "RequestRaw",
+        "GET https://shop.example.com:443/api/cart?id=1 HTTP/1.1",
+    );
+    r.push("ClientIp", "203.0.113.50");
+    let v = extract(&r);
+    assert_eq!(at(&v, F::Http5xx), 1.0);
+    assert_eq!(at(&v, F::HttpTargetFailure), 1.0);
+    assert_eq!(at(&v, F::ServerError), 1.0);
+    let mut slow = Record::new(LogType::Alb);
+    slow.push("ElbStatusCode", 200i64);
+    slow.push("TargetProcessingTime", "12.5");
+    let v = extract(&slow);
+    assert!(at(&v, F::Latency) > 0.8);
+}
+
+#[test]
+fn text_levels_and_words() {
+    let mut r = Record::new(LogType::Text);
+    r.push(
+        "Message",
+        "2024-01-01 ERROR db connection timed out after 30000 ms",
+    );
+    let v = extract(&r);
+    assert_eq!(at(&v, F::TextError), 1.0);
+    assert_eq!(at(&v, F::TextPerfWords), 0.5);
+    assert_eq!(at(&v, F::Failure), 1.0);
+    let mut ssh = Record::new(LogType::CloudWatch);
+    ssh.push(
+        "Message",
+        "sshd[811]: Failed password for root from 203.0.113.4 port 4242 ssh2",
+    );
+    let v = extract(&ssh);
+    assert!(at(&v, F::TextSecurityWords) > 0.0);
+    assert_eq!(at(&v, F::Denied), 1.0);
+}
+
+#[test]
+fn findings_and_dns() {
+    let mut gd = Record::new(LogType::GuardDuty);
+    gd.push("Severity", 8i64);
+    gd.push(
+        "ActivityType",
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+    );
+    let v = extract(&gd);
+    assert_eq!(at(&v, F::GdHighImpact), 1.0);
+    assert!(at(&v, F::Severity) > 0.8);
+
+    let mut dns = Record::new(LogType::Route53Resolver);
+    dns.push(
+        "QueryName",
+        "k3j5h2g8f9d7s6a5q4w3e2r1t0y9u8i7.tunnel.example.net.",
+    );
+    dns.push("QueryType", "TXT");
+    dns.push("Rcode", "NOERROR");
+    let v = extract(&dns);
+    assert!(at(&v, F::DnsEntropy) > 0.8);
+    assert_eq!(at(&v, F::DnsUnusualType), 1.0);
+
+    let mut waf = Record::new(LogType::Waf);
+    waf.push("Action", "BLOCK");
+    waf.push("TerminatingRuleId", "AWS-AWSManagedRulesSQLiRuleSet");
+    waf.push("TerminatingRuleType", "MANAGED_RULE_GROUP");
+    waf.push("Uri", "/login");
+    waf.push("Args", "user=admin'%20or%201=1--");
+    let v = extract(&waf);
+    assert_eq!(at(&v, F::WafBlocked), 1.0);
+    assert!(at(&v, F::HttpAttackMarkers) > 0.0);
+
+    let mut fw = Record::new(LogType::NetworkFirewallAlert);
+    fw.push("Severity", "1");
+    fw.push("AlertAction", "blocked");
+    fw.push("Category", "A Network Trojan was detected");
+    fw.push("DestPort", "3389");
+    let v = extract(&fw);
+    assert_eq!(at(&v, F::Severity), 1.0);
+    assert_eq!(at(&v, F::FwBlocked), 1.0);
+    assert_eq!(at(&v, F::SensitivePort), 1.0);
+}
+
+#[test]
+fn pattern_slot_is_zero_without_the_pattern_stage() {
+    fn patterns(_: &Record) -> [f32; PATTERN_FEATURES] {
+        [0.9, 1.0, f32::NAN, 0.5]
+    }
+    let r = Record::new(LogType::Text);
+    let plain = Extractor::new().extract(&r);
+    assert!(plain[PATTERN_OFFSET..].iter().all(|v| *v == 0.0));
+    let with = Extractor::with_pattern_features(patterns).extract(&r);
+    assert_eq!(&with[PATTERN_OFFSET..], &[0.9, 1.0, 0.0, 0.5]);
+    let batch = Extractor::new().extract_batch(&[r.clone(), r]);
+    assert_eq!(batch.len(), 2 * N_FEATURES);
+}

@@ -1,0 +1,139 @@
+//! A trained model set as files: two ONNX graphs and their manifest.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::manifest::{self, ANOMALY_FILE, CLASSIFIER_FILE, MANIFEST_FILE, Manifest};
+use super::onnx::{self, ModelInfo};
+use super::runtime::{ModelError, ModelSet};
+use super::train::{self, AnomalyModel, Dataset, TrainConfig, TrainError, TrainingReport};
+use crate::drift::DriftProfile;
+use crate::features::FeatureSchema;
+
+/// What a training run produces.
+#[derive(Debug, Clone)]
+pub struct Artifacts {
+    pub manifest: Manifest,
+    pub anomaly_onnx: Vec<u8>,
+    pub classifier_onnx: Vec<u8>,
+    pub report: TrainingReport,
+}
+
+/// Provenance written into the manifest.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    pub set_version: String,
+    pub source: String,
+    pub labelling: String,
+}
+
+/// Trains both models and exports them with their manifest.
+pub fn train_and_export(
+    data: &Dataset,
+    config: &TrainConfig,
+    provenance: &Provenance,
+) -> Result<Artifacts, TrainError> {
+    let models = train::train(data, config)?;
+    let anomaly_onnx = onnx::encode(&onnx::anomaly_graph(
+        &models.anomaly,
+        &ModelInfo {
+            kind: "anomaly",
+            version: format!("{}/anomaly", provenance.set_version),
+            description: "PCA reconstruction error of standardized features, calibrated per log family: anomaly_score = 1 - p^(1/3), p = share of normal training records of the family with a larger error".to_string(),
+        },
+    ));
+    let classifier_onnx = onnx::encode(&onnx::classifier_graph(
+        &models.classifier,
+        &ModelInfo {
+            kind: "classifier",
+            version: format!("{}/classifier", provenance.set_version),
+            description: "Multinomial logistic regression over critical_security, system_error, performance, normal".to_string(),
+        },
+    ));
+    let drift = drift_profile(data, &models.anomaly)?;
+    let manifest = manifest::for_training(
+        &provenance.set_version,
+        &provenance.source,
+        &provenance.labelling,
+        &models.report,
+        Some(drift),
+        &anomaly_onnx,
+        &classifier_onnx,
+    );
+    Ok(Artifacts {
+        manifest,
+        anomaly_onnx,
+        classifier_onnx,
+        report: models.report,
+    })
+}
+
+/// Rows of the training distribution kept for drift reference histograms.
+const DRIFT_SAMPLE: usize = 20_000;
+
+/// Reference histograms of every feature and of the anomaly score over (a deterministic
+/// sample of) the training rows.
+fn drift_profile(data: &Dataset, anomaly: &AnomalyModel) -> Result<DriftProfile, TrainError> {
+    let step = data.len().div_ceil(DRIFT_SAMPLE).max(1);
+    let picked: Vec<usize> = (0..data.len()).step_by(step).collect();
+    let rows: Vec<Vec<f32>> = picked.iter().map(|&i| data.row(i).to_vec()).collect();
+    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+    let scores: Vec<f32> = anomaly
+        .reference(&flat)?
+        .scores
+        .iter()
+        .map(|s| *s as f32)
+        .collect();
+    Ok(DriftProfile::from_training(
+        &FeatureSchema::current().names,
+        &rows,
+        &scores,
+    ))
+}
+
+impl Artifacts {
+    /// Loads the set through tract (verification and probe included).
+    pub fn load(&self) -> Result<ModelSet, ModelError> {
+        ModelSet::load(
+            self.manifest.clone(),
+            &self.anomaly_onnx,
+            &self.classifier_onnx,
+        )
+    }
+
+    /// Writes `anomaly.onnx`, `classifier.onnx` and `manifest.json` into `dir`.
+    pub fn write_to(&self, dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (name, bytes) in [
+            (ANOMALY_FILE, &self.anomaly_onnx),
+            (CLASSIFIER_FILE, &self.classifier_onnx),
+            (MANIFEST_FILE, &self.manifest.to_json()),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Reads a model directory written by [`Artifacts::write_to`] (the report is not
+    /// stored; the manifest carries its metrics).
+    pub fn read_from(dir: &Path) -> anyhow::Result<(Manifest, Vec<u8>, Vec<u8>)> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+        };
+        let manifest = Manifest::from_json(&read(MANIFEST_FILE)?)
+            .with_context(|| format!("parsing {}", dir.join(MANIFEST_FILE).display()))?;
+        let anomaly = read(&manifest.anomaly.file)?;
+        let classifier = read(&manifest.classifier.file)?;
+        Ok((manifest, anomaly, classifier))
+    }
+}
+
+/// Loads a model directory through tract.
+pub fn load_dir(dir: &Path) -> anyhow::Result<ModelSet> {
+    let (manifest, anomaly, classifier) = Artifacts::read_from(dir)?;
+    ModelSet::load(manifest, &anomaly, &classifier)
+        .with_context(|| format!("loading models from {}", dir.display()))
+}

@@ -1,0 +1,314 @@
+//! Labelled training data as JSON lines.
+//!
+//! One JSON object per line, with a `label` (`critical_security`, `system_error`,
+//! `performance` or `normal`) and the record in one of three forms:
+//!
+//! - `raw`: the record as AWS delivers it, with its `log_type` (a `SourceLogType` name
+//!   such as `CloudTrail`, `VPCFlow`, `ALB`, `WAF`, `Route53Resolver`, `Text`). JSON
+//!   formats give the JSON value itself (a CloudTrail event object, a WAF log entry);
+//!   line formats give the line as a string. VPC flow lines in a custom format add the
+//!   file's `header` line. The record is parsed by the connector's own parser, exactly as
+//!   in production.
+//!   `{"log_type":"CloudTrail","label":"critical_security","raw":{"eventName":"StopLogging",...}}`
+//! - `row`: a row as the connector sends it to Sentinel (the output of `s3-sentinel
+//!   process`, or a query result exported from Sentinel); the log type comes from
+//!   `log_type` or the row's `SourceLogType`.
+//!   `{"label":"normal","row":{"SourceLogType":"VPCFlow","DstPort":443,...}}`
+//! - `ref`: a reference to a record in a log object on disk: `object` (a path, relative to
+//!   the JSON-lines file) and `ordinal` (the record's position, from 0) or `record_id` (its
+//!   `RecordId`).
+//!   `{"label":"performance","ref":{"object":"alb/2025-01-07.log.gz","ordinal":41}}`
+//!
+//! Other members (`scenario`, `note`, ...) are ignored. A line that cannot be used is
+//! reported with its number and reason; the other lines still count.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Cursor, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::Category;
+use super::synth::{LabelledRaw, Raw};
+use crate::formats::{self, Collect, Emitter, Format};
+use crate::pipeline::{ObjectJob, process_object};
+use crate::record::{ColumnType, LogType, Record, RecordId, Value, time};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Line<'a> {
+    label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log_type: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    raw: Option<&'a RawValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    header: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    row: Option<&'a RawValue>,
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    reference: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scenario: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Reference {
+    object: String,
+    #[serde(default)]
+    ordinal: Option<u64>,
+    #[serde(default)]
+    record_id: Option<String>,
+}
+
+/// Labelled records read from JSON lines.
+#[derive(Debug, Default)]
+pub struct Labelled {
+    pub records: Vec<Record>,
+    pub labels: Vec<Category>,
+    /// Lines that could not be used: (1-based line number, reason).
+    pub rejected: Vec<(u64, String)>,
+}
+
+/// The parser family of a log type.
+pub fn format_of(log_type: LogType) -> Format {
+    match log_type {
+        LogType::CloudTrail => Format::CloudTrail,
+        LogType::VpcFlow | LogType::TransitGatewayFlow => Format::VpcFlow,
+        LogType::Alb | LogType::AlbConnection | LogType::Nlb | LogType::ClassicElb => {
+            Format::ElbAccess
+        }
+        LogType::CloudFront => Format::CloudFront,
+        LogType::S3Access => Format::S3Access,
+        LogType::Waf => Format::Waf,
+        LogType::GuardDuty => Format::GuardDuty,
+        LogType::Route53Resolver => Format::Route53Resolver,
+        LogType::NetworkFirewallAlert
+        | LogType::NetworkFirewallFlow
+        | LogType::NetworkFirewallTls => Format::NetworkFirewall,
+        LogType::CloudWatch => Format::CloudWatch,
+        LogType::GenericJson => Format::GenericJson,
+        LogType::Text => Format::Text,
+    }
+}
+
+/// Parses one raw record with its log type's parser; exactly one record must come out.
+pub fn parse_raw(
+    log_type: LogType,
+    raw: &str,
+    header: Option<&str>,
+    source: &str,
+) -> Result<Record, String> {
+    let mut input = String::with_capacity(raw.len() + 1 + header.map_or(0, str::len));
+    if let Some(h) = header {
+        input.push_str(h);
+        input.push('\n');
+    }
+    input.push_str(raw);
+    input.push('\n');
+    let mut sink = Collect::default();
+    let mut emitter = Emitter::new(source, &mut sink);
+    formats::parse_with(
+        format_of(log_type),
+        &mut Cursor::new(input.as_bytes()),
+        &mut emitter,
+    )
+    .map_err(|e| format!("parsing failed: {e}"))?;
+    if let Some(reject) = sink.rejects.first() {
+        return Err(format!(
+            "the {log_type} parser rejected it: {}",
+            reject.reason
+        ));
+    }
+    match sink.records.len() {
+        1 => {
+            let record = sink.records.pop().expect("one record");
+            if record.log_type != log_type {
+                return Err(format!("it parses as {}, not {log_type}", record.log_type));
+            }
+            Ok(record)
+        }
+        n => Err(format!(
+            "expected one {log_type} record, the parser produced {n}"
+        )),
+    }
+}
+
+/// A Sentinel row back into a [`Record`] of its table's columns.
+pub fn record_from_row(
+    row: &serde_json::Map<String, serde_json::Value>,
+    log_type: LogType,
+) -> Result<Record, String> {
+    let table = log_type.table();
+    let mut record = Record::new(log_type);
+    let time_text = row
+        .get("EventTime")
+        .or_else(|| row.get("TimeGenerated"))
+        .and_then(|v| v.as_str());
+    record.time = time_text.and_then(time::parse_any);
+    if let Some(id) = row.get("RecordId").and_then(|v| v.as_str()) {
+        record.id = RecordId::parse(id).unwrap_or_default();
+    }
+    for (name, column_type) in table.columns() {
+        if *name == "TimeGenerated" {
+            continue;
+        }
+        let Some(v) = row.get(*name) else { continue };
+        if v.is_null() {
+            continue;
+        }
+        let value = match (column_type, v) {
+            (ColumnType::Str, serde_json::Value::String(s)) => Value::Str(s.clone()),
+            (ColumnType::Str, other) => Value::Str(other.to_string()),
+            (ColumnType::Int | ColumnType::Long, v) => match v
+                .as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            {
+                Some(i) => Value::Int(i),
+                None => return Err(format!("{name} is not an integer: {v}")),
+            },
+            (ColumnType::Real, v) => match v
+                .as_f64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            {
+                Some(f) => Value::Real(f),
+                None => return Err(format!("{name} is not a number: {v}")),
+            },
+            (ColumnType::Bool, v) => match v
+                .as_bool()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            {
+                Some(b) => Value::Bool(b),
+                None => return Err(format!("{name} is not a boolean: {v}")),
+            },
+            (ColumnType::DateTime, v) => match v.as_str().and_then(time::parse_any) {
+                Some(t) => Value::Time(t),
+                None => return Err(format!("{name} is not a time: {v}")),
+            },
+            (ColumnType::Dynamic, v) => {
+                Value::Json(RawValue::from_string(v.to_string()).map_err(|e| e.to_string())?)
+            }
+        };
+        record.push(name, value);
+    }
+    Ok(record)
+}
+
+/// Reads labelled JSON lines; `base` resolves `ref` objects.
+pub fn read(reader: impl BufRead, base: &Path) -> std::io::Result<Labelled> {
+    let mut out = Labelled::default();
+    let mut objects: HashMap<PathBuf, Vec<Record>> = HashMap::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line_no = i as u64 + 1;
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match read_line(&line, base, &mut objects) {
+            Ok((record, label)) => {
+                out.records.push(record);
+                out.labels.push(label);
+            }
+            Err(reason) => out.rejected.push((line_no, reason)),
+        }
+    }
+    Ok(out)
+}
+
+fn read_line(
+    text: &str,
+    base: &Path,
+    objects: &mut HashMap<PathBuf, Vec<Record>>,
+) -> Result<(Record, Category), String> {
+    let line: Line<'_> =
+        serde_json::from_str(text).map_err(|e| format!("not a labelled record: {e}"))?;
+    let label = Category::from_name(&line.label).ok_or_else(|| {
+        format!(
+            "unknown label {:?} (one of critical_security, system_error, performance, normal)",
+            line.label
+        )
+    })?;
+    let log_type = match &line.log_type {
+        Some(name) => {
+            Some(LogType::from_name(name).ok_or_else(|| format!("unknown log_type {name:?}"))?)
+        }
+        None => None,
+    };
+    let record = if let Some(raw) = line.raw {
+        let log_type = log_type.ok_or("a raw record needs its log_type")?;
+        let text = match serde_json::from_str::<String>(raw.get()) {
+            Ok(line_text) => line_text,
+            Err(_) => raw.get().to_string(),
+        };
+        parse_raw(log_type, &text, line.header.as_deref(), "labelled")?
+    } else if let Some(row) = line.row {
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(row.get()).map_err(|e| format!("row is not an object: {e}"))?;
+        let log_type = match log_type {
+            Some(t) => t,
+            None => map
+                .get("SourceLogType")
+                .and_then(|v| v.as_str())
+                .and_then(LogType::from_name)
+                .ok_or("a row needs log_type or a SourceLogType column")?,
+        };
+        record_from_row(&map, log_type)?
+    } else if let Some(reference) = line.reference {
+        resolve(&reference, base, objects)?
+    } else {
+        return Err("no raw, row or ref member".to_string());
+    };
+    Ok((record, label))
+}
+
+fn resolve(
+    reference: &Reference,
+    base: &Path,
+    objects: &mut HashMap<PathBuf, Vec<Record>>,
+) -> Result<Record, String> {
+    let path = base.join(&reference.object);
+    if !objects.contains_key(&path) {
+        let file = std::fs::File::open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let key = path.to_string_lossy().to_string();
+        let mut sink = Collect::default();
+        process_object(file, &ObjectJob::new(key.clone(), key), &mut sink)
+            .map_err(|e| format!("cannot process {}: {e}", path.display()))?;
+        objects.insert(path.clone(), sink.records);
+    }
+    let records = &objects[&path];
+    let found = match (&reference.ordinal, &reference.record_id) {
+        (Some(n), _) => records.iter().find(|r| r.ordinal == *n),
+        (None, Some(id)) => {
+            let id = RecordId::parse(id).ok_or_else(|| format!("{id:?} is not a record id"))?;
+            records.iter().find(|r| r.id == id)
+        }
+        (None, None) => return Err("a ref needs ordinal or record_id".to_string()),
+    };
+    found
+        .cloned()
+        .ok_or_else(|| format!("{} has no such record", path.display()))
+}
+
+/// Writes generated records in the `raw` form.
+pub fn write_generated(items: &[LabelledRaw], mut out: impl Write) -> std::io::Result<()> {
+    for item in items {
+        let raw_json = match &item.raw {
+            Raw::Json(text) => text.clone(),
+            Raw::Line(line) => serde_json::to_string(line).expect("string serializes"),
+        };
+        let raw = RawValue::from_string(raw_json).map_err(std::io::Error::other)?;
+        let line = Line {
+            label: item.label.name().to_string(),
+            log_type: Some(item.log_type.name().to_string()),
+            raw: Some(&raw),
+            header: item.header.clone(),
+            row: None,
+            reference: None,
+            scenario: Some(item.scenario.to_string()),
+        };
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}

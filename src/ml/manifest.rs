@@ -1,0 +1,189 @@
+//! The manifest stored next to the models (`manifest.json`): which files make up a model
+//! set, their sha256, versions, the feature schema they expect, what they were trained
+//! on and how they scored on held-out data.
+//!
+//! The same file is what a model bucket serves under `MODEL_PREFIX/manifest.json`;
+//! fields this build does not know are kept when a manifest is read and written back,
+//! so newer tools can add to it without breaking older functions.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Category;
+use super::metrics::ClassReport;
+use super::train::{AnomalyReport, TrainingReport};
+use crate::drift::DriftProfile;
+use crate::features::FeatureSchema;
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const ANOMALY_FILE: &str = "anomaly.onnx";
+pub const CLASSIFIER_FILE: &str = "classifier.onnx";
+pub const MANIFEST_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    /// Written into every record's `ModelVersion` column.
+    pub set_version: String,
+    pub created_by: String,
+    pub feature_schema: FeatureSchema,
+    pub training_data: TrainingData,
+    pub anomaly: ModelEntry,
+    pub classifier: ModelEntry,
+    /// Training distribution of every feature and of the anomaly score, for drift
+    /// monitoring (population stability index against live traffic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftProfile>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingData {
+    /// Where the rows came from (`synthetic generator, seed 42`, a file name, ...).
+    pub source: String,
+    pub rows: u64,
+    pub rows_per_category: BTreeMap<Category, u64>,
+    pub rows_per_family: BTreeMap<String, u64>,
+    /// How labels were assigned.
+    pub labelling: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelEntry {
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub version: String,
+    /// `pca_reconstruction` or `logistic_regression`.
+    pub kind: String,
+    pub metrics: serde_json::Value,
+}
+
+impl Manifest {
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// Pretty JSON with a trailing newline; stable for identical inputs.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        out.push(b'\n');
+        out
+    }
+
+    /// Checks what can be checked without running the models: the manifest version, the
+    /// feature schema against this build, and the files' digests.
+    pub fn verify(&self, anomaly: &[u8], classifier: &[u8]) -> Result<(), String> {
+        if self.manifest_version > MANIFEST_VERSION {
+            return Err(format!(
+                "manifest version {} is newer than this build understands ({MANIFEST_VERSION})",
+                self.manifest_version
+            ));
+        }
+        self.feature_schema.check_compatible()?;
+        for (entry, bytes) in [(&self.anomaly, anomaly), (&self.classifier, classifier)] {
+            let digest = sha256_hex(bytes);
+            if digest != entry.sha256 {
+                return Err(format!(
+                    "{} has sha256 {digest}, the manifest says {}",
+                    entry.file, entry.sha256
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The manifest of a freshly trained and exported set.
+pub fn for_training(
+    set_version: &str,
+    source: &str,
+    labelling: &str,
+    report: &TrainingReport,
+    drift: Option<DriftProfile>,
+    anomaly_onnx: &[u8],
+    classifier_onnx: &[u8],
+) -> Manifest {
+    let anomaly_metrics = anomaly_metrics(&report.anomaly);
+    let classifier_metrics = classifier_metrics(&report.classifier);
+    Manifest {
+        manifest_version: MANIFEST_VERSION,
+        set_version: set_version.to_string(),
+        created_by: format!("s3-sentinel train {}", env!("CARGO_PKG_VERSION")),
+        feature_schema: FeatureSchema::current(),
+        training_data: TrainingData {
+            source: source.to_string(),
+            rows: report.rows,
+            rows_per_category: report.rows_per_category.iter().cloned().collect(),
+            rows_per_family: report.rows_per_family.iter().cloned().collect(),
+            labelling: labelling.to_string(),
+        },
+        anomaly: ModelEntry {
+            file: ANOMALY_FILE.to_string(),
+            sha256: sha256_hex(anomaly_onnx),
+            bytes: anomaly_onnx.len() as u64,
+            version: format!("{set_version}/anomaly"),
+            kind: "pca_reconstruction".to_string(),
+            metrics: anomaly_metrics,
+        },
+        classifier: ModelEntry {
+            file: CLASSIFIER_FILE.to_string(),
+            sha256: sha256_hex(classifier_onnx),
+            bytes: classifier_onnx.len() as u64,
+            version: format!("{set_version}/classifier"),
+            kind: "logistic_regression".to_string(),
+            metrics: classifier_metrics,
+        },
+        drift,
+        extra: BTreeMap::new(),
+    }
+}
+
+fn anomaly_metrics(r: &AnomalyReport) -> serde_json::Value {
+    serde_json::json!({
+        "normal_training_rows": r.normal_rows,
+        "pca_components": r.components,
+        "explained_variance": round6(r.explained_variance),
+        "holdout_roc_auc_non_normal": r.holdout_auc_non_normal.map(round6),
+        "holdout_roc_auc_critical_security": r.holdout_auc_critical.map(round6),
+        "holdout_normal_share_at_or_above_0_95": round6(r.holdout_normal_above_095),
+    })
+}
+
+fn classifier_metrics(r: &ClassReport) -> serde_json::Value {
+    let per_class: BTreeMap<&str, serde_json::Value> = r
+        .per_class
+        .iter()
+        .map(|c| {
+            (
+                c.category.name(),
+                serde_json::json!({
+                    "support": c.support,
+                    "precision": round6(c.precision),
+                    "recall": round6(c.recall),
+                    "f1": round6(c.f1),
+                }),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "holdout_rows": r.rows,
+        "holdout_accuracy": round6(r.accuracy),
+        "holdout_macro_f1": round6(r.macro_f1),
+        "holdout_per_class": per_class,
+        "holdout_confusion_actual_by_predicted": r.confusion,
+        "category_order": Category::ALL.map(|c| c.name()),
+    })
+}
+
+/// Six decimals: metrics are for people, and shorter numbers keep manifests diffable.
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}

@@ -1,0 +1,97 @@
+//! The two models every record is scored by, from training to inference.
+//!
+//! - [`train`]: smartcore fits an anomaly model (PCA reconstruction error on standardized
+//!   features of normal traffic, calibrated per log family) and a four-class logistic
+//!   regression ([`Category`]).
+//! - [`onnx`]: both are written as plain ONNX graphs (MatMul, Add, Clip, Softmax, ...).
+//! - [`runtime`]: tract loads and optimizes them once and runs them in batches.
+//! - [`manifest`]: what is stored next to the models (versions, feature schema, sha256,
+//!   training data summary, metrics); [`embedded`] holds the default set compiled into
+//!   the binary; [`swap`] replaces it with a newer set from a bucket.
+//! - [`synth`]: the generator of benign and attack activity the defaults are trained on,
+//!   and [`labelled`] the JSON-lines format for training on other data.
+//!
+//! Everything here is pure computation except [`swap`]'s S3 store.
+
+pub mod artifacts;
+pub mod embedded;
+pub mod labelled;
+pub mod manifest;
+pub mod metrics;
+pub mod onnx;
+pub mod probe;
+pub mod rng;
+pub mod runtime;
+pub mod swap;
+pub mod synth;
+pub mod train;
+
+use std::fmt;
+
+/// What a record is about, as predicted by the classifier.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    CriticalSecurity,
+    SystemError,
+    Performance,
+    Normal,
+}
+
+impl Category {
+    /// Classifier output order.
+    pub const ALL: [Category; 4] = [
+        Category::CriticalSecurity,
+        Category::SystemError,
+        Category::Performance,
+        Category::Normal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::CriticalSecurity => "critical_security",
+            Category::SystemError => "system_error",
+            Category::Performance => "performance",
+            Category::Normal => "normal",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Category> {
+        Category::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn from_index(i: usize) -> Option<Category> {
+        Category::ALL.get(i).copied()
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn category_names_round_trip() {
+        for (i, c) in Category::ALL.into_iter().enumerate() {
+            assert_eq!(c.index(), i);
+            assert_eq!(Category::from_name(c.name()), Some(c));
+            assert_eq!(Category::from_index(i), Some(c));
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.name()));
+        }
+        assert_eq!(Category::from_name("other"), None);
+    }
+}

@@ -1,0 +1,278 @@
+//! Inference through tract: a model set is loaded, optimized and checked once, then
+//! scores feature batches.
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tract_onnx::prelude::*;
+
+use super::manifest::Manifest;
+use super::onnx;
+use crate::features::N_FEATURES;
+
+/// Records scored per tract call: large enough to amortize the call, small enough to
+/// keep intermediate tensors in cache.
+pub const BATCH: usize = 512;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("manifest: {0}")]
+    Manifest(String),
+    #[error("{model}: {message}")]
+    Load {
+        model: &'static str,
+        message: String,
+    },
+    #[error("{model}: {message}")]
+    Run {
+        model: &'static str,
+        message: String,
+    },
+    #[error("probe batch: {0}")]
+    Probe(String),
+}
+
+/// One optimized graph with its outputs located by name.
+struct Graph {
+    plan: Arc<TypedSimplePlan>,
+    outputs: Vec<usize>,
+}
+
+impl Graph {
+    fn load(kind: &'static str, bytes: &[u8], outputs: &[&str]) -> Result<Graph, ModelError> {
+        let err = |e: TractError| ModelError::Load {
+            model: kind,
+            message: format!("{e:#}"),
+        };
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut Cursor::new(bytes))
+            .map_err(err)?;
+        let labels: Vec<Option<String>> = model
+            .output_outlets()
+            .map_err(err)?
+            .iter()
+            .map(|o| model.outlet_label(*o).map(str::to_string))
+            .collect();
+        let positions = outputs
+            .iter()
+            .map(|name| {
+                labels
+                    .iter()
+                    .position(|l| l.as_deref() == Some(name))
+                    .ok_or_else(|| ModelError::Load {
+                        model: kind,
+                        message: format!("the graph has no output named {name}"),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let plan = model
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
+            .map_err(err)?;
+        Ok(Graph {
+            plan,
+            outputs: positions,
+        })
+    }
+
+    fn run(&self, kind: &'static str, rows: &[f32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let err = |e: TractError| ModelError::Run {
+            model: kind,
+            message: format!("{e:#}"),
+        };
+        let n = rows.len() / N_FEATURES;
+        let input = Tensor::from_shape(&[n, N_FEATURES], rows).map_err(err)?;
+        let result = self.plan.run(tvec!(input.into_tvalue())).map_err(err)?;
+        self.outputs
+            .iter()
+            .map(|&i| {
+                let view = result[i].to_plain_array_view::<f32>().map_err(err)?;
+                Ok(view.iter().copied().collect())
+            })
+            .collect()
+    }
+}
+
+/// Runs one ONNX model on feature rows and returns the named outputs (flattened), for
+/// evaluations and parity checks that need more than [`ModelSet::score`] gives.
+pub fn run_outputs(
+    onnx: &[u8],
+    rows: &[f32],
+    outputs: &[&str],
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    let graph = Graph::load("model", onnx, outputs)?;
+    graph.run("model", rows)
+}
+
+/// Per-record outputs of both models.
+#[derive(Debug, Clone, Default)]
+pub struct Scores {
+    pub anomaly: Vec<f32>,
+    /// `rows x N_FEATURES`: each slot's squared residual in the anomaly model.
+    pub contributions: Vec<f32>,
+    /// `rows x 4`, in `Category::ALL` order.
+    pub probabilities: Vec<f32>,
+    /// `rows x N_FEATURES`: each slot's term in the `critical_security` logit.
+    pub critical_contributions: Vec<f32>,
+}
+
+impl Scores {
+    pub fn len(&self) -> usize {
+        self.anomaly.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.anomaly.is_empty()
+    }
+
+    pub fn probabilities_of(&self, row: usize) -> &[f32] {
+        &self.probabilities[row * 4..(row + 1) * 4]
+    }
+
+    pub fn contributions_of(&self, row: usize) -> &[f32] {
+        &self.contributions[row * N_FEATURES..(row + 1) * N_FEATURES]
+    }
+
+    pub fn critical_contributions_of(&self, row: usize) -> &[f32] {
+        &self.critical_contributions[row * N_FEATURES..(row + 1) * N_FEATURES]
+    }
+
+    fn append(&mut self, mut other: Scores) {
+        self.anomaly.append(&mut other.anomaly);
+        self.contributions.append(&mut other.contributions);
+        self.probabilities.append(&mut other.probabilities);
+        self.critical_contributions
+            .append(&mut other.critical_contributions);
+    }
+}
+
+/// Both models, ready to score, with the manifest that describes them.
+pub struct ModelSet {
+    anomaly: Graph,
+    classifier: Graph,
+    manifest: Manifest,
+    load_time: Duration,
+}
+
+impl std::fmt::Debug for ModelSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelSet")
+            .field("set_version", &self.manifest.set_version)
+            .field("load_time", &self.load_time)
+            .finish()
+    }
+}
+
+impl ModelSet {
+    /// Verifies the manifest against the files (sha256, feature schema), loads and
+    /// optimizes both graphs, and runs the probe batch; any failure is an error and
+    /// nothing is returned.
+    pub fn load(
+        manifest: Manifest,
+        anomaly_onnx: &[u8],
+        classifier_onnx: &[u8],
+    ) -> Result<ModelSet, ModelError> {
+        let started = Instant::now();
+        manifest
+            .verify(anomaly_onnx, classifier_onnx)
+            .map_err(ModelError::Manifest)?;
+        let anomaly = Graph::load(
+            "anomaly model",
+            anomaly_onnx,
+            &[onnx::ANOMALY_SCORE, onnx::CONTRIBUTIONS],
+        )?;
+        let classifier = Graph::load(
+            "classifier",
+            classifier_onnx,
+            &[onnx::PROBABILITIES, onnx::CRITICAL_CONTRIBUTIONS],
+        )?;
+        let set = ModelSet {
+            anomaly,
+            classifier,
+            manifest,
+            load_time: Duration::ZERO,
+        };
+        set.probe()?;
+        Ok(ModelSet {
+            load_time: started.elapsed(),
+            ..set
+        })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn version(&self) -> &str {
+        &self.manifest.set_version
+    }
+
+    /// Time spent verifying, loading, optimizing and probing.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+
+    /// Scores row-major feature rows, in batches of [`BATCH`].
+    pub fn score(&self, rows: &[f32]) -> Result<Scores, ModelError> {
+        assert_eq!(rows.len() % N_FEATURES, 0, "feature rows");
+        let mut all = Scores::default();
+        for chunk in rows.chunks(BATCH * N_FEATURES) {
+            all.append(self.score_batch(chunk)?);
+        }
+        Ok(all)
+    }
+
+    fn score_batch(&self, rows: &[f32]) -> Result<Scores, ModelError> {
+        let mut a = self.anomaly.run("anomaly model", rows)?.into_iter();
+        let mut c = self.classifier.run("classifier", rows)?.into_iter();
+        Ok(Scores {
+            anomaly: a.next().unwrap_or_default(),
+            contributions: a.next().unwrap_or_default(),
+            probabilities: c.next().unwrap_or_default(),
+            critical_contributions: c.next().unwrap_or_default(),
+        })
+    }
+
+    /// Runs the built-in probe batch and checks that the outputs are well formed: the
+    /// shapes match, scores lie in 0..=1, probabilities sum to 1.
+    pub fn probe(&self) -> Result<(), ModelError> {
+        let rows = super::probe::probe_rows();
+        let n = rows.len() / N_FEATURES;
+        let s = self.score(&rows)?;
+        if s.anomaly.len() != n
+            || s.probabilities.len() != n * 4
+            || s.contributions.len() != n * N_FEATURES
+            || s.critical_contributions.len() != n * N_FEATURES
+        {
+            return Err(ModelError::Probe(format!(
+                "output shapes for {n} rows: {} scores, {} probabilities, {} contributions",
+                s.anomaly.len(),
+                s.probabilities.len(),
+                s.contributions.len()
+            )));
+        }
+        if let Some(bad) = s.anomaly.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+            return Err(ModelError::Probe(format!(
+                "anomaly score {bad} outside 0..=1"
+            )));
+        }
+        for row in s.probabilities.chunks_exact(4) {
+            let sum: f32 = row.iter().sum();
+            if !(sum - 1.0).abs().lt(&1e-3) || row.iter().any(|p| !p.is_finite()) {
+                return Err(ModelError::Probe(format!(
+                    "class probabilities {row:?} do not sum to 1"
+                )));
+            }
+        }
+        let critical = |row: usize| s.probabilities_of(row)[0];
+        if critical(super::probe::CRITICAL) <= critical(super::probe::ROUTINE) {
+            return Err(ModelError::Probe(format!(
+                "StopLogging by an IAM user gets P(critical_security) {:.4}, not above the {:.4} of a routine DescribeInstances",
+                critical(super::probe::CRITICAL),
+                critical(super::probe::ROUTINE)
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,342 @@
+//! Model swap from a bucket: with `MODEL_BUCKET`/`MODEL_PREFIX` set, the function reads
+//! `manifest.json` there at cold start and at most every [`SwapConfig::interval`], and
+//! when it names other models it downloads them, verifies their sha256 and feature
+//! schema (and the manifest's signature when a public key is configured), loads and
+//! probes them, and only then puts them in service. Any failure keeps the models in
+//! service and logs why. Without a bucket the embedded defaults serve.
+//!
+//! The bucket is read through [`ModelStore`], with an S3 implementation and a local
+//! directory one (tests, `s3-sentinel` runs against a folder).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::manifest::{MANIFEST_FILE, Manifest, sha256_hex};
+use super::runtime::ModelSet;
+use crate::enrich::ModelHandle;
+
+/// The detached signature of the manifest (hex Ed25519 over its exact bytes).
+pub const SIGNATURE_FILE: &str = "manifest.json.sig";
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+/// Where model sets are published.
+#[async_trait]
+pub trait ModelStore: Send + Sync {
+    /// The object's bytes, `None` when it does not exist.
+    async fn fetch(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// For log messages: `s3://bucket/prefix` or a path.
+    fn location(&self) -> String;
+}
+
+/// A folder holding `manifest.json` and the model files.
+pub struct LocalModelStore {
+    root: PathBuf,
+}
+
+impl LocalModelStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalModelStore { root: root.into() }
+    }
+}
+
+#[async_trait]
+impl ModelStore for LocalModelStore {
+    async fn fetch(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_name(name)?;
+        match tokio::fs::read(self.root.join(name)).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError(format!(
+                "reading {}: {e}",
+                self.root.join(name).display()
+            ))),
+        }
+    }
+
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+}
+
+/// `s3://bucket/prefix`.
+pub struct S3ModelStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3ModelStore {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>, prefix: &str) -> Self {
+        let prefix = prefix.trim_start_matches('/');
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+            prefix.to_string()
+        } else {
+            format!("{prefix}/")
+        };
+        S3ModelStore {
+            client,
+            bucket: bucket.into(),
+            prefix,
+        }
+    }
+}
+
+#[async_trait]
+impl ModelStore for S3ModelStore {
+    async fn fetch(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_name(name)?;
+        let key = format!("{}{name}", self.prefix);
+        let response = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await;
+        match response {
+            Ok(output) => {
+                let bytes =
+                    output.body.collect().await.map_err(|e| {
+                        StoreError(format!("reading s3://{}/{key}: {e}", self.bucket))
+                    })?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            Err(e) => {
+                let service = e.into_service_error();
+                if service.is_no_such_key() {
+                    Ok(None)
+                } else {
+                    Err(StoreError(format!(
+                        "reading s3://{}/{key}: {}",
+                        self.bucket,
+                        aws_sdk_s3::error::DisplayErrorContext(&service)
+                    )))
+                }
+            }
+        }
+    }
+
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+/// Model files are named relative to the manifest: a name that leaves the prefix is an
+/// attack on the bucket layout, not a file to fetch.
+fn check_name(name: &str) -> Result<(), StoreError> {
+    if name.is_empty()
+        || name.starts_with('/')
+        || name.split('/').any(|p| p == ".." || p.is_empty())
+    {
+        return Err(StoreError(format!("refusing model file name {name:?}")));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct SwapConfig {
+    pub interval: Duration,
+    /// Ed25519 public key (hex): when set, a manifest must carry a valid signature.
+    pub public_key: Option<String>,
+}
+
+impl Default for SwapConfig {
+    fn default() -> Self {
+        SwapConfig {
+            interval: DEFAULT_CHECK_INTERVAL,
+            public_key: None,
+        }
+    }
+}
+
+/// What a check did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwapOutcome {
+    /// The last check was less than an interval ago.
+    NotDue,
+    /// The bucket has no manifest: the current models stay.
+    NoManifest,
+    /// The manifest names the models in service (or one already refused).
+    Unchanged,
+    Swapped {
+        version: String,
+    },
+    /// The new models were refused; the current ones stay.
+    Kept {
+        reason: String,
+    },
+}
+
+pub struct ModelSwapper {
+    store: Arc<dyn ModelStore>,
+    handle: ModelHandle,
+    config: SwapConfig,
+    last_check: Option<Instant>,
+    /// Digest of the manifest last served or refused for good: it is not looked at again.
+    settled: Option<String>,
+}
+
+impl ModelSwapper {
+    pub fn new(store: Arc<dyn ModelStore>, handle: ModelHandle, config: SwapConfig) -> Self {
+        ModelSwapper {
+            store,
+            handle,
+            config,
+            last_check: None,
+            settled: None,
+        }
+    }
+
+    /// Checks the bucket unless the last check is less than an interval old.
+    pub async fn check_if_due(&mut self, now: Instant) -> SwapOutcome {
+        if let Some(last) = self.last_check
+            && now.duration_since(last) < self.config.interval
+        {
+            return SwapOutcome::NotDue;
+        }
+        self.last_check = Some(now);
+        self.check_now().await
+    }
+
+    /// Checks the bucket now, logs the outcome and returns it.
+    pub async fn check_now(&mut self) -> SwapOutcome {
+        self.last_check.get_or_insert_with(Instant::now);
+        let outcome = self.check().await;
+        let location = self.store.location();
+        match &outcome {
+            SwapOutcome::Swapped { version } => {
+                tracing::info!(%location, %version, "model set swapped in")
+            }
+            SwapOutcome::Kept { reason } => tracing::warn!(
+                %location, %reason, current = %self.handle.current().version(),
+                "new models refused; keeping the models in service"
+            ),
+            SwapOutcome::NoManifest => {
+                tracing::debug!(%location, "no model manifest; keeping the models in service")
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    async fn check(&mut self) -> SwapOutcome {
+        let manifest_bytes = match self.store.fetch(MANIFEST_FILE).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return SwapOutcome::NoManifest,
+            Err(e) => {
+                return SwapOutcome::Kept {
+                    reason: format!("cannot read {MANIFEST_FILE}: {e}"),
+                };
+            }
+        };
+        let signature = if self.config.public_key.is_some() {
+            match self.store.fetch(SIGNATURE_FILE).await {
+                Ok(sig) => sig,
+                Err(e) => {
+                    return SwapOutcome::Kept {
+                        reason: format!("cannot read {SIGNATURE_FILE}: {e}"),
+                    };
+                }
+            }
+        } else {
+            None
+        };
+        // A manifest is judged together with its signature: a signature uploaded later
+        // gets the manifest looked at again.
+        let digest = format!(
+            "{}:{}",
+            sha256_hex(&manifest_bytes),
+            signature.as_deref().map(sha256_hex).unwrap_or_default()
+        );
+        if self.settled.as_deref() == Some(digest.as_str()) {
+            return SwapOutcome::Unchanged;
+        }
+        match self.evaluate(&manifest_bytes, signature.as_deref()).await {
+            Evaluation::Serve(models) => {
+                let version = models.version().to_string();
+                self.handle.replace(*models);
+                self.settled = Some(digest);
+                SwapOutcome::Swapped { version }
+            }
+            Evaluation::Same => {
+                self.settled = Some(digest);
+                SwapOutcome::Unchanged
+            }
+            Evaluation::Refuse(reason) => {
+                self.settled = Some(digest);
+                SwapOutcome::Kept { reason }
+            }
+            Evaluation::Retry(reason) => SwapOutcome::Kept { reason },
+        }
+    }
+
+    async fn evaluate(&self, manifest_bytes: &[u8], signature: Option<&[u8]>) -> Evaluation {
+        if let Some(key) = &self.config.public_key {
+            match signature {
+                Some(sig) => {
+                    let sig = String::from_utf8_lossy(sig);
+                    if let Err(e) = crate::signing::verify(key, manifest_bytes, sig.trim()) {
+                        return Evaluation::Refuse(format!("manifest signature: {e}"));
+                    }
+                }
+                None => {
+                    return Evaluation::Refuse(format!(
+                        "a public key is configured and {SIGNATURE_FILE} is missing"
+                    ));
+                }
+            }
+        }
+        let manifest = match Manifest::from_json(manifest_bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                return Evaluation::Refuse(format!("{MANIFEST_FILE} is not a valid manifest: {e}"));
+            }
+        };
+        let current = self.handle.current();
+        let serving = current.manifest();
+        if manifest.set_version == serving.set_version
+            && manifest.anomaly.sha256 == serving.anomaly.sha256
+            && manifest.classifier.sha256 == serving.classifier.sha256
+        {
+            return Evaluation::Same;
+        }
+        if let Err(e) = manifest.feature_schema.check_compatible() {
+            return Evaluation::Refuse(e);
+        }
+        let mut files = Vec::with_capacity(2);
+        for entry in [&manifest.anomaly, &manifest.classifier] {
+            match self.store.fetch(&entry.file).await {
+                Ok(Some(bytes)) => files.push(bytes),
+                Ok(None) => return Evaluation::Retry(format!("{} is missing", entry.file)),
+                Err(e) => return Evaluation::Retry(format!("cannot read {}: {e}", entry.file)),
+            }
+        }
+        let classifier = files.pop().expect("two files");
+        let anomaly = files.pop().expect("two files");
+        // Optimizing graphs is CPU work: keep it off the async workers.
+        let loaded =
+            tokio::task::spawn_blocking(move || ModelSet::load(manifest, &anomaly, &classifier))
+                .await;
+        match loaded {
+            Ok(Ok(models)) => Evaluation::Serve(Box::new(models)),
+            Ok(Err(e)) => Evaluation::Refuse(e.to_string()),
+            Err(e) => Evaluation::Retry(format!("loading task failed: {e}")),
+        }
+    }
+}
+
+enum Evaluation {
+    Serve(Box<ModelSet>),
+    Same,
+    /// Wrong for good (bad digest, schema, signature, failed probe).
+    Refuse(String),
+    /// Possibly transient (network, upload in progress).
+    Retry(String),
+}

@@ -1,0 +1,1348 @@
+//! CloudTrail: services, people, CI users and AWS services at work, operational errors,
+//! and intrusions by stolen credentials.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use super::{BROWSER_AGENTS, CLI_AGENTS, Env, LabelledRaw, Raw, rfc3339, uuid};
+use crate::features::catalog::{Verb, verb_of};
+use crate::ml::Category;
+use crate::ml::rng::SplitMix64;
+use crate::record::LogType;
+
+/// Who makes a call.
+#[derive(Debug, Clone)]
+enum Identity {
+    IamUser {
+        name: String,
+        key: String,
+    },
+    Role {
+        role: String,
+        session: String,
+        key: String,
+        mfa: bool,
+    },
+    Service {
+        service: &'static str,
+    },
+    Root {
+        key: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Actor {
+    identity: Identity,
+    ip: String,
+    agent: String,
+}
+
+struct Call<'a> {
+    source: &'a str,
+    name: &'a str,
+    params: Value,
+    response: Value,
+    error: Option<(&'a str, &'a str)>,
+    region: Option<&'a str>,
+    data_event: bool,
+    event_type: &'a str,
+    additional: Value,
+}
+
+impl<'a> Call<'a> {
+    fn new(source: &'a str, name: &'a str) -> Self {
+        Call {
+            source,
+            name,
+            params: Value::Null,
+            response: Value::Null,
+            error: None,
+            region: None,
+            data_event: false,
+            event_type: "AwsApiCall",
+            additional: Value::Null,
+        }
+    }
+    fn params(mut self, p: Value) -> Self {
+        self.params = p;
+        self
+    }
+    fn response(mut self, r: Value) -> Self {
+        self.response = r;
+        self
+    }
+    fn error(mut self, code: &'a str, message: &'a str) -> Self {
+        self.error = Some((code, message));
+        self
+    }
+    fn region(mut self, region: &'a str) -> Self {
+        self.region = Some(region);
+        self
+    }
+    fn data(mut self) -> Self {
+        self.data_event = true;
+        self
+    }
+}
+
+struct Gen<'e> {
+    env: &'e Env,
+    rng: SplitMix64,
+    out: Vec<LabelledRaw>,
+}
+
+fn access_key(rng: &mut SplitMix64, prefix: &str) -> String {
+    format!("{prefix}{}", rng.alnum_upper(16))
+}
+
+impl Gen<'_> {
+    fn emit(
+        &mut self,
+        t: DateTime<Utc>,
+        actor: &Actor,
+        call: Call<'_>,
+        label: Category,
+        scenario: &'static str,
+    ) {
+        let env = self.env;
+        let rng = &mut self.rng;
+        let account = env.account;
+        let user_identity = match &actor.identity {
+            Identity::IamUser { name, key } => json!({
+                "type": "IAMUser",
+                "principalId": format!("AIDA{}", name_hash(name)),
+                "arn": format!("arn:aws:iam::{account}:user/{name}"),
+                "accountId": account,
+                "accessKeyId": key,
+                "userName": name,
+            }),
+            Identity::Role {
+                role,
+                session,
+                key,
+                mfa,
+            } => json!({
+                "type": "AssumedRole",
+                "principalId": format!("AROA{}:{session}", name_hash(role)),
+                "arn": format!("arn:aws:sts::{account}:assumed-role/{role}/{session}"),
+                "accountId": account,
+                "accessKeyId": key,
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "principalId": format!("AROA{}", name_hash(role)),
+                        "arn": format!("arn:aws:iam::{account}:role/{role}"),
+                        "accountId": account,
+                        "userName": role,
+                    },
+                    "webIdFederationData": {},
+                    "attributes": {
+                        "creationDate": rfc3339(t - Duration::minutes(rng.range(1, 55))),
+                        "mfaAuthenticated": if *mfa { "true" } else { "false" },
+                    },
+                },
+            }),
+            Identity::Service { service } => json!({
+                "type": "AWSService",
+                "invokedBy": service,
+            }),
+            Identity::Root { key } => {
+                let mut v = json!({
+                    "type": "Root",
+                    "principalId": account,
+                    "arn": format!("arn:aws:iam::{account}:root"),
+                    "accountId": account,
+                });
+                if let Some(k) = key {
+                    v["accessKeyId"] = json!(k);
+                }
+                v
+            }
+        };
+        let read_only = matches!(verb_of(call.name), Verb::Read);
+        let region = call.region.unwrap_or(env.region);
+        let host = if call.source == "iam.amazonaws.com" || call.source == "signin.amazonaws.com" {
+            call.source.to_string()
+        } else {
+            call.source
+                .replace(".amazonaws.com", &format!(".{region}.amazonaws.com"))
+        };
+        let mut event = json!({
+            "eventVersion": "1.09",
+            "userIdentity": user_identity,
+            "eventTime": rfc3339(t),
+            "eventSource": call.source,
+            "eventName": call.name,
+            "awsRegion": region,
+            "sourceIPAddress": actor.ip,
+            "userAgent": actor.agent,
+            "requestParameters": call.params,
+            "responseElements": call.response,
+            "requestID": uuid(rng),
+            "eventID": uuid(rng),
+            "readOnly": read_only,
+            "eventType": call.event_type,
+            "managementEvent": !call.data_event,
+            "recipientAccountId": account,
+            "eventCategory": if call.data_event { "Data" } else { "Management" },
+        });
+        if matches!(actor.identity, Identity::Service { .. }) {
+            event.as_object_mut().expect("object").remove("userAgent");
+            event["userAgent"] = json!(actor.ip);
+        } else {
+            event["tlsDetails"] = json!({
+                "tlsVersion": "TLSv1.3",
+                "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                "clientProvidedHostHeader": host,
+            });
+        }
+        if let Some((code, message)) = call.error {
+            event["errorCode"] = json!(code);
+            event["errorMessage"] = json!(message);
+        }
+        if !call.additional.is_null() {
+            event["additionalEventData"] = call.additional;
+        }
+        self.out.push(LabelledRaw {
+            log_type: LogType::CloudTrail,
+            label,
+            raw: Raw::Json(event.to_string()),
+            header: None,
+            scenario,
+            time: t,
+        });
+    }
+}
+
+fn name_hash(name: &str) -> String {
+    let h = xxhash_rust::xxh3::xxh3_64(name.as_bytes());
+    format!("{h:016X}").chars().take(17).collect()
+}
+
+/// Routine reads and writes services make: (event source, event name, weight).
+const SERVICE_CALLS: &[(&str, &str, f64)] = &[
+    ("ec2.amazonaws.com", "DescribeInstances", 8.0),
+    ("ec2.amazonaws.com", "DescribeInstanceStatus", 5.0),
+    ("ec2.amazonaws.com", "DescribeVolumes", 3.0),
+    ("ec2.amazonaws.com", "DescribeSecurityGroups", 2.0),
+    ("ec2.amazonaws.com", "DescribeNetworkInterfaces", 2.0),
+    ("ec2.amazonaws.com", "DescribeTags", 2.0),
+    ("ssm.amazonaws.com", "UpdateInstanceInformation", 10.0),
+    ("ssm.amazonaws.com", "ListAssociations", 4.0),
+    ("ssm.amazonaws.com", "ListInstanceAssociations", 4.0),
+    ("ssm.amazonaws.com", "DescribeInstanceInformation", 3.0),
+    ("ssm.amazonaws.com", "GetParameter", 4.0),
+    ("kms.amazonaws.com", "Decrypt", 9.0),
+    ("kms.amazonaws.com", "GenerateDataKey", 6.0),
+    ("kms.amazonaws.com", "DescribeKey", 1.0),
+    ("secretsmanager.amazonaws.com", "GetSecretValue", 4.0),
+    ("sts.amazonaws.com", "GetCallerIdentity", 3.0),
+    ("s3.amazonaws.com", "GetBucketLocation", 2.0),
+    ("s3.amazonaws.com", "GetObject", 8.0),
+    ("s3.amazonaws.com", "PutObject", 5.0),
+    ("logs.amazonaws.com", "CreateLogStream", 4.0),
+    ("logs.amazonaws.com", "DescribeLogGroups", 1.0),
+    ("monitoring.amazonaws.com", "GetMetricData", 3.0),
+    ("monitoring.amazonaws.com", "DescribeAlarms", 2.0),
+    ("dynamodb.amazonaws.com", "DescribeTable", 2.0),
+    ("ecr.amazonaws.com", "GetAuthorizationToken", 2.0),
+    ("ecr.amazonaws.com", "BatchCheckLayerAvailability", 1.0),
+    (
+        "elasticloadbalancing.amazonaws.com",
+        "DescribeTargetHealth",
+        2.0,
+    ),
+    (
+        "autoscaling.amazonaws.com",
+        "DescribeAutoScalingGroups",
+        2.0,
+    ),
+    ("rds.amazonaws.com", "DescribeDBInstances", 1.0),
+    ("cloudformation.amazonaws.com", "DescribeStacks", 1.0),
+    ("lambda.amazonaws.com", "GetFunction", 1.0),
+];
+
+const APP_ROLES: &[&str] = &[
+    "orders-api-task",
+    "payments-worker",
+    "ingest-lambda-role",
+    "reporting-batch",
+    "web-frontend-ec2",
+    "ssm-managed-instance",
+    "eks-node-group",
+    "data-pipeline-glue",
+];
+
+const SECRETS: &[&str] = &[
+    "prod/orders/db",
+    "prod/payments/stripe",
+    "prod/reporting/warehouse",
+    "shared/smtp",
+    "prod/api/jwt-signing",
+    "staging/orders/db",
+];
+
+fn params_for(g: &mut Gen<'_>, source: &str, name: &str) -> Value {
+    let rng = &mut g.rng;
+    match (source, name) {
+        ("ec2.amazonaws.com", "DescribeInstances") => {
+            json!({"instancesSet": {}, "filterSet": {"items": [{"name": "tag:app", "valueSet": {"items": [{"value": "orders"}]}}]}})
+        }
+        ("ssm.amazonaws.com", "GetParameter") => json!({
+            "name": format!("/prod/{}/config", rng.pick(&["orders", "payments", "web"])),
+            "withDecryption": rng.chance(0.5),
+        }),
+        ("secretsmanager.amazonaws.com", "GetSecretValue") => {
+            json!({"secretId": rng.pick(SECRETS)})
+        }
+        ("s3.amazonaws.com", "GetObject") | ("s3.amazonaws.com", "PutObject") => json!({
+            "bucketName": rng.pick(&["acme-prod-artifacts", "acme-prod-data", "acme-app-uploads"]),
+            "key": format!("{}/{}.json", rng.pick(&["orders", "events", "exports"]), rng.hex(12)),
+            "Host": "acme-prod-data.s3.us-east-1.amazonaws.com",
+        }),
+        ("kms.amazonaws.com", _) => json!({
+            "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
+            "keyId": format!("arn:aws:kms:us-east-1:123456789012:key/{}", uuid(rng)),
+        }),
+        ("logs.amazonaws.com", "CreateLogStream") => json!({
+            "logGroupName": format!("/aws/lambda/{}", rng.pick(APP_ROLES)),
+            "logStreamName": format!("2025/01/07/[$LATEST]{}", rng.hex(32)),
+        }),
+        _ => Value::Null,
+    }
+}
+
+pub fn generate(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
+    let mut g = Gen {
+        env,
+        rng: rng.fork("events"),
+        out: Vec::new(),
+    };
+    service_activity(&mut g);
+    aws_service_activity(&mut g);
+    people_activity(&mut g);
+    long_term_key_users(&mut g);
+    operational_trouble(&mut g);
+    attacks(&mut g);
+    g.out
+}
+
+fn role_actor(g: &mut Gen<'_>, role: &str) -> Actor {
+    let env = g.env;
+    let rng = &mut g.rng;
+    let session = if rng.chance(0.5) {
+        rng.pick(&env.instance_ids).clone()
+    } else {
+        format!("{}-{}", role, rng.hex(8))
+    };
+    let ip = if rng.chance(0.6) {
+        rng.pick(&env.instance_ips).clone()
+    } else {
+        "AWS Internal".to_string()
+    };
+    Actor {
+        identity: Identity::Role {
+            role: role.to_string(),
+            session,
+            key: access_key(rng, "ASIA"),
+            mfa: false,
+        },
+        ip,
+        agent: rng.pick(CLI_AGENTS).to_string(),
+    }
+}
+
+fn service_activity(g: &mut Gen<'_>) {
+    let weights: Vec<f64> = SERVICE_CALLS.iter().map(|c| c.2).collect();
+    for _ in 0..g.env.count(14_000) {
+        let t = g.env.any_time(&mut g.rng);
+        let role = *g.rng.pick(APP_ROLES);
+        let actor = role_actor(g, role);
+        let (source, name, _) = SERVICE_CALLS[g.rng.weighted(&weights)];
+        let params = params_for(g, source, name);
+        let mut call = Call::new(source, name).params(params);
+        if matches!(name, "GetObject" | "PutObject") {
+            call = call.data();
+        }
+        g.emit(t, &actor, call, Category::Normal, "benign/service");
+    }
+}
+
+fn aws_service_activity(g: &mut Gen<'_>) {
+    const CALLS: &[(&str, &str, &str)] = &[
+        (
+            "config.amazonaws.com",
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+        ),
+        (
+            "config.amazonaws.com",
+            "ec2.amazonaws.com",
+            "DescribeSecurityGroups",
+        ),
+        ("config.amazonaws.com", "s3.amazonaws.com", "GetBucketAcl"),
+        (
+            "config.amazonaws.com",
+            "s3.amazonaws.com",
+            "GetBucketPolicy",
+        ),
+        (
+            "config.amazonaws.com",
+            "iam.amazonaws.com",
+            "ListAttachedRolePolicies",
+        ),
+        ("config.amazonaws.com", "iam.amazonaws.com", "GetRole"),
+        (
+            "config.amazonaws.com",
+            "iam.amazonaws.com",
+            "ListRolePolicies",
+        ),
+        (
+            "backup.amazonaws.com",
+            "ec2.amazonaws.com",
+            "CreateSnapshot",
+        ),
+        (
+            "backup.amazonaws.com",
+            "ec2.amazonaws.com",
+            "DeleteSnapshot",
+        ),
+        (
+            "backup.amazonaws.com",
+            "ec2.amazonaws.com",
+            "DescribeVolumes",
+        ),
+        (
+            "autoscaling.amazonaws.com",
+            "ec2.amazonaws.com",
+            "RunInstances",
+        ),
+        (
+            "autoscaling.amazonaws.com",
+            "ec2.amazonaws.com",
+            "TerminateInstances",
+        ),
+        ("lambda.amazonaws.com", "sts.amazonaws.com", "AssumeRole"),
+        ("ecs-tasks.amazonaws.com", "sts.amazonaws.com", "AssumeRole"),
+        ("ec2.amazonaws.com", "sts.amazonaws.com", "AssumeRole"),
+        (
+            "securityhub.amazonaws.com",
+            "iam.amazonaws.com",
+            "GetAccountSummary",
+        ),
+        (
+            "access-analyzer.amazonaws.com",
+            "iam.amazonaws.com",
+            "ListRoles",
+        ),
+    ];
+    for _ in 0..g.env.count(4_000) {
+        let t = g.env.any_time(&mut g.rng);
+        let (service, source, name) = *g.rng.pick(CALLS);
+        let actor = Actor {
+            identity: Identity::Service { service },
+            ip: service.to_string(),
+            agent: service.to_string(),
+        };
+        let params = match name {
+            "AssumeRole" => json!({
+                "roleArn": format!("arn:aws:iam::123456789012:role/{}", g.rng.pick(APP_ROLES)),
+                "roleSessionName": g.rng.hex(12),
+            }),
+            _ => Value::Null,
+        };
+        g.emit(
+            t,
+            &actor,
+            Call::new(source, name).params(params),
+            Category::Normal,
+            "benign/aws-service",
+        );
+    }
+}
+
+fn person_actor(g: &mut Gen<'_>, i: usize, console: bool) -> Actor {
+    let env = g.env;
+    let p = &env.people[i];
+    let rng = &mut g.rng;
+    Actor {
+        identity: Identity::Role {
+            role: p.sso_role.to_string(),
+            session: format!("{}@acme.example", p.name),
+            key: access_key(rng, "ASIA"),
+            mfa: false,
+        },
+        ip: rng.pick(&env.office_ips).clone(),
+        agent: if console {
+            if rng.chance(0.5) {
+                "AWS Internal".to_string()
+            } else {
+                rng.pick(BROWSER_AGENTS).to_string()
+            }
+        } else {
+            rng.pick(CLI_AGENTS).to_string()
+        },
+    }
+}
+
+fn people_activity(g: &mut Gen<'_>) {
+    const READS: &[(&str, &str)] = &[
+        ("ec2.amazonaws.com", "DescribeInstances"),
+        ("ec2.amazonaws.com", "DescribeSecurityGroups"),
+        ("ec2.amazonaws.com", "DescribeVpcs"),
+        ("s3.amazonaws.com", "ListBuckets"),
+        ("s3.amazonaws.com", "GetBucketPolicy"),
+        ("rds.amazonaws.com", "DescribeDBInstances"),
+        ("lambda.amazonaws.com", "ListFunctions"),
+        ("lambda.amazonaws.com", "GetFunction"),
+        ("logs.amazonaws.com", "FilterLogEvents"),
+        ("logs.amazonaws.com", "DescribeLogStreams"),
+        ("monitoring.amazonaws.com", "GetMetricData"),
+        ("cloudformation.amazonaws.com", "DescribeStacks"),
+        ("cloudformation.amazonaws.com", "DescribeStackEvents"),
+        ("iam.amazonaws.com", "ListRoles"),
+        ("iam.amazonaws.com", "GetRole"),
+        ("iam.amazonaws.com", "ListAttachedRolePolicies"),
+        ("secretsmanager.amazonaws.com", "ListSecrets"),
+        ("secretsmanager.amazonaws.com", "DescribeSecret"),
+        ("ssm.amazonaws.com", "DescribeInstanceInformation"),
+        ("ssm.amazonaws.com", "DescribeParameters"),
+        ("sts.amazonaws.com", "GetCallerIdentity"),
+        ("cloudtrail.amazonaws.com", "LookupEvents"),
+        ("cloudtrail.amazonaws.com", "DescribeTrails"),
+        ("guardduty.amazonaws.com", "ListFindings"),
+        ("bedrock.amazonaws.com", "ListFoundationModels"),
+    ];
+    const WRITES: &[(&str, &str)] = &[
+        ("ec2.amazonaws.com", "StartInstances"),
+        ("ec2.amazonaws.com", "StopInstances"),
+        ("ec2.amazonaws.com", "RunInstances"),
+        ("ec2.amazonaws.com", "TerminateInstances"),
+        ("ec2.amazonaws.com", "CreateTags"),
+        ("ec2.amazonaws.com", "CreateSecurityGroup"),
+        ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"),
+        ("s3.amazonaws.com", "CreateBucket"),
+        ("s3.amazonaws.com", "PutBucketTagging"),
+        ("lambda.amazonaws.com", "UpdateFunctionCode20150331v2"),
+        (
+            "lambda.amazonaws.com",
+            "UpdateFunctionConfiguration20150331v2",
+        ),
+        ("cloudformation.amazonaws.com", "UpdateStack"),
+        ("ssm.amazonaws.com", "PutParameter"),
+        ("ssm.amazonaws.com", "StartSession"),
+        ("logs.amazonaws.com", "CreateLogGroup"),
+        ("secretsmanager.amazonaws.com", "GetSecretValue"),
+    ];
+    const ADMIN: &[(&str, &str)] = &[
+        ("iam.amazonaws.com", "CreateRole"),
+        ("iam.amazonaws.com", "AttachRolePolicy"),
+        ("iam.amazonaws.com", "PutRolePolicy"),
+        ("iam.amazonaws.com", "CreatePolicyVersion"),
+        ("iam.amazonaws.com", "ListUsers"),
+        ("iam.amazonaws.com", "CreateAccessKey"),
+        ("iam.amazonaws.com", "DeleteAccessKey"),
+        ("ssm.amazonaws.com", "SendCommand"),
+        ("kms.amazonaws.com", "CreateGrant"),
+        ("s3.amazonaws.com", "PutBucketPolicy"),
+        ("cloudtrail.amazonaws.com", "UpdateTrail"),
+    ];
+    let n_people = g.env.people.len();
+    for _ in 0..g.env.count(5_000) {
+        let t = g.env.work_time(&mut g.rng);
+        let i = g.rng.below(n_people as u64) as usize;
+        let console = g.rng.chance(0.55);
+        let actor = person_actor(g, i, console);
+        let admin = g.env.people[i].admin;
+        let roll = g.rng.unit();
+        let (source, name) = if admin && roll < 0.04 {
+            *g.rng.pick(ADMIN)
+        } else if roll < 0.22 {
+            *g.rng.pick(WRITES)
+        } else {
+            *g.rng.pick(READS)
+        };
+        let params = match name {
+            "AuthorizeSecurityGroupIngress" => {
+                let (cidr, port) = if g.rng.chance(0.25) {
+                    ("0.0.0.0/0", 443)
+                } else {
+                    ("10.0.0.0/16", *g.rng.pick(&[5432, 6379, 8080, 443]))
+                };
+                sg_params(&mut g.rng, cidr, port)
+            }
+            "PutBucketPolicy" => json!({
+                "bucketName": "acme-prod-artifacts",
+                "bucketPolicy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/ci-deploy"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-prod-artifacts/*"}]},
+            }),
+            "CreateAccessKey" => json!({"userName": "ci-deploy"}),
+            "RunInstances" => {
+                json!({"instanceType": g.rng.pick(&["t3.medium", "m6i.large", "c6i.xlarge"]), "minCount": 1, "maxCount": 1})
+            }
+            "GetSecretValue" => json!({"secretId": g.rng.pick(SECRETS)}),
+            _ => Value::Null,
+        };
+        g.emit(
+            t,
+            &actor,
+            Call::new(source, name).params(params),
+            Category::Normal,
+            "benign/people",
+        );
+    }
+    // Console sign-ins through the identity provider, a few mistyped.
+    for _ in 0..g.env.count(300) {
+        let t = g.env.work_time(&mut g.rng);
+        let i = g.rng.below(n_people as u64) as usize;
+        let actor = person_actor(g, i, true);
+        let failed = g.rng.chance(0.04);
+        let mut call = Call::new("signin.amazonaws.com", "ConsoleLogin").response(json!({
+            "ConsoleLogin": if failed { "Failure" } else { "Success" }
+        }));
+        call.event_type = "AwsConsoleSignIn";
+        call.additional = json!({"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No", "MFAUsed": "No"});
+        if failed {
+            call = call.error("Failed authentication", "Failed authentication");
+        }
+        g.emit(t, &actor, call, Category::Normal, "benign/console-login");
+    }
+}
+
+fn sg_params(rng: &mut SplitMix64, cidr: &str, port: i64) -> Value {
+    json!({
+        "groupId": format!("sg-0{}", rng.hex(16)),
+        "ipPermissions": {"items": [{
+            "ipProtocol": "tcp",
+            "fromPort": port,
+            "toPort": port,
+            "ipRanges": {"items": [{"cidrIp": cidr}]},
+        }]},
+    })
+}
+
+/// CI, infrastructure-as-code and scripts signing with IAM users' long-term keys.
+fn long_term_key_users(g: &mut Gen<'_>) {
+    struct User {
+        name: &'static str,
+        calls: &'static [(&'static str, &'static str)],
+        office: bool,
+    }
+    const USERS: &[User] = &[
+        User {
+            name: "ci-deploy",
+            calls: &[
+                ("cloudformation.amazonaws.com", "CreateChangeSet"),
+                ("cloudformation.amazonaws.com", "ExecuteChangeSet"),
+                ("cloudformation.amazonaws.com", "DescribeStacks"),
+                ("cloudformation.amazonaws.com", "DescribeChangeSet"),
+                ("s3.amazonaws.com", "PutObject"),
+                ("lambda.amazonaws.com", "UpdateFunctionCode20150331v2"),
+                ("ecr.amazonaws.com", "GetAuthorizationToken"),
+                ("ecr.amazonaws.com", "PutImage"),
+                ("sts.amazonaws.com", "GetCallerIdentity"),
+                ("sts.amazonaws.com", "AssumeRole"),
+            ],
+            office: false,
+        },
+        User {
+            name: "terraform",
+            calls: &[
+                ("ec2.amazonaws.com", "DescribeVpcs"),
+                ("ec2.amazonaws.com", "DescribeSubnets"),
+                ("ec2.amazonaws.com", "DescribeSecurityGroups"),
+                ("ec2.amazonaws.com", "DescribeInstances"),
+                ("iam.amazonaws.com", "GetRole"),
+                ("iam.amazonaws.com", "ListAttachedRolePolicies"),
+                ("iam.amazonaws.com", "ListRolePolicies"),
+                ("iam.amazonaws.com", "GetPolicyVersion"),
+                ("s3.amazonaws.com", "GetBucketPolicy"),
+                ("s3.amazonaws.com", "GetBucketAcl"),
+                ("lambda.amazonaws.com", "GetFunction"),
+                ("rds.amazonaws.com", "DescribeDBInstances"),
+                ("sts.amazonaws.com", "GetCallerIdentity"),
+                ("iam.amazonaws.com", "CreateRole"),
+                ("iam.amazonaws.com", "AttachRolePolicy"),
+                ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"),
+            ],
+            office: false,
+        },
+        User {
+            name: "backup-script",
+            calls: &[
+                ("s3.amazonaws.com", "ListBuckets"),
+                ("s3.amazonaws.com", "GetObject"),
+                ("ec2.amazonaws.com", "CreateSnapshot"),
+                ("ec2.amazonaws.com", "DescribeSnapshots"),
+            ],
+            office: true,
+        },
+        User {
+            name: "legacy-reporting",
+            calls: &[
+                ("ec2.amazonaws.com", "DescribeInstances"),
+                ("monitoring.amazonaws.com", "GetMetricData"),
+                ("s3.amazonaws.com", "ListBuckets"),
+                ("ce.amazonaws.com", "GetCostAndUsage"),
+                ("ssm.amazonaws.com", "DescribeInstanceInformation"),
+            ],
+            office: true,
+        },
+    ];
+    let keys: Vec<String> = USERS
+        .iter()
+        .map(|_| access_key(&mut g.rng, "AKIA"))
+        .collect();
+    for _ in 0..g.env.count(2_500) {
+        let u = g.rng.below(USERS.len() as u64) as usize;
+        let user = &USERS[u];
+        // CI runs around the clock; scripts run on their schedule.
+        let t = if user.office {
+            g.env.work_time(&mut g.rng)
+        } else {
+            g.env.any_time(&mut g.rng)
+        };
+        let ip = if user.office {
+            g.rng.pick(&g.env.office_ips).clone()
+        } else {
+            g.rng.pick(&g.env.ci_ips).clone()
+        };
+        let actor = Actor {
+            identity: Identity::IamUser {
+                name: user.name.to_string(),
+                key: keys[u].clone(),
+            },
+            ip,
+            agent: g.rng.pick(CLI_AGENTS).to_string(),
+        };
+        let (source, name) = *g.rng.pick(user.calls);
+        let mut call = Call::new(source, name);
+        call.params = match name {
+            "AuthorizeSecurityGroupIngress" => sg_params(&mut g.rng, "0.0.0.0/0", 443),
+            "CreateRole" => {
+                json!({"roleName": format!("svc-{}", g.rng.hex(6)), "assumeRolePolicyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"lambda.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"})
+            }
+            _ => Value::Null,
+        };
+        if matches!(name, "PutObject" | "GetObject") {
+            call = call.data();
+        }
+        if name == "GetRole" && g.rng.chance(0.2) {
+            // Terraform checks for a role before creating it.
+            call = call.error("NoSuchEntity", "The role with name svc-x cannot be found.");
+        }
+        g.emit(t, &actor, call, Category::Normal, "benign/long-term-key");
+    }
+}
+
+fn operational_trouble(g: &mut Gen<'_>) {
+    // Throttling bursts of automation.
+    for _ in 0..g.env.count(25) {
+        let t0 = g.env.any_time(&mut g.rng);
+        let role = *g.rng.pick(APP_ROLES);
+        let actor = role_actor(g, role);
+        let (source, name) = *g.rng.pick(&[
+            ("ec2.amazonaws.com", "DescribeInstances"),
+            ("ssm.amazonaws.com", "GetParameter"),
+            ("kms.amazonaws.com", "Decrypt"),
+            ("secretsmanager.amazonaws.com", "GetSecretValue"),
+            ("monitoring.amazonaws.com", "GetMetricData"),
+        ]);
+        for k in 0..g.rng.range(6, 20) {
+            let (code, message) = *g.rng.pick(&[
+                ("ThrottlingException", "Rate exceeded"),
+                ("RequestLimitExceeded", "Request limit exceeded."),
+                ("Client.RequestLimitExceeded", "Request limit exceeded."),
+            ]);
+            let t = t0 + Duration::milliseconds(k * g.rng.range(50, 900));
+            g.emit(
+                t,
+                &actor,
+                Call::new(source, name).error(code, message),
+                Category::Performance,
+                "ops/throttling",
+            );
+        }
+    }
+    // Service-side failures.
+    for _ in 0..g.env.count(30) {
+        let t0 = g.env.any_time(&mut g.rng);
+        let role = *g.rng.pick(APP_ROLES);
+        let actor = role_actor(g, role);
+        let (source, name) = *g.rng.pick(&[
+            ("dynamodb.amazonaws.com", "DescribeTable"),
+            ("ec2.amazonaws.com", "RunInstances"),
+            ("rds.amazonaws.com", "DescribeDBInstances"),
+            ("lambda.amazonaws.com", "GetFunction"),
+        ]);
+        for k in 0..g.rng.range(2, 10) {
+            let (code, message) = *g.rng.pick(&[
+                ("InternalError", "An internal error has occurred"),
+                (
+                    "ServiceUnavailable",
+                    "Service is unavailable. Please try again later.",
+                ),
+                (
+                    "InternalFailure",
+                    "The request processing has failed because of an unknown error.",
+                ),
+            ]);
+            let t = t0 + Duration::seconds(k * g.rng.range(1, 20));
+            g.emit(
+                t,
+                &actor,
+                Call::new(source, name).error(code, message),
+                Category::SystemError,
+                "ops/service-error",
+            );
+        }
+    }
+    // A deployed role missing a permission: the same call denied over and over.
+    for _ in 0..g.env.count(15) {
+        let t0 = g.env.any_time(&mut g.rng);
+        let role = *g.rng.pick(APP_ROLES);
+        let actor = role_actor(g, role);
+        let (source, name) = *g.rng.pick(&[
+            ("s3.amazonaws.com", "PutObject"),
+            ("sqs.amazonaws.com", "SendMessage"),
+            ("dynamodb.amazonaws.com", "DescribeTable"),
+            ("kms.amazonaws.com", "Decrypt"),
+        ]);
+        for k in 0..g.rng.range(5, 25) {
+            let t = t0 + Duration::seconds(k * g.rng.range(5, 60));
+            g.emit(
+                t,
+                &actor,
+                Call::new(source, name).error(
+                    "AccessDenied",
+                    "User is not authorized to perform this action",
+                ),
+                Category::SystemError,
+                "ops/missing-permission",
+            );
+        }
+    }
+}
+
+/// Intrusions: each picks stolen credentials, an address the organisation never used,
+/// an ordinary client, and plays out one technique with the discovery around it.
+fn attacks(g: &mut Gen<'_>) {
+    #[derive(Clone, Copy)]
+    enum Technique {
+        Discovery,
+        DefenseEvasion,
+        PersistenceIam,
+        PersistenceLambda,
+        SecretTheft,
+        Sharing,
+        Exposure,
+        RemoteExecution,
+        Hijacking,
+        Destruction,
+        ConsoleIntrusion,
+        InstanceCredentials,
+    }
+    const TECHNIQUES: &[Technique] = &[
+        Technique::Discovery,
+        Technique::DefenseEvasion,
+        Technique::PersistenceIam,
+        Technique::PersistenceLambda,
+        Technique::SecretTheft,
+        Technique::Sharing,
+        Technique::Exposure,
+        Technique::RemoteExecution,
+        Technique::Hijacking,
+        Technique::Destruction,
+        Technique::ConsoleIntrusion,
+        Technique::InstanceCredentials,
+    ];
+    let incidents = g.env.count(110);
+    for n in 0..incidents {
+        let technique = TECHNIQUES[n % TECHNIQUES.len()];
+        let mut t = g.env.any_time(&mut g.rng);
+        let ip = g.env.internet_ip(&mut g.rng);
+        let agent = g.rng.pick(CLI_AGENTS).to_string();
+        let identity = match g.rng.below(4) {
+            0 | 1 => Identity::IamUser {
+                name: g
+                    .rng
+                    .pick(&[
+                        "legacy-reporting",
+                        "backup-script",
+                        "ci-deploy",
+                        "terraform",
+                        "svc-analytics",
+                        "j.doe",
+                    ])
+                    .to_string(),
+                key: access_key(&mut g.rng, "AKIA"),
+            },
+            2 => Identity::Role {
+                role: g
+                    .rng
+                    .pick(&["web-frontend-ec2", "ssm-managed-instance", "eks-node-group"])
+                    .to_string(),
+                session: g.rng.pick(&g.env.instance_ids).clone(),
+                key: access_key(&mut g.rng, "ASIA"),
+                mfa: false,
+            },
+            _ => Identity::Role {
+                role: "AWSReservedSSO_AdministratorAccess_5d2c0e7f1b3a4c6d".to_string(),
+                session: format!("{}@acme.example", g.rng.pick(&g.env.people).name),
+                key: access_key(&mut g.rng, "ASIA"),
+                mfa: false,
+            },
+        };
+        let actor = Actor {
+            identity,
+            ip,
+            agent,
+        };
+        // Low-privilege credentials get many denials while exploring.
+        let denial_rate = if g.rng.chance(0.4) { 0.5 } else { 0.05 };
+        let mut seq: Vec<Call<'static>> = Vec::new();
+        let region_hop = *g.rng.pick(&[
+            "us-west-2",
+            "eu-west-1",
+            "ap-southeast-1",
+            "sa-east-1",
+            "eu-north-1",
+            "ap-northeast-1",
+        ]);
+        let outsider = format!("{}", g.rng.range(100_000_000_000, 999_999_999_999));
+        // Nearly every intrusion starts by asking who it is.
+        seq.push(Call::new("sts.amazonaws.com", "GetCallerIdentity"));
+        match technique {
+            Technique::Discovery => {
+                for (s, e) in [
+                    ("iam.amazonaws.com", "ListUsers"),
+                    ("iam.amazonaws.com", "ListRoles"),
+                    ("iam.amazonaws.com", "ListGroups"),
+                    ("iam.amazonaws.com", "ListPolicies"),
+                    ("iam.amazonaws.com", "GetAccountAuthorizationDetails"),
+                    ("iam.amazonaws.com", "ListAttachedUserPolicies"),
+                    ("iam.amazonaws.com", "GetAccountSummary"),
+                    ("s3.amazonaws.com", "ListBuckets"),
+                    ("secretsmanager.amazonaws.com", "ListSecrets"),
+                    ("ssm.amazonaws.com", "DescribeParameters"),
+                    ("lambda.amazonaws.com", "ListFunctions20150331"),
+                    ("rds.amazonaws.com", "DescribeDBInstances"),
+                    ("cloudtrail.amazonaws.com", "DescribeTrails"),
+                    ("guardduty.amazonaws.com", "ListDetectors"),
+                    ("organizations.amazonaws.com", "DescribeOrganization"),
+                ] {
+                    if g.rng.chance(0.7) {
+                        seq.push(Call::new(s, e));
+                    }
+                }
+                for region in [
+                    "us-east-1",
+                    "us-east-2",
+                    "us-west-1",
+                    "us-west-2",
+                    "eu-west-1",
+                    "eu-central-1",
+                    "ap-south-1",
+                    "ap-northeast-1",
+                    "sa-east-1",
+                    "ca-central-1",
+                ] {
+                    seq.push(Call::new("ec2.amazonaws.com", "DescribeInstances").region(region));
+                    if g.rng.chance(0.5) {
+                        seq.push(
+                            Call::new("ec2.amazonaws.com", "DescribeSecurityGroups").region(region),
+                        );
+                    }
+                }
+                for _ in 0..g.rng.range(2, 8) {
+                    seq.push(
+                        Call::new("s3.amazonaws.com", "GetBucketPolicy")
+                            .params(json!({"bucketName": format!("acme-{}", g.rng.hex(6))})),
+                    );
+                }
+            }
+            Technique::DefenseEvasion => {
+                seq.push(Call::new("cloudtrail.amazonaws.com", "DescribeTrails"));
+                let actions: &[(&str, &str)] = &[
+                    ("cloudtrail.amazonaws.com", "StopLogging"),
+                    ("cloudtrail.amazonaws.com", "DeleteTrail"),
+                    ("cloudtrail.amazonaws.com", "UpdateTrail"),
+                    ("cloudtrail.amazonaws.com", "PutEventSelectors"),
+                    ("guardduty.amazonaws.com", "DeleteDetector"),
+                    ("guardduty.amazonaws.com", "UpdateDetector"),
+                    ("guardduty.amazonaws.com", "CreateIPSet"),
+                    ("ec2.amazonaws.com", "DeleteFlowLogs"),
+                    ("config.amazonaws.com", "StopConfigurationRecorder"),
+                    ("config.amazonaws.com", "DeleteDeliveryChannel"),
+                    (
+                        "route53resolver.amazonaws.com",
+                        "DeleteResolverQueryLogConfig",
+                    ),
+                    ("logs.amazonaws.com", "DeleteLogGroup"),
+                    ("securityhub.amazonaws.com", "DisableSecurityHub"),
+                    ("organizations.amazonaws.com", "LeaveOrganization"),
+                    ("monitoring.amazonaws.com", "DeleteAlarms"),
+                ];
+                if g.rng.chance(0.5) {
+                    seq.push(Call::new("guardduty.amazonaws.com", "ListDetectors"));
+                    seq.push(Call::new("ec2.amazonaws.com", "DescribeFlowLogs"));
+                }
+                for _ in 0..g.rng.range(1, 4) {
+                    let (s, e) = *g.rng.pick(actions);
+                    let params = match e {
+                        "StopLogging" | "DeleteTrail" => {
+                            json!({"name": format!("arn:aws:cloudtrail:us-east-1:123456789012:trail/{}", g.rng.pick(&["org-trail", "management-events"]))})
+                        }
+                        "PutEventSelectors" => {
+                            json!({"trailName": "org-trail", "eventSelectors": [{"readWriteType": "ReadOnly", "includeManagementEvents": false, "dataResources": []}]})
+                        }
+                        "UpdateDetector" => json!({"detectorId": g.rng.hex(32), "enable": false}),
+                        "DeleteFlowLogs" => {
+                            json!({"DeleteFlowLogsRequest": {"FlowLogId": {"tag": 1, "content": format!("fl-0{}", g.rng.hex(16))}}})
+                        }
+                        _ => Value::Null,
+                    };
+                    seq.push(Call::new(s, e).params(params));
+                }
+            }
+            Technique::PersistenceIam => {
+                let new_user = g
+                    .rng
+                    .pick(&[
+                        "support-svc",
+                        "backup-admin",
+                        "aws-health",
+                        "devops2",
+                        "monitoring",
+                    ])
+                    .to_string();
+                match g.rng.below(4) {
+                    0 => {
+                        seq.push(Call::new("iam.amazonaws.com", "ListUsers"));
+                        seq.push(
+                            Call::new("iam.amazonaws.com", "CreateUser")
+                                .params(json!({"userName": new_user})),
+                        );
+                        seq.push(
+                            Call::new("iam.amazonaws.com", "CreateLoginProfile").params(
+                                json!({"userName": new_user, "passwordResetRequired": false}),
+                            ),
+                        );
+                        seq.push(Call::new("iam.amazonaws.com", "AttachUserPolicy").params(json!({"userName": new_user, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})));
+                        seq.push(
+                            Call::new("iam.amazonaws.com", "CreateAccessKey")
+                                .params(json!({"userName": new_user})),
+                        );
+                    }
+                    1 => {
+                        seq.push(Call::new("iam.amazonaws.com", "ListRoles"));
+                        seq.push(Call::new("iam.amazonaws.com", "CreateRole").params(json!({"roleName": new_user, "assumeRolePolicyDocument": format!("{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"arn:aws:iam::{outsider}:root\"}},\"Action\":\"sts:AssumeRole\"}}]}}")})));
+                        seq.push(Call::new("iam.amazonaws.com", "AttachRolePolicy").params(json!({"roleName": new_user, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})));
+                    }
+                    2 => {
+                        let target = g.rng.pick(&g.env.people).name.clone();
+                        seq.push(Call::new("iam.amazonaws.com", "ListUsers"));
+                        seq.push(
+                            Call::new("iam.amazonaws.com", "UpdateLoginProfile")
+                                .params(json!({"userName": target})),
+                        );
+                        seq.push(
+                            Call::new("iam.amazonaws.com", "CreateAccessKey")
+                                .params(json!({"userName": target})),
+                        );
+                        seq.push(Call::new("iam.amazonaws.com", "UpdateAssumeRolePolicy").params(json!({"roleName": "reporting-batch", "policyDocument": format!("{{\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"arn:aws:iam::{outsider}:root\"}},\"Action\":\"sts:AssumeRole\"}}]}}")})));
+                    }
+                    _ => {
+                        seq.push(
+                            Call::new("rolesanywhere.amazonaws.com", "CreateTrustAnchor")
+                                .params(json!({"name": new_user, "enabled": true})),
+                        );
+                        seq.push(Call::new("rolesanywhere.amazonaws.com", "CreateProfile").params(json!({"name": new_user, "roleArns": ["arn:aws:iam::123456789012:role/reporting-batch"]})));
+                        seq.push(
+                            Call::new("sts.amazonaws.com", "GetFederationToken")
+                                .params(json!({"name": new_user, "durationSeconds": 129600})),
+                        );
+                    }
+                }
+            }
+            Technique::PersistenceLambda => {
+                seq.push(Call::new("lambda.amazonaws.com", "ListFunctions20150331"));
+                let f = *g
+                    .rng
+                    .pick(&["orders-webhook", "image-resizer", "nightly-export"]);
+                match g.rng.below(3) {
+                    0 => seq.push(Call::new("lambda.amazonaws.com", "UpdateFunctionCode20150331v2").params(json!({"functionName": f, "publish": true}))),
+                    1 => {
+                        seq.push(Call::new("lambda.amazonaws.com", "PublishLayerVersion20181031").params(json!({"layerName": "ext-telemetry"})));
+                        seq.push(Call::new("lambda.amazonaws.com", "UpdateFunctionConfiguration20150331v2").params(json!({"functionName": f, "layers": [format!("arn:aws:lambda:us-east-1:{outsider}:layer:ext-telemetry:1")]})));
+                    }
+                    _ => seq.push(Call::new("lambda.amazonaws.com", "AddPermission20150331v2").params(json!({"functionName": f, "statementId": "public", "action": "lambda:InvokeFunction", "principal": "*"}))),
+                }
+            }
+            Technique::SecretTheft => match g.rng.below(4) {
+                0 => {
+                    seq.push(Call::new("secretsmanager.amazonaws.com", "ListSecrets"));
+                    for _ in 0..g.rng.range(5, 25) {
+                        seq.push(
+                            Call::new("secretsmanager.amazonaws.com", "GetSecretValue")
+                                .params(json!({"secretId": g.rng.pick(SECRETS)})),
+                        );
+                    }
+                }
+                1 => {
+                    seq.push(Call::new("secretsmanager.amazonaws.com", "ListSecrets"));
+                    seq.push(
+                        Call::new("secretsmanager.amazonaws.com", "BatchGetSecretValue")
+                            .params(json!({"filters": [{"key": "name", "values": ["prod"]}]})),
+                    );
+                }
+                2 => {
+                    seq.push(Call::new("ssm.amazonaws.com", "DescribeParameters"));
+                    for _ in 0..g.rng.range(3, 15) {
+                        seq.push(Call::new("ssm.amazonaws.com", "GetParameters").params(json!({"names": [format!("/prod/{}/password", g.rng.hex(4))], "withDecryption": true})));
+                    }
+                }
+                _ => {
+                    seq.push(Call::new("ec2.amazonaws.com", "DescribeInstances"));
+                    for _ in 0..g.rng.range(3, 20) {
+                        let id = g.rng.pick(&g.env.instance_ids).clone();
+                        if g.rng.chance(0.5) {
+                            seq.push(
+                                Call::new("ec2.amazonaws.com", "GetPasswordData")
+                                    .params(json!({"instanceId": id})),
+                            );
+                        } else {
+                            seq.push(
+                                Call::new("ec2.amazonaws.com", "DescribeInstanceAttribute")
+                                    .params(json!({"instanceId": id, "attribute": "userData"})),
+                            );
+                        }
+                    }
+                }
+            },
+            Technique::Sharing => match g.rng.below(4) {
+                0 => {
+                    seq.push(Call::new("ec2.amazonaws.com", "DescribeSnapshots"));
+                    seq.push(Call::new("ec2.amazonaws.com", "ModifySnapshotAttribute").params(json!({"snapshotId": format!("snap-0{}", g.rng.hex(16)), "createVolumePermission": {"add": {"items": [{"userId": outsider}]}}, "attributeType": "CREATE_VOLUME_PERMISSION"})));
+                }
+                1 => {
+                    seq.push(Call::new("ec2.amazonaws.com", "DescribeImages"));
+                    seq.push(Call::new("ec2.amazonaws.com", "ModifyImageAttribute").params(json!({"imageId": format!("ami-0{}", g.rng.hex(16)), "launchPermission": {"add": {"items": [{"userId": outsider}]}}})));
+                }
+                2 => {
+                    seq.push(Call::new("rds.amazonaws.com", "DescribeDBSnapshots"));
+                    seq.push(Call::new("rds.amazonaws.com", "ModifyDBSnapshotAttribute").params(json!({"dBSnapshotIdentifier": "orders-nightly", "attributeName": "restore", "valuesToAdd": [outsider]})));
+                }
+                _ => {
+                    seq.push(Call::new("s3.amazonaws.com", "ListBuckets"));
+                    seq.push(
+                        Call::new("s3.amazonaws.com", "DeleteBucketPublicAccessBlock")
+                            .params(json!({"bucketName": "acme-prod-data"})),
+                    );
+                    seq.push(Call::new("s3.amazonaws.com", "PutBucketPolicy").params(json!({"bucketName": "acme-prod-data", "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-prod-data/*"}]}})));
+                    for _ in 0..g.rng.range(5, 30) {
+                        seq.push(Call::new("s3.amazonaws.com", "GetObject").params(json!({"bucketName": "acme-prod-data", "key": format!("exports/{}.csv", g.rng.hex(10))})).data());
+                    }
+                }
+            },
+            Technique::Exposure => {
+                seq.push(Call::new("ec2.amazonaws.com", "DescribeSecurityGroups"));
+                let port = *g.rng.pick(&[22, 3389, 5432, 3306, 6379]);
+                seq.push(
+                    Call::new("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress")
+                        .params(sg_params(&mut g.rng, "0.0.0.0/0", port)),
+                );
+            }
+            Technique::RemoteExecution => match g.rng.below(4) {
+                0 => {
+                    for _ in 0..g.rng.range(3, 30) {
+                        seq.push(Call::new(
+                            "ssm.amazonaws.com",
+                            "DescribeInstanceInformation",
+                        ));
+                    }
+                    seq.push(Call::new("ssm.amazonaws.com", "SendCommand").params(json!({"documentName": "AWS-RunShellScript", "instanceIds": [g.rng.pick(&g.env.instance_ids)], "parameters": "HIDDEN_DUE_TO_SECURITY_REASONS"})));
+                    for _ in 0..g.rng.range(2, 10) {
+                        seq.push(Call::new("ssm.amazonaws.com", "GetCommandInvocation"));
+                    }
+                }
+                1 => {
+                    seq.push(Call::new(
+                        "ssm.amazonaws.com",
+                        "DescribeInstanceInformation",
+                    ));
+                    seq.push(
+                        Call::new("ssm.amazonaws.com", "StartSession")
+                            .params(json!({"target": g.rng.pick(&g.env.instance_ids)})),
+                    );
+                    seq.push(Call::new("ssm.amazonaws.com", "TerminateSession"));
+                }
+                2 => {
+                    let id = g.rng.pick(&g.env.instance_ids).clone();
+                    if g.rng.chance(0.5) {
+                        seq.push(
+                            Call::new("ec2-instance-connect.amazonaws.com", "SendSSHPublicKey")
+                                .params(json!({"instanceId": id, "instanceOSUser": "ec2-user"})),
+                        );
+                    } else {
+                        seq.push(Call::new("ec2.amazonaws.com", "EnableSerialConsoleAccess"));
+                        seq.push(
+                            Call::new(
+                                "ec2-instance-connect.amazonaws.com",
+                                "SendSerialConsoleSSHPublicKey",
+                            )
+                            .params(json!({"instanceId": id, "serialPort": 0})),
+                        );
+                    }
+                }
+                _ => {
+                    for _ in 0..g.rng.range(1, 6) {
+                        seq.push(Call::new("ec2.amazonaws.com", "RunInstances").region(region_hop).params(json!({"instanceType": g.rng.pick(&["p3.16xlarge", "g5.12xlarge", "c6i.32xlarge", "p4d.24xlarge"]), "minCount": 10, "maxCount": 10, "userData": "<sensitiveDataRemoved>"})));
+                    }
+                    if g.rng.chance(0.5) {
+                        let id = g.rng.pick(&g.env.instance_ids).clone();
+                        seq.push(
+                            Call::new("ec2.amazonaws.com", "StopInstances")
+                                .params(json!({"instancesSet": {"items": [{"instanceId": id}]}})),
+                        );
+                        seq.push(
+                            Call::new("ec2.amazonaws.com", "ModifyInstanceAttribute").params(
+                                json!({"instanceId": id, "userData": "<sensitiveDataRemoved>"}),
+                            ),
+                        );
+                        seq.push(
+                            Call::new("ec2.amazonaws.com", "StartInstances")
+                                .params(json!({"instancesSet": {"items": [{"instanceId": id}]}})),
+                        );
+                    }
+                }
+            },
+            Technique::Hijacking => {
+                seq.push(Call::new("bedrock.amazonaws.com", "ListFoundationModels"));
+                for _ in 0..g.rng.range(2, 8) {
+                    seq.push(Call::new(
+                        "bedrock.amazonaws.com",
+                        "GetFoundationModelAvailability",
+                    ));
+                }
+                seq.push(Call::new(
+                    "bedrock.amazonaws.com",
+                    "PutUseCaseForModelAccess",
+                ));
+                seq.push(Call::new(
+                    "bedrock.amazonaws.com",
+                    "CreateFoundationModelAgreement",
+                ));
+                seq.push(Call::new(
+                    "bedrock.amazonaws.com",
+                    "PutFoundationModelEntitlement",
+                ));
+                for _ in 0..g.rng.range(3, 20) {
+                    seq.push(Call::new("bedrock.amazonaws.com", "InvokeModel").region(region_hop));
+                }
+            }
+            Technique::Destruction => {
+                let actions: &[(&str, &str)] = &[
+                    ("kms.amazonaws.com", "ScheduleKeyDeletion"),
+                    ("s3.amazonaws.com", "DeleteBucket"),
+                    ("s3.amazonaws.com", "PutBucketLifecycleConfiguration"),
+                    ("rds.amazonaws.com", "DeleteDBInstance"),
+                    ("backup.amazonaws.com", "DeleteRecoveryPoint"),
+                    ("ec2.amazonaws.com", "TerminateInstances"),
+                    ("ec2.amazonaws.com", "DeleteVolume"),
+                ];
+                for _ in 0..g.rng.range(2, 12) {
+                    let (s, e) = *g.rng.pick(actions);
+                    seq.push(Call::new(s, e));
+                }
+            }
+            Technique::ConsoleIntrusion => {
+                // Password guessing, then a sign-in without MFA, then a look around.
+                let attempts = g.rng.range(3, 25);
+                for _ in 0..attempts {
+                    let mut c = Call::new("signin.amazonaws.com", "ConsoleLogin")
+                        .response(json!({"ConsoleLogin": "Failure"}))
+                        .error("Failed authentication", "Failed authentication");
+                    c.event_type = "AwsConsoleSignIn";
+                    c.additional = json!({"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No", "MFAUsed": "No"});
+                    seq.push(c);
+                }
+                let mut c = Call::new("signin.amazonaws.com", "ConsoleLogin")
+                    .response(json!({"ConsoleLogin": "Success"}));
+                c.event_type = "AwsConsoleSignIn";
+                c.additional = json!({"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No", "MFAUsed": "No"});
+                seq.push(c);
+                seq.push(Call::new("iam.amazonaws.com", "ListUsers"));
+                seq.push(Call::new("iam.amazonaws.com", "CreateAccessKey"));
+            }
+            Technique::InstanceCredentials => {
+                seq.push(Call::new("s3.amazonaws.com", "ListBuckets"));
+                seq.push(Call::new("ec2.amazonaws.com", "DescribeInstances"));
+                for _ in 0..g.rng.range(5, 40) {
+                    seq.push(Call::new("s3.amazonaws.com", "GetObject").params(json!({"bucketName": "acme-prod-data", "key": format!("exports/{}.parquet", g.rng.hex(10))})).data());
+                }
+            }
+        }
+        // Console intrusions sign in as a person or as root, with a browser.
+        let actor = if matches!(technique, Technique::ConsoleIntrusion) {
+            Actor {
+                identity: if g.rng.chance(0.4) {
+                    Identity::Root { key: None }
+                } else {
+                    Identity::IamUser {
+                        name: g
+                            .rng
+                            .pick(&["ops-breakglass", "j.doe", "finance-admin"])
+                            .to_string(),
+                        key: String::new(),
+                    }
+                },
+                ip: actor.ip.clone(),
+                agent: g.rng.pick(BROWSER_AGENTS).to_string(),
+            }
+        } else if matches!(technique, Technique::InstanceCredentials) {
+            Actor {
+                identity: Identity::Role {
+                    role: "web-frontend-ec2".to_string(),
+                    session: g.rng.pick(&g.env.instance_ids).clone(),
+                    key: access_key(&mut g.rng, "ASIA"),
+                    mfa: false,
+                },
+                ..actor
+            }
+        } else {
+            actor
+        };
+        for call in seq {
+            t += Duration::milliseconds(g.rng.range(300, 90_000));
+            let denied = call.error.is_none()
+                && call.name != "GetCallerIdentity"
+                && call.name != "ConsoleLogin"
+                && g.rng.chance(denial_rate);
+            let call = if denied {
+                let code = if call.source == "ec2.amazonaws.com" {
+                    "Client.UnauthorizedOperation"
+                } else {
+                    "AccessDenied"
+                };
+                call.error(code, "You are not authorized to perform this operation.")
+            } else {
+                call
+            };
+            let mut actor_now = actor.clone();
+            if let Identity::IamUser { key, .. } = &mut actor_now.identity
+                && key.is_empty()
+            {
+                // Console sessions of IAM users carry session keys.
+                *key = access_key(&mut g.rng, "ASIA");
+            }
+            g.emit(
+                t,
+                &actor_now,
+                call,
+                Category::CriticalSecurity,
+                "attack/cloudtrail",
+            );
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Adaptive anomaly thresholds persist through the state store and merge between
+//! concurrent functions.
+
+use chrono::{Duration, TimeZone, Utc};
+use s3_sentinel_connector::enrich::thresholds::{AdaptiveThresholds, STATE_KEY, ThresholdConfig};
+use s3_sentinel_connector::record::LogType;
+use s3_sentinel_connector::state::StateStore;
+use s3_sentinel_connector::state::local::LocalDirStore;
+
+fn config() -> ThresholdConfig {
+    ThresholdConfig {
+        min_history: 100.0,
+        ..ThresholdConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn history_survives_cold_starts_and_merges_concurrent_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDirStore::new(dir.path());
+    let now = Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap();
+
+    // Two functions observe the same noisy log type at the same time.
+    let mut a = AdaptiveThresholds::new(config());
+    let mut b = AdaptiveThresholds::new(config());
+    for i in 0..60 {
+        a.observe(LogType::Waf, if i % 5 == 0 { 0.999 } else { 0.2 });
+        b.observe(LogType::Waf, if i % 5 == 0 { 0.999 } else { 0.2 });
+    }
+    // Neither has enough history alone.
+    assert_eq!(a.threshold(LogType::Waf), 0.95);
+    let (ra, rb) = tokio::join!(a.persist(&store, now), b.persist(&store, now));
+    ra.unwrap();
+    rb.unwrap();
+
+    // A cold start sees both contributions.
+    let mut cold = AdaptiveThresholds::new(config());
+    cold.load(&store).await.unwrap();
+    let total = cold.state().log_types["WAF"].total;
+    assert!((total - 120.0).abs() < 1e-6, "{total}");
+    assert!(cold.threshold(LogType::Waf) > 0.999);
+    // Other log types keep the configured threshold.
+    assert_eq!(cold.threshold(LogType::CloudTrail), 0.95);
+
+    // A week later (one half-life) the old history weighs half.
+    cold.observe(LogType::Waf, 0.1);
+    cold.persist(&store, now + Duration::days(7)).await.unwrap();
+    let total = cold.state().log_types["WAF"].total;
+    assert!((total - 61.0).abs() < 1e-6, "{total}");
+    assert!(store.get(STATE_KEY).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn corrupt_state_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDirStore::new(dir.path());
+    store
+        .put(
+            STATE_KEY,
+            b"not json".to_vec(),
+            s3_sentinel_connector::state::PutCondition::Always,
+        )
+        .await
+        .unwrap();
+    let mut t = AdaptiveThresholds::new(config());
+    let err = t.load(&store).await.unwrap_err().to_string();
+    assert!(err.contains(STATE_KEY), "{err}");
+}
