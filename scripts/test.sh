@@ -51,7 +51,7 @@ echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
 echo "==> cargo test (unit, integration, end-to-end, doc tests)"
-cargo test --all-targets --no-fail-fast
+cargo test --lib --bins --tests --no-fail-fast
 cargo test --doc --no-fail-fast
 
 echo "==> all tests passed"
