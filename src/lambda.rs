@@ -23,6 +23,9 @@ use crate::state::s3::S3StateStore;
 pub struct App {
     pub runner: Runner,
     pub function_name: String,
+    /// The shared enrichment state is read by the first invocation, not at cold start, so
+    /// the function asks for work as soon as its models are ready.
+    state_loaded: tokio::sync::OnceCell<()>,
 }
 
 /// What the handler needs from the Lambda context.
@@ -72,17 +75,10 @@ impl App {
                     (None, None)
                 }
             };
-        match &state {
-            None => tracing::warn!(
+        if state.is_none() {
+            tracing::warn!(
                 "no STATE_BUCKET: repeated S3 events are not deduplicated and timeouts restart objects"
-            ),
-            // Shared learning (pattern database, score history) is an improvement, not a
-            // precondition: without it the function starts from scratch.
-            Some(store) => {
-                if let Err(e) = enricher.load_state(store.as_ref()).await {
-                    tracing::warn!(error = %format!("{e:#}"), "could not load the enrichment state; starting fresh");
-                }
-            }
+            );
         }
         let runner = Runner {
             source: Arc::new(S3Source::new(s3)),
@@ -99,6 +95,7 @@ impl App {
             runner,
             function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|_| "s3-sentinel".into()),
+            state_loaded: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -108,6 +105,7 @@ impl App {
     pub async fn handle(&self, payload: Value, ctx: &InvocationContext) -> anyhow::Result<Value> {
         let deadline = ctx.deadline();
         let mut metrics = InvocationMetrics::default();
+        self.load_state_once(&mut metrics).await;
         let invocation = parse_invocation(&payload)?;
         let result = match invocation {
             Invocation::Direct(envelope) => {
@@ -160,6 +158,23 @@ impl App {
             &self.function_name,
         );
         result
+    }
+
+    /// Shared learning (pattern database, score history, model manifest) is an improvement,
+    /// not a precondition: without it the function starts from scratch.
+    async fn load_state_once(&self, metrics: &mut InvocationMetrics) {
+        let Some(store) = &self.runner.state else {
+            return;
+        };
+        let started = Instant::now();
+        self.state_loaded
+            .get_or_init(|| async {
+                if let Err(e) = self.runner.enricher.load_state(store.as_ref()).await {
+                    tracing::warn!(error = %format!("{e:#}"), "could not load the enrichment state; starting fresh");
+                }
+            })
+            .await;
+        metrics.add_stage_time("State", started.elapsed());
     }
 
     /// Processes an envelope's objects; returns the failures that must be retried.

@@ -316,6 +316,22 @@ impl Harness {
         );
     }
 
+    /// One line for the fault matrix (`cargo test --test lambda_e2e -- --nocapture`).
+    fn report(&self) {
+        let stats = self.emulator.emulator().stats();
+        let received = self.received();
+        eprintln!(
+            "fault matrix: expected {} received {} duplicated {} | requests {} statuses {:?} dropped {} tokens {}",
+            self.expected.len(),
+            received.len(),
+            received.values().filter(|n| **n > 1).count(),
+            stats.requests,
+            stats.statuses,
+            stats.dropped_connections,
+            stats.tokens_issued
+        );
+    }
+
     async fn dead_letter_files(&self) -> Vec<String> {
         let out = self
             .s3
@@ -438,6 +454,7 @@ async fn every_envelope_delivers_every_record_exactly_once() {
             .await,
     );
     h.assert_exactly_once();
+    h.report();
 
     // S3 events are at-least-once: the same events again change nothing.
     assert_ok(&function.invoke(&s3_event(&h.logs, &trail), LONG).await);
@@ -554,6 +571,7 @@ async fn real_s3_to_sqs_notifications_from_moto() {
     let response = assert_ok(&function.invoke(&sqs_event(&object_events), LONG).await).clone();
     assert_eq!(response["batchItemFailures"], json!([]));
     h.assert_exactly_once();
+    h.report();
 }
 
 fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
@@ -579,6 +597,7 @@ async fn fault_case(plan: FaultPlan, options: EmulatorOptions) -> Harness {
         h.dead_letter_files().await.is_empty(),
         "nothing dead-lettered"
     );
+    h.report();
     h
 }
 
@@ -674,6 +693,7 @@ async fn fault_expired_tokens_between_and_during_invocations() {
     });
     assert_ok(&function.invoke(&s3_event(&h.logs, &second), LONG).await);
     h.assert_exactly_once();
+    h.report();
     let stats = h.emulator.emulator().stats();
     assert!(stats.statuses.get(&401).copied().unwrap_or(0) >= 1);
     assert!(stats.tokens_issued >= 2);
@@ -725,6 +745,7 @@ async fn fault_400_schema_errors_are_dead_lettered_then_replayed() {
         .unwrap();
     assert!(status.success());
     h.assert_exactly_once();
+    h.report();
     assert!(h.dead_letter_files().await.is_empty());
 }
 
@@ -761,6 +782,7 @@ async fn deadline_mid_object_checkpoints_and_the_retry_resumes() {
     });
     assert_ok(&function.invoke(&s3_event(&h.logs, &key), LONG).await);
     h.assert_exactly_once();
+    h.report();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -790,6 +812,7 @@ async fn secrets_manager_unavailable_fails_clearly_and_the_retry_delivers() {
     let function = Function::start(&h.env()).await;
     assert_ok(&function.invoke(&s3_event(&h.logs, &key), LONG).await);
     h.assert_exactly_once();
+    h.report();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
