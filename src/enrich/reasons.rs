@@ -283,6 +283,18 @@ pub fn describe(r: &Record, slot: usize) -> String {
             Some(m) => format!("{generic}: \"{}\"", truncate(m, 100)),
             None => generic.to_string(),
         },
+        F::PatternNew
+        | F::PatternRare
+        | F::FrequencySpike
+        | F::FrequencyDrop
+        | F::FrequencyRising
+        | F::SequenceSurprise
+        | F::SequenceUnseen
+        | F::CorrelationNew
+        | F::CorrelationBroken => match col(r, "PatternTemplate") {
+            Some(t) => format!("{generic}: {}", truncate(t, 100)),
+            None => generic.to_string(),
+        },
         _ => generic.to_string(),
     }
 }

@@ -19,10 +19,14 @@
 //!
 //! # Pattern slot
 //!
-//! The last [`PATTERN_FEATURES`] slots hold features from the pattern stage (template
-//! rarity, never-seen template, frequency z-score, sequence surprise). A
-//! [`PatternFeatureFn`] supplies them at extraction time; without one they are zero, and a
-//! model trained without them ignores them (see `ml::train`).
+//! The last [`PATTERN_FEATURES`] slots hold the pattern stage's per-record features
+//! (`patterns::pattern_features`: new or rare template, frequency spike/drop/rise, volume
+//! anomaly, sequence surprise, unseen transition, new or broken correlation, variable
+//! share), read from the `PatternFlags`, `SequenceScore` and `PatternTemplate` columns the
+//! stage writes. Records it did not analyze get zeros, and a model trained on such data
+//! gives the slot no weight (see `ml::train`): the default models are trained without
+//! the pattern stage (to stay reproducible bit for bit), models trained on exported
+//! Sentinel rows that carry the pattern columns use it.
 
 pub mod catalog;
 mod cloudtrail;
@@ -36,7 +40,7 @@ mod text;
 use crate::record::{LogType, Record};
 
 /// Bumped whenever a slot changes meaning or position.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One slot of the vector: its stable name and what it means for an analyst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,19 +164,27 @@ feature_layout! {
     TextDigitRatio = "text_digit_ratio": "mostly numbers",
     TextHexTokens = "text_hex_tokens": "contains hex identifiers or addresses",
     TextTokens = "text_token_count": "many tokens",
-    // Pattern slot (filled by the pattern stage when present).
-    PatternRarity = "pattern_rarity": "rare log template",
-    PatternNew = "pattern_is_new": "never-seen log template",
-    PatternFrequencyZ = "pattern_frequency_z": "template frequency spike",
-    SequenceSurprise = "sequence_surprise": "unexpected sequence of events",
+    // Pattern slot: `patterns::pattern_features`, in its order (zero for records the
+    // pattern stage did not analyze).
+    PatternNew = "pattern_new": "never-seen log template",
+    PatternRare = "pattern_rare": "rare log template",
+    FrequencySpike = "frequency_spike": "the template's frequency spiked",
+    FrequencyDrop = "frequency_drop": "the template's frequency dropped",
+    FrequencyRising = "frequency_rising": "the template's frequency keeps rising",
+    LogTypeVolume = "log_type_volume_anomaly": "the log type's volume is abnormal",
+    SequenceSurprise = "sequence_surprise": "unexpected after the same entity's previous events",
+    SequenceUnseen = "sequence_unseen": "a transition between events never seen before",
+    CorrelationNew = "correlation_new": "completes a newly correlated pair of events",
+    CorrelationBroken = "correlation_broken": "occurred without its usual companion event",
+    TemplateVariableShare = "template_variable_share": "mostly variable content",
 }
 
 /// Length of the vector.
 pub const N_FEATURES: usize = FEATURES.len();
 /// Length of the pattern slot at the end of the vector.
-pub const PATTERN_FEATURES: usize = 4;
+pub const PATTERN_FEATURES: usize = crate::patterns::PATTERN_FEATURES;
 /// Index of the first pattern slot.
-pub const PATTERN_OFFSET: usize = F::PatternRarity as usize;
+pub const PATTERN_OFFSET: usize = F::PatternNew as usize;
 
 const _: () = assert!(PATTERN_OFFSET + PATTERN_FEATURES == N_FEATURES);
 
@@ -336,14 +348,28 @@ impl Slots<'_> {
     }
 }
 
-/// Extracts features, with or without the pattern stage.
-#[derive(Debug, Clone, Copy, Default)]
+/// Extracts features; the pattern slot comes from `patterns::pattern_features` unless
+/// another function is given.
+#[derive(Debug, Clone, Copy)]
 pub struct Extractor {
     pattern: Option<PatternFeatureFn>,
 }
 
+impl Default for Extractor {
+    fn default() -> Self {
+        Extractor::new()
+    }
+}
+
 impl Extractor {
     pub fn new() -> Self {
+        Extractor {
+            pattern: Some(crate::patterns::pattern_features),
+        }
+    }
+
+    /// Leaves the pattern slot at zero.
+    pub fn without_pattern_features() -> Self {
         Extractor { pattern: None }
     }
 
@@ -401,7 +427,7 @@ impl Extractor {
     }
 }
 
-/// The vector for one record without pattern features.
+/// The vector for one record.
 pub fn extract(record: &Record) -> FeatureVector {
     Extractor::new().extract(record)
 }

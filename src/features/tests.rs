@@ -239,15 +239,39 @@ fn findings_and_dns() {
 }
 
 #[test]
-fn pattern_slot_is_zero_without_the_pattern_stage() {
+fn pattern_slot_follows_the_pattern_stage() {
+    assert_eq!(
+        PATTERN_FEATURES,
+        crate::patterns::PATTERN_FEATURE_NAMES.len()
+    );
+    for (i, name) in crate::patterns::PATTERN_FEATURE_NAMES.iter().enumerate() {
+        assert_eq!(FEATURES[PATTERN_OFFSET + i].name, *name);
+    }
     fn patterns(_: &Record) -> [f32; PATTERN_FEATURES] {
-        [0.9, 1.0, f32::NAN, 0.5]
+        let mut v = [0.0; PATTERN_FEATURES];
+        v[0] = 1.0;
+        v[6] = f32::NAN;
+        v[10] = 0.5;
+        v
     }
     let r = Record::new(LogType::Text);
+    // A record the pattern stage never saw has an all-zero slot.
     let plain = Extractor::new().extract(&r);
     assert!(plain[PATTERN_OFFSET..].iter().all(|v| *v == 0.0));
     let with = Extractor::with_pattern_features(patterns).extract(&r);
-    assert_eq!(&with[PATTERN_OFFSET..], &[0.9, 1.0, 0.0, 0.5]);
+    assert_eq!(with[PATTERN_OFFSET], 1.0);
+    assert_eq!(with[PATTERN_OFFSET + 6], 0.0, "non-finite values become 0");
+    assert_eq!(with[PATTERN_OFFSET + 10], 0.5);
+    let mut analyzed = Record::new(LogType::Text);
+    analyzed.push(
+        "PatternFlags",
+        serde_json::value::RawValue::from_string(r#"["new"]"#.to_string()).unwrap(),
+    );
+    let v = Extractor::new().extract(&analyzed);
+    assert_eq!(
+        v[F::PatternNew as usize],
+        crate::patterns::pattern_features(&analyzed)[0]
+    );
     let batch = Extractor::new().extract_batch(&[r.clone(), r]);
     assert_eq!(batch.len(), 2 * N_FEATURES);
 }

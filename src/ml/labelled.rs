@@ -149,7 +149,14 @@ pub fn record_from_row(
     if let Some(id) = row.get("RecordId").and_then(|v| v.as_str()) {
         record.id = RecordId::parse(id).unwrap_or_default();
     }
-    for (name, column_type) in table.columns() {
+    // The pattern stage's columns feed the pattern slot of the features.
+    const PATTERN_COLUMNS: &[(&str, ColumnType)] = &[
+        ("PatternId", ColumnType::Str),
+        ("PatternTemplate", ColumnType::Str),
+        ("PatternFlags", ColumnType::Dynamic),
+        ("SequenceScore", ColumnType::Real),
+    ];
+    for (name, column_type) in table.columns().iter().chain(PATTERN_COLUMNS) {
         if *name == "TimeGenerated" {
             continue;
         }
@@ -311,4 +318,89 @@ pub fn write_generated(items: &[LabelledRaw], mut out: impl Write) -> std::io::R
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLOUDTRAIL: &str = r#"{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","principalId":"AIDAX","arn":"arn:aws:iam::111122223333:user/bob","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEEXAMPLE12","userName":"bob"},"eventTime":"2025-02-03T14:12:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2","requestParameters":{"name":"t"},"responseElements":null,"requestID":"r","eventID":"e","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}"#;
+
+    #[test]
+    fn reads_raw_row_and_ref_forms_and_reports_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("trail.json"),
+            format!("{{\"Records\":[{CLOUDTRAIL},{CLOUDTRAIL}]}}"),
+        )
+        .unwrap();
+        let flow_header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+        let lines = [
+            format!(r#"{{"label":"critical_security","log_type":"CloudTrail","raw":{CLOUDTRAIL}}}"#),
+            format!(
+                r#"{{"label":"normal","log_type":"VPCFlow","header":"{flow_header}","raw":"2 111122223333 eni-1 10.0.1.5 10.0.2.9 443 49152 6 10 840 1736150400 1736150460 ACCEPT OK"}}"#
+            ),
+            r#"{"label":"system_error","row":{"SourceLogType":"ALB","ElbStatusCode":502,"TimeGenerated":"2025-01-07T10:00:00Z","PatternFlags":["new"],"AnomalyScore":0.5}}"#.to_string(),
+            r#"{"label":"performance","ref":{"object":"trail.json","ordinal":1}}"#.to_string(),
+            r#"{"label":"sideways","row":{"SourceLogType":"ALB"}}"#.to_string(),
+            r#"{"label":"normal","log_type":"CloudTrail","raw":{"not":"an event"}}"#.to_string(),
+            "not json".to_string(),
+            r#"{"label":"normal","ref":{"object":"missing.json","ordinal":0}}"#.to_string(),
+            String::new(),
+        ];
+        let read = read(lines.join("\n").as_bytes(), dir.path()).unwrap();
+        assert_eq!(read.records.len(), 4, "{:?}", read.rejected);
+        assert_eq!(
+            read.labels,
+            vec![
+                Category::CriticalSecurity,
+                Category::Normal,
+                Category::SystemError,
+                Category::Performance
+            ]
+        );
+        assert_eq!(read.records[0].get_str("EventName"), Some("StopLogging"));
+        assert_eq!(read.records[1].log_type, LogType::VpcFlow);
+        assert_eq!(
+            read.records[1].get("DstPort").and_then(|v| v.as_i64()),
+            Some(49152)
+        );
+        let alb = &read.records[2];
+        assert_eq!(alb.log_type, LogType::Alb);
+        assert_eq!(alb.get("ElbStatusCode").and_then(|v| v.as_i64()), Some(502));
+        assert!(
+            alb.get("PatternFlags").is_some(),
+            "pattern columns are kept"
+        );
+        assert!(
+            alb.get("AnomalyScore").is_none(),
+            "enrichment columns are not inputs"
+        );
+        assert!(alb.time.is_some());
+        assert_eq!(read.records[3].ordinal, 1);
+        let rejected: Vec<u64> = read.rejected.iter().map(|(n, _)| *n).collect();
+        assert_eq!(rejected, vec![5, 6, 7, 8]);
+        assert!(read.rejected[0].1.contains("unknown label"));
+    }
+
+    #[test]
+    fn generated_records_round_trip_through_json_lines() {
+        let items = crate::ml::synth::generate(&crate::ml::synth::SynthConfig {
+            scale: 0.01,
+            ..Default::default()
+        });
+        let mut out = Vec::new();
+        write_generated(&items, &mut out).unwrap();
+        let read = read(out.as_slice(), Path::new(".")).unwrap();
+        assert!(
+            read.rejected.is_empty(),
+            "{:?}",
+            &read.rejected[..read.rejected.len().min(3)]
+        );
+        assert_eq!(read.records.len(), items.len());
+        for (item, (record, label)) in items.iter().zip(read.records.iter().zip(&read.labels)) {
+            assert_eq!(item.label, *label);
+            assert_eq!(item.log_type, record.log_type);
+        }
+    }
 }

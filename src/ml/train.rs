@@ -818,7 +818,7 @@ pub(crate) mod tests {
         );
         // The never-set pattern slot is ignored.
         assert_eq!(
-            models.anomaly.standardizer.scale[F::PatternRarity as usize],
+            models.anomaly.standardizer.scale[F::PatternNew as usize],
             0.0
         );
         assert!(report.active_features < N_FEATURES);
