@@ -99,7 +99,10 @@ impl Masker {
             let token = &message[span.start..span.end];
             if span.classes == 0 && !(token.len() == 3 && is_month_or_weekday(token)) {
                 // A plain word: only a value word (`root`, `true`) can be variable.
-                if token.len() >= 4 && is_value_word(token.trim_end_matches(TRAILING_CHARS)) {
+                if token.len() >= 4
+                    && may_start_value_word(token)
+                    && is_value_word(token.trim_end_matches(TRAILING_CHARS))
+                {
                     out.push_str(WILDCARD);
                     out.push_str(&token[token.trim_end_matches(TRAILING_CHARS).len()..]);
                 } else {
@@ -248,6 +251,15 @@ fn is_value_word(s: &str) -> bool {
     (4..=5).contains(&s.len()) && WORDS.iter().any(|w| s.eq_ignore_ascii_case(w))
 }
 
+/// A cheap first-letter test that spares most plain words the trailing-punctuation trim.
+#[inline]
+fn may_start_value_word(token: &str) -> bool {
+    matches!(
+        token.as_bytes()[0].to_ascii_lowercase(),
+        b't' | b'f' | b'n' | b'r' | b'a'
+    )
+}
+
 const LEADING: &[u8] = b"([{'\"<:";
 const TRAILING: &[u8] = b")]}'\",;:.!?";
 const TRAILING_CHARS: &[char] = &[')', ']', '}', '\'', '"', ',', ';', ':', '.', '!', '?'];
@@ -282,7 +294,7 @@ pub fn mask_token(token: &str, has_digit: bool, out: &mut String) {
         return;
     }
     // A URL without digits names a resource (`http://wiki.example.org/Topic`).
-    if !has_digit && memchr::memmem::find(cb, b"://").is_some() {
+    if !has_digit && find_scheme_separator(cb).is_some() {
         out.push_str(token);
         return;
     }
@@ -293,6 +305,21 @@ pub fn mask_token(token: &str, has_digit: bool, out: &mut String) {
         mask_segments(core, out);
     }
     out.push_str(&token[hi..]);
+}
+
+/// Position of the first `://`: tokens are short, so a `memchr` for `:` beats building a
+/// substring searcher per token.
+#[inline]
+fn find_scheme_separator(b: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b':', b.get(from..)?) {
+        let colon = from + i;
+        if b.get(colon + 1..colon + 3) == Some(b"//") {
+            return Some(colon);
+        }
+        from = colon + 1;
+    }
+    None
 }
 
 fn is_windows_path(b: &[u8]) -> bool {
@@ -312,7 +339,7 @@ fn whole_value(core: &str, has_digit: bool, path: bool) -> bool {
     if !has_digit {
         return false;
     }
-    if let Some(p) = core.find("://") {
+    if let Some(p) = find_scheme_separator(b) {
         return p > 0
             && b[..p]
                 .iter()

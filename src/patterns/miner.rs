@@ -293,6 +293,7 @@ impl TemplateMiner {
             signature.split(' ').collect()
         };
         debug_assert_eq!(words.len(), n);
+        let word_wildcards: Vec<bool> = words.iter().map(|w| has_wildcard(w)).collect();
         // Templates the signature fits as it is, and templates that differ from it in one
         // constant position (grouped by that position).
         let mut fits: Option<(u32, usize)> = None;
@@ -300,7 +301,7 @@ impl TemplateMiner {
         if let Some(candidates) = self.by_length.get(&n) {
             for &c in candidates {
                 let cluster = &self.clusters[c as usize];
-                match differences(&cluster.tokens, &words) {
+                match differences(&cluster.tokens, &words, &word_wildcards) {
                     Difference::None { wildcards } => {
                         if fits.is_none_or(|(_, w)| wildcards < w) {
                             fits = Some((c, wildcards));
@@ -490,18 +491,20 @@ enum Difference {
 
 /// How a template and a signature of the same length differ: positions where either side
 /// has a wildcard covering the other agree.
-fn differences(template: &[Box<str>], words: &[&str]) -> Difference {
+/// `word_wildcards[p]` says whether `words[p]` holds a wildcard (computed once per message,
+/// not once per candidate template).
+fn differences(template: &[Box<str>], words: &[&str], word_wildcards: &[bool]) -> Difference {
     let mut wildcards = 0;
     let mut agree = 0;
     let mut differing = None;
     for (p, (t, w)) in template.iter().zip(words).enumerate() {
         if **t == **w {
-            if !has_wildcard(t) {
+            if !word_wildcards[p] {
                 agree += 1;
             }
             continue;
         }
-        if glob_match(t, w) || glob_match(w, t) {
+        if glob_match(t, w) || (word_wildcards[p] && glob_match(w, t)) {
             wildcards += 1;
             continue;
         }
