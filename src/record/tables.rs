@@ -4,7 +4,14 @@
 //! Azure Monitor (the columns Azure fills itself, `TenantId`, `Type`, `SourceSystem`,
 //! `_IsBillable` and `_BilledSize`, are left out because a sender never supplies them).
 //! CloudFront has no built-in table; it goes to the custom table `AWSCloudFront_CL`, whose
-//! schema is defined here and documented in `docs/tables/AWSCloudFront.md`.
+//! schema is defined here and documented in `docs/tables/AWSCloudFront.md`. Generic JSON
+//! lines and plain text have no AWS table either: they go to the custom table
+//! `S3SentinelLogs_CL` (`docs/tables/S3SentinelLogs.md`).
+//!
+//! These lists are the project's own copy of the documented schemas: the Azure template
+//! (`crate::azure`), the Sentinel emulator and the contract tests are generated from or
+//! checked against them, and `tests/azure_template.rs` compares them with the reference
+//! TSVs when those are present.
 
 use std::fmt;
 
@@ -124,7 +131,10 @@ impl LogType {
             LogType::NetworkFirewallAlert => Table::AwsNetworkFirewallAlert,
             LogType::NetworkFirewallFlow => Table::AwsNetworkFirewallFlow,
             LogType::NetworkFirewallTls => Table::AwsNetworkFirewallTls,
-            LogType::CloudWatch | LogType::GenericJson | LogType::Text => Table::AwsCloudWatch,
+            LogType::CloudWatch => Table::AwsCloudWatch,
+            // AWSCloudWatch documents CloudWatch Logs events; lines of unknown origin get a
+            // table of the connector's own instead of posing as CloudWatch data.
+            LogType::GenericJson | LogType::Text => Table::S3SentinelLogs,
         }
     }
 }
@@ -155,6 +165,8 @@ pub enum Table {
     AwsCloudFront,
     /// Custom table for the connector's alert records.
     S3SentinelAlerts,
+    /// Custom table for generic JSON lines and plain text lines.
+    S3SentinelLogs,
 }
 
 impl Table {
@@ -174,7 +186,7 @@ impl Table {
         Table::AwsElbFlowLogs,
     ];
 
-    pub const ALL: [Table; 15] = [
+    pub const ALL: [Table; 16] = [
         Table::AwsCloudTrail,
         Table::AwsVpcFlow,
         Table::AwsGuardDuty,
@@ -190,6 +202,7 @@ impl Table {
         Table::AwsElbFlowLogs,
         Table::AwsCloudFront,
         Table::S3SentinelAlerts,
+        Table::S3SentinelLogs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -209,6 +222,7 @@ impl Table {
             Table::AwsElbFlowLogs => "AWSELBFlowLogs",
             Table::AwsCloudFront => "AWSCloudFront_CL",
             Table::S3SentinelAlerts => "S3SentinelAlerts_CL",
+            Table::S3SentinelLogs => "S3SentinelLogs_CL",
         }
     }
 
@@ -219,7 +233,10 @@ impl Table {
     }
 
     pub fn is_built_in(self) -> bool {
-        !matches!(self, Table::AwsCloudFront | Table::S3SentinelAlerts)
+        !matches!(
+            self,
+            Table::AwsCloudFront | Table::S3SentinelAlerts | Table::S3SentinelLogs
+        )
     }
 
     /// The default DCR input stream: `Custom-<table name without _CL>`.
@@ -245,6 +262,7 @@ impl Table {
             Table::AwsElbFlowLogs => AWSELBFLOWLOGS,
             Table::AwsCloudFront => AWSCLOUDFRONT,
             Table::S3SentinelAlerts => S3SENTINELALERTS,
+            Table::S3SentinelLogs => S3SENTINELLOGS,
         }
     }
 
@@ -763,6 +781,14 @@ const S3SENTINELALERTS: &[(&str, ColumnType)] = &[
     ("AlertTrigger", ColumnType::Str),
     // The source record in a few words (event, actor, address).
     ("SourceSummary", ColumnType::Str),
+];
+
+/// Custom table for generic JSON lines and text lines: the same message columns as
+/// AWSCloudWatch, so queries over both look alike.
+const S3SENTINELLOGS: &[(&str, ColumnType)] = &[
+    ("TimeGenerated", ColumnType::DateTime),
+    ("ExtractedTime", ColumnType::DateTime),
+    ("Message", ColumnType::Str),
 ];
 
 #[cfg(test)]
