@@ -56,6 +56,7 @@ pub enum LogType {
     S3Access,
     Waf,
     GuardDuty,
+    SecurityHub,
     Route53Resolver,
     NetworkFirewallAlert,
     NetworkFirewallFlow,
@@ -66,7 +67,7 @@ pub enum LogType {
 }
 
 impl LogType {
-    pub const ALL: [LogType; 18] = [
+    pub const ALL: [LogType; 19] = [
         LogType::CloudTrail,
         LogType::VpcFlow,
         LogType::TransitGatewayFlow,
@@ -78,6 +79,7 @@ impl LogType {
         LogType::S3Access,
         LogType::Waf,
         LogType::GuardDuty,
+        LogType::SecurityHub,
         LogType::Route53Resolver,
         LogType::NetworkFirewallAlert,
         LogType::NetworkFirewallFlow,
@@ -100,6 +102,7 @@ impl LogType {
             LogType::S3Access => "S3ServerAccess",
             LogType::Waf => "WAF",
             LogType::GuardDuty => "GuardDuty",
+            LogType::SecurityHub => "SecurityHub",
             LogType::Route53Resolver => "Route53Resolver",
             LogType::NetworkFirewallAlert => "NetworkFirewallAlert",
             LogType::NetworkFirewallFlow => "NetworkFirewallFlow",
@@ -127,6 +130,7 @@ impl LogType {
             LogType::S3Access => Table::AwsS3ServerAccess,
             LogType::Waf => Table::AwsWaf,
             LogType::GuardDuty => Table::AwsGuardDuty,
+            LogType::SecurityHub => Table::AwsSecurityHubFindings,
             LogType::Route53Resolver => Table::AwsRoute53Resolver,
             LogType::NetworkFirewallAlert => Table::AwsNetworkFirewallAlert,
             LogType::NetworkFirewallFlow => Table::AwsNetworkFirewallFlow,
@@ -161,6 +165,7 @@ pub enum Table {
     AwsAlbAccessLogs,
     AwsNlbAccessLogs,
     AwsElbFlowLogs,
+    AwsSecurityHubFindings,
     /// Custom table (CloudFront has no built-in Sentinel table).
     AwsCloudFront,
     /// Custom table for the connector's alert records.
@@ -170,7 +175,7 @@ pub enum Table {
 }
 
 impl Table {
-    pub const BUILT_IN: [Table; 13] = [
+    pub const BUILT_IN: [Table; 14] = [
         Table::AwsCloudTrail,
         Table::AwsVpcFlow,
         Table::AwsGuardDuty,
@@ -184,9 +189,10 @@ impl Table {
         Table::AwsAlbAccessLogs,
         Table::AwsNlbAccessLogs,
         Table::AwsElbFlowLogs,
+        Table::AwsSecurityHubFindings,
     ];
 
-    pub const ALL: [Table; 16] = [
+    pub const ALL: [Table; 17] = [
         Table::AwsCloudTrail,
         Table::AwsVpcFlow,
         Table::AwsGuardDuty,
@@ -200,6 +206,7 @@ impl Table {
         Table::AwsAlbAccessLogs,
         Table::AwsNlbAccessLogs,
         Table::AwsElbFlowLogs,
+        Table::AwsSecurityHubFindings,
         Table::AwsCloudFront,
         Table::S3SentinelAlerts,
         Table::S3SentinelLogs,
@@ -220,6 +227,7 @@ impl Table {
             Table::AwsAlbAccessLogs => "AWSALBAccessLogs",
             Table::AwsNlbAccessLogs => "AWSNLBAccessLogs",
             Table::AwsElbFlowLogs => "AWSELBFlowLogs",
+            Table::AwsSecurityHubFindings => "AWSSecurityHubFindings",
             Table::AwsCloudFront => "AWSCloudFront_CL",
             Table::S3SentinelAlerts => "S3SentinelAlerts_CL",
             Table::S3SentinelLogs => "S3SentinelLogs_CL",
@@ -260,6 +268,7 @@ impl Table {
             Table::AwsAlbAccessLogs => AWSALBACCESSLOGS,
             Table::AwsNlbAccessLogs => AWSNLBACCESSLOGS,
             Table::AwsElbFlowLogs => AWSELBFLOWLOGS,
+            Table::AwsSecurityHubFindings => AWSSECURITYHUBFINDINGS,
             Table::AwsCloudFront => AWSCLOUDFRONT,
             Table::S3SentinelAlerts => S3SENTINELALERTS,
             Table::S3SentinelLogs => S3SENTINELLOGS,
@@ -729,6 +738,38 @@ const AWSELBFLOWLOGS: &[(&str, ColumnType)] = &[
     ("SStartTime", ColumnType::DateTime),
     ("TimeGenerated", ColumnType::DateTime),
     ("Version", ColumnType::Str),
+];
+
+const AWSSECURITYHUBFINDINGS: &[(&str, ColumnType)] = &[
+    ("AwsAccountId", ColumnType::Str),
+    ("AwsRegion", ColumnType::Str),
+    ("AwsSecurityFindingCreatedAt", ColumnType::DateTime),
+    ("AwsSecurityFindingDescription", ColumnType::Str),
+    ("AwsSecurityFindingFirstObservedAt", ColumnType::DateTime),
+    ("AwsSecurityFindingGeneratorId", ColumnType::Str),
+    ("AwsSecurityFindingId", ColumnType::Str),
+    ("AwsSecurityFindingLastObservedAt", ColumnType::DateTime),
+    ("AwsSecurityFindingProcessedAt", ColumnType::DateTime),
+    ("AwsSecurityFindingProductArn", ColumnType::Str),
+    ("AwsSecurityFindingProductFields", ColumnType::Dynamic),
+    ("AwsSecurityFindingProductName", ColumnType::Str),
+    ("AwsSecurityFindingSeverity", ColumnType::Dynamic),
+    ("AwsSecurityFindingTitle", ColumnType::Str),
+    ("AwsSecurityFindingTypes", ColumnType::Dynamic),
+    ("AwsSecurityFindingUpdatedAt", ColumnType::DateTime),
+    ("ComplianceAssociatedStandards", ColumnType::Dynamic),
+    ("ComplianceRelatedRequirements", ColumnType::Dynamic),
+    ("ComplianceSecurityControlId", ColumnType::Str),
+    ("ComplianceSecurityControlParameters", ColumnType::Dynamic),
+    ("ComplianceStatus", ColumnType::Str),
+    ("ComplianceStatusReasons", ColumnType::Dynamic),
+    ("RawData", ColumnType::Dynamic),
+    ("RecordState", ColumnType::Str),
+    ("Remediation", ColumnType::Dynamic),
+    ("Resources", ColumnType::Dynamic),
+    ("SchemaVersion", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("WorkflowState", ColumnType::Str),
 ];
 
 /// Custom table for CloudFront standard logs (legacy TSV and v2 JSON); names follow the
