@@ -106,7 +106,7 @@ pub fn why_not_filled(table: Table, column: &str) -> &'static str {
             "userIdentity.identityStoreArn: IAM Identity Center users only"
         }
         (AwsCloudTrail, "UserIdentityUserId") => {
-            "userIdentity.onBehalfOf.userId: IAM Identity Center sessions only"
+            "userIdentity.userId: IAM Identity Center (identity store) users only"
         }
         (AwsVpcFlow, "SublocationId" | "SublocationType") => {
             "sublocation-id/-type (v5): flows in Outposts, Local Zones or Wavelength only"
@@ -125,7 +125,7 @@ pub fn why_not_filled(table: Table, column: &str) -> &'static str {
         (AwsS3ServerAccess, "Referer") => "Referer: \"-\" (no value) in every measured line",
         (AwsNetworkFirewallAlert, "PktSrc") => "pkt_src: newer alert logs only",
         (AwsNetworkFirewallAlert, "TxId") => "tx_id: alerts on application-layer transactions only",
-        (AwsNetworkFirewallAlert, "VerdictAction") => "verdict: newer alert logs only",
+        (AwsNetworkFirewallAlert, "VerdictAction") => "verdict.action: newer alert logs only",
         (AwsNetworkFirewallAlert, "Version") => {
             "no field of Network Firewall alert logs holds a log-schema or rule-format version"
         }

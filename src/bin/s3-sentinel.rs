@@ -25,7 +25,7 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
         /// Skip detection and parse every input as this format: cloudtrail, vpcflow, elb
-        /// (ALB/NLB/classic), cloudfront, s3access, waf, guardduty, route53resolver,
+        /// (ALB/NLB/classic), cloudfront, s3access, waf, guardduty, securityhub, route53resolver,
         /// networkfirewall, cloudwatch, json, text.
         #[arg(long, value_parser = parse_format)]
         format: Option<Format>,
