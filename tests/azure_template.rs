@@ -713,3 +713,61 @@ fn coverage_of_the_built_in_tables() {
         assert!(t.percent() >= 75.0, "{}: {:.1}%", t.table, t.percent());
     }
 }
+
+/// Rows Sentinel refuses go to the dead letter and raise a health alert in the alert table,
+/// named so that the connector health rule matches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_lettered_rows_raise_a_health_alert_the_health_rule_matches() {
+    use s3_sentinel_connector::runner::Delivery;
+    use s3_sentinel_connector::runner::sentinel::SentinelDelivery;
+    use s3_sentinel_connector::sink::dead_letter::DeadLetter;
+
+    let emulator = delivery_support::start_emulator(EmulatorOptions::default()).await;
+    // A mapping mistake: CloudTrail rows into the WAF stream are refused with 400.
+    let client = delivery_support::client(
+        &emulator.url(),
+        &[(
+            "SENTINEL_STREAM_MAP",
+            r#"{"AWSCloudTrail": "Custom-AWSWAF"}"#,
+        )],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let delivery = SentinelDelivery {
+        client,
+        dead_letter: Some(DeadLetter::dir(dir.path())),
+        rejects: None,
+    };
+    let object = "s3://logs/trail-health.json.gz";
+    let rows = delivery_support::cloudtrail_rows(20, object, 77);
+    let report = delivery
+        .deliver(object, rows, delivery_support::far_deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.dead_lettered, 20);
+
+    let alerts = emulator.rows(&Table::S3SentinelAlerts.default_stream());
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let alert = &alerts[0];
+    let name = alert["AlertName"].as_str().unwrap();
+    assert!(
+        name.starts_with(content::DEAD_LETTER_ALERT_PREFIX),
+        "{name}"
+    );
+    assert!(name.contains("20 rows of AWSCloudTrail"), "{name}");
+    assert_eq!(alert["SourceObject"], object);
+    assert!(
+        alert["Description"]
+            .as_str()
+            .unwrap()
+            .contains("s3-sentinel replay")
+    );
+    let rule = content::analytics_rules()
+        .into_iter()
+        .find(|r| r.file == "S3Sentinel-ConnectorHealthAlerts.yaml")
+        .unwrap();
+    assert!(rule.query.contains(&format!(
+        "AlertName startswith \"{}\"",
+        content::DEAD_LETTER_ALERT_PREFIX
+    )));
+}

@@ -16,10 +16,7 @@ use serde_json::{Value as Json, json};
 use super::schema;
 use crate::record::Table;
 
-/// `AlertName` prefix of model drift alerts in `S3SentinelAlerts_CL`.
-pub const DRIFT_ALERT_PREFIX: &str = "Model drift";
-/// `AlertName` prefix of dead-letter alerts in `S3SentinelAlerts_CL`.
-pub const DEAD_LETTER_ALERT_PREFIX: &str = "Dead-lettered rows";
+pub use crate::enrich::alerts::{DEAD_LETTER_ALERT_PREFIX, DRIFT_ALERT_PREFIX};
 
 /// Every workspace table a query may name, with its columns as the workspace has them.
 pub fn workspace_tables() -> BTreeMap<String, Vec<String>> {
@@ -191,10 +188,10 @@ AWSCloudTrail
             id: "7b9c89fc-17f7-4a7b-a065-fd7538b72605",
             name: "S3 Sentinel connector - Dead-lettered rows or model drift",
             description: "Health alerts the connector writes to S3SentinelAlerts_CL: rows \
-Sentinel refused that went to the dead letter (AlertName starting \"Dead-lettered rows\") \
-and drift of the live data away from the models' training data (AlertName starting \
-\"Model drift\"). Dead letters are replayed with `s3-sentinel replay`; drift calls for \
-retraining.",
+Sentinel refused that went to the dead letter (AlertName starting \"Dead-lettered rows\", \
+one per table, stream and kind of refusal) and drift of the live data away from the \
+models' training data (AlertName starting \"Model drift\"). Dead letters are replayed \
+with `s3-sentinel replay` once the cause is fixed; drift calls for retraining.",
             severity: "Medium",
             query_frequency: "1h",
             query_period: "1h",
