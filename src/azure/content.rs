@@ -223,9 +223,10 @@ broken (see DCRLogErrors and the function's dead-letter alarm).",
             techniques: &["T1562"],
             query: format!(
                 "union withsource = SourceTable {}
-| where ingestion_time() > ago(1d)
+| extend Ingested = ingestion_time()
+| where Ingested > ago(1d)
 | where isnotempty(RecordId_CF)
-| summarize LastIngested = max(ingestion_time()), Rows = count() by SourceTable, SourceLogType_CF
+| summarize LastIngested = max(Ingested), Rows = count() by SourceTable, SourceLogType_CF
 | where LastIngested < ago(2h)
 ",
                 all_built_in()
@@ -333,9 +334,10 @@ alerts are trusted.",
                 "union withsource = SourceTable {}
 | where TimeGenerated > ago(7d)
 | where isnotempty(ModelVersion_CF)
+| extend Ingested = ingestion_time()
 | summarize Rows = count(), Anomalies = countif(IsAnomaly_CF == true),
     P50 = percentile(AnomalyScore_CF, 50), P99 = percentile(AnomalyScore_CF, 99),
-    FirstSeen = min(ingestion_time()), LastSeen = max(ingestion_time())
+    FirstSeen = min(Ingested), LastSeen = max(Ingested)
     by ModelVersion_CF, SourceLogType_CF
 | extend AnomalyRate = round(100.0 * Anomalies / Rows, 2)
 ",
@@ -356,7 +358,6 @@ pub fn workbook_queries() -> Vec<(&'static str, String, &'static str)> {
                 "union withsource = SourceTable {all}
 | where isnotempty(Priority_CF)
 | summarize Records = count() by Priority_CF, bin(TimeGenerated, 1h)
-| render timechart
 "
             ),
             "timechart",
@@ -367,7 +368,6 @@ pub fn workbook_queries() -> Vec<(&'static str, String, &'static str)> {
                 "union withsource = SourceTable {all}
 | where IsAnomaly_CF == true
 | summarize Anomalies = count() by SourceLogType_CF, bin(TimeGenerated, 1h)
-| render timechart
 "
             ),
             "timechart",
@@ -404,7 +404,6 @@ pub fn workbook_queries() -> Vec<(&'static str, String, &'static str)> {
                 "union withsource = SourceTable {all}
 | where isnotempty(ModelVersion_CF)
 | summarize Records = count() by ModelVersion_CF, bin(TimeGenerated, 1d)
-| render columnchart
 "
             ),
             "barchart",
@@ -413,7 +412,6 @@ pub fn workbook_queries() -> Vec<(&'static str, String, &'static str)> {
             "Connector alerts",
             "S3SentinelAlerts_CL
 | summarize Alerts = count() by AlertSeverity, bin(TimeGenerated, 1h)
-| render timechart
 "
             .to_string(),
             "timechart",
