@@ -175,20 +175,24 @@ fn every_emitted_column_is_declared_in_its_stream_with_a_compatible_type() {
     );
 }
 
-fn dcr(template: &Value) -> &Value {
+fn dcrs(template: &Value) -> Vec<&Value> {
     template["resources"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["type"] == "Microsoft.Insights/dataCollectionRules")
-        .expect("one DCR")
+        .filter(|r| r["type"] == "Microsoft.Insights/dataCollectionRules")
+        .collect()
 }
 
 fn declared_streams(template: &Value) -> BTreeMap<String, Vec<(String, String)>> {
-    dcr(template)["properties"]["streamDeclarations"]
-        .as_object()
-        .unwrap()
-        .iter()
+    dcrs(template)
+        .into_iter()
+        .flat_map(|dcr| {
+            dcr["properties"]["streamDeclarations"]
+                .as_object()
+                .unwrap()
+                .iter()
+        })
         .map(|(name, decl)| {
             let columns = decl["columns"]
                 .as_array()
@@ -288,9 +292,18 @@ fn flows_transforms_and_names_follow_the_rules() {
         })
         .collect();
 
-    let flows = dcr(&template)["properties"]["dataFlows"]
-        .as_array()
-        .unwrap();
+    let mut flows = Vec::new();
+    for dcr in dcrs(&template) {
+        let own = dcr["properties"]["dataFlows"].as_array().unwrap();
+        assert!(own.len() <= schema::MAX_DATA_FLOWS_PER_DCR);
+        // A flow only uses streams its own DCR declares.
+        let declared = dcr["properties"]["streamDeclarations"].as_object().unwrap();
+        assert_eq!(declared.len(), own.len());
+        for flow in own {
+            assert!(declared.contains_key(flow["streams"][0].as_str().unwrap()));
+        }
+        flows.extend(own.iter());
+    }
     assert_eq!(flows.len(), schema::produced_tables().len());
     for flow in flows {
         let [stream] = flow["streams"].as_array().unwrap().as_slice() else {
@@ -382,13 +395,53 @@ fn flows_transforms_and_names_follow_the_rules() {
     }
 }
 
+/// Evaluates the stream map output as ARM would, with `dcr-<n>` for the n-th DCR's
+/// immutable id: a JSON literal for one DCR, a `string(createObject(...))` expression for
+/// several.
+fn evaluate_stream_map(value: &str) -> String {
+    let Some(inner) = value
+        .strip_prefix("[string(createObject(")
+        .and_then(|v| v.strip_suffix("))]"))
+    else {
+        return value.to_string();
+    };
+    // Top-level comma-separated arguments.
+    let mut args = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0, false, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                args.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    args.push(inner[start..].trim());
+    let literal = |a: &str| a.trim_matches('\'').to_string();
+    let mut map = serde_json::Map::new();
+    for pair in args.chunks(2) {
+        let value = if pair[1].starts_with("concat(reference(") {
+            let suffix = literal(pair[1].rsplit(", ").next().unwrap().trim_end_matches(')'));
+            let n = pair[1]
+                .split("parameters('dataCollectionRuleName'), '-")
+                .nth(1)
+                .and_then(|r| r.split('\'').next())
+                .expect("a later DCR");
+            format!("dcr-{n}{suffix}")
+        } else {
+            literal(pair[1])
+        };
+        map.insert(literal(pair[0]), Value::String(value));
+    }
+    Value::Object(map).to_string()
+}
+
 #[test]
 fn the_stream_map_output_is_the_connectors_default() {
-    let options = TemplateOptions::default();
-    let template = template::arm_template(&options);
-    let text = template["outputs"]["streamMap"]["value"].as_str().unwrap();
-    let parsed = StreamMap::parse_json(text).expect("SENTINEL_STREAM_MAP accepts it");
-    let defaults = StreamMap::default();
     let config = s3_sentinel_connector::config::SentinelConfig::from_map(
         &std::collections::HashMap::from([
             (
@@ -405,16 +458,43 @@ fn the_stream_map_output_is_the_connectors_default() {
         ]),
     )
     .unwrap();
-    let streams = declared_streams(&template);
-    for table in &options.tables {
-        let stream = parsed.stream_for(*table);
-        assert_eq!(stream, defaults.stream_for(*table), "{table}");
-        assert_eq!(stream, config.streams.stream_for(*table), "{table}");
-        assert!(streams.contains_key(&stream), "{stream} not declared");
+    let defaults = StreamMap::default();
+    let subset = vec![
+        Table::AwsCloudTrail,
+        Table::AwsVpcFlow,
+        Table::S3SentinelAlerts,
+    ];
+    for options in [
+        TemplateOptions { tables: subset },
+        TemplateOptions::default(),
+    ] {
+        let template = template::arm_template(&options);
+        let value = template["outputs"]["streamMap"]["value"].as_str().unwrap();
+        // Paste-ready: the SAM parameter takes one line.
+        assert!(!value.contains('\n'));
+        let text = evaluate_stream_map(value);
+        let parsed = StreamMap::parse_json(&text)
+            .unwrap_or_else(|e| panic!("SENTINEL_STREAM_MAP refuses {text}: {e}"));
+        let streams = declared_streams(&template);
+        for (index, group) in options.dcr_groups().iter().enumerate() {
+            for table in group {
+                let target = parsed.stream_for(*table);
+                let (dcr, stream) = s3_sentinel_connector::config::split_stream_target(&target);
+                // The first DCR is SENTINEL_DCR_IMMUTABLE_ID: its streams need no prefix,
+                // and they are the connector's defaults.
+                if index == 0 {
+                    assert_eq!(dcr, None);
+                    assert_eq!(target, defaults.stream_for(*table), "{table}");
+                    assert_eq!(target, config.streams.stream_for(*table), "{table}");
+                } else {
+                    assert_eq!(dcr, Some(format!("dcr-{}", index + 1).as_str()));
+                }
+                assert_eq!(stream, table.default_stream());
+                assert!(streams.contains_key(stream), "{stream} not declared");
+            }
+        }
+        assert_eq!(parsed.entries().count(), streams.len());
     }
-    assert_eq!(parsed.entries().count(), streams.len());
-    // Paste-ready: the SAM parameter takes one line of JSON.
-    assert!(!text.contains('\n'));
 }
 
 #[test]
@@ -429,38 +509,62 @@ fn template_outputs_and_role_are_wired_to_the_dcr() {
     ] {
         assert!(t["parameters"][p].is_object(), "{p}");
     }
+    // Several DCRs share the endpoint of the template's DCE.
     let endpoint = t["outputs"]["logsIngestionEndpoint"]["value"]
         .as_str()
         .unwrap();
-    assert!(
-        endpoint.ends_with(".endpoints.logsIngestion]"),
-        "{endpoint}"
-    );
+    assert!(endpoint.ends_with(".logsIngestion.endpoint]"), "{endpoint}");
     let id = t["outputs"]["dataCollectionRuleImmutableId"]["value"]
         .as_str()
         .unwrap();
     assert!(id.ends_with(".immutableId]"), "{id}");
-    let dcr = dcr(&t);
-    assert_eq!(dcr["apiVersion"], "2023-03-11");
-    assert_eq!(dcr["kind"], "Direct");
-    // The DCR waits for the tables it writes to.
-    let depends = dcr["dependsOn"].as_array().unwrap();
-    assert_eq!(depends.len(), schema::produced_tables().len());
-    let role = t["resources"]
+    let all = dcrs(&t);
+    let mut depended = 0;
+    for dcr in &all {
+        assert_eq!(dcr["apiVersion"], "2023-03-11");
+        // Each DCR waits for the tables it writes to and the endpoint.
+        let depends = dcr["dependsOn"].as_array().unwrap();
+        assert!(
+            depends
+                .iter()
+                .any(|d| d.as_str().unwrap().contains("dataCollectionEndpoints"))
+        );
+        depended += depends.len() - 1;
+    }
+    assert_eq!(depended, schema::produced_tables().len());
+    let roles: Vec<&Value> = t["resources"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["type"] == "Microsoft.Authorization/roleAssignments")
-        .unwrap();
-    assert_eq!(
-        role["properties"]["principalId"],
-        "[parameters('servicePrincipalObjectId')]"
-    );
+        .filter(|r| r["type"] == "Microsoft.Authorization/roleAssignments")
+        .collect();
+    assert_eq!(roles.len(), all.len());
+    let mut scopes = BTreeSet::new();
+    for role in roles {
+        assert_eq!(
+            role["properties"]["principalId"],
+            "[parameters('servicePrincipalObjectId')]"
+        );
+        assert!(
+            role["properties"]["roleDefinitionId"]
+                .as_str()
+                .unwrap()
+                .contains("3913510d-42f4-4e42-8a64-420c390055eb")
+        );
+        scopes.insert(role["scope"].as_str().unwrap().to_string());
+    }
+    assert_eq!(scopes.len(), all.len(), "one role per DCR");
+    // One DCR with its own endpoint when the tables fit.
+    let one = template::arm_template(&TemplateOptions {
+        tables: vec![Table::AwsCloudTrail],
+    });
+    assert_eq!(dcrs(&one).len(), 1);
+    assert_eq!(dcrs(&one)[0]["kind"], "Direct");
     assert!(
-        role["properties"]["roleDefinitionId"]
+        one["outputs"]["logsIngestionEndpoint"]["value"]
             .as_str()
             .unwrap()
-            .contains("3913510d-42f4-4e42-8a64-420c390055eb")
+            .ends_with(".endpoints.logsIngestion]")
     );
     // Every ARM expression is balanced.
     fn walk(v: &Value, out: &mut Vec<String>) {
@@ -766,4 +870,34 @@ async fn dead_lettered_rows_raise_a_health_alert_the_health_rule_matches() {
         "AlertName startswith \"{}\"",
         content::DEAD_LETTER_ALERT_PREFIX
     )));
+}
+
+/// A stream map entry naming another DCR sends that table's rows to that DCR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_target_with_a_dcr_id_posts_to_that_dcr() {
+    let emulator = delivery_support::start_emulator(EmulatorOptions {
+        dcr_immutable_id: Some("dcr-second".into()),
+        ..EmulatorOptions::default()
+    })
+    .await;
+    let client = delivery_support::client(
+        &emulator.url(),
+        &[(
+            "SENTINEL_STREAM_MAP",
+            r#"{"AWSVPCFlow": "dcr-second/Custom-AWSVPCFlow"}"#,
+        )],
+    )
+    .await;
+    let flows = delivery_support::vpc_rows(30, "s3://logs/vpc-dcr.log.gz", 3);
+    let trail = delivery_support::cloudtrail_rows(5, "s3://logs/trail-dcr.json.gz", 3);
+    let mut rows = flows.clone();
+    rows.extend(trail);
+    let report = client.send(rows, delivery_support::far_deadline()).await;
+    // The VPC rows reach the second DCR; CloudTrail rows go to the configured DCR, which
+    // this emulator does not serve (404).
+    assert_eq!(report.accepted, 30);
+    assert_eq!(report.failed.len(), 5);
+    assert!(report.failed.iter().all(|f| f.reason.status() == Some(404)));
+    delivery_support::assert_exactly_once(&emulator.rows("Custom-AWSVPCFlow"), &flows);
+    assert!(StreamMap::parse_json(r#"{"AWSVPCFlow": "second/Custom-AWSVPCFlow"}"#).is_err());
 }

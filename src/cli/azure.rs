@@ -59,8 +59,8 @@ pub fn run(args: &AzureTemplateArgs) -> Result<()> {
         let options = TemplateOptions {
             tables: parse_tables(&args.tables)?,
         };
-        if let Some(warning) = options.limit_warning() {
-            eprintln!("warning: {warning}");
+        if let Some(note) = options.layout_note() {
+            eprintln!("note: {note}");
         }
         let mut text = serde_json::to_string_pretty(&template::arm_template(&options))?;
         text.push('\n');
