@@ -107,11 +107,13 @@ enum Command {
         db: Option<PathBuf>,
     },
     /// Print the ARM template of the Azure side (custom columns on the built-in tables, the
-    /// custom tables, the data collection rule, the role assignment), generated from the
-    /// connector's own column definitions. Deploy it with `az deployment group create`.
+    /// custom tables, the data collection rules, the role assignments), generated from the
+    /// connector's own column definitions. Deploy it with `az deployment group create`; see
+    /// docs/azure.md.
     AzureTemplate {
-        /// Only these tables (comma-separated or repeated, e.g. AWSCloudTrail,AWSVPCFlow):
-        /// one DCR holds at most 10 data flows. Default: every table the connector writes.
+        /// Only these tables (comma-separated or repeated, e.g. AWSCloudTrail,AWSVPCFlow).
+        /// Up to 10 give one DCR with its own endpoint; more are spread over DCRs behind one
+        /// data collection endpoint. Default: every table the connector writes.
         #[arg(long, value_delimiter = ',')]
         tables: Vec<String>,
         /// Instead of the template, print which documented columns of each built-in table
