@@ -301,7 +301,7 @@ impl SentinelConfig {
         let alert_stream = vars
             .get(vars::ALERT_STREAM)
             .unwrap_or_else(|| DEFAULT_ALERT_STREAM.to_string());
-        validate_stream_name(&alert_stream).map_err(|m| err(vars::ALERT_STREAM, m))?;
+        validate_stream_target(&alert_stream).map_err(|m| err(vars::ALERT_STREAM, m))?;
         let mut streams = StreamMap::default();
         streams.set(Table::S3SentinelAlerts, alert_stream);
         if let Some(json) = vars.get(vars::STREAM_MAP) {
@@ -452,6 +452,36 @@ pub fn validate_tenant(tenant: &str) -> Result<(), String> {
             "must be a tenant id (a GUID or a domain name), got {}",
             quoted(tenant)
         ))
+    }
+}
+
+/// Where a table's rows go: a stream of the configured DCR (`Custom-X`), or a stream of
+/// another DCR behind the same ingestion endpoint (`dcr-<immutable id>/Custom-X`; a DCR
+/// holds at most 10 streams, so a deployment writing to more tables needs several).
+pub fn validate_stream_target(target: &str) -> Result<(), String> {
+    match split_stream_target(target) {
+        (Some(dcr), stream) => {
+            if !dcr.starts_with("dcr-")
+                || dcr.len() < 5
+                || !dcr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return Err(format!(
+                    "a stream target is \"Custom-<Name>\" or \"dcr-<immutable id>/Custom-<Name>\", \
+                     got {}",
+                    quoted(target)
+                ));
+            }
+            validate_stream_name(stream)
+        }
+        (None, stream) => validate_stream_name(stream),
+    }
+}
+
+/// `dcr-<id>/Custom-X` -> (`Some("dcr-<id>")`, `Custom-X`); `Custom-X` -> (`None`, `Custom-X`).
+pub fn split_stream_target(target: &str) -> (Option<&str>, &str) {
+    match target.split_once('/') {
+        Some((dcr, stream)) => (Some(dcr), stream),
+        None => (None, target),
     }
 }
 

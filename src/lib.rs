@@ -7,6 +7,7 @@
 //! -> [`state`] and [`metrics`].
 
 pub mod aws;
+pub mod azure;
 pub mod cli;
 pub mod config;
 pub mod drift;

@@ -148,6 +148,9 @@ fn samples(format: Format) -> &'static [&'static str] {
             r#"{"firewall_name":"egress","availability_zone":"us-east-1a","event_timestamp":"1763632811","event":{"timestamp":"2025-11-20T10:00:11.250000+0000","flow_id":1,"event_type":"alert","src_ip":"10.0.1.5","src_port":49152,"dest_ip":"203.0.113.66","dest_port":443,"proto":"TCP","alert":{"action":"blocked","signature_id":1,"rev":1,"signature":"s","category":"c","severity":1}}}"#,
             r#"{"firewall_name":"egress","availability_zone":"us-east-1a","event_timestamp":"1763632812","event":{"timestamp":"2025-11-20T10:00:12.000000+0000","flow_id":2,"event_type":"netflow","src_ip":"10.0.1.5","src_port":50000,"dest_ip":"198.51.100.9","dest_port":53,"proto":"UDP","netflow":{"pkts":2,"bytes":140,"start":"2025-11-20T09:59:10.000000+0000","end":"2025-11-20T09:59:11.000000+0000","age":1,"min_ttl":64,"max_ttl":64}}}"#,
         ],
+        Format::SecurityHub => &[
+            r#"{"SchemaVersion":"2018-10-08","Id":"f-1","ProductArn":"arn:aws:securityhub:us-east-1::product/aws/securityhub","GeneratorId":"security-control/S3.8","AwsAccountId":"111122223333","Region":"us-east-1","Types":["Software and Configuration Checks"],"CreatedAt":"2026-11-20T09:00:00Z","UpdatedAt":"2026-11-20T10:00:00Z","Severity":{"Label":"HIGH"},"Title":"t","Description":"d","Resources":[{"Type":"AwsS3Bucket","Id":"arn:aws:s3:::b"}],"Compliance":{"Status":"FAILED"},"Workflow":{"Status":"NEW"},"RecordState":"ACTIVE"}"#,
+        ],
         Format::CloudWatch => &[
             r#"{"messageType":"DATA_MESSAGE","owner":"111122223333","logGroup":"/aws/lambda/f","logStream":"s","subscriptionFilters":["a"],"logEvents":[{"id":"1","timestamp":1763632821000,"message":"2026-11-20T10:00:21.500Z\tREQ\tINFO\thello\n"}]}"#,
         ],

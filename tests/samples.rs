@@ -190,6 +190,7 @@ fn format_log_types(f: Format) -> Vec<s3_sentinel_connector::record::LogType> {
         Format::S3Access => vec![S3Access],
         Format::Waf => vec![Waf],
         Format::GuardDuty => vec![GuardDuty],
+        Format::SecurityHub => vec![SecurityHub],
         Format::Route53Resolver => vec![Route53Resolver],
         Format::NetworkFirewall => vec![
             NetworkFirewallAlert,

@@ -25,7 +25,7 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
         /// Skip detection and parse every input as this format: cloudtrail, vpcflow, elb
-        /// (ALB/NLB/classic), cloudfront, s3access, waf, guardduty, route53resolver,
+        /// (ALB/NLB/classic), cloudfront, s3access, waf, guardduty, securityhub, route53resolver,
         /// networkfirewall, cloudwatch, json, text.
         #[arg(long, value_parser = parse_format)]
         format: Option<Format>,
@@ -105,6 +105,35 @@ enum Command {
         /// ids, and saved with this run's counts.
         #[arg(long)]
         db: Option<PathBuf>,
+    },
+    /// Print the ARM template of the Azure side (custom columns on the built-in tables, the
+    /// custom tables, the data collection rules, the role assignments), generated from the
+    /// connector's own column definitions. Deploy it with `az deployment group create`; see
+    /// docs/azure.md.
+    AzureTemplate {
+        /// Only these tables (comma-separated or repeated, e.g. AWSCloudTrail,AWSVPCFlow).
+        /// Up to 10 give one DCR with its own endpoint; more are spread over DCRs behind one
+        /// data collection endpoint. Default: every table the connector writes.
+        #[arg(long, value_delimiter = ',')]
+        tables: Vec<String>,
+        /// Instead of the template, print which documented columns of each built-in table
+        /// the connector fills, measured on these log objects (files or folders).
+        #[arg(long, num_args = 1..)]
+        coverage: Vec<String>,
+        /// Parse the --coverage inputs as this format instead of detecting it.
+        #[arg(long, value_parser = parse_format)]
+        format: Option<Format>,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Write the Microsoft Sentinel content for the connector's ML columns: scheduled
+    /// analytics rules and hunting queries (YAML) and a workbook (JSON), checked against
+    /// the same column definitions as the template.
+    SentinelContent {
+        /// Folder to write analytics/, hunting/ and workbooks/ into.
+        #[arg(long, default_value = "docs/sentinel")]
+        out: PathBuf,
     },
     /// Measure the pattern miner and the sequence model on labelled data.
     Eval {
@@ -209,6 +238,22 @@ fn main() -> ExitCode {
                 }
             })
         }
+        Command::AzureTemplate {
+            tables,
+            coverage,
+            format,
+            output,
+        } => cli::azure::run(&cli::azure::AzureTemplateArgs {
+            tables,
+            coverage,
+            format,
+            output,
+        })
+        .map(|()| 0),
+        Command::SentinelContent { out } => cli::azure::write_sentinel_content(&out).map(|files| {
+            eprintln!("{} files written to {}", files.len(), out.display());
+            0
+        }),
         Command::Patterns { input, output, db } => {
             let args = cli::patterns::PatternsArgs { input, output, db };
             cli::patterns::run(&args).map(|summary| {

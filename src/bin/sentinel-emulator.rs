@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use s3_sentinel_connector::emulator::{
-    Emulator, EmulatorOptions, ErrorFaults, FaultPlan, ThrottleFaults,
+    Emulator, EmulatorOptions, ErrorFaults, FaultPlan, ThrottleFaults, UnknownColumns,
 };
 use s3_sentinel_connector::record::Table;
 
@@ -35,8 +35,8 @@ struct Args {
     /// Accept only this DCR immutable id (default: any).
     #[arg(long)]
     dcr: Option<String>,
-    /// Extra stream: STREAM=TABLE, e.g. Custom-MyTrail=AWSCloudTrail (repeatable). Every
-    /// table's default stream (Custom-<Table>) exists already.
+    /// Extra stream: STREAM=TABLE, e.g. Custom-MyTrail=AWSCloudTrail (repeatable). The
+    /// streams of `s3-sentinel azure-template` (Custom-<Table>) exist already.
     #[arg(long = "stream", value_parser = parse_stream)]
     streams: Vec<(String, Table)>,
     /// Answer the first N ingestion requests with 429.
@@ -56,9 +56,22 @@ struct Args {
     /// Delay every ingestion answer by this many milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// A row property the stream does not declare: `reject` answers 400 naming it (the
+    /// default: a mapping mistake shows at once); `ignore` drops it and accepts the row,
+    /// as Azure does.
+    #[arg(long, value_parser = parse_unknown_columns, default_value = "reject")]
+    unknown_columns: UnknownColumns,
     /// Rows kept for /admin/rows (later rows are only counted).
     #[arg(long, default_value_t = 1_000_000)]
     max_recorded_rows: usize,
+}
+
+fn parse_unknown_columns(text: &str) -> Result<UnknownColumns, String> {
+    match text {
+        "reject" => Ok(UnknownColumns::Reject),
+        "ignore" => Ok(UnknownColumns::Ignore),
+        _ => Err(format!("expected reject or ignore, got {text:?}")),
+    }
 }
 
 fn parse_stream(text: &str) -> Result<(String, Table), String> {
@@ -88,6 +101,7 @@ async fn main() -> ExitCode {
         dcr_immutable_id: args.dcr,
         streams: args.streams.into_iter().collect::<BTreeMap<_, _>>(),
         max_recorded_rows: args.max_recorded_rows,
+        unknown_columns: args.unknown_columns,
         faults: FaultPlan {
             throttle: (args.throttle > 0).then_some(ThrottleFaults {
                 count: args.throttle,

@@ -1,5 +1,6 @@
 //! The `s3-sentinel` command line: each subcommand is a thin layer over the library.
 
+pub mod azure;
 pub mod eval;
 pub mod patterns;
 pub mod process;

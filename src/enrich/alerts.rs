@@ -10,6 +10,13 @@ use super::priority::Priority;
 use crate::record::json::{write_str, write_value};
 use crate::record::{LogType, Record, RecordId, Table, Value, time};
 
+/// `AlertName` prefix of the connector's health alerts about dead-lettered rows
+/// (`sink::health`). Sentinel's connector health rule matches it.
+pub const DEAD_LETTER_ALERT_PREFIX: &str = "Dead-lettered rows";
+/// `AlertName` prefix reserved for model drift alerts; the connector health rule matches
+/// it (see docs/azure.md).
+pub const DRIFT_ALERT_PREFIX: &str = "Model drift";
+
 /// The default stream alerts are sent to.
 pub fn default_stream() -> String {
     Table::S3SentinelAlerts.default_stream()

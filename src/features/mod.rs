@@ -276,7 +276,8 @@ impl Family {
             | LogType::CloudFront
             | LogType::S3Access => Family::Http,
             LogType::Waf => Family::Waf,
-            LogType::GuardDuty => Family::GuardDuty,
+            // Findings of other detectors: the same family as GuardDuty's.
+            LogType::GuardDuty | LogType::SecurityHub => Family::GuardDuty,
             LogType::Route53Resolver => Family::Dns,
             LogType::NetworkFirewallAlert | LogType::NetworkFirewallTls => Family::Firewall,
             LogType::CloudWatch | LogType::GenericJson | LogType::Text => Family::Text,

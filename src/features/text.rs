@@ -1,5 +1,6 @@
-//! Free text: CloudWatch Logs messages, plain text lines and generic JSON (AWSCloudWatch
-//! `Message`). One pass over the words: level markers, word classes, token shapes.
+//! Free text: CloudWatch Logs messages, plain text lines and generic JSON (the `Message`
+//! of AWSCloudWatch and S3SentinelLogs_CL). One pass over the words: level markers, word
+//! classes, token shapes.
 
 use super::common::{log_scale, text};
 use super::{F, Slots};

@@ -183,6 +183,11 @@ fn json_format(head: &[u8]) -> Detection {
         Format::Route53Resolver
     } else if has("firewall_name") && has("event") {
         Format::NetworkFirewall
+    } else if (has("detail-type") && contains(head, b"\"aws.securityhub\""))
+        || (has("SchemaVersion") && has("ProductArn"))
+        || (has("Findings") && contains(head, b"\"ProductArn\""))
+    {
+        Format::SecurityHub
     } else if has("findings")
         || (has("schemaVersion") && has("severity") && (has("type") || has("resource")))
         || (has("detail-type") && contains(head, b"\"aws.guardduty\""))

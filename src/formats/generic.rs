@@ -1,4 +1,4 @@
-//! Anything else: generic JSON lines and plain text lines -> AWSCloudWatch, the message in
+//! Anything else: generic JSON lines and plain text lines -> S3SentinelLogs_CL, the message in
 //! `Message` and a timestamp found in it as `ExtractedTime` (and the row's time).
 
 use serde_json::value::RawValue;

@@ -18,6 +18,7 @@ pub mod lines;
 pub mod network_firewall;
 pub mod route53;
 pub mod s3access;
+pub mod securityhub;
 pub mod vpcflow;
 pub mod waf;
 
@@ -41,6 +42,7 @@ pub enum Format {
     S3Access,
     Waf,
     GuardDuty,
+    SecurityHub,
     Route53Resolver,
     NetworkFirewall,
     CloudWatch,
@@ -49,7 +51,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 12] = [
+    pub const ALL: [Format; 13] = [
         Format::CloudTrail,
         Format::VpcFlow,
         Format::ElbAccess,
@@ -57,6 +59,7 @@ impl Format {
         Format::S3Access,
         Format::Waf,
         Format::GuardDuty,
+        Format::SecurityHub,
         Format::Route53Resolver,
         Format::NetworkFirewall,
         Format::CloudWatch,
@@ -74,6 +77,7 @@ impl Format {
             Format::S3Access => "s3access",
             Format::Waf => "waf",
             Format::GuardDuty => "guardduty",
+            Format::SecurityHub => "securityhub",
             Format::Route53Resolver => "route53resolver",
             Format::NetworkFirewall => "networkfirewall",
             Format::CloudWatch => "cloudwatch",
@@ -92,6 +96,7 @@ impl Format {
             "route53" | "dns" => "route53resolver",
             "nfw" | "network-firewall" | "firewall" => "networkfirewall",
             "cloudwatch-logs" | "cwl" => "cloudwatch",
+            "security-hub" | "asff" => "securityhub",
             "jsonl" | "ndjson" | "generic-json" => "json",
             "plain" | "lines" => "text",
             other => other,
@@ -251,6 +256,7 @@ pub fn parser_for(format: Format) -> Box<dyn Parser> {
         Format::S3Access => Box::new(s3access::S3AccessParser),
         Format::Waf => Box::new(waf::WafParser),
         Format::GuardDuty => Box::new(guardduty::GuardDutyParser),
+        Format::SecurityHub => Box::new(securityhub::SecurityHubParser),
         Format::Route53Resolver => Box::new(route53::Route53ResolverParser),
         Format::NetworkFirewall => Box::new(network_firewall::NetworkFirewallParser),
         Format::CloudWatch => Box::new(cloudwatch::CloudWatchParser),

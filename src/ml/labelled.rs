@@ -82,6 +82,7 @@ pub fn format_of(log_type: LogType) -> Format {
         LogType::S3Access => Format::S3Access,
         LogType::Waf => Format::Waf,
         LogType::GuardDuty => Format::GuardDuty,
+        LogType::SecurityHub => Format::SecurityHub,
         LogType::Route53Resolver => Format::Route53Resolver,
         LogType::NetworkFirewallAlert
         | LogType::NetworkFirewallFlow

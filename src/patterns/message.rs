@@ -116,6 +116,12 @@ pub fn message_of(r: &Record) -> Message {
                 None => "-",
             }
         )),
+        LogType::SecurityHub => structured(format!(
+            "{t} {} compliance={} workflow={}",
+            or_dash(s(r, "AwsSecurityFindingGeneratorId")),
+            or_dash(s(r, "ComplianceStatus")),
+            or_dash(s(r, "WorkflowState")),
+        )),
         LogType::Route53Resolver => structured(format!(
             "{t} {} {} firewall={}",
             or_dash(s(r, "QueryType")),
@@ -317,7 +323,7 @@ pub fn entity_of(r: &Record) -> Option<String> {
             c.rsplit_once(':')
                 .map_or(c.clone(), |(ip, _)| ip.to_string())
         }),
-        LogType::GuardDuty => None,
+        LogType::GuardDuty | LogType::SecurityHub => None,
         LogType::CloudWatch | LogType::GenericJson | LogType::Text => {
             s(r, "Message").and_then(session_in_text)
         }

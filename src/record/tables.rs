@@ -4,7 +4,14 @@
 //! Azure Monitor (the columns Azure fills itself, `TenantId`, `Type`, `SourceSystem`,
 //! `_IsBillable` and `_BilledSize`, are left out because a sender never supplies them).
 //! CloudFront has no built-in table; it goes to the custom table `AWSCloudFront_CL`, whose
-//! schema is defined here and documented in `docs/tables/AWSCloudFront.md`.
+//! schema is defined here and documented in `docs/tables/AWSCloudFront.md`. Generic JSON
+//! lines and plain text have no AWS table either: they go to the custom table
+//! `S3SentinelLogs_CL` (`docs/tables/S3SentinelLogs.md`).
+//!
+//! These lists are the project's own copy of the documented schemas: the Azure template
+//! (`crate::azure`), the Sentinel emulator and the contract tests are generated from or
+//! checked against them, and `tests/azure_template.rs` compares them with the reference
+//! TSVs when those are present.
 
 use std::fmt;
 
@@ -49,6 +56,7 @@ pub enum LogType {
     S3Access,
     Waf,
     GuardDuty,
+    SecurityHub,
     Route53Resolver,
     NetworkFirewallAlert,
     NetworkFirewallFlow,
@@ -59,7 +67,7 @@ pub enum LogType {
 }
 
 impl LogType {
-    pub const ALL: [LogType; 18] = [
+    pub const ALL: [LogType; 19] = [
         LogType::CloudTrail,
         LogType::VpcFlow,
         LogType::TransitGatewayFlow,
@@ -71,6 +79,7 @@ impl LogType {
         LogType::S3Access,
         LogType::Waf,
         LogType::GuardDuty,
+        LogType::SecurityHub,
         LogType::Route53Resolver,
         LogType::NetworkFirewallAlert,
         LogType::NetworkFirewallFlow,
@@ -93,6 +102,7 @@ impl LogType {
             LogType::S3Access => "S3ServerAccess",
             LogType::Waf => "WAF",
             LogType::GuardDuty => "GuardDuty",
+            LogType::SecurityHub => "SecurityHub",
             LogType::Route53Resolver => "Route53Resolver",
             LogType::NetworkFirewallAlert => "NetworkFirewallAlert",
             LogType::NetworkFirewallFlow => "NetworkFirewallFlow",
@@ -120,11 +130,15 @@ impl LogType {
             LogType::S3Access => Table::AwsS3ServerAccess,
             LogType::Waf => Table::AwsWaf,
             LogType::GuardDuty => Table::AwsGuardDuty,
+            LogType::SecurityHub => Table::AwsSecurityHubFindings,
             LogType::Route53Resolver => Table::AwsRoute53Resolver,
             LogType::NetworkFirewallAlert => Table::AwsNetworkFirewallAlert,
             LogType::NetworkFirewallFlow => Table::AwsNetworkFirewallFlow,
             LogType::NetworkFirewallTls => Table::AwsNetworkFirewallTls,
-            LogType::CloudWatch | LogType::GenericJson | LogType::Text => Table::AwsCloudWatch,
+            LogType::CloudWatch => Table::AwsCloudWatch,
+            // AWSCloudWatch documents CloudWatch Logs events; lines of unknown origin get a
+            // table of the connector's own instead of posing as CloudWatch data.
+            LogType::GenericJson | LogType::Text => Table::S3SentinelLogs,
         }
     }
 }
@@ -151,14 +165,17 @@ pub enum Table {
     AwsAlbAccessLogs,
     AwsNlbAccessLogs,
     AwsElbFlowLogs,
+    AwsSecurityHubFindings,
     /// Custom table (CloudFront has no built-in Sentinel table).
     AwsCloudFront,
     /// Custom table for the connector's alert records.
     S3SentinelAlerts,
+    /// Custom table for generic JSON lines and plain text lines.
+    S3SentinelLogs,
 }
 
 impl Table {
-    pub const BUILT_IN: [Table; 13] = [
+    pub const BUILT_IN: [Table; 14] = [
         Table::AwsCloudTrail,
         Table::AwsVpcFlow,
         Table::AwsGuardDuty,
@@ -172,9 +189,10 @@ impl Table {
         Table::AwsAlbAccessLogs,
         Table::AwsNlbAccessLogs,
         Table::AwsElbFlowLogs,
+        Table::AwsSecurityHubFindings,
     ];
 
-    pub const ALL: [Table; 15] = [
+    pub const ALL: [Table; 17] = [
         Table::AwsCloudTrail,
         Table::AwsVpcFlow,
         Table::AwsGuardDuty,
@@ -188,8 +206,10 @@ impl Table {
         Table::AwsAlbAccessLogs,
         Table::AwsNlbAccessLogs,
         Table::AwsElbFlowLogs,
+        Table::AwsSecurityHubFindings,
         Table::AwsCloudFront,
         Table::S3SentinelAlerts,
+        Table::S3SentinelLogs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -207,8 +227,10 @@ impl Table {
             Table::AwsAlbAccessLogs => "AWSALBAccessLogs",
             Table::AwsNlbAccessLogs => "AWSNLBAccessLogs",
             Table::AwsElbFlowLogs => "AWSELBFlowLogs",
+            Table::AwsSecurityHubFindings => "AWSSecurityHubFindings",
             Table::AwsCloudFront => "AWSCloudFront_CL",
             Table::S3SentinelAlerts => "S3SentinelAlerts_CL",
+            Table::S3SentinelLogs => "S3SentinelLogs_CL",
         }
     }
 
@@ -219,7 +241,10 @@ impl Table {
     }
 
     pub fn is_built_in(self) -> bool {
-        !matches!(self, Table::AwsCloudFront | Table::S3SentinelAlerts)
+        !matches!(
+            self,
+            Table::AwsCloudFront | Table::S3SentinelAlerts | Table::S3SentinelLogs
+        )
     }
 
     /// The default DCR input stream: `Custom-<table name without _CL>`.
@@ -243,8 +268,10 @@ impl Table {
             Table::AwsAlbAccessLogs => AWSALBACCESSLOGS,
             Table::AwsNlbAccessLogs => AWSNLBACCESSLOGS,
             Table::AwsElbFlowLogs => AWSELBFLOWLOGS,
+            Table::AwsSecurityHubFindings => AWSSECURITYHUBFINDINGS,
             Table::AwsCloudFront => AWSCLOUDFRONT,
             Table::S3SentinelAlerts => S3SENTINELALERTS,
+            Table::S3SentinelLogs => S3SENTINELLOGS,
         }
     }
 
@@ -713,6 +740,38 @@ const AWSELBFLOWLOGS: &[(&str, ColumnType)] = &[
     ("Version", ColumnType::Str),
 ];
 
+const AWSSECURITYHUBFINDINGS: &[(&str, ColumnType)] = &[
+    ("AwsAccountId", ColumnType::Str),
+    ("AwsRegion", ColumnType::Str),
+    ("AwsSecurityFindingCreatedAt", ColumnType::DateTime),
+    ("AwsSecurityFindingDescription", ColumnType::Str),
+    ("AwsSecurityFindingFirstObservedAt", ColumnType::DateTime),
+    ("AwsSecurityFindingGeneratorId", ColumnType::Str),
+    ("AwsSecurityFindingId", ColumnType::Str),
+    ("AwsSecurityFindingLastObservedAt", ColumnType::DateTime),
+    ("AwsSecurityFindingProcessedAt", ColumnType::DateTime),
+    ("AwsSecurityFindingProductArn", ColumnType::Str),
+    ("AwsSecurityFindingProductFields", ColumnType::Dynamic),
+    ("AwsSecurityFindingProductName", ColumnType::Str),
+    ("AwsSecurityFindingSeverity", ColumnType::Dynamic),
+    ("AwsSecurityFindingTitle", ColumnType::Str),
+    ("AwsSecurityFindingTypes", ColumnType::Dynamic),
+    ("AwsSecurityFindingUpdatedAt", ColumnType::DateTime),
+    ("ComplianceAssociatedStandards", ColumnType::Dynamic),
+    ("ComplianceRelatedRequirements", ColumnType::Dynamic),
+    ("ComplianceSecurityControlId", ColumnType::Str),
+    ("ComplianceSecurityControlParameters", ColumnType::Dynamic),
+    ("ComplianceStatus", ColumnType::Str),
+    ("ComplianceStatusReasons", ColumnType::Dynamic),
+    ("RawData", ColumnType::Dynamic),
+    ("RecordState", ColumnType::Str),
+    ("Remediation", ColumnType::Dynamic),
+    ("Resources", ColumnType::Dynamic),
+    ("SchemaVersion", ColumnType::Str),
+    ("TimeGenerated", ColumnType::DateTime),
+    ("WorkflowState", ColumnType::Str),
+];
+
 /// Custom table for CloudFront standard logs (legacy TSV and v2 JSON); names follow the
 /// CloudFront field names in PascalCase.
 const AWSCLOUDFRONT: &[(&str, ColumnType)] = &[
@@ -763,6 +822,14 @@ const S3SENTINELALERTS: &[(&str, ColumnType)] = &[
     ("AlertTrigger", ColumnType::Str),
     // The source record in a few words (event, actor, address).
     ("SourceSummary", ColumnType::Str),
+];
+
+/// Custom table for generic JSON lines and text lines: the same message columns as
+/// AWSCloudWatch, so queries over both look alike.
+const S3SENTINELLOGS: &[(&str, ColumnType)] = &[
+    ("TimeGenerated", ColumnType::DateTime),
+    ("ExtractedTime", ColumnType::DateTime),
+    ("Message", ColumnType::Str),
 ];
 
 #[cfg(test)]

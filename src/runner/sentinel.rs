@@ -44,6 +44,38 @@ fn convert(report: &crate::sink::sentinel::DeliveryReport, dead_lettered: u64) -
     out
 }
 
+impl SentinelDelivery {
+    /// Tells Sentinel (alert table) that rows went to the dead letter. Best effort: the
+    /// rows are safe in the dead letter whatever happens to the alert, so a refused alert
+    /// is only logged (it may be refused for the same reason as the rows).
+    async fn raise_dead_letter_alerts(
+        &self,
+        source_object: &str,
+        failed: &[crate::sink::sentinel::FailedRow],
+        dead_letter: &DeadLetter,
+        files: &[String],
+        deadline: Instant,
+    ) {
+        let alerts = crate::sink::health::dead_letter_alerts(
+            source_object,
+            failed,
+            dead_letter.location(),
+            files,
+            chrono::Utc::now(),
+        );
+        let count = alerts.len();
+        let sent = self.client.send(alerts, deadline).await;
+        if sent.accepted < count as u64 {
+            tracing::warn!(
+                source_object,
+                alerts = count,
+                accepted = sent.accepted,
+                "the dead-letter alert was not accepted; the rows are in the dead letter"
+            );
+        }
+    }
+}
+
 #[async_trait]
 impl Delivery for SentinelDelivery {
     async fn deliver(
@@ -89,7 +121,17 @@ impl Delivery for SentinelDelivery {
                 });
             };
             match dead_letter.write_failed(&report.failed).await {
-                Ok(written) => dead_lettered = written.rows,
+                Ok(written) => {
+                    dead_lettered = written.rows;
+                    self.raise_dead_letter_alerts(
+                        source_object,
+                        &report.failed,
+                        dead_letter,
+                        &written.files,
+                        deadline,
+                    )
+                    .await;
+                }
                 Err(e) => {
                     return Err(DeliveryError {
                         message: format!("writing the dead letter failed: {e}"),

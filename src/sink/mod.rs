@@ -2,6 +2,7 @@
 //! ([`sentinel`]), and the dead letter ([`dead_letter`]) for rows Sentinel would not take.
 
 pub mod dead_letter;
+pub mod health;
 pub mod sentinel;
 
 use std::sync::Arc;

@@ -128,10 +128,16 @@ impl SentinelClient {
         }
     }
 
+    /// The ingestion URL of a stream target: `Custom-X` on the configured DCR, or
+    /// `dcr-<id>/Custom-X` on that DCR.
     pub fn stream_url(&self, stream: &str) -> String {
+        let (dcr, stream) = match crate::config::split_stream_target(stream) {
+            (Some(dcr), stream) => (dcr, stream),
+            (None, stream) => (&*self.dcr_immutable_id, stream),
+        };
         format!(
-            "{}/dataCollectionRules/{}/streams/{stream}?api-version={API_VERSION}",
-            self.endpoint, self.dcr_immutable_id
+            "{}/dataCollectionRules/{dcr}/streams/{stream}?api-version={API_VERSION}",
+            self.endpoint
         )
     }
 

@@ -25,7 +25,8 @@ pub use auth::{
 pub use client::SentinelClient;
 
 /// Which DCR input stream each table's rows are posted to. Tables without an entry use
-/// [`Table::default_stream`].
+/// [`Table::default_stream`]. A stream may name its own DCR (`dcr-<id>/Custom-X`) when the
+/// tables are spread over several DCRs behind one endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StreamMap {
     streams: BTreeMap<Table, String>,
@@ -67,7 +68,7 @@ impl StreamMap {
                         known.join(", ")
                     )
                 })?;
-            crate::config::validate_stream_name(stream)
+            crate::config::validate_stream_target(stream)
                 .map_err(|m| format!("table {table_name}: {m}"))?;
             map.set(table, stream.clone());
         }

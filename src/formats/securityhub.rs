@@ -1,0 +1,249 @@
+//! AWS Security Hub findings (ASFF) -> AWSSecurityHubFindings, one row per finding.
+//!
+//! Security Hub has no S3 export of its own; findings reach S3 as EventBridge events
+//! (`"detail-type": "Security Hub Findings - Imported"`, `"detail": {"findings": [...]}`)
+//! delivered by Firehose, often several events concatenated on one line. Bare findings and
+//! the `{"Findings": [...]}` shape of the GetFindings API are read too.
+
+use serde_json::value::RawValue;
+
+use super::fields::{JsonObject, json_error_reason, push_cow};
+use super::json_lines::{Piece, for_each_value};
+use super::{Emitter, ParseError, Parser, Stop};
+use crate::record::{LogType, Record, Value};
+
+const LOG_TYPE: LogType = LogType::SecurityHub;
+
+/// One ASFF finding as a row.
+pub fn record_from_finding(bytes: &[u8], finding: &JsonObject<'_>) -> Result<Record, String> {
+    if !finding.has("ProductArn") && !finding.has("SchemaVersion") {
+        return Err("not a Security Hub finding: ProductArn and SchemaVersion are missing".into());
+    }
+    let updated = finding.time("UpdatedAt")?;
+    let created = finding.time("CreatedAt")?;
+    let time = updated
+        .or(created)
+        .ok_or("not a Security Hub finding: UpdatedAt and CreatedAt are missing")?;
+    let mut r = Record::new(LOG_TYPE);
+    r.time = Some(time);
+    push_cow(&mut r, "AwsAccountId", finding.str("AwsAccountId"));
+    push_cow(&mut r, "AwsRegion", finding.str("Region"));
+    for (column, key) in [
+        ("AwsSecurityFindingCreatedAt", "CreatedAt"),
+        ("AwsSecurityFindingFirstObservedAt", "FirstObservedAt"),
+        ("AwsSecurityFindingLastObservedAt", "LastObservedAt"),
+        ("AwsSecurityFindingProcessedAt", "ProcessedAt"),
+        ("AwsSecurityFindingUpdatedAt", "UpdatedAt"),
+    ] {
+        if let Some(t) = finding.time(key)? {
+            r.push(column, Value::Time(t));
+        }
+    }
+    for (column, key) in [
+        ("AwsSecurityFindingDescription", "Description"),
+        ("AwsSecurityFindingGeneratorId", "GeneratorId"),
+        ("AwsSecurityFindingId", "Id"),
+        ("AwsSecurityFindingProductArn", "ProductArn"),
+        ("AwsSecurityFindingProductName", "ProductName"),
+        ("AwsSecurityFindingTitle", "Title"),
+        ("RecordState", "RecordState"),
+        ("SchemaVersion", "SchemaVersion"),
+    ] {
+        push_cow(&mut r, column, finding.str(key));
+    }
+    for (column, key) in [
+        ("AwsSecurityFindingProductFields", "ProductFields"),
+        ("AwsSecurityFindingSeverity", "Severity"),
+        ("AwsSecurityFindingTypes", "Types"),
+        ("Remediation", "Remediation"),
+        ("Resources", "Resources"),
+    ] {
+        if let Some(raw) = finding.json(key) {
+            r.push(column, Value::Json(raw));
+        }
+    }
+    if let Some(compliance) = finding.object("Compliance") {
+        push_cow(
+            &mut r,
+            "ComplianceSecurityControlId",
+            compliance.str("SecurityControlId"),
+        );
+        push_cow(&mut r, "ComplianceStatus", compliance.str("Status"));
+        for (column, key) in [
+            ("ComplianceAssociatedStandards", "AssociatedStandards"),
+            ("ComplianceRelatedRequirements", "RelatedRequirements"),
+            (
+                "ComplianceSecurityControlParameters",
+                "SecurityControlParameters",
+            ),
+            ("ComplianceStatusReasons", "StatusReasons"),
+        ] {
+            if let Some(raw) = compliance.json(key) {
+                r.push(column, Value::Json(raw));
+            }
+        }
+    }
+    // `Workflow.Status` replaced the deprecated top-level `WorkflowState`.
+    let workflow = finding
+        .object("Workflow")
+        .and_then(|w| w.str("Status"))
+        .or_else(|| finding.str("WorkflowState"));
+    push_cow(&mut r, "WorkflowState", workflow);
+    // The table keeps the whole finding in RawData, so nothing goes to AdditionalFields.
+    let raw: Box<RawValue> = serde_json::from_slice(bytes).map_err(|e| json_error_reason(&e))?;
+    r.push("RawData", Value::Json(raw));
+    Ok(r)
+}
+
+/// The findings an object carries: an EventBridge event's `detail.findings`, a
+/// `{"Findings": [...]}` list, or the object itself.
+fn findings<'a>(obj: &JsonObject<'a>) -> Option<Vec<&'a RawValue>> {
+    let list = obj
+        .object("detail")
+        .and_then(|d| d.raw("findings"))
+        .or_else(|| obj.raw("Findings"))?;
+    serde_json::from_str(list.get()).ok()
+}
+
+#[derive(Debug, Default)]
+pub struct SecurityHubParser;
+
+impl Parser for SecurityHubParser {
+    fn parse(
+        &mut self,
+        input: &mut dyn std::io::BufRead,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), ParseError> {
+        for_each_value(input, |piece| match piece {
+            Piece::Value {
+                line,
+                offset,
+                bytes,
+            } => {
+                let mut one = |bytes: &[u8]| -> Result<(), Stop> {
+                    let obj = match JsonObject::parse(bytes) {
+                        Ok(obj) => obj,
+                        Err(reason) => {
+                            return out.reject(LOG_TYPE, Some(line), offset, bytes, reason);
+                        }
+                    };
+                    match findings(&obj) {
+                        Some(items) => {
+                            for item in items {
+                                let b = item.get().as_bytes();
+                                match JsonObject::parse(b).and_then(|f| record_from_finding(b, &f))
+                                {
+                                    Ok(record) => out.emit(b, record)?,
+                                    Err(reason) => {
+                                        out.reject(LOG_TYPE, Some(line), offset, b, reason)?
+                                    }
+                                }
+                            }
+                            Ok(())
+                        }
+                        None => match record_from_finding(bytes, &obj) {
+                            Ok(record) => out.emit(bytes, record),
+                            Err(reason) => out.reject(LOG_TYPE, Some(line), offset, bytes, reason),
+                        },
+                    }
+                };
+                if bytes.first() == Some(&b'[') {
+                    match serde_json::from_slice::<Vec<&RawValue>>(bytes) {
+                        Ok(items) => {
+                            for item in items {
+                                one(item.get().as_bytes())?;
+                            }
+                            Ok(())
+                        }
+                        Err(e) => {
+                            out.reject(LOG_TYPE, Some(line), offset, bytes, json_error_reason(&e))
+                        }
+                    }
+                } else {
+                    one(bytes)
+                }
+            }
+            Piece::Bad {
+                line,
+                offset,
+                bytes,
+                reason,
+            } => out.reject(LOG_TYPE, Some(line), offset, bytes, reason),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::Collect;
+    use crate::record::{tables::check_record, time};
+
+    fn parse(text: &str) -> Collect {
+        let mut sink = Collect::default();
+        let mut out = Emitter::new("f", &mut sink);
+        SecurityHubParser
+            .parse(&mut text.as_bytes(), &mut out)
+            .unwrap();
+        for r in &sink.records {
+            check_record(r).unwrap();
+        }
+        sink
+    }
+
+    pub const FINDING: &str = r#"{"SchemaVersion":"2018-10-08","Id":"arn:aws:securityhub:us-east-1:111122223333:security-control/S3.8/finding/0b1c","ProductArn":"arn:aws:securityhub:us-east-1::product/aws/securityhub","ProductName":"Security Hub","GeneratorId":"security-control/S3.8","AwsAccountId":"111122223333","Region":"us-east-1","Types":["Software and Configuration Checks/Industry and Regulatory Standards"],"FirstObservedAt":"2026-11-19T08:00:00.000Z","LastObservedAt":"2026-11-20T10:00:00.000Z","CreatedAt":"2026-11-19T08:00:00.000Z","UpdatedAt":"2026-11-20T10:00:05.250Z","ProcessedAt":"2026-11-20T10:00:07.000Z","Severity":{"Label":"HIGH","Normalized":70,"Original":"HIGH"},"Title":"S3 general purpose buckets should block public access","Description":"This control checks whether the bucket blocks public access.","Remediation":{"Recommendation":{"Text":"Block public access","Url":"https://docs.aws.amazon.com/console/securityhub/S3.8/remediation"}},"ProductFields":{"aws/securityhub/ProductName":"Security Hub"},"Resources":[{"Type":"AwsS3Bucket","Id":"arn:aws:s3:::shop-public","Partition":"aws","Region":"us-east-1"}],"Compliance":{"Status":"FAILED","SecurityControlId":"S3.8","AssociatedStandards":[{"StandardsId":"standards/aws-foundational-security-best-practices/v/1.0.0"}],"RelatedRequirements":["NIST.800-53.r5 AC-21"]},"WorkflowState":"NEW","Workflow":{"Status":"NOTIFIED"},"RecordState":"ACTIVE"}"#;
+
+    #[test]
+    fn eventbridge_events_lists_and_bare_findings() {
+        let event = format!(
+            r#"{{"version":"0","id":"e1","detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","account":"111122223333","time":"2026-11-20T10:00:08Z","region":"us-east-1","resources":["x"],"detail":{{"findings":[{FINDING},{FINDING}]}}}}"#
+        );
+        // Firehose concatenates events without a separator.
+        let text = format!("{event}{event}\n{{\"Findings\":[{FINDING}]}}\n{FINDING}\n");
+        use crate::formats::{Detection, Format, detect::detect_content};
+        for head in [
+            event.as_str(),
+            FINDING,
+            &format!("{{\"Findings\":[{FINDING}]}}"),
+        ] {
+            assert_eq!(
+                detect_content(head.as_bytes()),
+                Detection::Parse(Format::SecurityHub),
+                "{head}"
+            );
+        }
+        let got = parse(&text);
+        assert!(got.rejects.is_empty(), "{:?}", got.rejects);
+        assert_eq!(got.records.len(), 6);
+        let r = &got.records[0];
+        assert_eq!(r.log_type, LogType::SecurityHub);
+        assert_eq!(
+            time::to_rfc3339(&r.time.unwrap()),
+            "2026-11-20T10:00:05.250000Z"
+        );
+        assert_eq!(r.get_str("ComplianceStatus"), Some("FAILED"));
+        assert_eq!(r.get_str("ComplianceSecurityControlId"), Some("S3.8"));
+        assert_eq!(r.get_str("WorkflowState"), Some("NOTIFIED"));
+        assert_eq!(r.get_str("AwsRegion"), Some("us-east-1"));
+        assert!(matches!(
+            r.get("AwsSecurityFindingSeverity"),
+            Some(Value::Json(_))
+        ));
+        assert!(matches!(r.get("RawData"), Some(Value::Json(_))));
+        assert!(matches!(
+            r.get("AwsSecurityFindingProcessedAt"),
+            Some(Value::Time(_))
+        ));
+    }
+
+    #[test]
+    fn broken_findings_are_rejects_and_the_rest_is_kept() {
+        let text = format!(
+            "{{\"SchemaVersion\":\"2018-10-08\",\"ProductArn\":\"p\"}}\n{{\"Findings\":[{{\"Id\":1}}]}}\n{{broken\n{FINDING}\n"
+        );
+        let got = parse(&text);
+        assert_eq!(got.records.len(), 1);
+        assert_eq!(got.rejects.len(), 3);
+        assert!(got.rejects[0].reason.contains("UpdatedAt"));
+    }
+}

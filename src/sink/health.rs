@@ -1,0 +1,149 @@
+//! Alerts about the connector itself, for the alert table (`S3SentinelAlerts_CL`): rows
+//! Sentinel refused and the dead letter now holds. Sentinel's connector health rule
+//! (`docs/sentinel/analytics/S3Sentinel-ConnectorHealthAlerts.yaml`) matches them by the
+//! `AlertName` prefix [`DEAD_LETTER_ALERT_PREFIX`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::Row;
+use super::sentinel::FailedRow;
+use crate::enrich::alerts::DEAD_LETTER_ALERT_PREFIX;
+use crate::record::{RecordId, Table, time};
+
+/// Longest refusal text repeated in an alert.
+const MAX_REASON_CHARS: usize = 1000;
+
+/// One alert per (table, stream, failure kind) among `failed`, which were written to the
+/// dead letter at `location` (`files`). Ids derive from the object and the first refused
+/// row, so a re-delivered object raises the same alerts.
+pub fn dead_letter_alerts(
+    source_object: &str,
+    failed: &[FailedRow],
+    location: &str,
+    files: &[String],
+    now: DateTime<Utc>,
+) -> Vec<Row> {
+    let mut groups: BTreeMap<(Table, &str, &str), Vec<&FailedRow>> = BTreeMap::new();
+    for f in failed {
+        groups
+            .entry((f.row.table, f.stream.as_str(), f.reason.kind()))
+            .or_default()
+            .push(f);
+    }
+    groups
+        .into_iter()
+        .map(|((table, stream, kind), rows)| {
+            let first = rows[0];
+            let mut reason = first.reason.to_string();
+            if reason.chars().count() > MAX_REASON_CHARS {
+                reason = reason.chars().take(MAX_REASON_CHARS).collect::<String>() + "…";
+            }
+            let mut seed =
+                format!("dead-letter:{source_object}:{table}:{stream}:{kind}:").into_bytes();
+            first.row.record_id.write_to(&mut seed);
+            let id = RecordId(xxhash_rust::xxh3::xxh3_128(&seed));
+            let row = json!({
+                "TimeGenerated": time::to_rfc3339(&now),
+                "AlertName": format!(
+                    "{DEAD_LETTER_ALERT_PREFIX}: {} rows of {table} refused ({kind})",
+                    rows.len()
+                ),
+                "AlertSeverity": "High",
+                "Description": format!(
+                    "{} rows from {source_object} for stream {stream} were not accepted and \
+                     are in the dead letter {location} ({}). Fix the cause, then run \
+                     `s3-sentinel replay {location}`. First refusal: {reason}",
+                    rows.len(),
+                    files.join(", ")
+                ),
+                "AlertTrigger": "dead_letter",
+                "SourceTable": table.name(),
+                "SourceSummary": format!("{} rows, stream {stream}, {kind}", rows.len()),
+                "SourceRecordId": first.row.record_id.to_string(),
+                "SourceLogType": first.row.log_type.name(),
+                "SourceObject": source_object,
+                "RecordId": id.to_string(),
+            });
+            Row {
+                log_type: first.row.log_type,
+                table: Table::S3SentinelAlerts,
+                record_id: id,
+                source_object: Arc::from(source_object),
+                ordinal: first.row.ordinal,
+                json: row.to_string(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::azure::StreamDeclaration;
+    use crate::azure::schema::UnknownColumns;
+    use crate::record::{LogType, Record};
+    use crate::sink::sentinel::FailureReason;
+
+    #[test]
+    fn one_alert_per_table_stream_and_kind_with_declared_columns() {
+        let failed: Vec<FailedRow> = (0..3)
+            .map(|i| {
+                let mut r = Record::new(LogType::CloudTrail);
+                r.id = RecordId(i);
+                r.source_object = "s3://logs/a.json.gz".into();
+                FailedRow {
+                    row: Row::from_record(&r),
+                    stream: "Custom-Wrong".into(),
+                    reason: if i < 2 {
+                        FailureReason::Rejected {
+                            status: 400,
+                            body: "Column 'EventName' is not declared".into(),
+                        }
+                    } else {
+                        FailureReason::Deadline
+                    },
+                }
+            })
+            .collect();
+        let now = time::parse_iso8601("2026-11-20T10:00:00Z").unwrap();
+        let alerts = dead_letter_alerts(
+            "s3://logs/a.json.gz",
+            &failed,
+            "s3://dl/dead-letter/",
+            &["x.ndjson.gz".to_string()],
+            now,
+        );
+        assert_eq!(alerts.len(), 2);
+        let declaration = StreamDeclaration::for_table(Table::S3SentinelAlerts);
+        for a in &alerts {
+            let v: serde_json::Value = serde_json::from_str(&a.json).unwrap();
+            declaration
+                .check_row(v.as_object().unwrap(), UnknownColumns::Reject)
+                .unwrap();
+            assert!(
+                v["AlertName"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(DEAD_LETTER_ALERT_PREFIX)
+            );
+        }
+        let v: serde_json::Value = serde_json::from_str(&alerts[1].json).unwrap();
+        assert_eq!(
+            v["AlertName"],
+            "Dead-lettered rows: 2 rows of AWSCloudTrail refused (rejected)"
+        );
+        // Deterministic ids: the same input gives the same alerts.
+        let again = dead_letter_alerts(
+            "s3://logs/a.json.gz",
+            &failed,
+            "s3://dl/dead-letter/",
+            &[],
+            now,
+        );
+        assert_eq!(again[0].record_id, alerts[0].record_id);
+    }
+}
