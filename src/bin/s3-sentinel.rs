@@ -106,6 +106,50 @@ enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// Measure a model set on labelled records: per-class precision/recall/F1, macro-F1,
+    /// confusion matrix, ROC-AUC and PR-AUC of AnomalyScore, calibration of PriorityScore,
+    /// inference latency; optionally against a baseline (the deployed models) and as an
+    /// HTML report with plots.
+    Evaluate {
+        /// Labelled JSON lines (see docs/lifecycle.md). May be given several times.
+        #[arg(long)]
+        data: Vec<PathBuf>,
+        /// Also evaluate on records from the project's generator with this seed (the
+        /// default models were trained on seed 20250106: any other seed is held out).
+        #[arg(long)]
+        generate_seed: Option<u64>,
+        /// Volume of generated records (1.0 is about 75,000).
+        #[arg(long, default_value_t = 0.5)]
+        scale: f64,
+        /// Model directory to evaluate, or `embedded` for the defaults in this binary.
+        #[arg(long, default_value = "embedded")]
+        models: String,
+        /// Model directory to compare with (the deployed set), or `embedded`.
+        #[arg(long)]
+        baseline: Option<String>,
+        /// Write a self-contained HTML report with plots here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// IsAnomaly threshold.
+        #[arg(long, default_value_t = 0.95)]
+        anomaly_threshold: f64,
+        /// Records scored one at a time for the latency percentiles.
+        #[arg(long, default_value_t = 2000)]
+        latency_sample: usize,
+        /// With --baseline: exit with status 1 when a gated metric (macro-F1, ROC-AUCs) is
+        /// worse than the baseline's by more than this.
+        #[arg(long)]
+        tolerance: Option<f64>,
+    },
+    /// Print the feature schema version of this build (models must match it).
+    SchemaVersion {
+        /// Print the version and the feature names as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure the pattern miner and the sequence model on labelled data.
     Eval {
         #[command(subcommand)]
@@ -241,6 +285,51 @@ fn main() -> ExitCode {
                 })
             }
         },
+        Command::Evaluate {
+            data,
+            generate_seed,
+            scale,
+            models,
+            baseline,
+            report,
+            json,
+            anomaly_threshold,
+            latency_sample,
+            tolerance,
+        } => {
+            let args = cli::evaluate::EvaluateArgs {
+                data,
+                generate_seed,
+                scale,
+                models: cli::evaluate::ModelSource::parse(&models),
+                baseline: baseline.as_deref().map(cli::evaluate::ModelSource::parse),
+                report,
+                json,
+                anomaly_threshold,
+                latency_sample,
+                tolerance,
+            };
+            cli::evaluate::run(&args).and_then(|out| {
+                if json {
+                    println!("{}", serde_json::to_string(&out)?);
+                } else {
+                    print!("{}", cli::evaluate::format_output(&out));
+                }
+                Ok(match &out.regressions {
+                    Some(r) if !r.is_empty() => 1,
+                    _ => 0,
+                })
+            })
+        }
+        Command::SchemaVersion { json } => {
+            let schema = s3_sentinel_connector::features::FeatureSchema::current();
+            if json {
+                println!("{}", serde_json::to_string(&schema).unwrap_or_default());
+            } else {
+                println!("{}", schema.version);
+            }
+            Ok(0)
+        }
         Command::Train {
             data,
             generate,

@@ -1,6 +1,7 @@
 //! The `s3-sentinel` command line: each subcommand is a thin layer over the library.
 
 pub mod eval;
+pub mod evaluate;
 pub mod patterns;
 pub mod process;
 pub mod replay;
