@@ -1,5 +1,6 @@
 //! A trained model set as files: two ONNX graphs and their manifest.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
@@ -9,7 +10,7 @@ use super::onnx::{self, ModelInfo};
 use super::runtime::{ModelError, ModelSet};
 use super::train::{self, AnomalyModel, Dataset, TrainConfig, TrainError, TrainingReport};
 use crate::drift::DriftProfile;
-use crate::features::FeatureSchema;
+use crate::features::{FAMILY_OFFSET, Family, FeatureSchema};
 
 /// What a training run produces.
 #[derive(Debug, Clone)]
@@ -52,7 +53,8 @@ pub fn train_and_export(
         },
     ));
     let drift = drift_profile(data, &models.anomaly)?;
-    let manifest = manifest::for_training(
+    let drift_families = family_drift_profiles(data, &models.anomaly)?;
+    let mut manifest = manifest::for_training(
         &provenance.set_version,
         &provenance.source,
         &provenance.labelling,
@@ -61,6 +63,7 @@ pub fn train_and_export(
         &anomaly_onnx,
         &classifier_onnx,
     );
+    manifest.drift_families = drift_families;
     Ok(Artifacts {
         manifest,
         anomaly_onnx,
@@ -90,6 +93,44 @@ fn drift_profile(data: &Dataset, anomaly: &AnomalyModel) -> Result<DriftProfile,
         &rows,
         &scores,
     ))
+}
+
+/// Training rows per family kept for the per-family reference histograms.
+const FAMILY_DRIFT_SAMPLE: usize = 5_000;
+
+/// Reference histograms per log family; the family is read from the one-hot slots.
+fn family_drift_profiles(
+    data: &Dataset,
+    anomaly: &AnomalyModel,
+) -> Result<BTreeMap<String, DriftProfile>, TrainError> {
+    let mut out = BTreeMap::new();
+    for family in Family::ALL {
+        let slot = FAMILY_OFFSET + family.index();
+        let members: Vec<usize> = (0..data.len())
+            .filter(|&i| data.row(i)[slot] > 0.5)
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let step = members.len().div_ceil(FAMILY_DRIFT_SAMPLE).max(1);
+        let rows: Vec<Vec<f32>> = members
+            .iter()
+            .step_by(step)
+            .map(|&i| data.row(i).to_vec())
+            .collect();
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        let scores: Vec<f32> = anomaly
+            .reference(&flat)?
+            .scores
+            .iter()
+            .map(|s| *s as f32)
+            .collect();
+        out.insert(
+            family.name().to_string(),
+            DriftProfile::from_training(&FeatureSchema::current().names, &rows, &scores),
+        );
+    }
+    Ok(out)
 }
 
 impl Artifacts {
