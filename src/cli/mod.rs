@@ -1,5 +1,6 @@
 //! The `s3-sentinel` command line: each subcommand is a thin layer over the library.
 
+pub mod deploy;
 pub mod eval;
 pub mod evaluate;
 pub mod patterns;
