@@ -10,7 +10,7 @@ use super::onnx::{self, ModelInfo};
 use super::runtime::{ModelError, ModelSet};
 use super::train::{self, AnomalyModel, Dataset, TrainConfig, TrainError, TrainingReport};
 use crate::drift::DriftProfile;
-use crate::features::{FAMILY_OFFSET, Family, FeatureSchema};
+use crate::features::FeatureSchema;
 
 /// What a training run produces.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ pub fn train_and_export(
         },
     ));
     let drift = drift_profile(data, &models.anomaly)?;
-    let drift_families = family_drift_profiles(data, &models.anomaly)?;
+    let drift_log_types = log_type_drift_profiles(data, &models.anomaly)?;
     let mut manifest = manifest::for_training(
         &provenance.set_version,
         &provenance.source,
@@ -63,7 +63,7 @@ pub fn train_and_export(
         &anomaly_onnx,
         &classifier_onnx,
     );
-    manifest.drift_families = drift_families;
+    manifest.drift_log_types = drift_log_types;
     Ok(Artifacts {
         manifest,
         anomaly_onnx,
@@ -95,24 +95,29 @@ fn drift_profile(data: &Dataset, anomaly: &AnomalyModel) -> Result<DriftProfile,
     ))
 }
 
-/// Training rows per family kept for the per-family reference histograms.
-const FAMILY_DRIFT_SAMPLE: usize = 5_000;
+/// Training rows per log type kept for the per-log-type reference histograms.
+const LOG_TYPE_DRIFT_SAMPLE: usize = 5_000;
+/// Fewer training rows than this: no reference for the log type (PSI would be noise).
+const MIN_LOG_TYPE_DRIFT_ROWS: usize = 100;
 
-/// Reference histograms per log family; the family is read from the one-hot slots.
-fn family_drift_profiles(
+/// Reference histograms per log type, when the rows' log types are known.
+fn log_type_drift_profiles(
     data: &Dataset,
     anomaly: &AnomalyModel,
 ) -> Result<BTreeMap<String, DriftProfile>, TrainError> {
     let mut out = BTreeMap::new();
-    for family in Family::ALL {
-        let slot = FAMILY_OFFSET + family.index();
-        let members: Vec<usize> = (0..data.len())
-            .filter(|&i| data.row(i)[slot] > 0.5)
-            .collect();
-        if members.is_empty() {
+    if !data.has_log_types() {
+        return Ok(out);
+    }
+    let mut by_type: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
+    for (i, t) in data.log_types.iter().enumerate() {
+        by_type.entry(t.name()).or_default().push(i);
+    }
+    for (name, members) in by_type {
+        if members.len() < MIN_LOG_TYPE_DRIFT_ROWS {
             continue;
         }
-        let step = members.len().div_ceil(FAMILY_DRIFT_SAMPLE).max(1);
+        let step = members.len().div_ceil(LOG_TYPE_DRIFT_SAMPLE).max(1);
         let rows: Vec<Vec<f32>> = members
             .iter()
             .step_by(step)
@@ -126,7 +131,7 @@ fn family_drift_profiles(
             .map(|s| *s as f32)
             .collect();
         out.insert(
-            family.name().to_string(),
+            name.to_string(),
             DriftProfile::from_training(&FeatureSchema::current().names, &rows, &scores),
         );
     }

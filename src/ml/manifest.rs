@@ -36,11 +36,11 @@ pub struct Manifest {
     /// monitoring (population stability index against live traffic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftProfile>,
-    /// The same per log family (`features::Family::name`): live records of one log type
-    /// are compared with the training rows of their family, not with the mix of all
-    /// families, whose share depends on what a deployment happens to ingest.
+    /// The same per log type (`SourceLogType` name): live records of one log type are
+    /// compared with the training rows of that log type, not with the mix of all log
+    /// types, whose shares depend on what a deployment happens to ingest.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub drift_families: BTreeMap<String, DriftProfile>,
+    pub drift_log_types: BTreeMap<String, DriftProfile>,
     /// A candidate set scored beside this one on live records without affecting output
     /// (shadow mode); its files are named relative to the same prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,10 +107,11 @@ impl Manifest {
 }
 
 impl Manifest {
-    /// The reference profile for records of `family`: the family's own when the
-    /// manifest has one, else the profile over all training rows.
-    pub fn drift_profile(&self, family: &str) -> Option<&DriftProfile> {
-        self.drift_families.get(family).or(self.drift.as_ref())
+    /// The reference profile for records of `log_type`: the log type's own when the
+    /// manifest has one. Log types the training data did not have get none: against the
+    /// mix of other log types PSI would only measure the difference between log types.
+    pub fn drift_profile(&self, log_type: &str) -> Option<&DriftProfile> {
+        self.drift_log_types.get(log_type)
     }
 
     /// What identifies the models a manifest serves (shadow excluded).
@@ -166,7 +167,7 @@ pub fn for_training(
             metrics: classifier_metrics,
         },
         drift,
-        drift_families: BTreeMap::new(),
+        drift_log_types: BTreeMap::new(),
         shadow: None,
         extra: BTreeMap::new(),
     }
