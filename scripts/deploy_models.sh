@@ -21,6 +21,7 @@
 #   --report FILE.html   also write the evaluation report
 #   --sign-key FILE      sign the manifest (private key from `s3-sentinel keygen`)
 #   --shadow             run the candidate beside the deployed set instead of replacing it
+#                        (not refused by the gate: a shadow never changes output)
 #   --force REASON       deploy even when the gate refuses (the reason is logged and kept
 #                        in the manifest); a schema mismatch is never forced
 #   --dry-run            evaluate and show the uploads without writing anything
@@ -111,11 +112,13 @@ case $status in
   0) log "the candidate is not worse than the deployed models beyond tolerance $tolerance" ;;
   1)
     log "the candidate is worse than the deployed models beyond tolerance $tolerance (listed above)"
-    if [[ -z "$force" ]]; then
+    if [[ $shadow == 1 ]]; then
+      log "deploying as a shadow anyway: it cannot change any output, and its live agreement is the evidence"
+    elif [[ -z "$force" ]]; then
       log "refused (use --force REASON to deploy anyway)"
       exit 1
     fi
-    log "FORCED deployment despite the gate: $force"
+    [[ -n "$force" ]] && log "FORCED deployment despite the gate: $force"
     ;;
   *) die "evaluation failed (status $status)" ;;
 esac

@@ -1,7 +1,8 @@
 //! `scripts/deploy_models.sh` against a local S3 server (moto): a worse model is refused, a
 //! good one is published (signed) and picked up by a running function's model swapper
 //! without a redeploy, rollback restores the previous set, `--dry-run` writes nothing,
-//! `--force` records its reason, a schema mismatch is refused even when forced; and with
+//! `--force` records its reason, a schema mismatch is refused even when forced, `--shadow`
+//! adds a shadow set the running function loads; and with
 //! a public key configured a tampered manifest or a tampered model file is never served.
 
 mod common;
@@ -277,6 +278,27 @@ async fn deployments_are_gated_signed_picked_up_and_rolled_back() {
     );
     assert!(rollback(&bucket.name, &[]).status.success());
     assert_eq!(bucket.manifest().await.unwrap().set_version, "good-2");
+
+    // A shadow beside the active set: the running function scores it too.
+    assert!(
+        deploy(
+            &bucket.name,
+            &[v3.to_str().unwrap(), "--shadow", "--sign-key", key_arg]
+        )
+        .status
+        .success()
+    );
+    let manifest = bucket.manifest().await.unwrap();
+    assert_eq!(manifest.set_version, "good-2");
+    assert_eq!(manifest.shadow.as_ref().unwrap().set_version, "good-3");
+    assert_eq!(
+        function.check_now().await,
+        SwapOutcome::ShadowChanged {
+            shadow: Some("good-3".into())
+        }
+    );
+    assert_eq!(handle.current().version(), "good-2");
+    assert_eq!(handle.shadow().unwrap().version(), "good-3");
 
     // Tampering, seen by a function at a cold start with the public key configured.
     let good_manifest = bucket.get("manifest.json").await.unwrap();
