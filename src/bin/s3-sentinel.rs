@@ -77,6 +77,10 @@ enum Command {
         /// Version written into the manifest and every record's ModelVersion.
         #[arg(long = "model-version")]
         model_version: Option<String>,
+        /// Retrain on top of another set's training data: a model directory or `embedded`
+        /// (its manifest's recipe: generator seed and scale, data files), plus --data.
+        #[arg(long)]
+        base: Option<String>,
     },
     /// Send dead-lettered rows to Sentinel again; files whose rows are all accepted are
     /// deleted, partly accepted ones keep the rest. Reads the SENTINEL_* and AZURE_*
@@ -492,6 +496,7 @@ fn main() -> ExitCode {
             write_data,
             out,
             model_version,
+            base,
         } => cli::train::run(&cli::train::TrainArgs {
             data,
             generate,
@@ -500,6 +505,7 @@ fn main() -> ExitCode {
             write_data,
             out,
             set_version: model_version,
+            base,
         })
         .map(|()| 0),
     };
