@@ -276,29 +276,64 @@ async fn deployments_are_gated_signed_picked_up_and_rolled_back() {
         manifest.extra["deployment"]["forced"],
         "analyst-approved experiment"
     );
+    assert_eq!(
+        function.check_now().await,
+        SwapOutcome::Swapped {
+            version: "worse-1".into()
+        }
+    );
+
+    // A better set than the one deployed now: accepted, and the function follows.
+    let better = deploy(&bucket.name, &[v3.to_str().unwrap(), "--sign-key", key_arg]);
+    assert!(better.status.success());
+    let manifest = bucket.manifest().await.unwrap();
+    let evaluation = &manifest.extra["deployment"]["evaluation"];
+    eprintln!("better set accepted: {evaluation}");
+    assert_eq!(evaluation["baseline_version"], "worse-1");
+    assert_eq!(
+        function.check_now().await,
+        SwapOutcome::Swapped {
+            version: "good-3".into()
+        }
+    );
+    // Rollback twice: back to worse-1, then forward again.
     assert!(rollback(&bucket.name, &[]).status.success());
-    assert_eq!(bucket.manifest().await.unwrap().set_version, "good-2");
+    assert_eq!(bucket.manifest().await.unwrap().set_version, "worse-1");
+    assert_eq!(
+        function.check_now().await,
+        SwapOutcome::Swapped {
+            version: "worse-1".into()
+        }
+    );
+    assert!(rollback(&bucket.name, &[]).status.success());
+    assert_eq!(bucket.manifest().await.unwrap().set_version, "good-3");
+    assert_eq!(
+        function.check_now().await,
+        SwapOutcome::Swapped {
+            version: "good-3".into()
+        }
+    );
 
     // A shadow beside the active set: the running function scores it too.
     assert!(
         deploy(
             &bucket.name,
-            &[v3.to_str().unwrap(), "--shadow", "--sign-key", key_arg]
+            &[v2.to_str().unwrap(), "--shadow", "--sign-key", key_arg]
         )
         .status
         .success()
     );
     let manifest = bucket.manifest().await.unwrap();
-    assert_eq!(manifest.set_version, "good-2");
-    assert_eq!(manifest.shadow.as_ref().unwrap().set_version, "good-3");
+    assert_eq!(manifest.set_version, "good-3");
+    assert_eq!(manifest.shadow.as_ref().unwrap().set_version, "good-2");
     assert_eq!(
         function.check_now().await,
         SwapOutcome::ShadowChanged {
-            shadow: Some("good-3".into())
+            shadow: Some("good-2".into())
         }
     );
-    assert_eq!(handle.current().version(), "good-2");
-    assert_eq!(handle.shadow().unwrap().version(), "good-3");
+    assert_eq!(handle.current().version(), "good-3");
+    assert_eq!(handle.shadow().unwrap().version(), "good-2");
 
     // Tampering, seen by a function at a cold start with the public key configured.
     let good_manifest = bucket.get("manifest.json").await.unwrap();
@@ -306,7 +341,7 @@ async fn deployments_are_gated_signed_picked_up_and_rolled_back() {
     bucket
         .put(
             "manifest.json",
-            text.replacen("good-2", "good-9", 1).as_bytes(),
+            text.replacen("good-3", "good-9", 1).as_bytes(),
         )
         .await;
     let (mut cold, handle) = bucket.function(&public);
