@@ -103,6 +103,7 @@ impl App {
     /// already done are skipped on the retry); SQS messages fail one by one through
     /// `batchItemFailures`.
     pub async fn handle(&self, payload: Value, ctx: &InvocationContext) -> anyhow::Result<Value> {
+        let invoked = Instant::now();
         let deadline = ctx.deadline();
         let mut metrics = InvocationMetrics::default();
         self.load_state_once(&mut metrics).await;
@@ -151,6 +152,16 @@ impl App {
                 tracing::warn!(error = %format!("{e:#}"), "could not save the enrichment state");
             }
             metrics.add_stage_time("State", started.elapsed());
+        }
+        self.runner.enricher.publish_metrics(&mut metrics);
+        let now = Instant::now();
+        for (name, value, unit) in crate::resources::gauges(
+            crate::resources::max_rss_bytes(),
+            crate::resources::memory_limit_mb(),
+            now.duration_since(invoked),
+            deadline.saturating_duration_since(now),
+        ) {
+            metrics.gauges.insert(name.into(), (value, unit));
         }
         metrics.write_emf(
             &mut std::io::stdout().lock(),

@@ -22,6 +22,7 @@ pub mod ml;
 pub mod patterns;
 pub mod pipeline;
 pub mod record;
+pub mod resources;
 pub mod runner;
 pub mod signing;
 pub mod sink;

@@ -37,7 +37,22 @@ pub struct InvocationMetrics {
     pub stage_time: BTreeMap<&'static str, Duration>,
     /// Extra gauges published as-is (e.g. drift PSI, shadow-model agreement).
     pub gauges: BTreeMap<String, (f64, &'static str)>,
+    /// Gauges with their own dimensions (e.g. PSI per feature of one log type), each
+    /// published as its own EMF document(s) next to `FunctionName`.
+    pub documents: Vec<GaugeDocument>,
 }
+
+/// Gauges sharing one set of dimensions.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct GaugeDocument {
+    /// (name, value), in addition to `FunctionName`.
+    pub dimensions: Vec<(String, String)>,
+    /// (metric name, value, unit).
+    pub gauges: Vec<(String, f64, &'static str)>,
+}
+
+/// CloudWatch takes at most 100 metrics per EMF directive.
+const MAX_METRICS_PER_DOCUMENT: usize = 100;
 
 impl InvocationMetrics {
     pub fn log_type(&mut self, name: &str) -> &mut LogTypeCounters {
@@ -73,6 +88,7 @@ impl InvocationMetrics {
         for (k, v) in &other.gauges {
             self.gauges.insert(k.clone(), *v);
         }
+        self.documents.extend(other.documents.iter().cloned());
     }
 
     /// The EMF documents: one for the function as a whole, one per log type.
@@ -154,6 +170,23 @@ impl InvocationMetrics {
                 fields,
             ));
         }
+        for doc in &self.documents {
+            let mut names: Vec<&str> = vec!["FunctionName"];
+            names.extend(doc.dimensions.iter().map(|(k, _)| k.as_str()));
+            for chunk in doc.gauges.chunks(MAX_METRICS_PER_DOCUMENT) {
+                let mut fields = Map::new();
+                let mut metrics = Vec::new();
+                for (name, value, unit) in chunk {
+                    fields.insert(name.clone(), json!(value));
+                    metrics.push(json!({"Name": name, "Unit": unit}));
+                }
+                fields.insert("FunctionName".into(), json!(function_name));
+                for (k, v) in &doc.dimensions {
+                    fields.insert(k.clone(), json!(v));
+                }
+                docs.push(emf_document(timestamp_ms, &[&names], metrics, fields));
+            }
+        }
         docs
     }
 
@@ -218,5 +251,23 @@ mod tests {
         assert_eq!(docs[0]["ParseLatency"], 12.0);
         assert_eq!(docs[1]["LogType"], "CloudTrail");
         assert_eq!(docs[1]["RecordsDeadLettered"], 1);
+
+        m.documents.push(GaugeDocument {
+            dimensions: vec![("LogType".into(), "CloudTrail".into())],
+            gauges: (0..150)
+                .map(|i| (format!("Psi.f{i}"), 0.01, "None"))
+                .collect(),
+        });
+        let docs = m.to_emf(1_700_000_000_000, "fn");
+        assert_eq!(docs.len(), 4, "150 gauges go out as two documents");
+        for doc in &docs[2..] {
+            let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+            assert!(directive["Metrics"].as_array().unwrap().len() <= 100);
+            assert_eq!(
+                directive["Dimensions"],
+                json!([["FunctionName", "LogType"]])
+            );
+            assert_eq!(doc["LogType"], "CloudTrail");
+        }
     }
 }

@@ -77,6 +77,10 @@ enum Command {
         /// Version written into the manifest and every record's ModelVersion.
         #[arg(long = "model-version")]
         model_version: Option<String>,
+        /// Retrain on top of another set's training data: a model directory or `embedded`
+        /// (its manifest's recipe: generator seed and scale, data files), plus --data.
+        #[arg(long)]
+        base: Option<String>,
     },
     /// Send dead-lettered rows to Sentinel again; files whose rows are all accepted are
     /// deleted, partly accepted ones keep the rest. Reads the SENTINEL_* and AZURE_*
@@ -135,10 +139,125 @@ enum Command {
         #[arg(long, default_value = "docs/sentinel")]
         out: PathBuf,
     },
+    /// Measure a model set on labelled records: per-class precision/recall/F1, macro-F1,
+    /// confusion matrix, ROC-AUC and PR-AUC of AnomalyScore, calibration of PriorityScore,
+    /// inference latency; optionally against a baseline (the deployed models) and as an
+    /// HTML report with plots.
+    Evaluate {
+        /// Labelled JSON lines (see docs/lifecycle.md). May be given several times.
+        #[arg(long)]
+        data: Vec<PathBuf>,
+        /// Also evaluate on records from the project's generator with this seed (the
+        /// default models were trained on seed 20250106: any other seed is held out).
+        #[arg(long)]
+        generate_seed: Option<u64>,
+        /// Volume of generated records (1.0 is about 75,000).
+        #[arg(long, default_value_t = 0.5)]
+        scale: f64,
+        /// Model directory to evaluate, or `embedded` for the defaults in this binary.
+        #[arg(long, default_value = "embedded")]
+        models: String,
+        /// Model directory to compare with (the deployed set), or `embedded`.
+        #[arg(long)]
+        baseline: Option<String>,
+        /// Write a self-contained HTML report with plots here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// IsAnomaly threshold.
+        #[arg(long, default_value_t = 0.95)]
+        anomaly_threshold: f64,
+        /// Records scored one at a time for the latency percentiles.
+        #[arg(long, default_value_t = 2000)]
+        latency_sample: usize,
+        /// With --baseline: exit with status 1 when a gated metric (macro-F1, ROC-AUCs) is
+        /// worse than the baseline's by more than this.
+        #[arg(long)]
+        tolerance: Option<f64>,
+    },
+    /// Print the feature schema version of this build (models must match it).
+    SchemaVersion {
+        /// Print the version and the feature names as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish model sets to s3://BUCKET/PREFIX (the steps scripts/deploy_models.sh runs;
+    /// use the script, which evaluates the candidate first).
+    DeployModels {
+        #[command(subcommand)]
+        what: DeployCommand,
+    },
+    /// Create an Ed25519 key pair for signed model manifests: the private key (hex) goes
+    /// to --out (mode 0600), the public key (for MODEL_PUBLIC_KEY) to standard output.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a model manifest with a private key file: writes MANIFEST.sig.
+    Sign {
+        #[arg(long)]
+        key: PathBuf,
+        manifest: PathBuf,
+    },
     /// Measure the pattern miner and the sequence model on labelled data.
     Eval {
         #[command(subcommand)]
         what: EvalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeployCommand {
+    /// Download the deployed set into --out; prints the directory, or `embedded` when the
+    /// bucket has no manifest (the functions serve their embedded defaults).
+    Fetch {
+        #[arg(long, env = "MODEL_BUCKET")]
+        bucket: String,
+        #[arg(long, env = "MODEL_PREFIX", default_value = "models/")]
+        prefix: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the feature schema version of a model directory's manifest.
+    Schema { models: PathBuf },
+    /// Verify a model directory (digests, schema, probe) and upload it: files, signature,
+    /// then the manifest; the replaced manifest is kept for --rollback.
+    Publish {
+        #[arg(long, env = "MODEL_BUCKET")]
+        bucket: String,
+        #[arg(long, env = "MODEL_PREFIX", default_value = "models/")]
+        prefix: String,
+        #[arg(long)]
+        models: PathBuf,
+        /// `s3-sentinel evaluate --json` output that cleared the candidate (its summary is
+        /// kept in the manifest).
+        #[arg(long)]
+        evaluation: Option<PathBuf>,
+        /// The quality gate was overridden, and why (kept in the manifest).
+        #[arg(long)]
+        forced_reason: Option<String>,
+        /// Private key file (from `keygen`): sign the manifest.
+        #[arg(long)]
+        sign_key: Option<PathBuf>,
+        /// Run the set as the shadow of the deployed one (scored beside it, output
+        /// unchanged, agreement published as metrics) instead of replacing it.
+        #[arg(long)]
+        shadow: bool,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Put the previous manifest back.
+    Rollback {
+        #[arg(long, env = "MODEL_BUCKET")]
+        bucket: String,
+        #[arg(long, env = "MODEL_PREFIX", default_value = "models/")]
+        prefix: String,
+        #[arg(long)]
+        sign_key: Option<PathBuf>,
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -176,6 +295,76 @@ fn parse_format(s: &str) -> Result<Format, String> {
     Format::from_name(s).ok_or_else(|| {
         let names: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
         format!("unknown format {s:?}; one of: {}", names.join(", "))
+    })
+}
+
+fn run_deploy(what: DeployCommand) -> anyhow::Result<u8> {
+    use cli::deploy::{self, ModelBucket, PublishArgs};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let print_plan = |plan: &deploy::Plan, dry_run: bool| {
+        for step in &plan.steps {
+            println!("{}{step}", if dry_run { "would " } else { "" });
+        }
+    };
+    runtime.block_on(async {
+        match what {
+            DeployCommand::Fetch {
+                bucket,
+                prefix,
+                out,
+            } => {
+                let bucket = ModelBucket::from_env(&bucket, &prefix).await;
+                match deploy::fetch_deployed(&bucket, &out).await? {
+                    Some(dir) => println!("{}", dir.display()),
+                    None => println!("embedded"),
+                }
+                Ok(0)
+            }
+            DeployCommand::Schema { models } => {
+                println!("{}", deploy::schema_version_of(&models)?);
+                Ok(0)
+            }
+            DeployCommand::Publish {
+                bucket,
+                prefix,
+                models,
+                evaluation,
+                forced_reason,
+                sign_key,
+                shadow,
+                dry_run,
+            } => {
+                let bucket = ModelBucket::from_env(&bucket, &prefix).await;
+                let plan = deploy::publish(
+                    &bucket,
+                    &PublishArgs {
+                        models,
+                        evaluation,
+                        forced_reason,
+                        sign_key,
+                        shadow,
+                        dry_run,
+                    },
+                )
+                .await?;
+                print_plan(&plan, dry_run);
+                Ok(0)
+            }
+            DeployCommand::Rollback {
+                bucket,
+                prefix,
+                sign_key,
+                dry_run,
+            } => {
+                let bucket = ModelBucket::from_env(&bucket, &prefix).await;
+                let plan = deploy::rollback(&bucket, sign_key.as_deref(), dry_run).await?;
+                print_plan(&plan, dry_run);
+                println!("rolled back to {}", plan.set_version);
+                Ok(0)
+            }
+        }
     })
 }
 
@@ -286,6 +475,64 @@ fn main() -> ExitCode {
                 })
             }
         },
+        Command::Evaluate {
+            data,
+            generate_seed,
+            scale,
+            models,
+            baseline,
+            report,
+            json,
+            anomaly_threshold,
+            latency_sample,
+            tolerance,
+        } => {
+            let args = cli::evaluate::EvaluateArgs {
+                data,
+                generate_seed,
+                scale,
+                models: cli::evaluate::ModelSource::parse(&models),
+                baseline: baseline.as_deref().map(cli::evaluate::ModelSource::parse),
+                report,
+                json,
+                anomaly_threshold,
+                latency_sample,
+                tolerance,
+            };
+            cli::evaluate::run(&args).and_then(|out| {
+                if json {
+                    println!("{}", serde_json::to_string(&out)?);
+                    for line in out.regressions.iter().flatten() {
+                        eprintln!("worse than the baseline: {line}");
+                    }
+                } else {
+                    print!("{}", cli::evaluate::format_output(&out));
+                }
+                Ok(match &out.regressions {
+                    Some(r) if !r.is_empty() => 1,
+                    _ => 0,
+                })
+            })
+        }
+        Command::DeployModels { what } => run_deploy(what),
+        Command::Keygen { out } => cli::deploy::keygen(&out).map(|public| {
+            eprintln!("private key written to {} (keep it secret)", out.display());
+            println!("{public}");
+            0
+        }),
+        Command::Sign { key, manifest } => cli::deploy::sign_file(&key, &manifest).map(|sig| {
+            println!("{}", sig.display());
+            0
+        }),
+        Command::SchemaVersion { json } => {
+            let schema = s3_sentinel_connector::features::FeatureSchema::current();
+            if json {
+                println!("{}", serde_json::to_string(&schema).unwrap_or_default());
+            } else {
+                println!("{}", schema.version);
+            }
+            Ok(0)
+        }
         Command::Train {
             data,
             generate,
@@ -294,6 +541,7 @@ fn main() -> ExitCode {
             write_data,
             out,
             model_version,
+            base,
         } => cli::train::run(&cli::train::TrainArgs {
             data,
             generate,
@@ -302,6 +550,7 @@ fn main() -> ExitCode {
             write_data,
             out,
             set_version: model_version,
+            base,
         })
         .map(|()| 0),
     };

@@ -1,8 +1,11 @@
 //! `s3-sentinel train`: trains the anomaly model and the classifier and writes
 //! `anomaly.onnx`, `classifier.onnx` and `manifest.json`.
 //!
-//! Data comes from labelled JSON lines (`--data`, format in `ml::labelled`), from the
-//! project's generator (`--generate`, what the default models are trained on), or both.
+//! Data comes from labelled JSON lines (`--data`, format in `ml::labelled`, including
+//! analyst-labelled rows exported from Sentinel), from the project's generator
+//! (`--generate`, what the default models are trained on), or both. `--base DIR` (or
+//! `embedded`) retrains on top of another set's training data: its recipe (generator
+//! seed and scale, data files) is read from its manifest and the new `--data` added.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -25,12 +28,106 @@ pub struct TrainArgs {
     pub write_data: Option<PathBuf>,
     pub out: PathBuf,
     pub set_version: Option<String>,
+    /// A model directory or `embedded`, whose training data the new set starts from.
+    pub base: Option<String>,
+}
+
+/// How a set's training data was put together: read from its manifest's
+/// `training_recipe` when a tool wrote one, else from `training_data.source`, which
+/// `train` writes as `s3-sentinel synthetic generator, seed N, scale S + FILE + FILE`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Recipe {
+    /// (seed, scale) of the generator, when used.
+    pub generator: Option<(u64, f64)>,
+    /// Labelled JSON-lines files, as given.
+    pub data: Vec<PathBuf>,
+}
+
+impl Recipe {
+    pub fn of(manifest: &crate::ml::manifest::Manifest) -> Recipe {
+        if let Some(r) = manifest
+            .extra
+            .get("training_recipe")
+            .and_then(|v| serde_json::from_value::<Recipe>(v.clone()).ok())
+        {
+            return r;
+        }
+        let mut recipe = Recipe::default();
+        for part in manifest.training_data.source.split(" + ") {
+            if let Some(rest) = part.strip_prefix("s3-sentinel synthetic generator, seed ") {
+                let mut it = rest.split(", scale ");
+                let seed = it.next().and_then(|s| s.trim().parse().ok());
+                let scale = it.next().and_then(|s| s.trim().parse().ok());
+                if let (Some(seed), Some(scale)) = (seed, scale) {
+                    recipe.generator = Some((seed, scale));
+                }
+            } else if !part.trim().is_empty() {
+                recipe.data.push(PathBuf::from(part.trim()));
+            }
+        }
+        recipe
+    }
+}
+
+fn base_manifest(base: &str) -> Result<crate::ml::manifest::Manifest> {
+    if base == "embedded" {
+        return crate::ml::embedded::manifest().context("reading the embedded manifest");
+    }
+    let path = std::path::Path::new(base).join(crate::ml::manifest::MANIFEST_FILE);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    crate::ml::manifest::Manifest::from_json(&bytes)
+        .with_context(|| format!("parsing {}", path.display()))
+}
+
+/// The arguments with the base set's recipe folded in: its generator run (unless
+/// `--generate` was given) and its data files, then the new data.
+pub fn with_base(args: &TrainArgs) -> Result<TrainArgs> {
+    let Some(base) = &args.base else {
+        return Ok(args.clone());
+    };
+    let manifest = base_manifest(base)?;
+    let recipe = Recipe::of(&manifest);
+    let mut out = args.clone();
+    if let (Some((seed, scale)), false) = (recipe.generator, args.generate) {
+        out.generate = true;
+        out.seed = seed;
+        out.scale = scale;
+    }
+    let mut data = Vec::new();
+    for file in recipe.data {
+        if file.exists() {
+            data.push(file);
+        } else {
+            eprintln!(
+                "base {}: training file {} not found; retraining without it",
+                manifest.set_version,
+                file.display()
+            );
+        }
+    }
+    data.extend(args.data.iter().cloned());
+    out.data = data;
+    eprintln!(
+        "base {}: {}{} data file(s)",
+        manifest.set_version,
+        match recipe.generator {
+            Some((seed, scale)) => format!("generator seed {seed} scale {scale}, "),
+            None => String::new(),
+        },
+        out.data.len()
+    );
+    Ok(out)
 }
 
 /// Rejected lines shown before summarizing the rest.
 const REJECTS_SHOWN: usize = 10;
 
 pub fn run(args: &TrainArgs) -> Result<()> {
+    let base_version = match &args.base {
+        Some(b) => Some(base_manifest(b)?.set_version),
+        None => None,
+    };
+    let args = &with_base(args)?;
     if args.data.is_empty() && !args.generate {
         bail!("nothing to train on: give --data FILE (labelled JSON lines) and/or --generate");
     }
@@ -65,8 +162,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.seed,
             args.scale
         );
-        data.features.extend_from_slice(&generated.features);
-        data.labels.extend_from_slice(&generated.labels);
+        for i in 0..generated.len() {
+            match generated.log_types.get(i) {
+                Some(t) => data.push_typed(*t, generated.row(i), generated.labels[i]),
+                None => data.push(generated.row(i), generated.labels[i]),
+            }
+        }
         sources.push(format!(
             "s3-sentinel synthetic generator, seed {}, scale {}",
             args.seed, args.scale
@@ -96,7 +197,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             read.rejected.len()
         );
         for (record, label) in read.records.iter().zip(&read.labels) {
-            data.push(&extractor.extract(record), *label);
+            data.push_typed(record.log_type, &extractor.extract(record), *label);
         }
         sources.push(path.display().to_string());
         labelling.push(format!("labels given in {}", path.display()));
@@ -111,7 +212,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         source: sources.join(" + "),
         labelling: labelling.join("; "),
     };
-    let trained = artifacts::train_and_export(&data, &TrainConfig::default(), &provenance)?;
+    let mut trained = artifacts::train_and_export(&data, &TrainConfig::default(), &provenance)?;
+    if let Some(v) = base_version {
+        trained
+            .manifest
+            .extra
+            .insert("base_set_version".to_string(), serde_json::json!(v));
+    }
     // Loading through tract checks the files exactly as the function will.
     trained
         .load()
@@ -132,4 +239,39 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     );
     eprintln!("wrote {}", args.out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipes_come_from_the_manifest_or_its_source_text() {
+        let mut m = crate::ml::embedded::manifest().unwrap();
+        assert_eq!(
+            Recipe::of(&m),
+            Recipe {
+                generator: Some((20_250_106, 1.0)),
+                data: Vec::new(),
+            }
+        );
+        m.training_data.source =
+            "s3-sentinel synthetic generator, seed 5, scale 0.5 + verdicts.jsonl".into();
+        assert_eq!(
+            Recipe::of(&m),
+            Recipe {
+                generator: Some((5, 0.5)),
+                data: vec![PathBuf::from("verdicts.jsonl")],
+            }
+        );
+        let stored = Recipe {
+            generator: None,
+            data: vec![PathBuf::from("a.jsonl")],
+        };
+        m.extra.insert(
+            "training_recipe".into(),
+            serde_json::to_value(&stored).unwrap(),
+        );
+        assert_eq!(Recipe::of(&m), stored);
+    }
 }

@@ -191,6 +191,7 @@ impl Connector {
         let mut data = Dataset {
             features: Vec::with_capacity(features.len() * N_FEATURES),
             labels: labels.to_vec(),
+            log_types: Vec::new(),
         };
         for f in features {
             data.features.extend_from_slice(f);

@@ -7,12 +7,14 @@
 
 pub mod alerts;
 pub mod connector;
+pub mod monitor;
 pub mod priority;
 pub mod reasons;
 pub mod service;
 pub mod thresholds;
 
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
@@ -41,22 +43,44 @@ pub mod columns {
     pub const MODEL_VERSION: &str = "ModelVersion";
 }
 
-/// The model set in service, replaceable at any time.
+/// The model set in service, replaceable at any time, and an optional shadow set scored
+/// beside it without affecting output.
 #[derive(Clone)]
-pub struct ModelHandle(Arc<RwLock<Arc<ModelSet>>>);
+pub struct ModelHandle {
+    active: Arc<RwLock<Arc<ModelSet>>>,
+    shadow: Arc<RwLock<Option<Arc<ModelSet>>>>,
+}
 
 impl ModelHandle {
     pub fn new(models: ModelSet) -> Self {
-        ModelHandle(Arc::new(RwLock::new(Arc::new(models))))
+        ModelHandle {
+            active: Arc::new(RwLock::new(Arc::new(models))),
+            shadow: Arc::new(RwLock::new(None)),
+        }
     }
 
     pub fn current(&self) -> Arc<ModelSet> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.active
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Puts a new set in service; batches already running finish with the old one.
     pub fn replace(&self, models: ModelSet) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(models);
+        *self.active.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(models);
+    }
+
+    pub fn shadow(&self) -> Option<Arc<ModelSet>> {
+        self.shadow
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Starts (or, with `None`, stops) scoring a shadow set beside the active one.
+    pub fn set_shadow(&self, models: Option<ModelSet>) {
+        *self.shadow.write().unwrap_or_else(|e| e.into_inner()) = models.map(Arc::new);
     }
 }
 
@@ -98,6 +122,7 @@ pub struct Enricher {
     extractor: Extractor,
     config: EnrichConfig,
     thresholds: Mutex<AdaptiveThresholds>,
+    monitor: Mutex<monitor::MonitorSnapshot>,
 }
 
 /// Six decimals are plenty for a score and keep rows short.
@@ -113,6 +138,7 @@ impl Enricher {
             extractor: Extractor::new(),
             config,
             thresholds: Mutex::new(thresholds),
+            monitor: Mutex::new(monitor::MonitorSnapshot::default()),
         }
     }
 
@@ -132,6 +158,12 @@ impl Enricher {
 
     pub fn extractor(&self) -> &Extractor {
         &self.extractor
+    }
+
+    /// What was measured since the last call (drift counts, inference time, shadow
+    /// agreement), and a fresh start.
+    pub fn take_monitor(&self) -> monitor::MonitorSnapshot {
+        std::mem::take(&mut *self.monitor.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The threshold `IsAnomaly` currently uses for a log type.
@@ -197,8 +229,11 @@ impl Enricher {
         }
         let models = self.models.current();
         let version = models.version().to_string();
+        let started = Instant::now();
         let features = self.extractor.extract_batch(records);
         let scored = self.score_features(&models, records, &features)?;
+        let inference_time = started.elapsed();
+        self.observe(&models, records, &features, &scored, inference_time);
         let mut alerts = Vec::new();
         let mut reasons = String::with_capacity(256);
         for (record, s) in records.iter_mut().zip(&scored) {
@@ -242,6 +277,50 @@ impl Enricher {
             thresholds.observe(record.log_type, s.anomaly_score);
         }
         Ok(alerts)
+    }
+
+    /// Drift counts, inference time, and the shadow set's scores of the same records
+    /// (which change nothing in the output).
+    fn observe(
+        &self,
+        models: &Arc<ModelSet>,
+        records: &[Record],
+        features: &[f32],
+        scored: &[RecordScores],
+        inference_time: std::time::Duration,
+    ) {
+        let shadow = self.models.shadow().and_then(|shadow| {
+            match self.score_features(&shadow, records, features) {
+                Ok(s) => Some((shadow, s)),
+                Err(e) => {
+                    tracing::warn!(error = %e, shadow = %shadow.version(), "shadow models failed to score a batch");
+                    None
+                }
+            }
+        });
+        let mut m = self.monitor.lock().unwrap_or_else(|e| e.into_inner());
+        m.inference_time += inference_time;
+        m.records += records.len() as u64;
+        for (i, (record, s)) in records.iter().zip(scored).enumerate() {
+            m.observe_drift(
+                models,
+                record.log_type,
+                &features[i * N_FEATURES..(i + 1) * N_FEATURES],
+                s.anomaly_score as f32,
+            );
+        }
+        if let Some((shadow, shadow_scores)) = shadow {
+            let stats = m.shadow.get_or_insert_with(Default::default);
+            if stats.shadow_version != shadow.version() {
+                *stats = monitor::ShadowStats {
+                    shadow_version: shadow.version().to_string(),
+                    ..Default::default()
+                };
+            }
+            for (a, b) in scored.iter().zip(&shadow_scores) {
+                stats.observe(a, b);
+            }
+        }
     }
 
     /// Enriches a batch; when the models fail, the records leave unenriched and the

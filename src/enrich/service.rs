@@ -12,12 +12,22 @@
 //! Variables: `ANOMALY_THRESHOLD` (0.95), `PRIORITY_THRESHOLD` (0.8), `MODEL_BUCKET`,
 //! `MODEL_PREFIX` (`models/`), `MODEL_CHECK_MINUTES` (15), `MODEL_PUBLIC_KEY` (hex
 //! Ed25519: only signed manifests are accepted), `STATE_BUCKET`, `STATE_PREFIX`
-//! (`state/`), `THRESHOLD_PERSIST_MINUTES` (5).
+//! (`state/`), `THRESHOLD_PERSIST_MINUTES` (5), `DRIFT_WINDOW_HOURS` (24: drift counts in
+//! the state prefix restart after this long), `DRIFT_MIN_ROWS` (200: PSI is published
+//! for a log type once its window holds this many records).
+//!
+//! Drift: every scored record is counted into its log type's histograms (features and
+//! anomaly score, bins of the manifest's reference profile for the log's family). At the
+//! end of an invocation the counts are merged into `drift/<log-type>/<model-version>` in
+//! the state prefix and the PSI of the merged window is published; without a state
+//! bucket, the invocation's own counts are used.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::monitor::{LogTypeDrift, MonitorSnapshot, ShadowStats, StoredDrift};
 use super::{EnrichConfig, Enricher, ModelHandle};
+use crate::metrics::{GaugeDocument, InvocationMetrics};
 use crate::ml::embedded;
 use crate::ml::runtime::ModelError;
 use crate::ml::swap::{ModelStore, ModelSwapper, S3ModelStore, SwapConfig};
@@ -35,6 +45,8 @@ pub struct MlSettings {
     /// (bucket, prefix) of the pipeline state (threshold history).
     pub state: Option<(String, String)>,
     pub persist_interval: Duration,
+    pub drift_window: Duration,
+    pub drift_min_rows: u64,
 }
 
 impl Default for MlSettings {
@@ -47,6 +59,8 @@ impl Default for MlSettings {
             public_key: None,
             state: None,
             persist_interval: Duration::from_secs(5 * 60),
+            drift_window: Duration::from_secs(24 * 3600),
+            drift_min_rows: 200,
         }
     }
 }
@@ -80,6 +94,15 @@ impl MlSettings {
                 },
             }
         };
+        let whole = |name: &str, default: u64| -> Result<u64, String> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(format!("{name} must be a whole number above 0, got {v:?}")),
+                },
+            }
+        };
         let location = |bucket: &str, prefix: &str, default: &str| {
             get(bucket).map(|b| (b, get(prefix).unwrap_or_else(|| default.to_string())))
         };
@@ -97,6 +120,8 @@ impl MlSettings {
             public_key: public_key.map(|k| k.trim().to_string()),
             state: location("STATE_BUCKET", "STATE_PREFIX", "state/"),
             persist_interval: minutes("THRESHOLD_PERSIST_MINUTES", 5)?,
+            drift_window: Duration::from_secs(whole("DRIFT_WINDOW_HOURS", 24)? * 3600),
+            drift_min_rows: whole("DRIFT_MIN_ROWS", 200)?,
         })
     }
 }
@@ -113,6 +138,16 @@ pub struct MlService {
     enricher: Enricher,
     settings: MlSettings,
     upkeep: Mutex<Upkeep>,
+    /// Drift reports of the merged windows, from `save_state`, for `publish_metrics`.
+    merged: Mutex<Option<Measured>>,
+}
+
+/// What one invocation measured, ready to publish.
+#[derive(Default)]
+struct Measured {
+    drift: Vec<LogTypeDrift>,
+    shadow: Option<ShadowStats>,
+    inference_us_per_record: Option<f64>,
 }
 
 impl MlService {
@@ -131,6 +166,7 @@ impl MlService {
                 state: None,
                 last_persist: Instant::now(),
             }),
+            merged: Mutex::new(None),
         })
     }
 
@@ -250,6 +286,108 @@ impl MlService {
         }
     }
 
+    /// Merges the drift counts measured since the last call into
+    /// `drift/<log-type>/<model-version>` (conditional writes, so concurrent invocations
+    /// add up) and keeps the PSI of the merged windows for [`MlService::publish`].
+    pub async fn merge_drift(&self, store: &dyn StateStore) {
+        let snapshot = self.enricher.take_monitor();
+        let now = chrono::Utc::now();
+        let mut measured = Measured {
+            shadow: snapshot.shadow.clone(),
+            inference_us_per_record: snapshot.inference_us_per_record(),
+            drift: Vec::new(),
+        };
+        for entry in &snapshot.drift {
+            let key = entry.state_key();
+            let window = self.settings.drift_window;
+            let result = crate::state::update(store, &key, |old| {
+                let merged = StoredDrift::merged(old, &entry.counts, now, window);
+                Ok(serde_json::to_vec(&merged).expect("drift counts serialize"))
+            })
+            .await;
+            let counts = match result.map(|bytes| serde_json::from_slice::<StoredDrift>(&bytes)) {
+                Ok(Ok(stored)) => stored.counts,
+                Ok(Err(e)) => {
+                    tracing::warn!(%key, error = %e, "drift counts written but not read back; publishing this invocation's");
+                    entry.counts.clone()
+                }
+                Err(e) => {
+                    tracing::warn!(%key, error = %e, "drift counts not merged; publishing this invocation's");
+                    entry.counts.clone()
+                }
+            };
+            measured.drift.extend(LogTypeDrift::new(entry, &counts));
+        }
+        *self.merged.lock().unwrap_or_else(|e| e.into_inner()) = Some(measured);
+    }
+
+    /// The EMF gauges of what was measured: merged windows when [`MlService::merge_drift`]
+    /// ran, else this process's counts since the last call.
+    pub fn publish(&self, metrics: &mut InvocationMetrics) {
+        let measured = self
+            .merged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| local_measure(self.enricher.take_monitor()));
+        if let Some(us) = measured.inference_us_per_record {
+            metrics
+                .gauges
+                .insert("InferenceLatencyPerRecord".into(), (us, "Microseconds"));
+        }
+        if let Some(shadow) = &measured.shadow {
+            for (name, value, unit) in shadow.gauges() {
+                metrics.gauges.insert(name.into(), (value, unit));
+            }
+        }
+        let mut max_feature: Option<f64> = None;
+        let mut max_score: Option<f64> = None;
+        for d in &measured.drift {
+            if d.report.rows < self.settings.drift_min_rows {
+                continue;
+            }
+            max_feature = Some(max_feature.unwrap_or(0.0).max(d.report.max_feature_psi));
+            max_score = Some(max_score.unwrap_or(0.0).max(d.report.score_psi));
+            let mut gauges = vec![
+                ("DriftRows".to_string(), d.report.rows as f64, "Count"),
+                ("DriftScorePsi".to_string(), d.report.score_psi, "None"),
+                (
+                    "DriftMaxFeaturePsi".to_string(),
+                    d.report.max_feature_psi,
+                    "None",
+                ),
+            ];
+            for ((name, psi), informative) in d.report.per_feature.iter().zip(&d.informative) {
+                if *informative {
+                    gauges.push((format!("Psi.{name}"), *psi, "None"));
+                }
+            }
+            if d.report.is_drifting(crate::drift::DEFAULT_PSI_ALARM) {
+                tracing::warn!(
+                    log_type = %d.log_type,
+                    model_version = %d.model_version,
+                    rows = d.report.rows,
+                    score_psi = d.report.score_psi,
+                    max_feature_psi = d.report.max_feature_psi,
+                    feature = ?d.report.most_drifted_feature,
+                    "live records drift from the models' training distribution"
+                );
+            }
+            metrics.documents.push(GaugeDocument {
+                dimensions: vec![("LogType".into(), d.log_type.clone())],
+                gauges,
+            });
+        }
+        if let Some(v) = max_feature {
+            metrics
+                .gauges
+                .insert("DriftMaxFeaturePsi".into(), (v, "None"));
+        }
+        if let Some(v) = max_score {
+            metrics.gauges.insert("DriftScorePsi".into(), (v, "None"));
+        }
+    }
+
     /// Runs [`MlService::upkeep`] from a synchronous caller: on the async runtime the
     /// caller runs under, if any (the runner's batches run on its blocking threads).
     fn upkeep_blocking(&self) {
@@ -296,9 +434,27 @@ impl crate::runner::Enricher for MlService {
         Ok(())
     }
 
-    /// End of an invocation: the threshold history is merged into the state bucket.
-    async fn save_state(&self, _store: &dyn StateStore) -> anyhow::Result<()> {
+    /// End of an invocation: the threshold history and the drift counts are merged into
+    /// the state bucket.
+    async fn save_state(&self, store: &dyn StateStore) -> anyhow::Result<()> {
         self.flush().await;
+        self.merge_drift(store).await;
         Ok(())
+    }
+
+    fn publish_metrics(&self, metrics: &mut InvocationMetrics) {
+        self.publish(metrics);
+    }
+}
+
+fn local_measure(snapshot: MonitorSnapshot) -> Measured {
+    Measured {
+        drift: snapshot
+            .drift
+            .iter()
+            .filter_map(|e| LogTypeDrift::new(e, &e.counts))
+            .collect(),
+        shadow: snapshot.shadow.clone(),
+        inference_us_per_record: snapshot.inference_us_per_record(),
     }
 }

@@ -1,5 +1,6 @@
 //! A trained model set as files: two ONNX graphs and their manifest.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
@@ -52,7 +53,8 @@ pub fn train_and_export(
         },
     ));
     let drift = drift_profile(data, &models.anomaly)?;
-    let manifest = manifest::for_training(
+    let drift_log_types = log_type_drift_profiles(data, &models.anomaly)?;
+    let mut manifest = manifest::for_training(
         &provenance.set_version,
         &provenance.source,
         &provenance.labelling,
@@ -61,6 +63,7 @@ pub fn train_and_export(
         &anomaly_onnx,
         &classifier_onnx,
     );
+    manifest.drift_log_types = drift_log_types;
     Ok(Artifacts {
         manifest,
         anomaly_onnx,
@@ -90,6 +93,49 @@ fn drift_profile(data: &Dataset, anomaly: &AnomalyModel) -> Result<DriftProfile,
         &rows,
         &scores,
     ))
+}
+
+/// Training rows per log type kept for the per-log-type reference histograms.
+const LOG_TYPE_DRIFT_SAMPLE: usize = 5_000;
+/// Fewer training rows than this: no reference for the log type (PSI would be noise).
+const MIN_LOG_TYPE_DRIFT_ROWS: usize = 100;
+
+/// Reference histograms per log type, when the rows' log types are known.
+fn log_type_drift_profiles(
+    data: &Dataset,
+    anomaly: &AnomalyModel,
+) -> Result<BTreeMap<String, DriftProfile>, TrainError> {
+    let mut out = BTreeMap::new();
+    if !data.has_log_types() {
+        return Ok(out);
+    }
+    let mut by_type: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
+    for (i, t) in data.log_types.iter().enumerate() {
+        by_type.entry(t.name()).or_default().push(i);
+    }
+    for (name, members) in by_type {
+        if members.len() < MIN_LOG_TYPE_DRIFT_ROWS {
+            continue;
+        }
+        let step = members.len().div_ceil(LOG_TYPE_DRIFT_SAMPLE).max(1);
+        let rows: Vec<Vec<f32>> = members
+            .iter()
+            .step_by(step)
+            .map(|&i| data.row(i).to_vec())
+            .collect();
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        let scores: Vec<f32> = anomaly
+            .reference(&flat)?
+            .scores
+            .iter()
+            .map(|s| *s as f32)
+            .collect();
+        out.insert(
+            name.to_string(),
+            DriftProfile::from_training(&FeatureSchema::current().names, &rows, &scores),
+        );
+    }
+    Ok(out)
 }
 
 impl Artifacts {

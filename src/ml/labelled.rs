@@ -37,7 +37,8 @@ use crate::record::{ColumnType, LogType, Record, RecordId, Value, time};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Line<'a> {
-    label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     log_type: Option<String>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
@@ -230,10 +231,14 @@ fn read_line(
 ) -> Result<(Record, Category), String> {
     let line: Line<'_> =
         serde_json::from_str(text).map_err(|e| format!("not a labelled record: {e}"))?;
-    let label = Category::from_name(&line.label).ok_or_else(|| {
+    if line.label.is_none() && line.raw.is_none() && line.row.is_none() && line.reference.is_none()
+    {
+        return analyst_row(text);
+    }
+    let label = line.label.as_deref().unwrap_or_default();
+    let label = Category::from_name(label).ok_or_else(|| {
         format!(
-            "unknown label {:?} (one of critical_security, system_error, performance, normal)",
-            line.label
+            "unknown label {label:?} (one of critical_security, system_error, performance, normal)"
         )
     })?;
     let log_type = match &line.log_type {
@@ -267,6 +272,60 @@ fn read_line(
         return Err("no raw, row or ref member".to_string());
     };
     Ok((record, label))
+}
+
+/// Columns an analyst export may carry the verdict in, in the order they are looked for.
+pub const VERDICT_COLUMNS: &[&str] = &["AnalystVerdict", "Verdict", "Classification", "label"];
+
+/// The category an analyst's verdict on a row means; `model_category` is the row's
+/// `LogCategory` as the connector sent it. Sentinel's incident classifications map as:
+/// `TruePositive` confirms what the connector found (its non-normal category; a record it
+/// called normal becomes `critical_security`), `FalsePositive` and `BenignPositive` are
+/// `normal`; a category name is taken as is; `Undetermined` and blanks are not labels.
+pub fn verdict_category(verdict: &str, model_category: Option<&str>) -> Result<Category, String> {
+    let v = verdict.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+    if let Some(c) = Category::from_name(&v) {
+        return Ok(c);
+    }
+    match v.as_str() {
+        "truepositive" | "true_positive" | "tp" | "malicious" | "confirmed" | "incident" => {
+            Ok(model_category
+                .and_then(Category::from_name)
+                .filter(|c| *c != Category::Normal)
+                .unwrap_or(Category::CriticalSecurity))
+        }
+        "falsepositive" | "false_positive" | "fp" | "benignpositive" | "benign_positive"
+        | "benign" | "expected" => Ok(Category::Normal),
+        "error" | "outage" | "failure" | "systemerror" => Ok(Category::SystemError),
+        "slow" | "latency" | "degraded" => Ok(Category::Performance),
+        "" | "undetermined" | "unknown" => Err("verdict is undetermined: not a label".to_string()),
+        _ => Err(format!(
+            "unknown verdict {verdict:?} (TruePositive, FalsePositive, BenignPositive, or a category name)"
+        )),
+    }
+}
+
+/// A flat row exported from Sentinel (the record's columns, `SourceLogType`, and a
+/// verdict column).
+fn analyst_row(text: &str) -> Result<(Record, Category), String> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| format!("row is not an object: {e}"))?;
+    let verdict = VERDICT_COLUMNS
+        .iter()
+        .find_map(|c| map.get(*c).and_then(|v| v.as_str()))
+        .ok_or_else(|| {
+            format!(
+                "no label: give label with raw/row/ref, or a verdict column ({})",
+                VERDICT_COLUMNS.join(", ")
+            )
+        })?;
+    let label = verdict_category(verdict, map.get("LogCategory").and_then(|v| v.as_str()))?;
+    let log_type = map
+        .get("SourceLogType")
+        .and_then(|v| v.as_str())
+        .and_then(LogType::from_name)
+        .ok_or("an exported row needs its SourceLogType column")?;
+    Ok((record_from_row(&map, log_type)?, label))
 }
 
 fn resolve(
@@ -307,7 +366,7 @@ pub fn write_generated(items: &[LabelledRaw], mut out: impl Write) -> std::io::R
         };
         let raw = RawValue::from_string(raw_json).map_err(std::io::Error::other)?;
         let line = Line {
-            label: item.label.name().to_string(),
+            label: Some(item.label.name().to_string()),
             log_type: Some(item.log_type.name().to_string()),
             raw: Some(&raw),
             header: item.header.clone(),
@@ -326,6 +385,53 @@ mod tests {
     use super::*;
 
     const CLOUDTRAIL: &str = r#"{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","principalId":"AIDAX","arn":"arn:aws:iam::111122223333:user/bob","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEEXAMPLE12","userName":"bob"},"eventTime":"2025-02-03T14:12:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2","requestParameters":{"name":"t"},"responseElements":null,"requestID":"r","eventID":"e","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}"#;
+
+    #[test]
+    fn analyst_exports_map_verdicts_to_categories() {
+        assert_eq!(
+            verdict_category("TruePositive", Some("normal")),
+            Ok(Category::CriticalSecurity)
+        );
+        assert_eq!(
+            verdict_category("TruePositive", Some("system_error")),
+            Ok(Category::SystemError)
+        );
+        assert_eq!(
+            verdict_category("False Positive", Some("critical_security")),
+            Ok(Category::Normal)
+        );
+        assert_eq!(
+            verdict_category("BenignPositive", None),
+            Ok(Category::Normal)
+        );
+        assert_eq!(
+            verdict_category("performance", None),
+            Ok(Category::Performance)
+        );
+        assert!(verdict_category("Undetermined", None).is_err());
+        assert!(verdict_category("maybe", None).is_err());
+
+        // Rows as `| project ..., AnalystVerdict` exports them, one JSON object a line.
+        let export = concat!(
+            r#"{"TimeGenerated":"2025-02-03T14:12:00Z","SourceLogType":"CloudTrail","EventName":"StopLogging","EventSource":"cloudtrail.amazonaws.com","UserIdentityType":"IAMUser","SourceIpAddress":"198.51.100.7","LogCategory":"critical_security","AnalystVerdict":"TruePositive"}"#,
+            "\n",
+            r#"{"SourceLogType":"CloudTrail","EventName":"DescribeInstances","EventSource":"ec2.amazonaws.com","LogCategory":"critical_security","AnalystVerdict":"FalsePositive"}"#,
+            "\n",
+            r#"{"SourceLogType":"CloudTrail","EventName":"GetObject","AnalystVerdict":"Undetermined"}"#,
+            "\n",
+            r#"{"SourceLogType":"CloudTrail","EventName":"GetObject"}"#,
+            "\n",
+        );
+        let read = read(export.as_bytes(), Path::new(".")).unwrap();
+        assert_eq!(
+            read.labels,
+            vec![Category::CriticalSecurity, Category::Normal]
+        );
+        assert_eq!(read.records[0].get_str("EventName"), Some("StopLogging"));
+        assert_eq!(read.rejected.len(), 2);
+        assert!(read.rejected[0].1.contains("undetermined"));
+        assert!(read.rejected[1].1.contains("verdict column"));
+    }
 
     #[test]
     fn reads_raw_row_and_ref_forms_and_reports_bad_lines() {

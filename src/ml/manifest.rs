@@ -36,6 +36,15 @@ pub struct Manifest {
     /// monitoring (population stability index against live traffic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftProfile>,
+    /// The same per log type (`SourceLogType` name): live records of one log type are
+    /// compared with the training rows of that log type, not with the mix of all log
+    /// types, whose shares depend on what a deployment happens to ingest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub drift_log_types: BTreeMap<String, DriftProfile>,
+    /// A candidate set scored beside this one on live records without affecting output
+    /// (shadow mode); its files are named relative to the same prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Box<Manifest>>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
@@ -97,6 +106,22 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// The reference profile for records of `log_type`: the log type's own when the
+    /// manifest has one. Log types the training data did not have get none: against the
+    /// mix of other log types PSI would only measure the difference between log types.
+    pub fn drift_profile(&self, log_type: &str) -> Option<&DriftProfile> {
+        self.drift_log_types.get(log_type)
+    }
+
+    /// What identifies the models a manifest serves (shadow excluded).
+    pub fn serves_same_models(&self, other: &Manifest) -> bool {
+        self.set_version == other.set_version
+            && self.anomaly.sha256 == other.anomaly.sha256
+            && self.classifier.sha256 == other.classifier.sha256
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -142,6 +167,8 @@ pub fn for_training(
             metrics: classifier_metrics,
         },
         drift,
+        drift_log_types: BTreeMap::new(),
+        shadow: None,
         extra: BTreeMap::new(),
     }
 }

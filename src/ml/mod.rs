@@ -11,15 +11,20 @@
 //! - [`synth`]: the generator of benign and attack activity the defaults are trained on,
 //!   and [`labelled`] the JSON-lines format for training on other data.
 //!
+//! - [`evaluate`]: metrics of a model set on labelled records, and [`report`] the HTML
+//!   report with plots.
+//!
 //! Everything here is pure computation except [`swap`]'s S3 store.
 
 pub mod artifacts;
 pub mod embedded;
+pub mod evaluate;
 pub mod labelled;
 pub mod manifest;
 pub mod metrics;
 pub mod onnx;
 pub mod probe;
+pub mod report;
 pub mod rng;
 pub mod runtime;
 pub mod swap;

@@ -168,6 +168,10 @@ pub enum SwapOutcome {
     Swapped {
         version: String,
     },
+    /// The active set stays; the shadow set changed (`None`: no shadow any more).
+    ShadowChanged {
+        shadow: Option<String>,
+    },
     /// The new models were refused; the current ones stay.
     Kept {
         reason: String,
@@ -212,7 +216,10 @@ impl ModelSwapper {
         let location = self.store.location();
         match &outcome {
             SwapOutcome::Swapped { version } => {
-                tracing::info!(%location, %version, "model set swapped in")
+                tracing::info!(%location, %version, shadow = ?self.handle.shadow().map(|s| s.version().to_string()), "model set swapped in")
+            }
+            SwapOutcome::ShadowChanged { shadow } => {
+                tracing::info!(%location, ?shadow, active = %self.handle.current().version(), "shadow model set changed")
             }
             SwapOutcome::Kept { reason } => tracing::warn!(
                 %location, %reason, current = %self.handle.current().version(),
@@ -259,11 +266,18 @@ impl ModelSwapper {
             return SwapOutcome::Unchanged;
         }
         match self.evaluate(&manifest_bytes, signature.as_deref()).await {
-            Evaluation::Serve(models) => {
+            Evaluation::Serve(models, shadow) => {
                 let version = models.version().to_string();
                 self.handle.replace(*models);
+                self.handle.set_shadow(shadow.map(|s| *s));
                 self.settled = Some(digest);
                 SwapOutcome::Swapped { version }
+            }
+            Evaluation::Shadow(shadow) => {
+                let version = shadow.as_ref().map(|s| s.version().to_string());
+                self.handle.set_shadow(shadow.map(|s| *s));
+                self.settled = Some(digest);
+                SwapOutcome::ShadowChanged { shadow: version }
             }
             Evaluation::Same => {
                 self.settled = Some(digest);
@@ -300,22 +314,59 @@ impl ModelSwapper {
             }
         };
         let current = self.handle.current();
-        let serving = current.manifest();
-        if manifest.set_version == serving.set_version
-            && manifest.anomaly.sha256 == serving.anomaly.sha256
-            && manifest.classifier.sha256 == serving.classifier.sha256
-        {
-            return Evaluation::Same;
+        let shadow_manifest = manifest.shadow.clone().map(|s| *s);
+        if manifest.serves_same_models(current.manifest()) {
+            let serving_shadow = self.handle.shadow();
+            let same_shadow = match (&shadow_manifest, &serving_shadow) {
+                (None, None) => true,
+                (Some(m), Some(s)) => m.serves_same_models(s.manifest()),
+                _ => false,
+            };
+            if same_shadow {
+                return Evaluation::Same;
+            }
+            return match shadow_manifest {
+                None => Evaluation::Shadow(None),
+                Some(m) => match self.load(m).await {
+                    Ok(set) => Evaluation::Shadow(Some(set)),
+                    Err(e) => e.shadow(),
+                },
+            };
         }
+        let active = match self.load(manifest).await {
+            Ok(set) => set,
+            Err(e) => return e.into(),
+        };
+        let shadow = match shadow_manifest {
+            None => None,
+            Some(m) => match self.load(m).await {
+                Ok(set) => Some(set),
+                Err(e) => {
+                    // A broken candidate must not keep the active set from being served.
+                    tracing::warn!(reason = %e.reason(), "shadow model set refused; serving without a shadow");
+                    None
+                }
+            },
+        };
+        Evaluation::Serve(active, shadow)
+    }
+
+    /// Fetches, verifies, loads and probes the set a manifest names.
+    async fn load(&self, manifest: Manifest) -> Result<Box<ModelSet>, LoadFailure> {
         if let Err(e) = manifest.feature_schema.check_compatible() {
-            return Evaluation::Refuse(e);
+            return Err(LoadFailure::Refuse(e));
         }
         let mut files = Vec::with_capacity(2);
         for entry in [&manifest.anomaly, &manifest.classifier] {
             match self.store.fetch(&entry.file).await {
                 Ok(Some(bytes)) => files.push(bytes),
-                Ok(None) => return Evaluation::Retry(format!("{} is missing", entry.file)),
-                Err(e) => return Evaluation::Retry(format!("cannot read {}: {e}", entry.file)),
+                Ok(None) => return Err(LoadFailure::Retry(format!("{} is missing", entry.file))),
+                Err(e) => {
+                    return Err(LoadFailure::Retry(format!(
+                        "cannot read {}: {e}",
+                        entry.file
+                    )));
+                }
             }
         }
         let classifier = files.pop().expect("two files");
@@ -325,15 +376,47 @@ impl ModelSwapper {
             tokio::task::spawn_blocking(move || ModelSet::load(manifest, &anomaly, &classifier))
                 .await;
         match loaded {
-            Ok(Ok(models)) => Evaluation::Serve(Box::new(models)),
-            Ok(Err(e)) => Evaluation::Refuse(e.to_string()),
-            Err(e) => Evaluation::Retry(format!("loading task failed: {e}")),
+            Ok(Ok(models)) => Ok(Box::new(models)),
+            Ok(Err(e)) => Err(LoadFailure::Refuse(e.to_string())),
+            Err(e) => Err(LoadFailure::Retry(format!("loading task failed: {e}"))),
+        }
+    }
+}
+
+enum LoadFailure {
+    Refuse(String),
+    Retry(String),
+}
+
+impl LoadFailure {
+    fn reason(&self) -> &str {
+        match self {
+            LoadFailure::Refuse(r) | LoadFailure::Retry(r) => r,
+        }
+    }
+
+    fn shadow(self) -> Evaluation {
+        match self {
+            LoadFailure::Refuse(r) => Evaluation::Refuse(format!("shadow set: {r}")),
+            LoadFailure::Retry(r) => Evaluation::Retry(format!("shadow set: {r}")),
+        }
+    }
+}
+
+impl From<LoadFailure> for Evaluation {
+    fn from(f: LoadFailure) -> Evaluation {
+        match f {
+            LoadFailure::Refuse(r) => Evaluation::Refuse(r),
+            LoadFailure::Retry(r) => Evaluation::Retry(r),
         }
     }
 }
 
 enum Evaluation {
-    Serve(Box<ModelSet>),
+    /// The active set and its shadow, if the manifest names one.
+    Serve(Box<ModelSet>, Option<Box<ModelSet>>),
+    /// The active set stays; the shadow changes.
+    Shadow(Option<Box<ModelSet>>),
     Same,
     /// Wrong for good (bad digest, schema, signature, failed probe).
     Refuse(String),

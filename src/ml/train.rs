@@ -36,6 +36,7 @@ use super::Category;
 use super::metrics::{self, ClassReport};
 use super::rng::SplitMix64;
 use crate::features::{FAMILY_OFFSET, Family, N_FEATURES};
+use crate::record::LogType;
 
 /// Standardized values are clipped to this magnitude.
 pub const Z_CLIP: f32 = 10.0;
@@ -69,6 +70,9 @@ pub struct Dataset {
     /// Row-major, [`N_FEATURES`] per row.
     pub features: Vec<f32>,
     pub labels: Vec<Category>,
+    /// The log type of each row when known (only for drift reference profiles; empty, or
+    /// shorter than `labels`, when rows came without it).
+    pub log_types: Vec<LogType>,
 }
 
 impl Dataset {
@@ -80,6 +84,19 @@ impl Dataset {
         assert_eq!(row.len(), N_FEATURES);
         self.features.extend_from_slice(row);
         self.labels.push(label);
+    }
+
+    /// A row whose log type is known.
+    pub fn push_typed(&mut self, log_type: LogType, row: &[f32], label: Category) {
+        if self.log_types.len() == self.labels.len() {
+            self.log_types.push(log_type);
+        }
+        self.push(row, label);
+    }
+
+    /// Whether every row's log type is known.
+    pub fn has_log_types(&self) -> bool {
+        !self.is_empty() && self.log_types.len() == self.labels.len()
     }
 
     pub fn len(&self) -> usize {
@@ -98,9 +115,15 @@ impl Dataset {
         let mut out = Dataset {
             features: Vec::with_capacity(rows.len() * N_FEATURES),
             labels: Vec::with_capacity(rows.len()),
+            log_types: Vec::new(),
         };
+        let typed = self.has_log_types();
         for &i in rows {
-            out.push(self.row(i), self.labels[i]);
+            if typed {
+                out.push_typed(self.log_types[i], self.row(i), self.labels[i]);
+            } else {
+                out.push(self.row(i), self.labels[i]);
+            }
         }
         out
     }

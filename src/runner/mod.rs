@@ -116,6 +116,10 @@ pub trait Enricher: Send + Sync {
     async fn save_state(&self, _store: &dyn StateStore) -> anyhow::Result<()> {
         Ok(())
     }
+
+    /// Adds what the stage measured since the last call (model drift, inference latency,
+    /// shadow agreement) to the invocation's metrics; called after `save_state`.
+    fn publish_metrics(&self, _metrics: &mut crate::metrics::InvocationMetrics) {}
 }
 
 /// Stages applied in order (patterns first: the models read the pattern columns).
@@ -142,6 +146,12 @@ impl Enricher for EnricherChain {
             stage.save_state(store).await?;
         }
         Ok(())
+    }
+
+    fn publish_metrics(&self, metrics: &mut crate::metrics::InvocationMetrics) {
+        for stage in &self.0 {
+            stage.publish_metrics(metrics);
+        }
     }
 }
 

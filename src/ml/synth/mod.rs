@@ -145,7 +145,7 @@ pub fn to_dataset(
                 item.raw.text()
             )
         })?;
-        data.push(&extractor.extract(&record), item.label);
+        data.push_typed(item.log_type, &extractor.extract(&record), item.label);
         records.push(record);
     }
     Ok((data, records))

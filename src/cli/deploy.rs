@@ -1,0 +1,527 @@
+//! `s3-sentinel deploy-models`: the steps `scripts/deploy_models.sh` runs to publish a
+//! model set to `s3://$MODEL_BUCKET/$MODEL_PREFIX`, and `keygen`/`sign` for signed
+//! manifests.
+//!
+//! Bucket layout under the prefix:
+//! - `manifest.json` (and `manifest.json.sig` when signed): what functions serve.
+//! - `files/<sha256>.onnx`: model files, named by content, never overwritten, so a
+//!   manifest (current, previous, or in history) always finds its files.
+//! - `previous/manifest.json` (+ `.sig`): the manifest the last publish or rollback
+//!   replaced; `rollback` puts it back (and keeps the one it replaces there, so a second
+//!   rollback undoes the first).
+//! - `history/<UTC time>-<set version>.json`: every manifest ever published.
+//!
+//! Files go up first, the signature next and the manifest last: a function reading the
+//! bucket during a publish sees the old manifest (whose files are all still there) or the
+//! new one, never half of a set.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use crate::ml::artifacts::Artifacts;
+use crate::ml::manifest::{MANIFEST_FILE, Manifest, ModelEntry};
+use crate::ml::runtime::ModelSet;
+use crate::ml::swap::SIGNATURE_FILE;
+
+pub const PREVIOUS_MANIFEST: &str = "previous/manifest.json";
+pub const PREVIOUS_SIGNATURE: &str = "previous/manifest.json.sig";
+
+/// `s3://bucket/prefix` through the AWS SDK (`AWS_ENDPOINT_URL` for a local server).
+pub struct ModelBucket {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl ModelBucket {
+    pub fn new(client: aws_sdk_s3::Client, bucket: &str, prefix: &str) -> ModelBucket {
+        let prefix = prefix.trim_matches('/');
+        ModelBucket {
+            client,
+            bucket: bucket.to_string(),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+        }
+    }
+
+    pub async fn from_env(bucket: &str, prefix: &str) -> ModelBucket {
+        let aws = crate::aws::load_config().await;
+        ModelBucket::new(crate::aws::s3_client(&aws), bucket, prefix)
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    pub fn location(&self, name: &str) -> String {
+        format!("s3://{}/{}", self.bucket, self.key(name))
+    }
+
+    pub async fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let response = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(name))
+            .send()
+            .await;
+        match response {
+            Ok(output) => {
+                let bytes = output
+                    .body
+                    .collect()
+                    .await
+                    .with_context(|| format!("reading {}", self.location(name)))?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            Err(e) => {
+                let service = e.into_service_error();
+                if service.is_no_such_key() {
+                    Ok(None)
+                } else {
+                    bail!(
+                        "reading {}: {}",
+                        self.location(name),
+                        aws_sdk_s3::error::DisplayErrorContext(&service)
+                    )
+                }
+            }
+        }
+    }
+
+    pub async fn exists(&self, name: &str) -> Result<bool> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.key(name))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let service = e.into_service_error();
+                if service.is_not_found() {
+                    Ok(false)
+                } else {
+                    bail!(
+                        "checking {}: {}",
+                        self.location(name),
+                        aws_sdk_s3::error::DisplayErrorContext(&service)
+                    )
+                }
+            }
+        }
+    }
+
+    pub async fn put(&self, name: &str, body: &[u8], content_type: &str) -> Result<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(name))
+            .content_type(content_type)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "writing {}: {}",
+                    self.location(name),
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.key(name))
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "deleting {}: {}",
+                    self.location(name),
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+        Ok(())
+    }
+}
+
+/// Downloads the deployed set into `out` (manifest and model files, under the names a
+/// model directory uses) and returns `out`, or `None` when nothing is deployed.
+pub async fn fetch_deployed(bucket: &ModelBucket, out: &Path) -> Result<Option<PathBuf>> {
+    let Some(bytes) = bucket.get(MANIFEST_FILE).await? else {
+        return Ok(None);
+    };
+    let mut manifest = Manifest::from_json(&bytes)
+        .with_context(|| format!("parsing {}", bucket.location(MANIFEST_FILE)))?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for entry in [&mut manifest.anomaly, &mut manifest.classifier] {
+        let body = bucket
+            .get(&entry.file)
+            .await?
+            .with_context(|| format!("{} is missing", bucket.location(&entry.file)))?;
+        let local = Path::new(&entry.file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| entry.file.replace('/', "_"));
+        std::fs::write(out.join(&local), &body)?;
+        entry.file = local;
+    }
+    // The shadow's files are not needed to evaluate the deployed set.
+    manifest.shadow = None;
+    std::fs::write(out.join(MANIFEST_FILE), manifest.to_json())?;
+    Ok(Some(out.to_path_buf()))
+}
+
+/// The manifest's feature schema version of a model directory.
+pub fn schema_version_of(dir: &Path) -> Result<u32> {
+    let path = dir.join(MANIFEST_FILE);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let manifest =
+        Manifest::from_json(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(manifest.feature_schema.version)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PublishArgs {
+    pub models: PathBuf,
+    /// The `s3-sentinel evaluate --json` output that cleared the candidate.
+    pub evaluation: Option<PathBuf>,
+    /// Set when the quality gate was overridden: why.
+    pub forced_reason: Option<String>,
+    pub sign_key: Option<PathBuf>,
+    /// Publish as the shadow of the deployed set instead of replacing it.
+    pub shadow: bool,
+    pub dry_run: bool,
+}
+
+/// What a publish or rollback did (or would do with `--dry-run`).
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub steps: Vec<String>,
+    pub set_version: String,
+}
+
+fn content_name(entry: &ModelEntry) -> String {
+    format!("files/{}.onnx", entry.sha256)
+}
+
+fn read_key(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the signing key {}", path.display()))?;
+    // The key itself never goes into an error message.
+    crate::signing::public_key_of(text.trim())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(text.trim().to_string())
+}
+
+fn sign(key: Option<&str>, bytes: &[u8]) -> Result<Option<String>> {
+    key.map(|k| crate::signing::sign(k, bytes).map_err(|e| anyhow::anyhow!("signing: {e}")))
+        .transpose()
+}
+
+/// A short summary of the evaluation that cleared the candidate, kept in its manifest.
+fn evaluation_summary(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let c = &v["candidate"];
+    let per_class: serde_json::Map<String, serde_json::Value> = c["classifier"]["per_class"]
+        .as_array()
+        .map(|classes| {
+            classes
+                .iter()
+                .filter_map(|k| Some((k["category"].as_str()?.to_string(), k["f1"].clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(json!({
+        "data": v["data"],
+        "macro_f1": c["classifier"]["macro_f1"],
+        "f1": per_class,
+        "anomaly_roc_auc": c["anomaly"]["roc_auc"],
+        "anomaly_roc_auc_critical": c["anomaly"]["roc_auc_critical"],
+        "priority_roc_auc_critical": c["priority"]["roc_auc_critical"],
+        "priority_calibration_ece": c["priority"]["calibration"]["ece"],
+        "latency_p99_us": c["latency"]["p99_us"],
+        "baseline_version": v["comparison"]["baseline_version"],
+        "regressions": v["regressions"],
+    }))
+}
+
+/// Verifies the candidate (digests, feature schema, probe batch, exactly as a function
+/// will), then uploads its files, its signature and its manifest, in that order.
+pub async fn publish(bucket: &ModelBucket, args: &PublishArgs) -> Result<Plan> {
+    let (mut candidate, anomaly, classifier) = Artifacts::read_from(&args.models)?;
+    candidate
+        .feature_schema
+        .check_compatible()
+        .map_err(|e| anyhow::anyhow!("refusing {}: {e}", args.models.display()))?;
+    ModelSet::load(candidate.clone(), &anomaly, &classifier)
+        .with_context(|| format!("refusing {}", args.models.display()))?;
+    let key = args.sign_key.as_deref().map(read_key).transpose()?;
+
+    let current_bytes = bucket.get(MANIFEST_FILE).await?;
+    let current = current_bytes
+        .as_deref()
+        .map(Manifest::from_json)
+        .transpose()
+        .with_context(|| format!("parsing {}", bucket.location(MANIFEST_FILE)))?;
+    let current_signature = bucket.get(SIGNATURE_FILE).await?;
+
+    candidate.anomaly.file = content_name(&candidate.anomaly);
+    candidate.classifier.file = content_name(&candidate.classifier);
+    candidate.shadow = None;
+    let now = chrono::Utc::now();
+    let mut deployment = json!({
+        "published_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "published_by": format!("s3-sentinel deploy-models {}", env!("CARGO_PKG_VERSION")),
+        "previous_set_version": current.as_ref().map(|m| m.set_version.clone()),
+        "role": if args.shadow { "shadow" } else { "active" },
+    });
+    if let Some(path) = &args.evaluation {
+        deployment["evaluation"] = evaluation_summary(path)?;
+    }
+    if let Some(reason) = &args.forced_reason {
+        deployment["forced"] = json!(reason);
+    }
+    candidate
+        .extra
+        .insert("deployment".to_string(), deployment.clone());
+
+    let new_manifest = if args.shadow {
+        let Some(mut active) = current.clone() else {
+            bail!(
+                "nothing is deployed at {}: a shadow runs beside an active set",
+                bucket.location(MANIFEST_FILE)
+            );
+        };
+        if active.serves_same_models(&candidate) {
+            bail!("the candidate is the active set; nothing to shadow");
+        }
+        active.shadow = Some(Box::new(candidate.clone()));
+        active
+    } else {
+        candidate.clone()
+    };
+    let manifest_bytes = new_manifest.to_json();
+    let signature = sign(key.as_deref(), &manifest_bytes)?;
+
+    let mut plan = Plan {
+        set_version: candidate.set_version.clone(),
+        ..Plan::default()
+    };
+    for (entry, body) in [
+        (&candidate.anomaly, &anomaly),
+        (&candidate.classifier, &classifier),
+    ] {
+        if bucket.exists(&entry.file).await? {
+            plan.steps
+                .push(format!("{} already there", bucket.location(&entry.file)));
+        } else {
+            plan.steps.push(format!(
+                "upload {} ({} bytes)",
+                bucket.location(&entry.file),
+                body.len()
+            ));
+            if !args.dry_run {
+                bucket
+                    .put(&entry.file, body, "application/octet-stream")
+                    .await?;
+            }
+        }
+    }
+    let history = format!(
+        "history/{}-{}.json",
+        now.format("%Y%m%dT%H%M%SZ"),
+        sanitize(&new_manifest.set_version)
+    );
+    plan.steps.push(format!(
+        "keep this manifest as {}",
+        bucket.location(&history)
+    ));
+    if let Some(bytes) = &current_bytes {
+        plan.steps.push(format!(
+            "keep the deployed manifest ({}) as {}",
+            current
+                .as_ref()
+                .map(|m| m.set_version.as_str())
+                .unwrap_or("?"),
+            bucket.location(PREVIOUS_MANIFEST)
+        ));
+        if !args.dry_run {
+            bucket
+                .put(PREVIOUS_MANIFEST, bytes, "application/json")
+                .await?;
+            match &current_signature {
+                Some(sig) => bucket.put(PREVIOUS_SIGNATURE, sig, "text/plain").await?,
+                None => bucket.delete(PREVIOUS_SIGNATURE).await?,
+            }
+        }
+    }
+    if !args.dry_run {
+        bucket
+            .put(&history, &manifest_bytes, "application/json")
+            .await?;
+    }
+    write_manifest(
+        bucket,
+        &manifest_bytes,
+        signature.as_deref(),
+        args.dry_run,
+        &mut plan,
+    )
+    .await?;
+    Ok(plan)
+}
+
+async fn write_manifest(
+    bucket: &ModelBucket,
+    manifest_bytes: &[u8],
+    signature: Option<&str>,
+    dry_run: bool,
+    plan: &mut Plan,
+) -> Result<()> {
+    match signature {
+        Some(sig) => {
+            plan.steps
+                .push(format!("upload {}", bucket.location(SIGNATURE_FILE)));
+            if !dry_run {
+                bucket
+                    .put(SIGNATURE_FILE, format!("{sig}\n").as_bytes(), "text/plain")
+                    .await?;
+            }
+        }
+        None => {
+            plan.steps.push(format!(
+                "remove {} (unsigned manifest)",
+                bucket.location(SIGNATURE_FILE)
+            ));
+            if !dry_run {
+                bucket.delete(SIGNATURE_FILE).await?;
+            }
+        }
+    }
+    plan.steps
+        .push(format!("upload {} (last)", bucket.location(MANIFEST_FILE)));
+    if !dry_run {
+        bucket
+            .put(MANIFEST_FILE, manifest_bytes, "application/json")
+            .await?;
+    }
+    Ok(())
+}
+
+fn sanitize(version: &str) -> String {
+    version
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Puts the previous manifest back; the replaced one becomes the previous. With a key
+/// the restored manifest is signed again (its old signature is reused otherwise).
+pub async fn rollback(
+    bucket: &ModelBucket,
+    sign_key: Option<&Path>,
+    dry_run: bool,
+) -> Result<Plan> {
+    let Some(previous) = bucket.get(PREVIOUS_MANIFEST).await? else {
+        bail!(
+            "no previous manifest at {}: nothing to roll back to",
+            bucket.location(PREVIOUS_MANIFEST)
+        );
+    };
+    let manifest = Manifest::from_json(&previous)
+        .with_context(|| format!("parsing {}", bucket.location(PREVIOUS_MANIFEST)))?;
+    for entry in [&manifest.anomaly, &manifest.classifier] {
+        if !bucket.exists(&entry.file).await? {
+            bail!(
+                "the previous manifest names {}, which is missing",
+                bucket.location(&entry.file)
+            );
+        }
+    }
+    let signature = match sign_key {
+        Some(path) => sign(Some(&read_key(path)?), &previous)?,
+        None => bucket
+            .get(PREVIOUS_SIGNATURE)
+            .await?
+            .map(|s| String::from_utf8_lossy(&s).trim().to_string()),
+    };
+    let current = bucket.get(MANIFEST_FILE).await?;
+    let current_signature = bucket.get(SIGNATURE_FILE).await?;
+    let mut plan = Plan {
+        set_version: manifest.set_version.clone(),
+        ..Plan::default()
+    };
+    if let Some(bytes) = &current {
+        plan.steps.push(format!(
+            "keep the deployed manifest as {}",
+            bucket.location(PREVIOUS_MANIFEST)
+        ));
+        if !dry_run {
+            bucket
+                .put(PREVIOUS_MANIFEST, bytes, "application/json")
+                .await?;
+            match &current_signature {
+                Some(sig) => bucket.put(PREVIOUS_SIGNATURE, sig, "text/plain").await?,
+                None => bucket.delete(PREVIOUS_SIGNATURE).await?,
+            }
+        }
+    }
+    write_manifest(bucket, &previous, signature.as_deref(), dry_run, &mut plan).await?;
+    Ok(plan)
+}
+
+/// `keygen`: writes the private key (hex) to `out`, readable by its owner only, and
+/// returns the public key.
+pub fn keygen(out: &Path) -> Result<String> {
+    if out.exists() {
+        bail!("{} exists; refusing to overwrite a key", out.display());
+    }
+    let (private, public) = crate::signing::generate_keypair();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(out)
+        .with_context(|| format!("creating {}", out.display()))?;
+    std::io::Write::write_all(&mut file, format!("{private}\n").as_bytes())?;
+    Ok(public)
+}
+
+/// `sign`: writes `<manifest>.sig` next to the manifest; returns its path.
+pub fn sign_file(key: &Path, manifest: &Path) -> Result<PathBuf> {
+    let key = read_key(key)?;
+    let bytes =
+        std::fs::read(manifest).with_context(|| format!("reading {}", manifest.display()))?;
+    Manifest::from_json(&bytes)
+        .with_context(|| format!("{} is not a manifest", manifest.display()))?;
+    let sig = sign(Some(&key), &bytes)?.expect("a key was given");
+    let mut out = manifest.as_os_str().to_owned();
+    out.push(".sig");
+    let out = PathBuf::from(out);
+    std::fs::write(&out, format!("{sig}\n"))?;
+    Ok(out)
+}

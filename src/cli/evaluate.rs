@@ -1,0 +1,222 @@
+//! `s3-sentinel evaluate`: metrics of a model set on labelled records, optionally against
+//! a baseline (the models deployed now), as text, one JSON object, and an HTML report.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::ml::evaluate::{
+    self, Comparison, EvalOptions, Evaluation, compare, format_comparison, format_summary,
+};
+use crate::ml::runtime::ModelSet;
+use crate::ml::synth::{self, SynthConfig};
+use crate::ml::{Category, artifacts, embedded, labelled, report};
+use crate::record::Record;
+
+/// A model set to evaluate: a directory written by `s3-sentinel train` or the defaults
+/// compiled into this binary.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSource {
+    Embedded,
+    Dir(PathBuf),
+}
+
+impl ModelSource {
+    /// `embedded` names the compiled-in defaults; anything else is a directory.
+    pub fn parse(text: &str) -> ModelSource {
+        if text == "embedded" {
+            ModelSource::Embedded
+        } else {
+            ModelSource::Dir(PathBuf::from(text))
+        }
+    }
+
+    pub fn load(&self) -> Result<ModelSet> {
+        match self {
+            ModelSource::Embedded => embedded::load().context("loading the embedded models"),
+            ModelSource::Dir(dir) => artifacts::load_dir(dir),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EvaluateArgs {
+    /// Labelled JSON lines.
+    pub data: Vec<PathBuf>,
+    /// Records from the project's generator with this seed (a seed other than the
+    /// training seed gives held-out data).
+    pub generate_seed: Option<u64>,
+    pub scale: f64,
+    pub models: ModelSource,
+    pub baseline: Option<ModelSource>,
+    pub report: Option<PathBuf>,
+    pub json: bool,
+    pub anomaly_threshold: f64,
+    pub latency_sample: usize,
+    /// With a baseline: exit status 1 when a gated metric is worse by more than this.
+    pub tolerance: Option<f64>,
+}
+
+/// The `--json` object.
+#[derive(Debug, Serialize)]
+pub struct EvaluateOutput {
+    pub data: DataSummary,
+    pub candidate: Evaluation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Evaluation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    /// Gated metrics worse than the baseline beyond `--tolerance`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regressions: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DataSummary {
+    pub sources: Vec<String>,
+    pub records: usize,
+    pub lines_skipped: usize,
+}
+
+pub struct LabelledSet {
+    pub records: Vec<Record>,
+    pub labels: Vec<Category>,
+    pub summary: DataSummary,
+}
+
+/// Rejected lines shown before summarizing the rest.
+const REJECTS_SHOWN: usize = 10;
+
+/// Reads labelled files and/or generates records.
+pub fn load_labelled(
+    files: &[PathBuf],
+    generate_seed: Option<u64>,
+    scale: f64,
+) -> Result<LabelledSet> {
+    let mut set = LabelledSet {
+        records: Vec::new(),
+        labels: Vec::new(),
+        summary: DataSummary {
+            sources: Vec::new(),
+            records: 0,
+            lines_skipped: 0,
+        },
+    };
+    for path in files {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let read = labelled::read(BufReader::new(file), &base)
+            .with_context(|| format!("reading {}", path.display()))?;
+        for (line, reason) in read.rejected.iter().take(REJECTS_SHOWN) {
+            eprintln!("{}:{line}: skipped: {reason}", path.display());
+        }
+        if read.rejected.len() > REJECTS_SHOWN {
+            eprintln!(
+                "{}: {} more lines skipped",
+                path.display(),
+                read.rejected.len() - REJECTS_SHOWN
+            );
+        }
+        set.summary.lines_skipped += read.rejected.len();
+        set.summary.sources.push(path.display().to_string());
+        set.records.extend(read.records);
+        set.labels.extend(read.labels);
+    }
+    if let Some(seed) = generate_seed {
+        if !(scale > 0.0 && scale.is_finite()) {
+            bail!("--scale must be above 0, got {scale}");
+        }
+        let items = synth::generate(&SynthConfig {
+            seed,
+            scale,
+            ..SynthConfig::default()
+        });
+        for item in &items {
+            let record = labelled::parse_raw(
+                item.log_type,
+                item.raw.text(),
+                item.header.as_deref(),
+                "synthetic",
+            )
+            .map_err(|e| anyhow::anyhow!("generated {} record: {e}", item.log_type))?;
+            set.records.push(record);
+            set.labels.push(item.label);
+        }
+        set.summary.sources.push(format!(
+            "s3-sentinel synthetic generator, seed {seed}, scale {scale}"
+        ));
+    }
+    if set.records.is_empty() {
+        bail!("no labelled records: give --data FILE and/or --generate-seed N");
+    }
+    set.summary.records = set.records.len();
+    Ok(set)
+}
+
+/// Evaluates, writes the report when asked, and returns what was measured.
+pub fn run(args: &EvaluateArgs) -> Result<EvaluateOutput> {
+    let set = load_labelled(&args.data, args.generate_seed, args.scale)?;
+    let options = EvalOptions {
+        anomaly_threshold: args.anomaly_threshold,
+        latency_sample: args.latency_sample,
+    };
+    let models = args.models.load()?;
+    let candidate = evaluate::evaluate_models(&models, &set.records, &set.labels, &options)?;
+    let (baseline, comparison) = match &args.baseline {
+        Some(source) => {
+            let base_models = source.load().context("loading the baseline models")?;
+            let b = evaluate::evaluate_models(&base_models, &set.records, &set.labels, &options)?;
+            let c = compare(&candidate, &b);
+            (Some(b), Some(c))
+        }
+        None => (None, None),
+    };
+    if let Some(path) = &args.report {
+        let html = report::render(&candidate, baseline.as_ref().zip(comparison.as_ref()))?;
+        std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let regressions = match (&comparison, args.tolerance) {
+        (Some(c), Some(t)) => Some(c.regressions(t)),
+        _ => None,
+    };
+    Ok(EvaluateOutput {
+        data: set.summary,
+        candidate,
+        baseline,
+        comparison,
+        regressions,
+    })
+}
+
+/// The text shown without `--json`.
+pub fn format_output(out: &EvaluateOutput) -> String {
+    let mut text = format!(
+        "data: {} ({} records, {} lines skipped)\n",
+        out.data.sources.join(" + "),
+        out.data.records,
+        out.data.lines_skipped
+    );
+    text.push_str(&format_summary(&out.candidate));
+    if let Some(b) = &out.baseline {
+        text.push_str("\nbaseline:\n");
+        text.push_str(&format_summary(b));
+    }
+    if let Some(c) = &out.comparison {
+        text.push('\n');
+        text.push_str(&format_comparison(c));
+    }
+    if let Some(r) = &out.regressions {
+        if r.is_empty() {
+            text.push_str("\nno gated metric is worse than the baseline beyond the tolerance\n");
+        } else {
+            text.push_str("\nworse than the baseline beyond the tolerance:\n");
+            for line in r {
+                text.push_str(&format!("  {line}\n"));
+            }
+        }
+    }
+    text
+}
