@@ -6,7 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use s3_sentinel_connector::azure::StreamDeclaration;
+use s3_sentinel_connector::azure::schema::UnknownColumns;
 use s3_sentinel_connector::drift::DEFAULT_PSI_ALARM;
+use s3_sentinel_connector::enrich::alerts::DRIFT_ALERT_PREFIX;
 use s3_sentinel_connector::enrich::monitor::StoredDrift;
 use s3_sentinel_connector::enrich::service::{MlService, MlSettings};
 use s3_sentinel_connector::features::Extractor;
@@ -18,8 +21,9 @@ use s3_sentinel_connector::ml::swap::{LocalModelStore, ModelStore};
 use s3_sentinel_connector::ml::synth::{self, SynthConfig};
 use s3_sentinel_connector::ml::train::TrainConfig;
 use s3_sentinel_connector::ml::{Category, embedded};
-use s3_sentinel_connector::record::Record;
+use s3_sentinel_connector::record::{Record, Table};
 use s3_sentinel_connector::runner::Enricher as _;
+use s3_sentinel_connector::sink::Row;
 use s3_sentinel_connector::state::StateStore;
 use s3_sentinel_connector::state::local::LocalDirStore;
 
@@ -61,6 +65,19 @@ async fn invocation(
     metrics
 }
 
+/// The drift alert rows the next batch would deliver.
+fn drift_alerts(service: &MlService) -> Vec<serde_json::Value> {
+    let rows: Vec<Row> = service.enrich(&mut []);
+    rows.iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(&r.json).unwrap())
+        .filter(|v| {
+            v["AlertName"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(DRIFT_ALERT_PREFIX))
+        })
+        .collect()
+}
+
 fn document_gauge(metrics: &InvocationMetrics, log_type: &str, name: &str) -> Option<f64> {
     metrics
         .documents
@@ -98,6 +115,7 @@ async fn drift_rehearsal_stable_traffic_then_a_shift_crosses_the_alarm() {
         stable_score_psi < DEFAULT_PSI_ALARM,
         "held-out score PSI {stable_score_psi}"
     );
+    assert_eq!(drift_alerts(&service), Vec::<serde_json::Value>::new());
     let cloudtrail_stable = document_gauge(&metrics, "CloudTrail", "DriftMaxFeaturePsi").unwrap();
     assert!(cloudtrail_stable < DEFAULT_PSI_ALARM, "{cloudtrail_stable}");
     let latency = metrics.gauges["InferenceLatencyPerRecord"];
@@ -151,6 +169,40 @@ async fn drift_rehearsal_stable_traffic_then_a_shift_crosses_the_alarm() {
     );
     assert!(shifted > DEFAULT_PSI_ALARM, "{shifted}");
     assert!(shifted_score > DEFAULT_PSI_ALARM, "{shifted_score}");
+
+    // Sentinel hears of it too: the next batch carries one alert row per drifting log type
+    // for the alert table, matched by the connector health rule; raised once per day.
+    let alerts = drift_alerts(&second);
+    let declaration = StreamDeclaration::for_table(Table::S3SentinelAlerts);
+    for a in &alerts {
+        declaration
+            .check_row(a.as_object().unwrap(), UnknownColumns::Reject)
+            .unwrap();
+        eprintln!("drift alert: {} | {}", a["AlertName"], a["SourceSummary"]);
+    }
+    assert!(!alerts.is_empty());
+    for d in &metrics.documents {
+        let log_type = &d.dimensions[0].1;
+        let drifting = document_gauge(&metrics, log_type, "DriftMaxFeaturePsi").unwrap()
+            > DEFAULT_PSI_ALARM
+            || document_gauge(&metrics, log_type, "DriftScorePsi").unwrap() > DEFAULT_PSI_ALARM;
+        let alerted = alerts
+            .iter()
+            .any(|a| a["SourceLogType"] == log_type.as_str());
+        assert_eq!(alerted, drifting, "{log_type}");
+    }
+    assert_eq!(drift_alerts(&second), Vec::<serde_json::Value>::new());
+    // The same campaign again: log types already alerted today stay quiet (others may
+    // only now cross the level).
+    invocation(&second, &store, &mut attacks.clone()).await;
+    for again in drift_alerts(&second) {
+        assert!(
+            !alerts
+                .iter()
+                .any(|a| a["SourceLogType"] == again["SourceLogType"]),
+            "{again}"
+        );
+    }
     let stored: StoredDrift =
         serde_json::from_slice(&store.get(&key).await.unwrap().unwrap().body).unwrap();
     assert!(stored.counts.rows > cloudtrail_rows);

@@ -13,8 +13,8 @@ use crate::record::{LogType, Record, RecordId, Table, Value, time};
 /// `AlertName` prefix of the connector's health alerts about dead-lettered rows
 /// (`sink::health`). Sentinel's connector health rule matches it.
 pub const DEAD_LETTER_ALERT_PREFIX: &str = "Dead-lettered rows";
-/// `AlertName` prefix reserved for model drift alerts; the connector health rule matches
-/// it (see docs/azure.md).
+/// `AlertName` prefix of model drift alerts (`enrich::service`: a log type's merged drift
+/// window beyond the PSI alarm level); the connector health rule matches it.
 pub const DRIFT_ALERT_PREFIX: &str = "Model drift";
 
 /// The default stream alerts are sent to.

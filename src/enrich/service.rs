@@ -140,6 +140,15 @@ pub struct MlService {
     upkeep: Mutex<Upkeep>,
     /// Drift reports of the merged windows, from `save_state`, for `publish_metrics`.
     merged: Mutex<Option<Measured>>,
+    drift_alerts: Mutex<DriftAlerts>,
+}
+
+/// Drift alert rows waiting for the next batch's delivery, and what this process already
+/// raised (one alert per log type, model version and day).
+#[derive(Default)]
+struct DriftAlerts {
+    raised: std::collections::HashSet<String>,
+    pending: Vec<crate::sink::Row>,
 }
 
 /// What one invocation measured, ready to publish.
@@ -167,6 +176,7 @@ impl MlService {
                 last_persist: Instant::now(),
             }),
             merged: Mutex::new(None),
+            drift_alerts: Mutex::new(DriftAlerts::default()),
         })
     }
 
@@ -318,7 +328,31 @@ impl MlService {
             };
             measured.drift.extend(LogTypeDrift::new(entry, &counts));
         }
+        self.raise_drift_alerts(&measured.drift, now);
         *self.merged.lock().unwrap_or_else(|e| e.into_inner()) = Some(measured);
+    }
+
+    /// Queues an alert row for each log type whose merged window drifts beyond the alarm
+    /// level, once per log type, model version and day; the next batch delivers them to the
+    /// alert stream, where Sentinel's connector health rule matches them.
+    fn raise_drift_alerts(&self, drift: &[LogTypeDrift], now: chrono::DateTime<chrono::Utc>) {
+        let mut alerts = self.drift_alerts.lock().unwrap_or_else(|e| e.into_inner());
+        for d in drift {
+            if d.report.rows < self.settings.drift_min_rows
+                || !d.report.is_drifting(crate::drift::DEFAULT_PSI_ALARM)
+            {
+                continue;
+            }
+            let key = format!(
+                "{}/{}/{}",
+                d.log_type,
+                d.model_version,
+                now.format("%Y-%m-%d")
+            );
+            if alerts.raised.insert(key.clone()) {
+                alerts.pending.push(drift_alert_row(d, &key, now));
+            }
+        }
     }
 
     /// The EMF gauges of what was measured: merged windows when [`MlService::merge_drift`]
@@ -425,7 +459,15 @@ impl MlService {
 impl crate::runner::Enricher for MlService {
     fn enrich(&self, records: &mut [Record]) -> Vec<crate::sink::Row> {
         self.upkeep_blocking();
-        crate::runner::Enricher::enrich(&self.enricher, records)
+        let mut alerts = std::mem::take(
+            &mut self
+                .drift_alerts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pending,
+        );
+        alerts.extend(crate::runner::Enricher::enrich(&self.enricher, records));
+        alerts
     }
 
     /// Cold start: model manifest check and threshold history, before the first batch.
@@ -444,6 +486,61 @@ impl crate::runner::Enricher for MlService {
 
     fn publish_metrics(&self, metrics: &mut InvocationMetrics) {
         self.publish(metrics);
+    }
+}
+
+/// An `S3SentinelAlerts_CL` row about a drifting log type. Its id derives from the log
+/// type, model version and day, so the copies concurrent functions raise are one alert at
+/// query time.
+fn drift_alert_row(
+    d: &LogTypeDrift,
+    key: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::sink::Row {
+    use crate::record::{LogType, RecordId, Table};
+    let id = RecordId(xxhash_rust::xxh3::xxh3_128(
+        format!("drift:{key}").as_bytes(),
+    ));
+    let log_type = LogType::from_name(&d.log_type).unwrap_or(LogType::Text);
+    let feature = d.report.most_drifted_feature.as_deref().unwrap_or("(none)");
+    let row = serde_json::json!({
+        "TimeGenerated": crate::record::time::to_rfc3339(&now),
+        "AlertName": format!(
+            "{}: {} records drift from model {}",
+            super::alerts::DRIFT_ALERT_PREFIX,
+            d.log_type,
+            d.model_version
+        ),
+        "AlertSeverity": "Medium",
+        "Description": format!(
+            "Over the last window {} {} records scored by model {} differ from its training \
+             distribution: population stability index of AnomalyScore {:.3}, largest feature \
+             PSI {:.3} ({feature}); above {} the scores are no longer comparable with those \
+             the thresholds were set on. Evaluate and retrain (docs/lifecycle.md).",
+            d.report.rows,
+            d.log_type,
+            d.model_version,
+            d.report.score_psi,
+            d.report.max_feature_psi,
+            crate::drift::DEFAULT_PSI_ALARM
+        ),
+        "AlertTrigger": "drift",
+        "SourceTable": log_type.table().name(),
+        "SourceSummary": format!(
+            "{} rows, score PSI {:.3}, max feature PSI {:.3} ({feature})",
+            d.report.rows, d.report.score_psi, d.report.max_feature_psi
+        ),
+        "SourceLogType": d.log_type,
+        "SourceObject": format!("drift/{key}"),
+        "RecordId": id.to_string(),
+    });
+    crate::sink::Row {
+        log_type,
+        table: Table::S3SentinelAlerts,
+        record_id: id,
+        source_object: Arc::from(format!("drift/{key}").as_str()),
+        ordinal: 0,
+        json: row.to_string(),
     }
 }
 
