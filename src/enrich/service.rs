@@ -497,22 +497,24 @@ fn drift_alert_row(
     key: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> crate::sink::Row {
-    use crate::record::{LogType, RecordId, Table};
+    use crate::record::{LogType, RecordId};
     let id = RecordId(xxhash_rust::xxh3::xxh3_128(
         format!("drift:{key}").as_bytes(),
     ));
     let log_type = LogType::from_name(&d.log_type).unwrap_or(LogType::Text);
     let feature = d.report.most_drifted_feature.as_deref().unwrap_or("(none)");
-    let row = serde_json::json!({
-        "TimeGenerated": crate::record::time::to_rfc3339(&now),
-        "AlertName": format!(
+    let source_object = format!("drift/{key}");
+    super::alerts::ConnectorAlert {
+        id,
+        time: now,
+        name: format!(
             "{}: {} records drift from model {}",
             super::alerts::DRIFT_ALERT_PREFIX,
             d.log_type,
             d.model_version
         ),
-        "AlertSeverity": "Medium",
-        "Description": format!(
+        severity: "Medium",
+        description: format!(
             "Over the last window {} {} records scored by model {} differ from its training \
              distribution: population stability index of AnomalyScore {:.3}, largest feature \
              PSI {:.3} ({feature}); above {} the scores are no longer comparable with those \
@@ -524,24 +526,18 @@ fn drift_alert_row(
             d.report.max_feature_psi,
             crate::drift::DEFAULT_PSI_ALARM
         ),
-        "AlertTrigger": "drift",
-        "SourceTable": log_type.table().name(),
-        "SourceSummary": format!(
+        trigger: "drift",
+        source_table: log_type.table(),
+        summary: format!(
             "{} rows, score PSI {:.3}, max feature PSI {:.3} ({feature})",
             d.report.rows, d.report.score_psi, d.report.max_feature_psi
         ),
-        "SourceLogType": d.log_type,
-        "SourceObject": format!("drift/{key}"),
-        "RecordId": id.to_string(),
-    });
-    crate::sink::Row {
+        source_record_id: None,
         log_type,
-        table: Table::S3SentinelAlerts,
-        record_id: id,
-        source_object: Arc::from(format!("drift/{key}").as_str()),
+        source_object: &source_object,
         ordinal: 0,
-        json: row.to_string(),
     }
+    .into_row()
 }
 
 fn local_measure(snapshot: MonitorSnapshot) -> Measured {

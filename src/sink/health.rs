@@ -4,15 +4,13 @@
 //! `AlertName` prefix [`DEAD_LETTER_ALERT_PREFIX`].
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::Row;
 use super::sentinel::FailedRow;
-use crate::enrich::alerts::DEAD_LETTER_ALERT_PREFIX;
-use crate::record::{RecordId, Table, time};
+use crate::enrich::alerts::{ConnectorAlert, DEAD_LETTER_ALERT_PREFIX};
+use crate::record::{RecordId, Table};
 
 /// Longest refusal text repeated in an alert.
 const MAX_REASON_CHARS: usize = 1000;
@@ -46,36 +44,30 @@ pub fn dead_letter_alerts(
                 format!("dead-letter:{source_object}:{table}:{stream}:{kind}:").into_bytes();
             first.row.record_id.write_to(&mut seed);
             let id = RecordId(xxhash_rust::xxh3::xxh3_128(&seed));
-            let row = json!({
-                "TimeGenerated": time::to_rfc3339(&now),
-                "AlertName": format!(
+            ConnectorAlert {
+                id,
+                time: now,
+                name: format!(
                     "{DEAD_LETTER_ALERT_PREFIX}: {} rows of {table} refused ({kind})",
                     rows.len()
                 ),
-                "AlertSeverity": "High",
-                "Description": format!(
+                severity: "High",
+                description: format!(
                     "{} rows from {source_object} for stream {stream} were not accepted and \
                      are in the dead letter {location} ({}). Fix the cause, then run \
                      `s3-sentinel replay {location}`. First refusal: {reason}",
                     rows.len(),
                     files.join(", ")
                 ),
-                "AlertTrigger": "dead_letter",
-                "SourceTable": table.name(),
-                "SourceSummary": format!("{} rows, stream {stream}, {kind}", rows.len()),
-                "SourceRecordId": first.row.record_id.to_string(),
-                "SourceLogType": first.row.log_type.name(),
-                "SourceObject": source_object,
-                "RecordId": id.to_string(),
-            });
-            Row {
+                trigger: "dead_letter",
+                source_table: table,
+                summary: format!("{} rows, stream {stream}, {kind}", rows.len()),
+                source_record_id: Some(first.row.record_id),
                 log_type: first.row.log_type,
-                table: Table::S3SentinelAlerts,
-                record_id: id,
-                source_object: Arc::from(source_object),
+                source_object,
                 ordinal: first.row.ordinal,
-                json: row.to_string(),
             }
+            .into_row()
         })
         .collect()
 }
@@ -85,7 +77,7 @@ mod tests {
     use super::*;
     use crate::azure::StreamDeclaration;
     use crate::azure::schema::UnknownColumns;
-    use crate::record::{LogType, Record};
+    use crate::record::{LogType, Record, time};
     use crate::sink::sentinel::FailureReason;
 
     #[test]
