@@ -13,6 +13,11 @@
 #   AZURE_AUTHORITY_HOST          e.g. https://login.microsoftonline.us for US Gov
 #   ANOMALY_THRESHOLD (0.95), PRIORITY_THRESHOLD (0.8)
 #   MODEL_BUCKET, MODEL_PREFIX    where scripts/deploy_models.sh publishes models
+#   MODEL_PUBLIC_KEY              ed25519 public key (hex, `s3-sentinel keygen`): only signed
+#                                 model manifests are served
+#   DRIFT_PSI_THRESHOLD (0.2)     drift alarms on feature and score PSI
+#   INFERENCE_LATENCY_THRESHOLD_MICROS (200)  inference latency alarm, per record
+#   RESOURCE_USE_THRESHOLD (0.9)  memory and duration alarms, share of the configured limits
 #   RESERVED_CONCURRENCY (10), MEMORY_SIZE (512), TIMEOUT (300), ALARM_TOPIC_ARN
 #
 # Needs: sam (AWS SAM CLI), cargo-lambda (`pip install cargo-lambda`), zig (pulled in by
@@ -40,6 +45,10 @@ params=(
   "PriorityThreshold=${PRIORITY_THRESHOLD:-0.8}"
   "ModelBucketName=${MODEL_BUCKET:-}"
   "ModelPrefix=${MODEL_PREFIX:-models/}"
+  "ModelPublicKey=${MODEL_PUBLIC_KEY:-}"
+  "DriftPsiThreshold=${DRIFT_PSI_THRESHOLD:-0.2}"
+  "InferenceLatencyThresholdMicros=${INFERENCE_LATENCY_THRESHOLD_MICROS:-200}"
+  "ResourceUseThreshold=${RESOURCE_USE_THRESHOLD:-0.9}"
   "ReservedConcurrency=${RESERVED_CONCURRENCY:-10}"
   "MemorySize=${MEMORY_SIZE:-512}"
   "Timeout=${TIMEOUT:-300}"
