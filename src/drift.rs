@@ -14,6 +14,11 @@ pub const DEFAULT_PSI_ALARM: f64 = 0.2;
 const DEFAULT_BINS: usize = 10;
 /// Keeps empty bins from making PSI infinite.
 const EPSILON: f64 = 1e-4;
+/// Narrowest bin, in the units of features and scores (both scaled to about `0..=1`).
+/// Quantile edges of a value that clusters tightly (a sequence surprise that sits near
+/// one level in a log type) are otherwise a few thousandths apart, and the ordinary
+/// difference between two healthy deployments reads as a PSI of 1 or more.
+pub const MIN_BIN_WIDTH: f32 = 0.05;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReferenceHistogram {
@@ -24,8 +29,11 @@ pub struct ReferenceHistogram {
 }
 
 impl ReferenceHistogram {
-    /// Quantile bins over training values. Repeated edges (discrete features) collapse, so
-    /// a binary feature gets two bins, not ten.
+    /// Quantile bins over training values, no narrower than [`MIN_BIN_WIDTH`]: an edge
+    /// closer than that to the previous one (or to the minimum) is dropped, so repeated
+    /// edges of a discrete feature collapse too. A minimum that holds most values gets a
+    /// bin of its own, and two guard bins, empty in training, catch values more than
+    /// [`MIN_BIN_WIDTH`] beyond the training range.
     pub fn from_samples(values: &[f32]) -> ReferenceHistogram {
         Self::with_bins(values, DEFAULT_BINS)
     }
@@ -34,13 +42,28 @@ impl ReferenceHistogram {
         let mut sorted: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
         sorted.sort_by(f32::total_cmp);
         let mut edges: Vec<f32> = Vec::new();
-        if !sorted.is_empty() {
+        if let (Some(&min), Some(&max)) = (sorted.first(), sorted.last()) {
+            // A guard bin below the training range, empty in training.
+            edges.push(min - MIN_BIN_WIDTH);
+            // Most features sit at their minimum (zero) most of the time: a flag, a slot
+            // of another family. The minimum then gets a bin of its own, so a rare flag
+            // firing far more often shows even though no quantile reaches it.
+            let at_min = sorted.partition_point(|v| *v <= min);
+            let mut floor = min;
+            if at_min * 2 > sorted.len() {
+                floor = min + MIN_BIN_WIDTH / 2.0;
+                edges.push(floor);
+            }
             for i in 1..bins {
                 let q = sorted[(i * sorted.len() / bins).min(sorted.len() - 1)];
-                // An edge equal to the minimum would leave an always-empty first bin.
-                if q > sorted[0] && edges.last().is_none_or(|last| q > *last) {
+                if q - floor >= MIN_BIN_WIDTH {
                     edges.push(q);
+                    floor = q;
                 }
+            }
+            // And a guard bin above the range.
+            if max + MIN_BIN_WIDTH > floor {
+                edges.push(max + MIN_BIN_WIDTH);
             }
         }
         let mut counts = vec![0u64; edges.len() + 1];
@@ -132,8 +155,13 @@ impl DriftProfile {
             .zip(&counts.features)
             .map(|((name, hist), c)| (name.clone(), psi(&hist.proportions, c)))
             .collect();
+        // The pattern slot describes the deployment's own history (how often a template
+        // occurs there, how its volume moves), which differs between healthy deployments
+        // of different sizes; its effect on the models shows in the score's PSI, and the
+        // pattern stage reports its changes itself. Its PSI is published, not alarmed on.
         let max = per_feature
             .iter()
+            .filter(|(name, _)| !crate::patterns::PATTERN_FEATURE_NAMES.contains(&name.as_str()))
             .cloned()
             .fold(None, |best: Option<(String, f64)>, cur| match best {
                 Some(b) if b.1 >= cur.1 => Some(b),
@@ -215,7 +243,8 @@ mod tests {
         let mut seed = 7;
         let train: Vec<f32> = (0..20_000).map(|_| lcg(&mut seed)).collect();
         let hist = ReferenceHistogram::from_samples(&train);
-        assert_eq!(hist.bins(), 10);
+        // Ten quantile bins and the two guards.
+        assert_eq!(hist.bins(), 12);
         let same: Vec<u64> = {
             let mut c = vec![0; hist.bins()];
             for _ in 0..5000 {
@@ -235,13 +264,56 @@ mod tests {
     }
 
     #[test]
+    fn tightly_clustered_values_get_no_hair_thin_bins() {
+        // A feature near 0.11 with a small spread, then the same shifted by 0.02.
+        let train: Vec<f32> = (0..1000).map(|i| 0.1 + (i % 10) as f32 * 0.002).collect();
+        let hist = ReferenceHistogram::from_samples(&train);
+        assert!(
+            hist.edges.windows(2).all(|w| w[1] - w[0] >= MIN_BIN_WIDTH),
+            "{:?}",
+            hist.edges
+        );
+        assert!(hist.bins() <= 3, "{:?}", hist.edges);
+        let mut counts = vec![0u64; hist.bins()];
+        for v in &train {
+            counts[bin_index(&hist.edges, v + 0.02)] += 1;
+        }
+        assert!(psi(&hist.proportions, &counts) < DEFAULT_PSI_ALARM);
+        // A real move still shows.
+        let mut moved = vec![0u64; hist.bins()];
+        for v in &train {
+            moved[bin_index(&hist.edges, v + 0.3)] += 1;
+        }
+        assert!(psi(&hist.proportions, &moved) > DEFAULT_PSI_ALARM);
+    }
+
+    #[test]
+    fn pattern_features_are_reported_but_not_alarmed_on() {
+        let names = vec!["bytes".to_string(), "pattern_rare".to_string()];
+        let rows: Vec<Vec<f32>> = (0..1000)
+            .map(|i| vec![(i % 10) as f32 / 10.0, f32::from(i % 50 == 0)])
+            .collect();
+        let scores: Vec<f32> = (0..1000).map(|i| (i % 10) as f32 / 10.0).collect();
+        let profile = DriftProfile::from_training(&names, &rows, &scores);
+        let mut counts = profile.empty_counts();
+        for (i, row) in rows.iter().enumerate() {
+            // Same bytes and scores; rare templates ten times as often.
+            profile.observe(&mut counts, &[row[0], f32::from(i % 5 == 0)], scores[i]);
+        }
+        let report = profile.report(&counts);
+        assert!(report.per_feature[1].1 > DEFAULT_PSI_ALARM);
+        assert_eq!(report.most_drifted_feature.as_deref(), Some("bytes"));
+        assert!(!report.is_drifting(DEFAULT_PSI_ALARM));
+    }
+
+    #[test]
     fn discrete_features_collapse_bins() {
         let values: Vec<f32> = (0..100)
             .map(|i| if i % 4 == 0 { 1.0 } else { 0.0 })
             .collect();
         let hist = ReferenceHistogram::from_samples(&values);
-        assert_eq!(hist.edges, vec![1.0]);
-        assert_eq!(hist.proportions, vec![0.75, 0.25]);
+        assert_eq!(hist.edges, vec![-0.05, 0.025, 1.0, 1.05]);
+        assert_eq!(hist.proportions, vec![0.0, 0.75, 0.0, 0.25, 0.0]);
     }
 
     #[test]
