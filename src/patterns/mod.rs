@@ -9,6 +9,7 @@ pub mod features;
 pub mod mask;
 pub mod message;
 pub mod miner;
+pub mod replay;
 pub mod sequence;
 pub mod trend;
 

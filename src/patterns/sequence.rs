@@ -272,6 +272,20 @@ impl SequenceTracker {
 /// Where the sequence model lives under the state prefix.
 pub const DEFAULT_KEY: &str = "patterns/sequences.json";
 
+/// Reads the model stored under `key` (`None` when there is none yet).
+pub async fn load<S: crate::state::StateStore + ?Sized>(
+    store: &S,
+    key: &str,
+) -> Result<Option<SequenceModel>, crate::state::StateError> {
+    use crate::state::StateError;
+    match store.get(key).await? {
+        Some(v) => serde_json::from_slice(&v.body).map(Some).map_err(|e| {
+            StateError::Other(anyhow::Error::new(e).context(format!("reading {key}")))
+        }),
+        None => Ok(None),
+    }
+}
+
 /// Merges a tracker's delta into the model stored under `key` (conditional write, retried
 /// on conflict, like the pattern database) and returns the merged model.
 pub async fn persist<S: crate::state::StateStore + ?Sized>(

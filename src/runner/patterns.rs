@@ -59,7 +59,14 @@ impl Enricher for PatternStage {
 
     async fn load_state(&self, store: &dyn StateStore) -> anyhow::Result<()> {
         let stored = db::load(store, db::DEFAULT_KEY).await?;
-        self.lock().replace_db(stored);
+        // Without the stored transitions every principal's next call would look unseen
+        // until the first save: the models weigh sequence surprise.
+        let sequences = sequence::load(store, sequence::DEFAULT_KEY).await?;
+        let mut analyzer = self.lock();
+        analyzer.replace_db(stored);
+        if let Some(model) = sequences {
+            analyzer.replace_sequence_model(model);
+        }
         Ok(())
     }
 
