@@ -113,9 +113,11 @@ impl Connector {
     /// The feature vectors the models see for these records (what `update_models`
     /// takes).
     pub fn extract_features(&self, records: &[Record]) -> Vec<FeatureVector> {
-        records
-            .iter()
-            .map(|r| self.enricher.extractor().extract(r))
+        let models = self.enricher.models().current();
+        models
+            .features(self.enricher.extractor(), records)
+            .chunks_exact(N_FEATURES)
+            .map(|row| row.try_into().expect("rows of N_FEATURES"))
             .collect()
     }
 

@@ -178,7 +178,7 @@ impl Enricher {
     /// Scores records without changing them or the threshold history.
     pub fn score(&self, records: &[Record]) -> Result<Vec<RecordScores>, ModelError> {
         let models = self.models.current();
-        let features = self.extractor.extract_batch(records);
+        let features = models.features(&self.extractor, records);
         self.score_features(&models, records, &features)
     }
 
@@ -230,7 +230,7 @@ impl Enricher {
         let models = self.models.current();
         let version = models.version().to_string();
         let started = Instant::now();
-        let features = self.extractor.extract_batch(records);
+        let features = models.features(&self.extractor, records);
         let scored = self.score_features(&models, records, &features)?;
         let inference_time = started.elapsed();
         self.observe(&models, records, &features, &scored, inference_time);
@@ -290,7 +290,9 @@ impl Enricher {
         inference_time: std::time::Duration,
     ) {
         let shadow = self.models.shadow().and_then(|shadow| {
-            match self.score_features(&shadow, records, features) {
+            // The shadow set may fill unanalyzed records' pattern slots differently.
+            let shadow_features = shadow.features(&self.extractor, records);
+            match self.score_features(&shadow, records, &shadow_features) {
                 Ok(s) => Some((shadow, s)),
                 Err(e) => {
                     tracing::warn!(error = %e, shadow = %shadow.version(), "shadow models failed to score a batch");

@@ -5,12 +5,13 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use super::Category;
 use super::manifest::{self, ANOMALY_FILE, CLASSIFIER_FILE, MANIFEST_FILE, Manifest};
 use super::onnx::{self, ModelInfo};
 use super::runtime::{ModelError, ModelSet};
 use super::train::{self, AnomalyModel, Dataset, TrainConfig, TrainError, TrainingReport};
 use crate::drift::DriftProfile;
-use crate::features::FeatureSchema;
+use crate::features::{Family, FeatureSchema, PATTERN_FEATURES, PATTERN_OFFSET};
 
 /// What a training run produces.
 #[derive(Debug, Clone)]
@@ -64,12 +65,40 @@ pub fn train_and_export(
         &classifier_onnx,
     );
     manifest.drift_log_types = drift_log_types;
+    manifest.pattern_neutral = pattern_neutral(data);
     Ok(Artifacts {
         manifest,
         anomaly_onnx,
         classifier_onnx,
         report: models.report,
     })
+}
+
+/// Mean pattern slot of the normal rows of each log family (see
+/// `Manifest::pattern_neutral`); families without normal rows, or whose normal rows never
+/// went through the pattern stage (all zeros: nothing to fill in), are left out.
+fn pattern_neutral(data: &Dataset) -> BTreeMap<String, Vec<f32>> {
+    let mut sums: BTreeMap<usize, (Vec<f64>, u64)> = BTreeMap::new();
+    for (i, label) in data.labels.iter().enumerate() {
+        if *label != Category::Normal {
+            continue;
+        }
+        let row = data.row(i);
+        let (sum, n) = sums
+            .entry(train::family_of_row(row))
+            .or_insert_with(|| (vec![0.0; PATTERN_FEATURES], 0));
+        for (s, v) in sum.iter_mut().zip(&row[PATTERN_OFFSET..]) {
+            *s += *v as f64;
+        }
+        *n += 1;
+    }
+    sums.into_iter()
+        .filter(|(_, (sum, _))| sum.iter().any(|s| *s != 0.0))
+        .filter_map(|(family, (sum, n))| {
+            let name = Family::ALL.get(family)?.name().to_string();
+            Some((name, sum.iter().map(|s| (s / n as f64) as f32).collect()))
+        })
+        .collect()
 }
 
 /// Rows of the training distribution kept for drift reference histograms.

@@ -178,7 +178,7 @@ pub fn evaluate_models(
     }
     let extractor = Extractor::new();
     let started = Instant::now();
-    let features = extractor.extract_batch(records);
+    let features = models.features(&extractor, records);
     let scores = models.score(&features)?;
     let batched = started.elapsed().as_secs_f64() * 1e6 / records.len() as f64;
 
@@ -369,7 +369,7 @@ fn latency(
     let mut times = Vec::new();
     for record in records.iter().step_by(step) {
         let started = Instant::now();
-        let row = extractor.extract(record);
+        let row = models.features(extractor, std::slice::from_ref(record));
         let scored = models.score(&row)?;
         std::hint::black_box(&scored);
         times.push(started.elapsed().as_secs_f64() * 1e6);

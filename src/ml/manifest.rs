@@ -41,6 +41,12 @@ pub struct Manifest {
     /// types, whose shares depend on what a deployment happens to ingest.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub drift_log_types: BTreeMap<String, DriftProfile>,
+    /// Per log family (`Family::name`), the mean pattern slot of the normal training
+    /// rows: what a record that never went through the pattern stage is given, so that it
+    /// is judged on its own fields as if its pattern context were typical, rather than
+    /// on a slot of zeros no training row had.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pattern_neutral: BTreeMap<String, Vec<f32>>,
     /// A candidate set scored beside this one on live records without affecting output
     /// (shadow mode); its files are named relative to the same prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,6 +174,7 @@ pub fn for_training(
         },
         drift,
         drift_log_types: BTreeMap::new(),
+        pattern_neutral: BTreeMap::new(),
         shadow: None,
         extra: BTreeMap::new(),
     }

@@ -9,7 +9,9 @@ use tract_onnx::prelude::*;
 
 use super::manifest::Manifest;
 use super::onnx;
-use crate::features::N_FEATURES;
+use crate::features::{Extractor, Family, N_FEATURES, PATTERN_FEATURES, PATTERN_OFFSET};
+use crate::patterns::replay;
+use crate::record::Record;
 
 /// Records scored per tract call: large enough to amortize the call, small enough to
 /// keep intermediate tensors in cache.
@@ -211,6 +213,28 @@ impl ModelSet {
     /// Time spent verifying, loading, optimizing and probing.
     pub fn load_time(&self) -> Duration {
         self.load_time
+    }
+
+    /// The feature rows these models see for `records`: the extractor's vectors, with the
+    /// pattern slot of every record the pattern stage did not analyze set to the
+    /// manifest's typical values for its family (see `Manifest::pattern_neutral`).
+    pub fn features(&self, extractor: &Extractor, records: &[Record]) -> Vec<f32> {
+        let mut rows = extractor.extract_batch(records);
+        if self.manifest.pattern_neutral.is_empty() {
+            return rows;
+        }
+        for (record, row) in records.iter().zip(rows.chunks_exact_mut(N_FEATURES)) {
+            if replay::was_analyzed(record) {
+                continue;
+            }
+            let family = Family::of(record.log_type).name();
+            if let Some(neutral) = self.manifest.pattern_neutral.get(family)
+                && neutral.len() == PATTERN_FEATURES
+            {
+                row[PATTERN_OFFSET..].copy_from_slice(neutral);
+            }
+        }
+        rows
     }
 
     /// Scores row-major feature rows, in batches of [`BATCH`].
