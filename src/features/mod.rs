@@ -23,10 +23,11 @@
 //! (`patterns::pattern_features`: new or rare template, frequency spike/drop/rise, volume
 //! anomaly, sequence surprise, unseen transition, new or broken correlation, variable
 //! share), read from the `PatternFlags`, `SequenceScore` and `PatternTemplate` columns the
-//! stage writes. Records it did not analyze get zeros, and a model trained on such data
-//! gives the slot no weight (see `ml::train`): the default models are trained without
-//! the pattern stage (to stay reproducible bit for bit), models trained on exported
-//! Sentinel rows that carry the pattern columns use it.
+//! stage writes. Records it did not analyze get zeros here; the models then fill the slot
+//! with the typical values of their normal training records (`ModelSet::features`), and
+//! a model trained only on such records gives the slot no weight (see `ml::train`). The
+//! default models are trained on generated records replayed through the pattern stage
+//! (`patterns::replay`, deterministic), as the function meets them.
 
 pub mod catalog;
 mod cloudtrail;
@@ -40,7 +41,7 @@ mod text;
 use crate::record::{LogType, Record};
 
 /// Bumped whenever a slot changes meaning or position.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One slot of the vector: its stable name and what it means for an analyst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,8 +12,8 @@ use super::analyzer::flags;
 /// - `frequency_spike`, `frequency_drop`, `frequency_rising`: the template's count in its
 ///   window is far above its history, its last window far below, or climbing.
 /// - `log_type_volume_anomaly`: the record's log type as a whole spikes, drops or rises.
-/// - `sequence_surprise`: `1 - P(template | entity's previous templates)`; 0 without an
-///   entity.
+/// - `sequence_surprise`: 1 when `1 - P(template | entity's previous templates)` is at
+///   least [`SURPRISING`]; 0 below it or without an entity.
 /// - `sequence_unseen`: 1 when that transition was never seen.
 /// - `correlation_new`, `correlation_broken`: the record completed a newly correlated
 ///   pair, or its template occurred without its usual companion.
@@ -34,6 +34,12 @@ pub const PATTERN_FEATURE_NAMES: [&str; 11] = [
 
 pub const PATTERN_FEATURES: usize = PATTERN_FEATURE_NAMES.len();
 
+/// `SequenceScore` from which a record counts as surprising: its template follows the
+/// entity's previous ones less than once in ten. The score itself is not a feature: below
+/// that level it mostly restates how often each template occurs in a deployment (the
+/// share of failing TLS handshakes, say), which differs between healthy deployments.
+pub const SURPRISING: f64 = 0.9;
+
 /// The pattern features of an analyzed record (all zero for a record never analyzed).
 pub fn pattern_features(record: &Record) -> [f32; PATTERN_FEATURES] {
     let flag_text = record.get_str("PatternFlags").unwrap_or("[]");
@@ -42,8 +48,7 @@ pub fn pattern_features(record: &Record) -> [f32; PATTERN_FEATURES] {
     let surprise = record
         .get("SequenceScore")
         .and_then(|v| v.as_f64())
-        .unwrap_or(0.0)
-        .clamp(0.0, 1.0) as f32;
+        .is_some_and(|s| s >= SURPRISING) as u8 as f32;
     let variable_share = record.get_str("PatternTemplate").map_or(0.0, |t| {
         let total = t.split(' ').count();
         let vars = t
@@ -91,7 +96,7 @@ mod tests {
                     .unwrap(),
             ),
         );
-        r.set("SequenceScore", 0.75);
+        r.set("SequenceScore", 0.95);
         let f = pattern_features(&r);
         let get = |name: &str| {
             f[PATTERN_FEATURE_NAMES
@@ -103,7 +108,7 @@ mod tests {
         assert_eq!(get("pattern_rare"), 0.0);
         assert_eq!(get("frequency_spike"), 1.0);
         assert_eq!(get("log_type_volume_anomaly"), 1.0);
-        assert_eq!(get("sequence_surprise"), 0.75);
+        assert_eq!(get("sequence_surprise"), 1.0);
         assert_eq!(get("sequence_unseen"), 1.0);
         assert!((get("template_variable_share") - 0.4).abs() < 1e-6);
     }
