@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 SEED=20250106
 SCALE=1.0
-VERSION=default-1
+VERSION=default-2
 
 out=onnx
 if [[ "${1:-}" == "--check" ]]; then

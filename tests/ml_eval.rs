@@ -6,21 +6,30 @@
 //! - CloudTrail: the 310 events recorded by Stratus Red Team while detonating 35 attack
 //!   techniques, their `userAgent` rewritten to ordinary client values (the tool names
 //!   itself there) and their `awsRegion` (anonymized by the dataset into names like
-//!   `us-north-2r`) set to `us-east-1`, mixed with benign CloudTrail from the project's
-//!   generator run with a seed other than the training seed.
-//! - BGL (loghub-2k): alert lines (Label not `-`) against the rest, label column removed.
+//!   `us-north-2r`) set to `us-east-1`, injected into two weeks of benign CloudTrail of an
+//!   organisation from the project's generator (run with a seed other than the training
+//!   seed, attack scenarios left out): each technique keeps its time of day and its
+//!   pacing and lands on one of days 5 to 14. The stream goes through the pattern stage in
+//!   5-minute objects, as in the function, then the models; events of the first 3 days
+//!   (history the pattern stage learns from) are not scored. The same records are also
+//!   scored one by one without the pattern stage, for comparison.
+//! - BGL (loghub-2k): alert lines (Label not `-`) against the rest, label column removed,
+//!   through the pattern stage then the models.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use chrono::{DateTime, Duration, Utc};
 use s3_sentinel_connector::enrich::{Connector, Priority};
 use s3_sentinel_connector::features::catalog;
 use s3_sentinel_connector::ml::labelled::parse_raw;
 use s3_sentinel_connector::ml::metrics::{binary_scores, roc_auc};
 use s3_sentinel_connector::ml::synth::{self, SynthConfig};
 use s3_sentinel_connector::ml::{Category, artifacts};
+use s3_sentinel_connector::patterns::AnalyzerConfig;
+use s3_sentinel_connector::patterns::replay::analyze_as_delivered;
 use s3_sentinel_connector::record::{LogType, Record};
 
 /// Client strings of ordinary tools, assigned round-robin to the attack events.
@@ -32,6 +41,10 @@ const ORDINARY_AGENTS: &[&str] = &[
 
 /// A seed other than the default models' training seed.
 const BENIGN_SEED: u64 = 7;
+/// Days of history before scoring starts.
+const WARM_UP_DAYS: i64 = 3;
+/// Attacks land on days `WARM_UP_DAYS + 1 ..= 14`.
+const ATTACK_DAYS: i64 = 10;
 
 fn connector() -> Connector {
     match std::env::var_os("S3_SENTINEL_MODELS") {
@@ -42,19 +55,37 @@ fn connector() -> Connector {
     }
 }
 
-fn stratus_events(dir: &Path, rewrite_region: bool) -> Vec<(String, Record)> {
+/// What an event of the evaluation stream is.
+#[derive(Debug, Clone, PartialEq)]
+enum Truth {
+    Attack(String),
+    Benign,
+    /// Operational trouble: part of the stream, neither attack nor benign in the figures.
+    Other,
+}
+
+fn stratus_events(dir: &Path, rewrite_region: bool, start: DateTime<Utc>) -> Vec<(Truth, Record)> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
+    let n_files = files.len() as i64;
     let mut out = Vec::new();
-    for file in files {
+    for (k, file) in files.iter().enumerate() {
         let technique = file.file_stem().unwrap().to_string_lossy().to_string();
         let events: Vec<serde_json::Value> =
-            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let time = |e: &serde_json::Value| -> DateTime<Utc> {
+            e["eventTime"].as_str().unwrap().parse().unwrap()
+        };
+        let first = events.iter().map(time).min().unwrap();
+        let day = start + Duration::days(WARM_UP_DAYS + 1 + k as i64 * ATTACK_DAYS / n_files);
+        let shift = Duration::days((day.date_naive() - first.date_naive()).num_days());
         for mut event in events {
+            let at = time(&event) + shift;
+            event["eventTime"] = serde_json::json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
             let agent = ORDINARY_AGENTS[out.len() % ORDINARY_AGENTS.len()];
             event["userAgent"] = serde_json::json!(agent);
             if rewrite_region {
@@ -62,27 +93,156 @@ fn stratus_events(dir: &Path, rewrite_region: bool) -> Vec<(String, Record)> {
             }
             let record = parse_raw(LogType::CloudTrail, &event.to_string(), None, "stratus")
                 .unwrap_or_else(|e| panic!("{technique}: {e}"));
-            out.push((technique.clone(), record));
+            out.push((Truth::Attack(technique.clone()), record));
         }
     }
     out
 }
 
-fn benign_cloudtrail(n: usize) -> Vec<Record> {
+fn benign_cloudtrail() -> Vec<(Truth, Record)> {
     let items = synth::generate(&SynthConfig {
         seed: BENIGN_SEED,
         ..SynthConfig::default()
     });
     items
         .iter()
-        .filter(|i| i.log_type == LogType::CloudTrail && i.label == Category::Normal)
-        .take(n)
-        .map(|i| parse_raw(i.log_type, i.raw.text(), None, "benign").unwrap())
+        .filter(|i| i.log_type == LogType::CloudTrail && !i.scenario.starts_with("attack/"))
+        .map(|i| {
+            let truth = if i.label == Category::Normal {
+                Truth::Benign
+            } else {
+                Truth::Other
+            };
+            (
+                truth,
+                parse_raw(i.log_type, i.raw.text(), None, "benign").unwrap(),
+            )
+        })
         .collect()
 }
 
 fn share_high(p: &[Priority]) -> f64 {
     p.iter().filter(|p| **p >= Priority::High).count() as f64 / p.len().max(1) as f64
+}
+
+/// Scores of the attack events and of the benign ones, in stream order.
+struct Scored {
+    attack: Vec<(String, Record, f64, f64, Priority)>,
+    benign: Vec<(f64, f64, Priority)>,
+}
+
+fn score(connector: &Connector, stream: &[(Truth, Record)], scored_from: DateTime<Utc>) -> Scored {
+    let records: Vec<Record> = stream.iter().map(|(_, r)| r.clone()).collect();
+    let priorities = connector.get_priorities(&records).unwrap();
+    let anomalies = connector.detect_anomalies(&records).unwrap();
+    let mut out = Scored {
+        attack: Vec::new(),
+        benign: Vec::new(),
+    };
+    for (i, (truth, record)) in stream.iter().enumerate() {
+        let (p, a) = (&priorities[i], &anomalies[i]);
+        match truth {
+            Truth::Attack(t) => out.attack.push((
+                t.clone(),
+                record.clone(),
+                p.priority_score,
+                a.anomaly_score,
+                p.priority,
+            )),
+            Truth::Benign if record.time.is_some_and(|t| t >= scored_from) => {
+                out.benign
+                    .push((p.priority_score, a.anomaly_score, p.priority))
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn auc(attack: &[f64], benign: &[f64]) -> f64 {
+    let scores: Vec<f64> = attack.iter().chain(benign).copied().collect();
+    let mut positive = vec![true; attack.len()];
+    positive.extend(vec![false; benign.len()]);
+    roc_auc(&scores, &positive).unwrap()
+}
+
+fn report(s: &Scored, details: bool) -> f64 {
+    let attack_p: Vec<f64> = s.attack.iter().map(|a| a.2).collect();
+    let attack_a: Vec<f64> = s.attack.iter().map(|a| a.3).collect();
+    let benign_p: Vec<f64> = s.benign.iter().map(|b| b.0).collect();
+    let benign_a: Vec<f64> = s.benign.iter().map(|b| b.1).collect();
+    let auc_priority = auc(&attack_p, &benign_p);
+    let auc_anomaly = auc(&attack_a, &benign_a);
+    let attack_bands: Vec<Priority> = s.attack.iter().map(|a| a.4).collect();
+    let benign_bands: Vec<Priority> = s.benign.iter().map(|b| b.2).collect();
+    println!(
+        "  {} attack events, {} benign events scored",
+        s.attack.len(),
+        s.benign.len()
+    );
+    println!("  ROC-AUC PriorityScore {auc_priority:.4}, AnomalyScore {auc_anomaly:.4}");
+    println!(
+        "  attacks at High or Critical: {:.1}%; benign at High or Critical: {:.2}%",
+        share_high(&attack_bands) * 100.0,
+        share_high(&benign_bands) * 100.0
+    );
+    let mut bands: BTreeMap<Priority, usize> = BTreeMap::new();
+    for b in &attack_bands {
+        *bands.entry(*b).or_default() += 1;
+    }
+    println!("  attack priority bands: {bands:?}");
+    if !details {
+        return auc_priority;
+    }
+    // Events whose API call is in no technique group of the catalogue: what the models
+    // make of attack traffic that looks routine.
+    let uncatalogued: Vec<f64> = s
+        .attack
+        .iter()
+        .filter(|(_, r, ..)| {
+            let source = catalog::service_of(r.get_str("EventSource").unwrap_or(""));
+            let t = catalog::tactics(
+                source,
+                r.get_str("EventName").unwrap_or(""),
+                r.get_str("RequestParameters"),
+            );
+            !t.any() && !t.discovery
+        })
+        .map(|a| a.2)
+        .collect();
+    println!(
+        "  attack events outside the API catalogue: {} of {}, ROC-AUC PriorityScore {:.4}",
+        uncatalogued.len(),
+        s.attack.len(),
+        auc(&uncatalogued, &benign_p)
+    );
+    // Per technique: the highest priority reached (what an analyst would see).
+    let mut per_technique: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+    for (t, _, p, ..) in &s.attack {
+        let e = per_technique.entry(t.as_str()).or_insert((0.0, 0));
+        e.0 = e.0.max(*p);
+        e.1 += 1;
+    }
+    let detected = per_technique.values().filter(|(s, _)| *s >= 0.6).count();
+    println!(
+        "  techniques with at least one event at High or Critical: {detected} of {}",
+        per_technique.len()
+    );
+    for (t, (max, n)) in &per_technique {
+        println!("    {t:<62} {n:>4} events, max PriorityScore {max:.3}");
+    }
+    let mut lowest: Vec<&(String, Record, f64, f64, Priority)> = s.attack.iter().collect();
+    lowest.sort_by(|a, b| a.2.total_cmp(&b.2));
+    println!("  lowest-ranked attack events:");
+    for (t, r, p, a, _) in lowest.iter().take(8) {
+        println!(
+            "    {p:.3} (anomaly {a:.3}) {} by {} in {t}; pattern flags {}",
+            r.get_str("EventName").unwrap_or("-"),
+            r.get_str("UserIdentityType").unwrap_or("-"),
+            r.get_str("PatternFlags").unwrap_or("-"),
+        );
+    }
+    auc_priority
 }
 
 #[test]
@@ -92,112 +252,35 @@ fn cloudtrail_attacks_against_benign_activity() {
     };
     let dir = shared.join("datasets/cloudtrail-stratus");
     let connector = connector();
-    let benign = benign_cloudtrail(20_000);
-    let benign_priorities = connector.get_priorities(&benign).unwrap();
-    let benign_anomalies = connector.detect_anomalies(&benign).unwrap();
+    let start = SynthConfig::default().start;
+    let scored_from = start + Duration::days(WARM_UP_DAYS);
+    let benign = benign_cloudtrail();
     println!(
-        "models {}; benign CloudTrail events: {} (generator seed {BENIGN_SEED})",
+        "models {}; benign CloudTrail: {} events over 14 days (generator seed {BENIGN_SEED}), scored from day {}",
         connector.model_version(),
-        benign.len()
+        benign.len(),
+        WARM_UP_DAYS + 1
     );
-
     for rewrite_region in [true, false] {
-        let attacks = stratus_events(&dir, rewrite_region);
-        let records: Vec<Record> = attacks.iter().map(|(_, r)| r.clone()).collect();
-        let priorities = connector.get_priorities(&records).unwrap();
-        let anomalies = connector.detect_anomalies(&records).unwrap();
-        let mut positive = vec![true; records.len()];
-        positive.extend(vec![false; benign.len()]);
-        let priority_scores: Vec<f64> = priorities
-            .iter()
-            .chain(&benign_priorities)
-            .map(|p| p.priority_score)
-            .collect();
-        let anomaly_scores: Vec<f64> = anomalies
-            .iter()
-            .chain(&benign_anomalies)
-            .map(|a| a.anomaly_score)
-            .collect();
-        let auc_priority = roc_auc(&priority_scores, &positive).unwrap();
-        let auc_anomaly = roc_auc(&anomaly_scores, &positive).unwrap();
-        let attack_bands: Vec<Priority> = priorities.iter().map(|p| p.priority).collect();
-        let benign_bands: Vec<Priority> = benign_priorities.iter().map(|p| p.priority).collect();
-        println!(
-            "\nstratus attacks ({} events), awsRegion {}:",
-            records.len(),
-            if rewrite_region {
-                "set to us-east-1"
-            } else {
-                "as anonymized in the dataset"
-            }
-        );
-        println!("  ROC-AUC PriorityScore {auc_priority:.4}, AnomalyScore {auc_anomaly:.4}");
-        println!(
-            "  attacks at High or Critical: {:.1}%; benign at High or Critical: {:.2}%",
-            share_high(&attack_bands) * 100.0,
-            share_high(&benign_bands) * 100.0
-        );
-        let mut bands: BTreeMap<Priority, usize> = BTreeMap::new();
-        for b in &attack_bands {
-            *bands.entry(*b).or_default() += 1;
-        }
-        println!("  attack priority bands: {bands:?}");
-        let flagged = anomalies.iter().filter(|a| a.is_anomaly).count();
-        let benign_flagged = benign_anomalies.iter().filter(|a| a.is_anomaly).count();
-        println!(
-            "  IsAnomaly: {flagged}/{} attacks, {benign_flagged}/{} benign",
-            records.len(),
-            benign.len()
-        );
+        let mut stream = benign.clone();
+        stream.extend(stratus_events(&dir, rewrite_region, start));
+        stream.sort_by_key(|(_, r)| r.time);
+        let region = if rewrite_region {
+            "set to us-east-1"
+        } else {
+            "as anonymized in the dataset"
+        };
+        println!("\nstratus attacks, awsRegion {region}, one record at a time (no pattern stage):");
+        report(&score(&connector, &stream, scored_from), false);
 
-        // Events whose API call is in no technique group of the catalogue: what the
-        // models make of attack traffic that looks routine.
-        let uncatalogued: Vec<usize> = records
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                let source = catalog::service_of(r.get_str("EventSource").unwrap_or(""));
-                let t = catalog::tactics(
-                    source,
-                    r.get_str("EventName").unwrap_or(""),
-                    r.get_str("RequestParameters"),
-                );
-                !t.any() && !t.discovery
-            })
-            .map(|(i, _)| i)
-            .collect();
-        let mut sub_scores: Vec<f64> = uncatalogued
-            .iter()
-            .map(|&i| priorities[i].priority_score)
-            .collect();
-        let mut sub_positive = vec![true; sub_scores.len()];
-        sub_scores.extend(benign_priorities.iter().map(|p| p.priority_score));
-        sub_positive.extend(vec![false; benign.len()]);
-        println!(
-            "  attack events outside the API catalogue: {} of {}, ROC-AUC PriorityScore {:.4}",
-            uncatalogued.len(),
-            records.len(),
-            roc_auc(&sub_scores, &sub_positive).unwrap()
-        );
-
-        if rewrite_region {
-            // Per technique: the highest priority reached (what an analyst would see).
-            let mut per_technique: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
-            for ((technique, _), p) in attacks.iter().zip(&priorities) {
-                let e = per_technique.entry(technique.as_str()).or_insert((0.0, 0));
-                e.0 = e.0.max(p.priority_score);
-                e.1 += 1;
-            }
-            let detected = per_technique.values().filter(|(s, _)| *s >= 0.6).count();
-            println!(
-                "  techniques with at least one event at High or Critical: {detected} of {}",
-                per_technique.len()
-            );
-            for (t, (max, n)) in &per_technique {
-                println!("    {t:<62} {n:>4} events, max PriorityScore {max:.3}");
-            }
-            assert!(auc_priority > 0.0 && auc_anomaly > 0.0);
+        let mut records: Vec<Record> = stream.iter().map(|(_, r)| r.clone()).collect();
+        analyze_as_delivered(&mut records, AnalyzerConfig::default());
+        for ((_, r), analyzed) in stream.iter_mut().zip(records) {
+            *r = analyzed;
         }
+        println!("stratus attacks, awsRegion {region}, through the pattern stage (as deployed):");
+        let auc_priority = report(&score(&connector, &stream, scored_from), rewrite_region);
+        assert!(auc_priority > 0.0);
     }
 }
 
@@ -223,6 +306,17 @@ fn bgl_alert_lines() {
         records.push(parse_raw(LogType::Text, rest, None, "bgl").unwrap());
     }
     assert_eq!(levels.len(), records.len());
+    let mut analyzed = records.clone();
+    analyze_as_delivered(&mut analyzed, AnalyzerConfig::default());
+    for (name, records) in [
+        ("one line at a time (no pattern stage)", records),
+        ("through the pattern stage (as deployed)", analyzed),
+    ] {
+        bgl_figures(name, records, &alert, &levels);
+    }
+}
+
+fn bgl_figures(name: &str, mut records: Vec<Record>, alert: &[bool], levels: &[String]) {
     let connector = connector();
     // In production order, in batches, so the adaptive threshold learns as it goes.
     let mut scores = Vec::new();
@@ -236,12 +330,12 @@ fn bgl_alert_lines() {
             categories.push(r.get_str("LogCategory").unwrap().to_string());
         }
     }
-    let auc = roc_auc(&scores, &alert).unwrap();
+    let auc = roc_auc(&scores, alert).unwrap();
     let decision: Vec<f64> = is_anomaly.iter().map(|b| f64::from(u8::from(*b))).collect();
-    let auc_decision = roc_auc(&decision, &alert).unwrap();
-    let s = binary_scores(&is_anomaly, &alert);
+    let auc_decision = roc_auc(&decision, alert).unwrap();
+    let s = binary_scores(&is_anomaly, alert);
     println!(
-        "BGL: {} lines, {} alerts; ROC-AUC of AnomalyScore {auc:.4}, of IsAnomaly {auc_decision:.4}; IsAnomaly precision {:.3} recall {:.3} F1 {:.3}; threshold after the run {:.4}",
+        "BGL {name}: {} lines, {} alerts; ROC-AUC of AnomalyScore {auc:.4}, of IsAnomaly {auc_decision:.4}; IsAnomaly precision {:.3} recall {:.3} F1 {:.3}; threshold after the run {:.4}",
         records.len(),
         alert.iter().filter(|a| **a).count(),
         s.precision,

@@ -68,10 +68,9 @@ fn train_on_analyst_verdicts_on_top_of_a_base_set() {
     assert_eq!(manifest.set_version, "team-2");
     assert_eq!(manifest.extra["base_set_version"], "base-1");
     assert!(
-        manifest
-            .training_data
-            .source
-            .starts_with("s3-sentinel synthetic generator, seed 3, scale 0.02 + "),
+        manifest.training_data.source.starts_with(
+            "s3-sentinel synthetic generator, seed 3, scale 0.02, with smaller organisations"
+        ),
         "{}",
         manifest.training_data.source
     );

@@ -21,26 +21,30 @@ use s3_sentinel_connector::ml::swap::{LocalModelStore, ModelStore};
 use s3_sentinel_connector::ml::synth::{self, SynthConfig};
 use s3_sentinel_connector::ml::train::TrainConfig;
 use s3_sentinel_connector::ml::{Category, embedded};
+use s3_sentinel_connector::patterns::AnalyzerConfig;
+use s3_sentinel_connector::patterns::replay::analyze_as_delivered;
 use s3_sentinel_connector::record::{Record, Table};
 use s3_sentinel_connector::runner::Enricher as _;
 use s3_sentinel_connector::sink::Row;
 use s3_sentinel_connector::state::StateStore;
 use s3_sentinel_connector::state::local::LocalDirStore;
 
+/// Generated traffic as the models meet it in the function: through the pattern stage.
 fn held_out(seed: u64, scale: f64) -> Vec<(Record, Category)> {
-    synth::generate(&SynthConfig {
+    let items = synth::generate(&SynthConfig {
         seed,
         scale,
         ..SynthConfig::default()
-    })
-    .iter()
-    .map(|i| {
-        (
-            parse_raw(i.log_type, i.raw.text(), i.header.as_deref(), "t").unwrap(),
-            i.label,
-        )
-    })
-    .collect()
+    });
+    let mut records: Vec<Record> = items
+        .iter()
+        .map(|i| parse_raw(i.log_type, i.raw.text(), i.header.as_deref(), "t").unwrap())
+        .collect();
+    analyze_as_delivered(&mut records, AnalyzerConfig::default());
+    records
+        .into_iter()
+        .zip(items.iter().map(|i| i.label))
+        .collect()
 }
 
 fn settings() -> MlSettings {

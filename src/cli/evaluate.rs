@@ -14,6 +14,8 @@ use crate::ml::evaluate::{
 use crate::ml::runtime::ModelSet;
 use crate::ml::synth::{self, SynthConfig};
 use crate::ml::{Category, artifacts, embedded, labelled, report};
+use crate::patterns::AnalyzerConfig;
+use crate::patterns::replay;
 use crate::record::Record;
 
 /// A model set to evaluate: a directory written by `s3-sentinel train` or the defaults
@@ -152,6 +154,8 @@ pub fn load_labelled(
     if set.records.is_empty() {
         bail!("no labelled records: give --data FILE and/or --generate-seed N");
     }
+    // Raw records get their pattern columns the way training gave them theirs.
+    replay::analyze_missing(&mut set.records, AnalyzerConfig::default());
     set.summary.records = set.records.len();
     Ok(set)
 }

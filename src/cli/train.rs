@@ -18,6 +18,8 @@ use crate::ml::artifacts::{self, Provenance};
 use crate::ml::labelled;
 use crate::ml::synth::{self, SynthConfig};
 use crate::ml::train::{Dataset, TrainConfig};
+use crate::patterns::AnalyzerConfig;
+use crate::patterns::replay;
 
 #[derive(Debug, Clone)]
 pub struct TrainArgs {
@@ -57,7 +59,10 @@ impl Recipe {
             if let Some(rest) = part.strip_prefix("s3-sentinel synthetic generator, seed ") {
                 let mut it = rest.split(", scale ");
                 let seed = it.next().and_then(|s| s.trim().parse().ok());
-                let scale = it.next().and_then(|s| s.trim().parse().ok());
+                let scale = it
+                    .next()
+                    .and_then(|s| s.split(',').next())
+                    .and_then(|s| s.trim().parse().ok());
                 if let (Some(seed), Some(scale)) = (seed, scale) {
                     recipe.generator = Some((seed, scale));
                 }
@@ -142,35 +147,53 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             scale: args.scale,
             ..SynthConfig::default()
         };
-        let items = synth::generate(&config);
-        if let Some(path) = &args.write_data {
-            let file =
-                File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            let mut out = BufWriter::new(file);
-            labelled::write_generated(&items, &mut out)?;
-            out.flush()?;
+        let mut written = match &args.write_data {
+            Some(path) => Some((
+                path,
+                BufWriter::new(
+                    File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                ),
+                0usize,
+            )),
+            None => None,
+        };
+        for organisation in synth::training_organisations(&config) {
+            let items = synth::generate(&organisation);
+            if let Some((_, out, n)) = &mut written {
+                labelled::write_generated(&items, out)?;
+                *n += items.len();
+            }
+            let (generated, _) =
+                synth::to_dataset(&items, &extractor).map_err(anyhow::Error::msg)?;
             eprintln!(
-                "wrote {} generated records to {}",
-                items.len(),
-                path.display()
+                "generated {} records (seed {}, scale {})",
+                generated.len(),
+                organisation.seed,
+                organisation.scale
             );
-        }
-        let (generated, _) = synth::to_dataset(&items, &extractor).map_err(anyhow::Error::msg)?;
-        eprintln!(
-            "generated {} records (seed {}, scale {})",
-            generated.len(),
-            args.seed,
-            args.scale
-        );
-        for i in 0..generated.len() {
-            match generated.log_types.get(i) {
-                Some(t) => data.push_typed(*t, generated.row(i), generated.labels[i]),
-                None => data.push(generated.row(i), generated.labels[i]),
+            for i in 0..generated.len() {
+                match generated.log_types.get(i) {
+                    Some(t) => data.push_typed(*t, generated.row(i), generated.labels[i]),
+                    None => data.push(generated.row(i), generated.labels[i]),
+                }
             }
         }
+        if let Some((path, mut out, n)) = written {
+            out.flush()?;
+            eprintln!("wrote {n} generated records to {}", path.display());
+        }
+        let smaller: Vec<String> = synth::TRAINING_VOLUMES[1..]
+            .iter()
+            .map(|v| format!("{v}x"))
+            .collect();
         sources.push(format!(
-            "s3-sentinel synthetic generator, seed {}, scale {}",
-            args.seed, args.scale
+            "s3-sentinel synthetic generator, seed {}, scale {}, with smaller organisations at {} of that volume (seeds {}..{}), each replayed through the pattern stage in {}-second objects per log type",
+            args.seed,
+            args.scale,
+            smaller.join(" and "),
+            args.seed.wrapping_add(1),
+            args.seed.wrapping_add(smaller.len() as u64),
+            replay::OBJECT_SECONDS
         ));
         labelling.push("generator scenarios (attack -> critical_security, operational failures -> system_error, slowness -> performance, rest -> normal; see ml::synth)".to_string());
     }
@@ -178,8 +201,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     for path in &args.data {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let base = path.parent().map(PathBuf::from).unwrap_or_default();
-        let read = labelled::read(BufReader::new(file), &base)
+        let mut read = labelled::read(BufReader::new(file), &base)
             .with_context(|| format!("reading {}", path.display()))?;
+        // Exported Sentinel rows carry the pattern stage's columns; raw records get them
+        // by replaying the file through it, as the generated data does.
+        replay::analyze_missing(&mut read.records, AnalyzerConfig::default());
         for (line, reason) in read.rejected.iter().take(REJECTS_SHOWN) {
             eprintln!("{}:{line}: skipped: {reason}", path.display());
         }

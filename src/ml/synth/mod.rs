@@ -44,6 +44,8 @@ use super::labelled;
 use super::rng::SplitMix64;
 use super::train::Dataset;
 use crate::features::Extractor;
+use crate::patterns::AnalyzerConfig;
+use crate::patterns::replay::analyze_as_delivered;
 use crate::record::{LogType, Record};
 
 /// One generated record in raw form.
@@ -95,6 +97,27 @@ impl Default for SynthConfig {
     }
 }
 
+/// Sizes of the organisations training data is generated for, as shares of the
+/// configured scale. The pattern stage's flags depend on volume (a template seen five
+/// times is rare; a principal needs ten observed transitions before an unseen one
+/// counts), so models learn them from small deployments as well as from a large one.
+pub const TRAINING_VOLUMES: [f64; 5] = [1.0, 0.5, 0.5, 0.1, 0.03];
+
+/// The organisations of a training run: the configured one, then smaller ones
+/// ([`TRAINING_VOLUMES`]) with seeds derived from its seed. Each is generated and
+/// replayed through the pattern stage on its own, as separate deployments would be.
+pub fn training_organisations(config: &SynthConfig) -> Vec<SynthConfig> {
+    TRAINING_VOLUMES
+        .iter()
+        .enumerate()
+        .map(|(k, share)| SynthConfig {
+            seed: config.seed.wrapping_add(k as u64),
+            scale: config.scale * share,
+            ..config.clone()
+        })
+        .collect()
+}
+
 /// Generates every log type, sorted by time within each log type.
 pub fn generate(config: &SynthConfig) -> Vec<LabelledRaw> {
     let root = SplitMix64::new(config.seed);
@@ -121,14 +144,14 @@ pub fn generate(config: &SynthConfig) -> Vec<LabelledRaw> {
     out
 }
 
-/// Parses generated records with the real parsers and extracts their features. Every
-/// generated record must parse: a failure means the generator and a parser disagree, and
-/// is an error rather than a silently smaller training set.
+/// Parses generated records with the real parsers, replays them through the pattern
+/// stage as the function would meet them (`patterns::replay`), and extracts their
+/// features. Every generated record must parse: a failure means the generator and a
+/// parser disagree, and is an error rather than a silently smaller training set.
 pub fn to_dataset(
     items: &[LabelledRaw],
     extractor: &Extractor,
 ) -> Result<(Dataset, Vec<Record>), String> {
-    let mut data = Dataset::new();
     let mut records = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let record = labelled::parse_raw(
@@ -145,8 +168,12 @@ pub fn to_dataset(
                 item.raw.text()
             )
         })?;
-        data.push_typed(item.log_type, &extractor.extract(&record), item.label);
         records.push(record);
+    }
+    analyze_as_delivered(&mut records, AnalyzerConfig::default());
+    let mut data = Dataset::new();
+    for (item, record) in items.iter().zip(&records) {
+        data.push_typed(item.log_type, &extractor.extract(record), item.label);
     }
     Ok((data, records))
 }
