@@ -81,6 +81,9 @@ pub struct AnalyzerConfig {
     pub rare_count: u64,
     /// ...and so is one below this share of its log type's volume.
     pub rare_share: f64,
+    /// Records of a log type the database must hold before its templates can be called
+    /// new or rare: in a fresh deployment every template is new, and that says nothing.
+    pub novelty_min_history: u64,
     /// Templates held in memory before the analyzer trims itself back to the (bounded)
     /// database: a long-lived process never grows without bound.
     pub max_templates_in_memory: usize,
@@ -99,6 +102,7 @@ impl Default for AnalyzerConfig {
             trend_windows: 24,
             rare_count: 5,
             rare_share: 0.0005,
+            novelty_min_history: 500,
             max_templates_in_memory: 50_000,
         }
     }
@@ -256,6 +260,19 @@ impl PatternAnalyzer {
         let mut correlation_events: Vec<(Option<usize>, CorrelationEvent)> = Vec::new();
         let mut new_in_batch: BTreeMap<PatternId, u64> = BTreeMap::new();
         let mut latest = i64::MIN;
+        // History per log type before this batch: novelty needs something to be new against.
+        let mut history: HashMap<&'static str, u64> = HashMap::new();
+        for record in records.iter() {
+            let name = record.log_type.name();
+            history.entry(name).or_insert_with(|| {
+                self.db
+                    .log_types
+                    .get(name)
+                    .map_or(0, |w| w.iter().map(|x| x.1).sum())
+            });
+        }
+        let established =
+            |name: &str| history.get(name).copied().unwrap_or(0) >= self.config.novelty_min_history;
 
         for (i, record) in records.iter().enumerate() {
             let at = record.time.unwrap_or(now);
@@ -274,7 +291,9 @@ impl PatternAnalyzer {
             ids.push((id, miner_index));
             if !self.known.contains(&id) {
                 *new_in_batch.entry(id).or_default() += 1;
-                record_flags[i].set(flags::NEW);
+                if established(record.log_type.name()) {
+                    record_flags[i].set(flags::NEW);
+                }
             }
             let template = match miner_index {
                 Some(index) => self.text_miner.cluster(index).template(),
@@ -352,6 +371,7 @@ impl PatternAnalyzer {
             let rare = entry.count <= self.config.rare_count
                 || (type_total > 0
                     && (entry.count as f64) < self.config.rare_share * type_total as f64);
+            let rare = rare && established(&entry.log_type);
             for &m in members {
                 if rare {
                     record_flags[m].set(flags::RARE);
@@ -536,8 +556,39 @@ mod tests {
     }
 
     #[test]
+    fn nothing_is_new_or_rare_before_the_log_type_has_history() {
+        let config = AnalyzerConfig {
+            novelty_min_history: 10,
+            ..AnalyzerConfig::default()
+        };
+        let mut a = PatternAnalyzer::new(config, PatternDb::default());
+        let mut first: Vec<Record> = (0..10)
+            .map(|i| text(&format!("Starting worker {i}"), t0()))
+            .collect();
+        a.analyze(&mut first, t0());
+        assert!(
+            first.iter().all(|r| flags_of(r).is_empty()),
+            "{:?}",
+            flags_of(&first[0])
+        );
+        let mut later = vec![text(
+            "Kernel panic - not syncing: Fatal exception",
+            t0() + Duration::hours(1),
+        )];
+        let summary = a.analyze(&mut later, t0() + Duration::hours(1));
+        assert_eq!(summary.new_patterns.len(), 1);
+        let flags = flags_of(&later[0]);
+        assert!(flags.contains(&"new".to_string()), "{flags:?}");
+        assert!(flags.contains(&"rare".to_string()), "{flags:?}");
+    }
+
+    #[test]
     fn records_gain_pattern_columns_and_ids_persist_across_batches() {
-        let mut a = PatternAnalyzer::new(AnalyzerConfig::default(), PatternDb::default());
+        let config = AnalyzerConfig {
+            novelty_min_history: 0,
+            ..AnalyzerConfig::default()
+        };
+        let mut a = PatternAnalyzer::new(config.clone(), PatternDb::default());
         let mut batch = vec![
             text(
                 "Receiving block blk_1 src: /10.0.0.1:5 dest: /10.0.0.2:50010",
@@ -567,7 +618,7 @@ mod tests {
         // A new process continuing from the persisted database keeps the ids.
         let mut db = PatternDb::default();
         db.merge(&delta);
-        let mut b = PatternAnalyzer::new(AnalyzerConfig::default(), db);
+        let mut b = PatternAnalyzer::new(config, db);
         let mut again = vec![text(
             "Deleting block blk_9 file /data/blk_9",
             t0() + Duration::hours(1),
