@@ -276,6 +276,27 @@ pub fn parse_objects(
     wrapper_key: Option<&str>,
     convert: &mut ObjectToRecord<'_>,
 ) -> Result<(), ParseError> {
+    parse_objects_unwrapping(
+        input,
+        out,
+        reject_type,
+        &|obj| wrapper_key.and_then(|k| wrapped_array(obj, k)),
+        convert,
+    )
+}
+
+/// The items an object wraps (expanded one level), or `None` for an object that is a
+/// record itself.
+pub type Unwrap<'u> = dyn for<'a> Fn(&JsonObject<'a>) -> Option<Vec<&'a RawValue>> + 'u;
+
+/// [`parse_objects`] with the wrapped items found by `unwrap` rather than under one key.
+pub fn parse_objects_unwrapping(
+    input: &mut dyn BufRead,
+    out: &mut Emitter<'_>,
+    reject_type: LogType,
+    unwrap: &Unwrap<'_>,
+    convert: &mut ObjectToRecord<'_>,
+) -> Result<(), ParseError> {
     for_each_value(input, |piece| match piece {
         Piece::Value {
             line,
@@ -284,7 +305,7 @@ pub fn parse_objects(
         } => {
             let mut one = |bytes: &[u8]| -> Result<(), Stop> {
                 let result = JsonObject::parse(bytes).and_then(|obj| {
-                    if let Some(items) = wrapper_key.and_then(|k| wrapped_array(&obj, k)) {
+                    if let Some(items) = unwrap(&obj) {
                         return Ok(Err(items));
                     }
                     convert(bytes, &obj).map(Ok)

@@ -8,8 +8,8 @@
 use serde_json::value::RawValue;
 
 use super::fields::{JsonObject, json_error_reason, push_cow};
-use super::json_lines::{Piece, for_each_value};
-use super::{Emitter, ParseError, Parser, Stop};
+use super::json_lines::parse_objects_unwrapping;
+use super::{Emitter, ParseError, Parser};
 use crate::record::{LogType, Record, Value};
 
 const LOG_TYPE: LogType = LogType::SecurityHub;
@@ -114,61 +114,8 @@ impl Parser for SecurityHubParser {
         input: &mut dyn std::io::BufRead,
         out: &mut Emitter<'_>,
     ) -> Result<(), ParseError> {
-        for_each_value(input, |piece| match piece {
-            Piece::Value {
-                line,
-                offset,
-                bytes,
-            } => {
-                let mut one = |bytes: &[u8]| -> Result<(), Stop> {
-                    let obj = match JsonObject::parse(bytes) {
-                        Ok(obj) => obj,
-                        Err(reason) => {
-                            return out.reject(LOG_TYPE, Some(line), offset, bytes, reason);
-                        }
-                    };
-                    match findings(&obj) {
-                        Some(items) => {
-                            for item in items {
-                                let b = item.get().as_bytes();
-                                match JsonObject::parse(b).and_then(|f| record_from_finding(b, &f))
-                                {
-                                    Ok(record) => out.emit(b, record)?,
-                                    Err(reason) => {
-                                        out.reject(LOG_TYPE, Some(line), offset, b, reason)?
-                                    }
-                                }
-                            }
-                            Ok(())
-                        }
-                        None => match record_from_finding(bytes, &obj) {
-                            Ok(record) => out.emit(bytes, record),
-                            Err(reason) => out.reject(LOG_TYPE, Some(line), offset, bytes, reason),
-                        },
-                    }
-                };
-                if bytes.first() == Some(&b'[') {
-                    match serde_json::from_slice::<Vec<&RawValue>>(bytes) {
-                        Ok(items) => {
-                            for item in items {
-                                one(item.get().as_bytes())?;
-                            }
-                            Ok(())
-                        }
-                        Err(e) => {
-                            out.reject(LOG_TYPE, Some(line), offset, bytes, json_error_reason(&e))
-                        }
-                    }
-                } else {
-                    one(bytes)
-                }
-            }
-            Piece::Bad {
-                line,
-                offset,
-                bytes,
-                reason,
-            } => out.reject(LOG_TYPE, Some(line), offset, bytes, reason),
+        parse_objects_unwrapping(input, out, LOG_TYPE, &findings, &mut |bytes, obj| {
+            record_from_finding(bytes, obj)
         })
     }
 }
