@@ -27,15 +27,16 @@ use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
-use s3_sentinel_connector::enrich::{EnrichConfig, Enricher, ModelHandle};
+use s3_sentinel_connector::enrich::{EnrichConfig, ModelScorer};
 use s3_sentinel_connector::features::Extractor;
+use s3_sentinel_connector::formats::{ObjectJob, parse_object};
 use s3_sentinel_connector::formats::{RecordSink, Stop};
 use s3_sentinel_connector::ml::Category;
+use s3_sentinel_connector::ml::ModelHandle;
 use s3_sentinel_connector::ml::embedded;
-use s3_sentinel_connector::ml::labelled::parse_raw;
-use s3_sentinel_connector::ml::synth::{self, SynthConfig};
-use s3_sentinel_connector::pipeline::{ObjectJob, process_object};
 use s3_sentinel_connector::record::{LogType, Record, Reject, json};
+use s3_sentinel_connector::training::labelled::parse_raw;
+use s3_sentinel_connector::training::synth::{self, SynthConfig};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -61,7 +62,7 @@ fn per_record(d: Duration, n: u64) -> f64 {
 
 /// Batches parsed records, enriches each batch, writes rows to a discard writer.
 struct EnrichingSink<'a> {
-    enricher: Option<&'a Enricher>,
+    enricher: Option<&'a ModelScorer>,
     batch: Vec<Record>,
     buf: Vec<u8>,
     written: u64,
@@ -95,7 +96,7 @@ impl RecordSink for EnrichingSink<'_> {
     }
 }
 
-fn run_pipeline(files: &[PathBuf], enricher: Option<&Enricher>) -> u64 {
+fn run_pipeline(files: &[PathBuf], enricher: Option<&ModelScorer>) -> u64 {
     let mut sink = EnrichingSink {
         enricher,
         batch: Vec::with_capacity(512),
@@ -105,7 +106,7 @@ fn run_pipeline(files: &[PathBuf], enricher: Option<&Enricher>) -> u64 {
     for path in files {
         let key = path.to_string_lossy().to_string();
         let job = ObjectJob::new(key.clone(), key);
-        process_object(File::open(path).unwrap(), &job, &mut sink).unwrap();
+        parse_object(File::open(path).unwrap(), &job, &mut sink).unwrap();
         sink.flush();
     }
     sink.written
@@ -204,7 +205,7 @@ fn main() {
 
     let models = embedded::load().unwrap();
     let extractor = Extractor::new();
-    let enricher = Enricher::new(
+    let enricher = ModelScorer::new(
         ModelHandle::new(embedded::load().unwrap()),
         EnrichConfig::default(),
     );

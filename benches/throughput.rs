@@ -4,7 +4,7 @@
 //! 1. Generates a CloudTrail corpus (deterministic seed) of `CORPUS_FILES` gzip'd
 //!    `{"Records":[...]}` objects, compact as AWS writes them, `EVENTS_PER_FILE` events each.
 //! 2. Times, single-threaded, best of `ROUNDS`:
-//!    - process: `pipeline::process_object` (gunzip, detection, parsing) into the CLI's
+//!    - process: `pipeline::parse_object` (gunzip, detection, parsing) into the CLI's
 //!      NDJSON sink writing to a discard writer: the `s3-sentinel process` path;
 //!    - floor: gunzip + `serde_json::Value` parse of the document (every event) +
 //!      re-serialisation of each event + gzip of that output;
@@ -28,7 +28,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use s3_sentinel_connector::cli::process::NdjsonSink;
-use s3_sentinel_connector::pipeline::{ObjectJob, process_object};
+use s3_sentinel_connector::formats::{ObjectJob, parse_object};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -265,7 +265,7 @@ fn run_process(files: &[PathBuf], gzip_output: bool) -> u64 {
             Box::new(io::sink())
         };
         let mut sink = NdjsonSink::new(io::BufWriter::with_capacity(256 * 1024, out), None);
-        let outcome = process_object(File::open(path).unwrap(), &job, &mut sink).unwrap();
+        let outcome = parse_object(File::open(path).unwrap(), &job, &mut sink).unwrap();
         assert!(outcome.stream_error.is_none());
         assert_eq!(outcome.stats.rejects, 0);
         records += outcome.stats.total_records();

@@ -8,14 +8,15 @@ use aws_lambda_events::sqs::SqsBatchResponse;
 use serde_json::{Value, json};
 
 use crate::config::{Config, DeadLetterLocation};
-use crate::event::{Envelope, Invocation, ObjectRef, parse_invocation};
+use crate::enrich::PatternStage;
+use crate::enrich::{Enricher, EnricherChain};
 use crate::metrics::InvocationMetrics;
-use crate::runner::patterns::PatternStage;
-use crate::runner::sentinel::SentinelDelivery;
-use crate::runner::{Enricher, EnricherChain, ObjectReport, RunError, Runner, RunnerSettings};
+use crate::runner::{ObjectReport, RunError, Runner, RunnerSettings};
+use crate::sink::SentinelDelivery;
 use crate::sink::dead_letter::DeadLetter;
 use crate::sink::sentinel::SentinelClient;
 use crate::source::S3Source;
+use crate::source::event::{Envelope, Invocation, ObjectRef, parse_invocation};
 use crate::state::StateStore;
 use crate::state::local::LocalDirStore;
 use crate::state::s3::S3StateStore;
@@ -48,8 +49,8 @@ impl App {
     /// unavailable Secrets Manager fails invocations (which are retried), not the start.
     pub async fn from_env(enricher: Arc<dyn Enricher>) -> anyhow::Result<App> {
         let config = Config::from_env()?;
-        let aws = crate::aws::load_config().await;
-        let s3 = crate::aws::s3_client(&aws);
+        let aws = crate::setup::load_config().await;
+        let s3 = crate::setup::s3_client(&aws);
         let client = SentinelClient::from_config(&config.sentinel).await?;
         let state: Option<Arc<dyn StateStore>> = config.state.as_ref().map(|loc| {
             Arc::new(S3StateStore::new(s3.clone(), &loc.bucket, &loc.prefix)) as Arc<dyn StateStore>
@@ -155,9 +156,9 @@ impl App {
         }
         self.runner.enricher.publish_metrics(&mut metrics);
         let now = Instant::now();
-        for (name, value, unit) in crate::resources::gauges(
-            crate::resources::max_rss_bytes(),
-            crate::resources::memory_limit_mb(),
+        for (name, value, unit) in crate::metrics::resources::gauges(
+            crate::metrics::resources::max_rss_bytes(),
+            crate::metrics::resources::memory_limit_mb(),
             now.duration_since(invoked),
             deadline.saturating_duration_since(now),
         ) {
@@ -315,9 +316,9 @@ pub fn runner_settings_from_env() -> anyhow::Result<RunnerSettings> {
 /// (embedded defaults, swapped from `MODEL_BUCKET` when configured) with adaptive
 /// thresholds kept in the state bucket. Fails on invalid ML variables, naming the variable.
 pub fn default_enricher() -> anyhow::Result<Arc<dyn Enricher>> {
-    let settings = crate::enrich::service::MlSettings::from_env()
+    let settings = crate::enrich::ModelSettings::from_env()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-    let service = crate::enrich::service::MlService::new(settings)?;
+    let service = crate::enrich::ModelStage::new(settings)?;
     Ok(Arc::new(EnricherChain(vec![
         Arc::new(PatternStage::default()),
         Arc::new(service),

@@ -24,7 +24,7 @@ use s3_sentinel_connector::azure::schema::{self, StreamDeclaration, UnknownColum
 use s3_sentinel_connector::azure::template::{self, TemplateOptions};
 use s3_sentinel_connector::emulator::EmulatorOptions;
 use s3_sentinel_connector::formats::{Collect, Format};
-use s3_sentinel_connector::pipeline::{ObjectJob, process_object};
+use s3_sentinel_connector::formats::{ObjectJob, parse_object};
 use s3_sentinel_connector::record::tables::{CONNECTOR_COLUMNS, ColumnType};
 use s3_sentinel_connector::record::{LogType, Record, Table};
 use s3_sentinel_connector::sink::sentinel::StreamMap;
@@ -48,7 +48,7 @@ fn process(bytes: Vec<u8>, key: &str, format: Option<Format>) -> Vec<Record> {
     let mut sink = Collect::default();
     let mut job = ObjectJob::new(format!("s3://sample-logs/{key}"), key);
     job.format = format;
-    process_object(Cursor::new(bytes), &job, &mut sink).unwrap_or_else(|e| panic!("{key}: {e}"));
+    parse_object(Cursor::new(bytes), &job, &mut sink).unwrap_or_else(|e| panic!("{key}: {e}"));
     sink.records
 }
 
@@ -127,7 +127,7 @@ fn enriched_rows(mut records: Vec<Record>) -> Vec<(Table, serde_json::Map<String
     let alerts = enricher.enrich(&mut records);
     records
         .iter()
-        .map(s3_sentinel_connector::sink::Row::from_record)
+        .map(s3_sentinel_connector::record::Row::from_record)
         .chain(alerts)
         .map(|row| {
             let object: serde_json::Map<String, Value> =
@@ -818,8 +818,8 @@ fn coverage_of_the_built_in_tables() {
 /// named so that the connector health rule matches it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_lettered_rows_raise_a_health_alert_the_health_rule_matches() {
-    use s3_sentinel_connector::runner::Delivery;
-    use s3_sentinel_connector::runner::sentinel::SentinelDelivery;
+    use s3_sentinel_connector::sink::Delivery;
+    use s3_sentinel_connector::sink::SentinelDelivery;
     use s3_sentinel_connector::sink::dead_letter::DeadLetter;
 
     let emulator = delivery_support::start_emulator(EmulatorOptions::default()).await;

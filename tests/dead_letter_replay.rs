@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use s3_sentinel_connector::config::{S3Location, vars};
 use s3_sentinel_connector::emulator::{EmulatorOptions, FaultPlan, ThrottleFaults};
+use s3_sentinel_connector::record::Row;
 use s3_sentinel_connector::sink::dead_letter::{self, DeadLetter, ReplayOptions};
 use s3_sentinel_connector::sink::sentinel::{SentinelClient, StreamMap};
-use s3_sentinel_connector::sink::{Row, deliver, deliver_settled};
+use s3_sentinel_connector::sink::{deliver, deliver_settled};
 use s3_sentinel_connector::state::s3::S3StateStore;
 
 use delivery_support::*;
@@ -91,7 +92,7 @@ async fn refused_rows_are_dead_lettered_then_replayed_after_fixing_the_mapping()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partly_accepted_files_in_s3_are_rewritten_with_the_rest() {
     let config = common::moto_config().await;
-    let s3 = s3_sentinel_connector::aws::s3_client(&config);
+    let s3 = s3_sentinel_connector::setup::s3_client(&config);
     let bucket = common::new_bucket(&s3, "dead-letter").await;
     let location = S3Location {
         bucket: bucket.clone(),

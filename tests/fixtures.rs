@@ -8,7 +8,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use s3_sentinel_connector::formats::{Collect, Detection, Format, detect};
-use s3_sentinel_connector::pipeline::{ObjectJob, ObjectOutcome, process_object};
+use s3_sentinel_connector::formats::{ObjectJob, ObjectOutcome, parse_object};
 use s3_sentinel_connector::record::tables::check_record;
 use s3_sentinel_connector::record::{LogType, Value};
 
@@ -38,7 +38,7 @@ fn key_of(path: &Path) -> String {
 fn process(bytes: Vec<u8>, key: &str) -> (ObjectOutcome, Collect) {
     let mut sink = Collect::default();
     let job = ObjectJob::new(format!("s3://sample-logs/{key}"), key);
-    let outcome = process_object(Cursor::new(bytes), &job, &mut sink).unwrap();
+    let outcome = parse_object(Cursor::new(bytes), &job, &mut sink).unwrap();
     for r in &sink.records {
         check_record(r).unwrap_or_else(|e| panic!("{key}: {e}"));
         assert!(r.time.is_some(), "{key}: record without event time");

@@ -17,7 +17,7 @@ use s3_sentinel_connector::emulator::{
     Emulator, EmulatorOptions, ErrorFaults, FaultPlan, RunningEmulator, ThrottleFaults,
 };
 use s3_sentinel_connector::formats::Collect;
-use s3_sentinel_connector::pipeline::{ObjectJob, process_object};
+use s3_sentinel_connector::formats::{ObjectJob, parse_object};
 use s3_sentinel_connector::record::Table;
 use serde_json::{Value, json};
 
@@ -128,7 +128,7 @@ fn vpc_key(tag: &str) -> String {
 fn expected_ids(bucket: &str, key: &str, body: &[u8]) -> Vec<String> {
     let mut sink = Collect::default();
     let job = ObjectJob::new(format!("s3://{bucket}/{key}"), key);
-    process_object(Cursor::new(body.to_vec()), &job, &mut sink).unwrap();
+    parse_object(Cursor::new(body.to_vec()), &job, &mut sink).unwrap();
     assert!(sink.rejects.is_empty(), "test objects must be clean");
     sink.records.iter().map(|r| r.id.to_string()).collect()
 }
@@ -201,7 +201,7 @@ struct Harness {
 impl Harness {
     async fn new(options: EmulatorOptions) -> Harness {
         let config = common::moto_config().await;
-        let s3 = s3_sentinel_connector::aws::s3_client(&config);
+        let s3 = s3_sentinel_connector::setup::s3_client(&config);
         let logs = common::new_bucket(&s3, "logs").await;
         let state = common::new_bucket(&s3, "state").await;
         let secrets = aws_sdk_secretsmanager::Client::new(&config);

@@ -12,13 +12,13 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use s3_sentinel_connector::enrich::ModelHandle;
+use s3_sentinel_connector::ml::ModelHandle;
 use s3_sentinel_connector::ml::embedded;
 use s3_sentinel_connector::ml::manifest::Manifest;
 use s3_sentinel_connector::ml::swap::{
     ModelStore, ModelSwapper, S3ModelStore, SwapConfig, SwapOutcome,
 };
-use s3_sentinel_connector::ml::synth::{self, SynthConfig};
+use s3_sentinel_connector::training::synth::{self, SynthConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_s3-sentinel");
 const PREFIX: &str = "models/prod/";
@@ -78,7 +78,7 @@ fn trained_on_wrong_labels(dir: &Path) -> PathBuf {
         ..SynthConfig::default()
     });
     let mut buffer = Vec::new();
-    s3_sentinel_connector::ml::labelled::write_generated(&items, &mut buffer).unwrap();
+    s3_sentinel_connector::training::labelled::write_generated(&items, &mut buffer).unwrap();
     // Critical and normal stay right, so the set passes the probe batch (which checks
     // that a known-critical event outranks a routine one) and only the gate stops it.
     fn rotate(label: &str) -> &str {
@@ -167,7 +167,7 @@ impl Bucket {
 #[tokio::test(flavor = "multi_thread")]
 async fn deployments_are_gated_signed_picked_up_and_rolled_back() {
     let config = common::moto_config().await;
-    let client = s3_sentinel_connector::aws::s3_client(&config);
+    let client = s3_sentinel_connector::setup::s3_client(&config);
     let bucket = Bucket {
         name: common::new_bucket(&client, "deploy").await,
         client,

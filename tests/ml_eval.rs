@@ -24,13 +24,14 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use s3_sentinel_connector::enrich::{Connector, Priority};
 use s3_sentinel_connector::features::catalog;
-use s3_sentinel_connector::ml::labelled::parse_raw;
-use s3_sentinel_connector::ml::metrics::{binary_scores, roc_auc};
-use s3_sentinel_connector::ml::synth::{self, SynthConfig};
-use s3_sentinel_connector::ml::{Category, artifacts};
+use s3_sentinel_connector::ml::Category;
 use s3_sentinel_connector::patterns::AnalyzerConfig;
-use s3_sentinel_connector::patterns::replay::analyze_as_delivered;
 use s3_sentinel_connector::record::{LogType, Record};
+use s3_sentinel_connector::training::artifacts;
+use s3_sentinel_connector::training::labelled::parse_raw;
+use s3_sentinel_connector::training::metrics::{binary_scores, roc_auc};
+use s3_sentinel_connector::training::replay::analyze_as_delivered;
+use s3_sentinel_connector::training::synth::{self, SynthConfig};
 
 /// Client strings of ordinary tools, assigned round-robin to the attack events.
 const ORDINARY_AGENTS: &[&str] = &[
@@ -341,7 +342,7 @@ fn bgl_figures(name: &str, mut records: Vec<Record>, alert: &[bool], levels: &[S
         s.precision,
         s.recall,
         s.f1,
-        connector.enricher().anomaly_threshold(LogType::Text)
+        connector.scorer().anomaly_threshold(LogType::Text)
     );
     let mut dist: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (level, category) in levels.iter().zip(&categories) {

@@ -3,12 +3,12 @@
 
 use std::process::Command;
 
-use s3_sentinel_connector::ml::evaluate::{EvalOptions, compare, evaluate_models};
-use s3_sentinel_connector::ml::labelled::parse_raw;
-use s3_sentinel_connector::ml::report::{PLOT_IDS, render};
-use s3_sentinel_connector::ml::synth::{self, SynthConfig};
+use s3_sentinel_connector::evaluation::models::{EvalOptions, compare, evaluate_models};
+use s3_sentinel_connector::evaluation::report::{PLOT_IDS, render};
 use s3_sentinel_connector::ml::{Category, embedded};
 use s3_sentinel_connector::record::Record;
+use s3_sentinel_connector::training::labelled::parse_raw;
+use s3_sentinel_connector::training::synth::{self, SynthConfig};
 
 fn held_out(scale: f64) -> (Vec<Record>, Vec<Category>) {
     let items = synth::generate(&SynthConfig {

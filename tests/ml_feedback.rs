@@ -4,9 +4,9 @@
 use std::process::Command;
 
 use s3_sentinel_connector::ml::Category;
-use s3_sentinel_connector::ml::labelled::parse_raw;
 use s3_sentinel_connector::ml::manifest::Manifest;
-use s3_sentinel_connector::ml::synth::{self, SynthConfig};
+use s3_sentinel_connector::training::labelled::parse_raw;
+use s3_sentinel_connector::training::synth::{self, SynthConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_s3-sentinel");
 

@@ -3,16 +3,18 @@
 
 use std::sync::Arc;
 
-use s3_sentinel_connector::enrich::service::{MlService, MlSettings};
+use s3_sentinel_connector::enrich::Enricher as _;
 use s3_sentinel_connector::enrich::{Connector, Priority};
+use s3_sentinel_connector::enrich::{ModelSettings, ModelStage};
 use s3_sentinel_connector::features::{Extractor, N_FEATURES};
-use s3_sentinel_connector::ml::labelled::parse_raw;
-use s3_sentinel_connector::ml::synth::{self, SynthConfig};
-use s3_sentinel_connector::ml::train::{TrainConfig, train};
-use s3_sentinel_connector::ml::{Category, embedded, onnx, runtime};
+use s3_sentinel_connector::ml::runtime::tensors;
+use s3_sentinel_connector::ml::{Category, embedded, runtime};
 use s3_sentinel_connector::record::{LogType, Record};
-use s3_sentinel_connector::runner::Enricher as _;
 use s3_sentinel_connector::state::local::LocalDirStore;
+use s3_sentinel_connector::training::labelled::parse_raw;
+use s3_sentinel_connector::training::onnx;
+use s3_sentinel_connector::training::synth::{self, SynthConfig};
+use s3_sentinel_connector::training::train::{TrainConfig, train};
 
 fn cloudtrail(event: serde_json::Value) -> Record {
     parse_raw(LogType::CloudTrail, &event.to_string(), None, "test").unwrap()
@@ -153,8 +155,12 @@ fn tract_reproduces_smartcore_on_held_out_generated_rows() {
     };
 
     let anomaly = onnx::encode(&onnx::anomaly_graph(&models.anomaly, &info("anomaly")));
-    let out =
-        runtime::run_outputs(&anomaly, rows, &[onnx::ANOMALY_SCORE, onnx::PROJECTION]).unwrap();
+    let out = runtime::run_outputs(
+        &anomaly,
+        rows,
+        &[tensors::ANOMALY_SCORE, tensors::PROJECTION],
+    )
+    .unwrap();
     let reference = models.anomaly.reference(rows).unwrap();
     let max_diff = |a: &[f32], b: &[f64]| {
         a.iter()
@@ -174,7 +180,7 @@ fn tract_reproduces_smartcore_on_held_out_generated_rows() {
         &models.classifier,
         &info("classifier"),
     ));
-    let out = runtime::run_outputs(&classifier, rows, &[onnx::PROBABILITIES]).unwrap();
+    let out = runtime::run_outputs(&classifier, rows, &[tensors::PROBABILITIES]).unwrap();
     let reference = models.classifier.reference(rows).unwrap();
     let prob_diff = max_diff(&out[0], &reference.probabilities);
     println!("max |tract - smartcore|: class probabilities {prob_diff:.2e}");
@@ -198,12 +204,12 @@ fn tract_reproduces_smartcore_on_held_out_generated_rows() {
 async fn the_runner_stage_enriches_and_keeps_thresholds_in_the_state_store() {
     let state_dir = tempfile::tempdir().unwrap();
     let models_dir = tempfile::tempdir().unwrap();
-    let settings = MlSettings {
+    let settings = ModelSettings {
         persist_interval: std::time::Duration::ZERO,
-        ..MlSettings::default()
+        ..ModelSettings::default()
     };
     let service = Arc::new(
-        MlService::with_stores(
+        ModelStage::with_stores(
             settings,
             Some(Arc::new(
                 s3_sentinel_connector::ml::swap::LocalModelStore::new(models_dir.path()),

@@ -8,26 +8,26 @@ use std::time::Duration;
 
 use s3_sentinel_connector::azure::StreamDeclaration;
 use s3_sentinel_connector::azure::schema::UnknownColumns;
-use s3_sentinel_connector::drift::DEFAULT_PSI_ALARM;
-use s3_sentinel_connector::enrich::alerts::DRIFT_ALERT_PREFIX;
+use s3_sentinel_connector::enrich::Enricher as _;
 use s3_sentinel_connector::enrich::monitor::StoredDrift;
-use s3_sentinel_connector::enrich::service::{MlService, MlSettings};
+use s3_sentinel_connector::enrich::{ModelSettings, ModelStage};
 use s3_sentinel_connector::features::Extractor;
 use s3_sentinel_connector::metrics::InvocationMetrics;
-use s3_sentinel_connector::ml::artifacts::{Provenance, train_and_export};
-use s3_sentinel_connector::ml::labelled::parse_raw;
+use s3_sentinel_connector::ml::drift::DEFAULT_PSI_ALARM;
 use s3_sentinel_connector::ml::manifest::Manifest;
 use s3_sentinel_connector::ml::swap::{LocalModelStore, ModelStore};
-use s3_sentinel_connector::ml::synth::{self, SynthConfig};
-use s3_sentinel_connector::ml::train::TrainConfig;
 use s3_sentinel_connector::ml::{Category, embedded};
 use s3_sentinel_connector::patterns::AnalyzerConfig;
-use s3_sentinel_connector::patterns::replay::analyze_as_delivered;
+use s3_sentinel_connector::record::Row;
+use s3_sentinel_connector::record::alert::DRIFT_ALERT_PREFIX;
 use s3_sentinel_connector::record::{Record, Table};
-use s3_sentinel_connector::runner::Enricher as _;
-use s3_sentinel_connector::sink::Row;
 use s3_sentinel_connector::state::StateStore;
 use s3_sentinel_connector::state::local::LocalDirStore;
+use s3_sentinel_connector::training::artifacts::{Provenance, train_and_export};
+use s3_sentinel_connector::training::labelled::parse_raw;
+use s3_sentinel_connector::training::replay::analyze_as_delivered;
+use s3_sentinel_connector::training::synth::{self, SynthConfig};
+use s3_sentinel_connector::training::train::TrainConfig;
 
 /// Generated traffic as the models meet it in the function: through the pattern stage.
 fn held_out(seed: u64, scale: f64) -> Vec<(Record, Category)> {
@@ -47,16 +47,16 @@ fn held_out(seed: u64, scale: f64) -> Vec<(Record, Category)> {
         .collect()
 }
 
-fn settings() -> MlSettings {
-    MlSettings {
+fn settings() -> ModelSettings {
+    ModelSettings {
         drift_min_rows: 100,
-        ..MlSettings::default()
+        ..ModelSettings::default()
     }
 }
 
 /// One invocation: enrich, merge state, publish.
 async fn invocation(
-    service: &MlService,
+    service: &ModelStage,
     store: &dyn StateStore,
     records: &mut [Record],
 ) -> InvocationMetrics {
@@ -70,7 +70,7 @@ async fn invocation(
 }
 
 /// The drift alert rows the next batch would deliver.
-fn drift_alerts(service: &MlService) -> Vec<serde_json::Value> {
+fn drift_alerts(service: &ModelStage) -> Vec<serde_json::Value> {
     let rows: Vec<Row> = service.enrich(&mut []);
     rows.iter()
         .map(|r| serde_json::from_str::<serde_json::Value>(&r.json).unwrap())
@@ -97,7 +97,7 @@ fn document_gauge(metrics: &InvocationMetrics, log_type: &str, name: &str) -> Op
 async fn drift_rehearsal_stable_traffic_then_a_shift_crosses_the_alarm() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDirStore::new(dir.path());
-    let service = MlService::with_stores(settings(), None, None).unwrap();
+    let service = ModelStage::with_stores(settings(), None, None).unwrap();
     let version = embedded::manifest().unwrap().set_version;
 
     let data = held_out(7, 0.2);
@@ -154,7 +154,7 @@ async fn drift_rehearsal_stable_traffic_then_a_shift_crosses_the_alarm() {
 
     // The shift: a second invocation (a new process: nothing in memory) sees attack
     // traffic only; the merged window moves past the alarm level.
-    let second = MlService::with_stores(settings(), None, None).unwrap();
+    let second = ModelStage::with_stores(settings(), None, None).unwrap();
     let mut attacks: Vec<Record> = data
         .iter()
         .filter(|(_, l)| *l == Category::CriticalSecurity)
@@ -268,8 +268,8 @@ async fn a_shadow_set_is_scored_beside_the_active_one_without_changing_output() 
     std::fs::write(dir.path().join("manifest.json"), manifest.to_json()).unwrap();
 
     let store: Arc<dyn ModelStore> = Arc::new(LocalModelStore::new(dir.path()));
-    let with_shadow = MlService::with_stores(
-        MlSettings {
+    let with_shadow = ModelStage::with_stores(
+        ModelSettings {
             check_interval: Duration::from_secs(3600),
             ..settings()
         },
@@ -282,13 +282,13 @@ async fn a_shadow_set_is_scored_beside_the_active_one_without_changing_output() 
     with_shadow.load_state(&state).await.unwrap();
     assert_eq!(
         with_shadow
-            .enricher()
+            .scorer()
             .models()
             .shadow()
             .map(|s| s.version().to_string()),
         Some("candidate-7".to_string())
     );
-    let without = MlService::with_stores(settings(), None, None).unwrap();
+    let without = ModelStage::with_stores(settings(), None, None).unwrap();
 
     let records: Vec<Record> = held_out(11, 0.03).into_iter().map(|(r, _)| r).collect();
     let mut a = records.clone();

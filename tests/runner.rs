@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use s3_sentinel_connector::event::ObjectRef;
-use s3_sentinel_connector::record::{RecordId, Reject};
-use s3_sentinel_connector::runner::{
-    Delivery, DeliveryError, DeliveryReport, NoEnrichment, Row, RunError, Runner, RunnerSettings,
-};
+use s3_sentinel_connector::enrich::NoEnrichment;
+use s3_sentinel_connector::record::{RecordId, Reject, Row};
+use s3_sentinel_connector::runner::{RunError, Runner, RunnerSettings};
+use s3_sentinel_connector::sink::{Delivery, DeliveryError, DeliveryReport};
 use s3_sentinel_connector::source::LocalSource;
+use s3_sentinel_connector::source::ObjectRef;
 use s3_sentinel_connector::state::local::LocalDirStore;
 use std::sync::Arc;
 
@@ -175,7 +175,7 @@ async fn a_concurrent_duplicate_backs_off() {
     delivery.fail_after_rows.store(usize::MAX, Ordering::SeqCst);
     let runner = runner(dir.path(), delivery.clone());
     let store = LocalDirStore::new(dir.path().join("state"));
-    let ledger = s3_sentinel_connector::state::objects::ObjectLedger::new(&store);
+    let ledger = s3_sentinel_connector::runner::ledger::ObjectLedger::new(&store);
     // Another invocation holds the object.
     let mut claimed = object.clone();
     claimed.etag = Some(

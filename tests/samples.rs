@@ -1,5 +1,5 @@
 //! Every real-world sample in `../shared/samples/aws/` through the whole pipeline
-//! (`pipeline::process_object`), checked against the record counts of its MANIFEST.tsv.
+//! (`pipeline::parse_object`), checked against the record counts of its MANIFEST.tsv.
 //!
 //! The samples keep their upstream file names, which mostly do not follow AWS delivery key
 //! patterns. Where the name reveals the format (the CloudTrail ones do), the file path is
@@ -17,7 +17,7 @@ use std::fs::File;
 use std::path::Path;
 
 use s3_sentinel_connector::formats::{Collect, Detection, Format, detect};
-use s3_sentinel_connector::pipeline::{ObjectJob, process_object};
+use s3_sentinel_connector::formats::{ObjectJob, parse_object};
 use s3_sentinel_connector::record::tables::check_record;
 
 /// (file, rejects, objects without records, why). Files not listed: no rejects.
@@ -124,7 +124,7 @@ fn every_sample_parses_to_its_manifest_count() {
             job.format = want_format;
         }
         let mut sink = Collect::default();
-        let outcome = process_object(File::open(&path).unwrap(), &job, &mut sink)
+        let outcome = parse_object(File::open(&path).unwrap(), &job, &mut sink)
             .unwrap_or_else(|e| panic!("{}: {e}", row.file));
         assert!(
             outcome.stream_error.is_none(),
@@ -222,7 +222,7 @@ fn keys_and_digests() {
     let digest = dir.join("cloudtrail-digest/elastic_test-cloudtrail-digest-json.log");
     let key = digest.to_string_lossy().into_owned();
     let mut sink = Collect::default();
-    let outcome = process_object(
+    let outcome = parse_object(
         File::open(&digest).unwrap(),
         &ObjectJob::new(key.clone(), key),
         &mut sink,

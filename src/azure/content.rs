@@ -16,7 +16,7 @@ use serde_json::{Value as Json, json};
 use super::schema;
 use crate::record::Table;
 
-pub use crate::enrich::alerts::{DEAD_LETTER_ALERT_PREFIX, DRIFT_ALERT_PREFIX};
+pub use crate::record::alert::{DEAD_LETTER_ALERT_PREFIX, DRIFT_ALERT_PREFIX};
 
 /// Every workspace table a query may name, with its columns as the workspace has them.
 pub fn workspace_tables() -> BTreeMap<String, Vec<String>> {

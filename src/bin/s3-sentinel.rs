@@ -63,7 +63,7 @@ enum Command {
         #[arg(long)]
         generate: bool,
         /// Seed of the generator.
-        #[arg(long, default_value_t = s3_sentinel_connector::ml::synth::SynthConfig::default().seed)]
+        #[arg(long, default_value_t = s3_sentinel_connector::training::synth::SynthConfig::default().seed)]
         seed: u64,
         /// Volume of generated data (1.0 is about 75,000 records).
         #[arg(long, default_value_t = 1.0)]

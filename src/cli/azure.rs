@@ -12,7 +12,7 @@ use crate::azure::coverage::{self, Coverage};
 use crate::azure::schema;
 use crate::azure::template::{self, TemplateOptions};
 use crate::formats::{Collect, Format};
-use crate::pipeline::{ObjectJob, process_object};
+use crate::formats::{ObjectJob, parse_object};
 use crate::record::Table;
 use crate::record::json::write_record;
 
@@ -87,7 +87,7 @@ pub fn measure_coverage(paths: &[String], format: Option<Format>) -> Result<Cove
         let mut job = ObjectJob::new(file.clone(), file.clone());
         job.format = format;
         let mut sink = Collect::default();
-        process_object(reader, &job, &mut sink).with_context(|| format!("processing {file}"))?;
+        parse_object(reader, &job, &mut sink).with_context(|| format!("processing {file}"))?;
         let mut buf = Vec::new();
         for record in &sink.records {
             buf.clear();

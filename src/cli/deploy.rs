@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::ml::artifacts::Artifacts;
 use crate::ml::manifest::{MANIFEST_FILE, Manifest, ModelEntry};
 use crate::ml::runtime::ModelSet;
 use crate::ml::swap::SIGNATURE_FILE;
+use crate::training::artifacts::Artifacts;
 
 pub const PREVIOUS_MANIFEST: &str = "previous/manifest.json";
 pub const PREVIOUS_SIGNATURE: &str = "previous/manifest.json.sig";
@@ -50,8 +50,8 @@ impl ModelBucket {
     }
 
     pub async fn from_env(bucket: &str, prefix: &str) -> ModelBucket {
-        let aws = crate::aws::load_config().await;
-        ModelBucket::new(crate::aws::s3_client(&aws), bucket, prefix)
+        let aws = crate::setup::load_config().await;
+        ModelBucket::new(crate::setup::s3_client(&aws), bucket, prefix)
     }
 
     fn key(&self, name: &str) -> String {
@@ -220,13 +220,13 @@ fn read_key(path: &Path) -> Result<String> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the signing key {}", path.display()))?;
     // The key itself never goes into an error message.
-    crate::signing::public_key_of(text.trim())
+    crate::ml::signing::public_key_of(text.trim())
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(text.trim().to_string())
 }
 
 fn sign(key: Option<&str>, bytes: &[u8]) -> Result<Option<String>> {
-    key.map(|k| crate::signing::sign(k, bytes).map_err(|e| anyhow::anyhow!("signing: {e}")))
+    key.map(|k| crate::ml::signing::sign(k, bytes).map_err(|e| anyhow::anyhow!("signing: {e}")))
         .transpose()
 }
 
@@ -496,7 +496,7 @@ pub fn keygen(out: &Path) -> Result<String> {
     if out.exists() {
         bail!("{} exists; refusing to overwrite a key", out.display());
     }
-    let (private, public) = crate::signing::generate_keypair();
+    let (private, public) = crate::ml::signing::generate_keypair();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

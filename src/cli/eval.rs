@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::evaluation::scores::{DetectionScores, TemplateScores, score_templates};
 use crate::patterns::TemplateMiner;
-use crate::patterns::eval::{DetectionScores, TemplateScores, score_templates};
 use crate::patterns::sequence::{SequenceModel, parse_sessions};
 
 /// GA/PA of one system.

@@ -8,15 +8,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::ml::evaluate::{
-    self, Comparison, EvalOptions, Evaluation, compare, format_comparison, format_summary,
+use crate::evaluation::models::{
+    Comparison, EvalOptions, Evaluation, compare, format_comparison, format_summary,
 };
+use crate::evaluation::{models as evaluate, report};
 use crate::ml::runtime::ModelSet;
-use crate::ml::synth::{self, SynthConfig};
-use crate::ml::{Category, artifacts, embedded, labelled, report};
+use crate::ml::{Category, embedded};
 use crate::patterns::AnalyzerConfig;
-use crate::patterns::replay;
 use crate::record::Record;
+use crate::training::replay;
+use crate::training::synth::{self, SynthConfig};
+use crate::training::{artifacts, labelled};
 
 /// A model set to evaluate: a directory written by `s3-sentinel train` or the defaults
 /// compiled into this binary.

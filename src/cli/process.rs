@@ -10,10 +10,10 @@ use anyhow::{Context, Result};
 
 use std::sync::Arc;
 
+use crate::enrich::Enricher;
 use crate::formats::{Format, RecordSink, Stop};
-use crate::pipeline::{ObjectJob, process_object};
+use crate::formats::{ObjectJob, parse_object};
 use crate::record::{LogType, Record, Reject};
-use crate::runner::Enricher;
 use crate::source::DecodeLimits;
 
 #[derive(Clone)]
@@ -266,7 +266,7 @@ pub fn run(args: &ProcessArgs) -> Result<Summary> {
         let mut job = ObjectJob::new(source.clone(), source.clone());
         job.format = args.format;
         job.limits = args.limits;
-        let result = process_object(reader, &job, &mut sink);
+        let result = parse_object(reader, &job, &mut sink);
         // Each file's last partial batch is scored before the next file starts.
         sink.flush().map_err(|e| anyhow::anyhow!(e.0))?;
         match result {
@@ -348,9 +348,9 @@ pub fn run_sentinel(args: &ProcessArgs) -> Result<Summary> {
                         Arc::new(crate::state::local::LocalDirStore::new(dir.clone()))
                     }
                     crate::config::DeadLetterLocation::S3(loc) => {
-                        let aws = crate::aws::load_config().await;
+                        let aws = crate::setup::load_config().await;
                         Arc::new(crate::state::s3::S3StateStore::new(
-                            crate::aws::s3_client(&aws),
+                            crate::setup::s3_client(&aws),
                             &loc.bucket,
                             &loc.prefix,
                         ))
@@ -362,9 +362,9 @@ pub fn run_sentinel(args: &ProcessArgs) -> Result<Summary> {
         };
         let state: Option<Arc<dyn crate::state::StateStore>> = match &config.state {
             Some(loc) => {
-                let aws = crate::aws::load_config().await;
+                let aws = crate::setup::load_config().await;
                 Some(Arc::new(crate::state::s3::S3StateStore::new(
-                    crate::aws::s3_client(&aws),
+                    crate::setup::s3_client(&aws),
                     &loc.bucket,
                     &loc.prefix,
                 )))
@@ -376,7 +376,7 @@ pub fn run_sentinel(args: &ProcessArgs) -> Result<Summary> {
                 root: PathBuf::from("/"),
             }),
             state,
-            delivery: Arc::new(crate::runner::sentinel::SentinelDelivery {
+            delivery: Arc::new(crate::sink::SentinelDelivery {
                 client,
                 dead_letter,
                 rejects,
@@ -396,7 +396,7 @@ pub fn run_sentinel(args: &ProcessArgs) -> Result<Summary> {
             summary.files += 1;
             let absolute =
                 std::fs::canonicalize(file).with_context(|| format!("opening {file}"))?;
-            let object = crate::event::ObjectRef {
+            let object = crate::source::ObjectRef {
                 bucket: String::new(),
                 key: absolute.to_string_lossy().into_owned(),
                 version_id: None,

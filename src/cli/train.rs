@@ -14,12 +14,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 
 use crate::features::Extractor;
-use crate::ml::artifacts::{self, Provenance};
-use crate::ml::labelled;
-use crate::ml::synth::{self, SynthConfig};
-use crate::ml::train::{Dataset, TrainConfig};
 use crate::patterns::AnalyzerConfig;
-use crate::patterns::replay;
+use crate::training::artifacts::{self, Provenance};
+use crate::training::labelled;
+use crate::training::replay;
+use crate::training::synth::{self, SynthConfig};
+use crate::training::train::{Dataset, TrainConfig};
 
 #[derive(Debug, Clone)]
 pub struct TrainArgs {

@@ -3,13 +3,14 @@
 
 use crate::features::{FeatureVector, N_FEATURES};
 use crate::ml::Category;
-use crate::ml::artifacts::{self, Artifacts, Provenance};
 use crate::ml::runtime::{ModelError, ModelSet};
-use crate::ml::train::{Dataset, TrainConfig, TrainError};
 use crate::record::{Record, RecordId};
+use crate::training::artifacts::{self, Artifacts, Provenance};
+use crate::training::train::{Dataset, TrainConfig, TrainError};
 
 use super::reasons;
-use super::{Alert, EnrichConfig, Enricher, ModelHandle, Priority};
+use super::{Alert, EnrichConfig, ModelScorer, Priority};
+use crate::ml::ModelHandle;
 
 /// What [`Connector::detect_anomalies`] says about one record.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +77,7 @@ pub enum UpdateError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Connector {
-    enricher: Enricher,
+    scorer: ModelScorer,
     train_config: TrainConfig,
 }
 
@@ -92,7 +93,7 @@ impl Connector {
 
     pub fn with_config(models: ModelSet, config: EnrichConfig) -> Connector {
         Connector {
-            enricher: Enricher::new(ModelHandle::new(models), config),
+            scorer: ModelScorer::new(ModelHandle::new(models), config),
             train_config: TrainConfig::default(),
         }
     }
@@ -102,20 +103,20 @@ impl Connector {
         self.train_config = config;
     }
 
-    pub fn enricher(&self) -> &Enricher {
-        &self.enricher
+    pub fn scorer(&self) -> &ModelScorer {
+        &self.scorer
     }
 
     pub fn model_version(&self) -> String {
-        self.enricher.models().current().version().to_string()
+        self.scorer.models().current().version().to_string()
     }
 
     /// The feature vectors the models see for these records (what `update_models`
     /// takes).
     pub fn extract_features(&self, records: &[Record]) -> Vec<FeatureVector> {
-        let models = self.enricher.models().current();
+        let models = self.scorer.models().current();
         models
-            .features(self.enricher.extractor(), records)
+            .features(self.scorer.extractor(), records)
             .chunks_exact(N_FEATURES)
             .map(|row| row.try_into().expect("rows of N_FEATURES"))
             .collect()
@@ -124,7 +125,7 @@ impl Connector {
     /// Anomaly scores, decisions and reasons; the records and the threshold history are
     /// left unchanged.
     pub fn detect_anomalies(&self, records: &[Record]) -> Result<Vec<AnomalyResult>, ModelError> {
-        let scores = self.enricher.score(records)?;
+        let scores = self.scorer.score(records)?;
         Ok(records
             .iter()
             .zip(scores)
@@ -144,7 +145,7 @@ impl Connector {
 
     /// Priority scores and bands with the predicted category.
     pub fn get_priorities(&self, records: &[Record]) -> Result<Vec<PriorityResult>, ModelError> {
-        let scores = self.enricher.score(records)?;
+        let scores = self.scorer.score(records)?;
         Ok(records
             .iter()
             .zip(scores)
@@ -160,7 +161,7 @@ impl Connector {
 
     /// Writes the enrichment columns into `records` and returns the alerts they raise.
     pub fn enrich(&self, records: &mut [Record]) -> Result<Vec<Alert>, ModelError> {
-        self.enricher.enrich(records)
+        self.scorer.enrich(records)
     }
 
     /// Retrains both models on labelled feature vectors and, if the new set loads and
@@ -205,7 +206,7 @@ impl Connector {
         };
         let trained = artifacts::train_and_export(&data, &self.train_config, &provenance)?;
         let models = trained.load()?;
-        self.enricher.models().replace(models);
+        self.scorer.models().replace(models);
         Ok(trained)
     }
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::RecordScores;
-use crate::drift::{DriftCounts, DriftProfile, DriftReport};
 use crate::features::N_FEATURES;
+use crate::ml::drift::{DriftCounts, DriftProfile, DriftReport};
 use crate::ml::runtime::ModelSet;
 use crate::record::LogType;
 

@@ -3,6 +3,7 @@
 //! Every parser is pure (no I/O but the reader it is given) and pushes its output through
 //! an [`Emitter`], which numbers records, computes their deterministic ids, and counts
 //! rejects. A malformed line or value is a [`Reject`], never the end of the object.
+//! [`parse_object`] runs one object through decoding, detection and its parser.
 
 pub mod cloudfront;
 pub mod cloudtrail;
@@ -16,6 +17,7 @@ pub mod json_lines;
 pub mod json_stream;
 pub mod lines;
 pub mod network_firewall;
+pub mod object;
 pub mod route53;
 pub mod s3access;
 pub mod securityhub;
@@ -30,6 +32,7 @@ use std::sync::Arc;
 use crate::record::{LogType, Record, RecordId, Reject};
 
 pub use detect::{Detection, detect};
+pub use object::{ObjectError, ObjectJob, ObjectOutcome, parse_object};
 
 /// A parser family; one format may produce several log types (an ELB access log file can
 /// mix ALB, NLB and connection-log lines; Network Firewall has alert, flow and tls).

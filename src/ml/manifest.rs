@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Category;
-use super::metrics::ClassReport;
-use super::train::{AnomalyReport, TrainingReport};
-use crate::drift::DriftProfile;
+use super::drift::DriftProfile;
 use crate::features::FeatureSchema;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -220,4 +218,50 @@ fn classifier_metrics(r: &ClassReport) -> serde_json::Value {
 /// Six decimals: metrics are for people, and shorter numbers keep manifests diffable.
 fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
+}
+
+/// What went into training and how the models did on held-out rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingReport {
+    pub rows: u64,
+    pub training_rows: u64,
+    pub holdout_rows: u64,
+    pub rows_per_category: Vec<(Category, u64)>,
+    pub rows_per_family: Vec<(String, u64)>,
+    pub active_features: usize,
+    pub anomaly: AnomalyReport,
+    pub classifier: ClassReport,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyReport {
+    pub normal_rows: u64,
+    pub components: usize,
+    pub explained_variance: f64,
+    /// Held out: ROC-AUC of the score for non-normal against normal rows.
+    pub holdout_auc_non_normal: Option<f64>,
+    /// Held out: ROC-AUC for `critical_security` against normal rows.
+    pub holdout_auc_critical: Option<f64>,
+    /// Held out: share of normal rows scoring at or above 0.95.
+    pub holdout_normal_above_095: f64,
+}
+
+/// Multi-class results of the classifier on labelled rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassReport {
+    /// `confusion[actual][predicted]`, in [`Category::ALL`] order.
+    pub confusion: [[u64; 4]; 4],
+    pub per_class: Vec<ClassScores>,
+    pub macro_f1: f64,
+    pub accuracy: f64,
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    pub category: Category,
+    pub support: u64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
 }

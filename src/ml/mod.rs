@@ -1,35 +1,20 @@
-//! The two models every record is scored by, from training to inference.
-//!
-//! - [`train`]: smartcore fits an anomaly model (PCA reconstruction error on standardized
-//!   features of normal traffic, calibrated per log family) and a four-class logistic
-//!   regression ([`Category`]).
-//! - [`onnx`]: both are written as plain ONNX graphs (MatMul, Add, Clip, Softmax, ...).
-//! - [`runtime`]: tract loads and optimizes them once and runs them in batches.
-//! - [`manifest`]: what is stored next to the models (versions, feature schema, sha256,
-//!   training data summary, metrics); [`embedded`] holds the default set compiled into
-//!   the binary; [`swap`] replaces it with a newer set from a bucket.
-//! - [`synth`]: the generator of benign and attack activity the defaults are trained on,
-//!   and [`labelled`] the JSON-lines format for training on other data.
-//!
-//! - [`evaluate`]: metrics of a model set on labelled records, and [`report`] the HTML
-//!   report with plots.
-//!
-//! Everything here is pure computation except [`swap`]'s S3 store.
+//! The two models every record is scored by, at inference: [`runtime`] loads, optimizes
+//! and checks a model set once with tract and scores feature batches; [`manifest`] is
+//! what is stored next to the models (versions, feature schema, sha256, training report,
+//! drift profile); [`embedded`] holds the default set compiled into the binary; [`swap`]
+//! replaces it with a newer set published in a bucket (signed with [`signing`]) and
+//! keeps an optional shadow set; [`drift`] compares live features with the training
+//! distribution. Training and evaluation are tooling (`training`, `evaluation`).
 
-pub mod artifacts;
+pub mod drift;
 pub mod embedded;
-pub mod evaluate;
-pub mod labelled;
 pub mod manifest;
-pub mod metrics;
-pub mod onnx;
 pub mod probe;
-pub mod report;
-pub mod rng;
 pub mod runtime;
+pub mod signing;
 pub mod swap;
-pub mod synth;
-pub mod train;
+
+pub use swap::ModelHandle;
 
 use std::fmt;
 

@@ -8,10 +8,21 @@ use std::time::{Duration, Instant};
 use tract_onnx::prelude::*;
 
 use super::manifest::Manifest;
-use super::onnx;
 use crate::features::{Extractor, Family, N_FEATURES, PATTERN_FEATURES, PATTERN_OFFSET};
-use crate::patterns::replay;
+use crate::patterns::was_analyzed;
 use crate::record::Record;
+
+/// Tensor names of the model graphs: the contract between the exporter
+/// (`training::onnx`) and this runtime.
+pub mod tensors {
+    pub const INPUT: &str = "features";
+    pub const ANOMALY_SCORE: &str = "anomaly_score";
+    pub const RECONSTRUCTION_ERROR: &str = "reconstruction_error";
+    pub const PROJECTION: &str = "projection";
+    pub const CONTRIBUTIONS: &str = "contributions";
+    pub const PROBABILITIES: &str = "probabilities";
+    pub const CRITICAL_CONTRIBUTIONS: &str = "critical_contributions";
+}
 
 /// Records scored per tract call: large enough to amortize the call, small enough to
 /// keep intermediate tensors in cache.
@@ -182,12 +193,12 @@ impl ModelSet {
         let anomaly = Graph::load(
             "anomaly model",
             anomaly_onnx,
-            &[onnx::ANOMALY_SCORE, onnx::CONTRIBUTIONS],
+            &[tensors::ANOMALY_SCORE, tensors::CONTRIBUTIONS],
         )?;
         let classifier = Graph::load(
             "classifier",
             classifier_onnx,
-            &[onnx::PROBABILITIES, onnx::CRITICAL_CONTRIBUTIONS],
+            &[tensors::PROBABILITIES, tensors::CRITICAL_CONTRIBUTIONS],
         )?;
         let set = ModelSet {
             anomaly,
@@ -224,7 +235,7 @@ impl ModelSet {
             return rows;
         }
         for (record, row) in records.iter().zip(rows.chunks_exact_mut(N_FEATURES)) {
-            if replay::was_analyzed(record) {
+            if was_analyzed(record) {
                 continue;
             }
             let family = Family::of(record.log_type).name();

@@ -9,14 +9,54 @@
 //! directory one (tests, `s3-sentinel` runs against a folder).
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
 use super::manifest::{MANIFEST_FILE, Manifest, sha256_hex};
 use super::runtime::ModelSet;
-use crate::enrich::ModelHandle;
+
+/// The model set in service, replaceable at any time, and an optional shadow set scored
+/// beside it without affecting output.
+#[derive(Clone)]
+pub struct ModelHandle {
+    active: Arc<RwLock<Arc<ModelSet>>>,
+    shadow: Arc<RwLock<Option<Arc<ModelSet>>>>,
+}
+
+impl ModelHandle {
+    pub fn new(models: ModelSet) -> Self {
+        ModelHandle {
+            active: Arc::new(RwLock::new(Arc::new(models))),
+            shadow: Arc::new(RwLock::new(None)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<ModelSet> {
+        self.active
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts a new set in service; batches already running finish with the old one.
+    pub fn replace(&self, models: ModelSet) {
+        *self.active.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(models);
+    }
+
+    pub fn shadow(&self) -> Option<Arc<ModelSet>> {
+        self.shadow
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Starts (or, with `None`, stops) scoring a shadow set beside the active one.
+    pub fn set_shadow(&self, models: Option<ModelSet>) {
+        *self.shadow.write().unwrap_or_else(|e| e.into_inner()) = models.map(Arc::new);
+    }
+}
 
 /// The detached signature of the manifest (hex Ed25519 over its exact bytes).
 pub const SIGNATURE_FILE: &str = "manifest.json.sig";
@@ -296,7 +336,7 @@ impl ModelSwapper {
             match signature {
                 Some(sig) => {
                     let sig = String::from_utf8_lossy(sig);
-                    if let Err(e) = crate::signing::verify(key, manifest_bytes, sig.trim()) {
+                    if let Err(e) = super::signing::verify(key, manifest_bytes, sig.trim()) {
                         return Evaluation::Refuse(format!("manifest signature: {e}"));
                     }
                 }

@@ -2,7 +2,7 @@
 //! [`super::analyzer::PatternAnalyzer`] writes (`PatternFlags`, `SequenceScore`,
 //! `PatternTemplate`), so they are a pure function of the record.
 
-use crate::record::Record;
+use crate::record::{Record, columns};
 
 use super::analyzer::flags;
 
@@ -76,6 +76,12 @@ pub fn pattern_features(record: &Record) -> [f32; PATTERN_FEATURES] {
         has(flags::CORRELATION_BROKEN),
         variable_share,
     ]
+}
+
+/// Whether the pattern stage has already analyzed this record (an exported Sentinel
+/// row carries its columns; a raw record does not).
+pub fn was_analyzed(record: &Record) -> bool {
+    record.get(columns::PATTERN_FLAGS).is_some()
 }
 
 #[cfg(test)]

@@ -4,15 +4,13 @@
 pub mod analyzer;
 pub mod correlation;
 pub mod db;
-pub mod eval;
 pub mod features;
 pub mod mask;
 pub mod message;
 pub mod miner;
-pub mod replay;
 pub mod sequence;
 pub mod trend;
 
 pub use analyzer::{AnalyzerConfig, BatchSummary, PatternAnalyzer};
-pub use features::{PATTERN_FEATURE_NAMES, PATTERN_FEATURES, pattern_features};
+pub use features::{PATTERN_FEATURE_NAMES, PATTERN_FEATURES, pattern_features, was_analyzed};
 pub use miner::{Assignment, MinerConfig, PatternId, TemplateMiner};

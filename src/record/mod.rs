@@ -5,8 +5,10 @@
 //! own columns ([`columns`]). Column names are `&'static str`, so a row costs one allocation
 //! per string value and nothing per name.
 
+pub mod alert;
 pub mod id;
 pub mod json;
+mod row;
 pub mod tables;
 pub mod time;
 
@@ -15,17 +17,35 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
+pub use alert::ConnectorAlert;
 pub use id::RecordId;
+pub use row::Row;
 pub use tables::{ColumnType, LogType, Table};
 
-/// Column names the connector adds. None of them is a column of any built-in AWS table
-/// (checked by `tables::tests::connector_columns_collide_with_no_builtin_column`).
+/// Column names the connector adds, in one place: the parsers, the enrichment stages, the
+/// table schemas ([`tables::CONNECTOR_COLUMNS`]) and the Azure template all use these.
+/// None of them is a column of any built-in AWS table (checked by
+/// `tables::tests::connector_columns_collide_with_no_builtin_column`).
 pub mod columns {
     pub const TIME_GENERATED: &str = "TimeGenerated";
     pub const SOURCE_LOG_TYPE: &str = "SourceLogType";
     pub const SOURCE_OBJECT: &str = "SourceObject";
     pub const EVENT_TIME: &str = "EventTime";
     pub const RECORD_ID: &str = "RecordId";
+    /// Source fields with no column in the destination table, keyed by source field name.
+    pub const ADDITIONAL_FIELDS: &str = "AdditionalFields";
+    pub const ANOMALY_SCORE: &str = "AnomalyScore";
+    pub const IS_ANOMALY: &str = "IsAnomaly";
+    pub const ANOMALY_REASONS: &str = "AnomalyReasons";
+    pub const LOG_CATEGORY: &str = "LogCategory";
+    pub const LOG_CATEGORY_CONFIDENCE: &str = "LogCategoryConfidence";
+    pub const PRIORITY_SCORE: &str = "PriorityScore";
+    pub const PRIORITY: &str = "Priority";
+    pub const MODEL_VERSION: &str = "ModelVersion";
+    pub const PATTERN_ID: &str = "PatternId";
+    pub const PATTERN_TEMPLATE: &str = "PatternTemplate";
+    pub const PATTERN_FLAGS: &str = "PatternFlags";
+    pub const SEQUENCE_SCORE: &str = "SequenceScore";
 }
 
 /// One cell. `Json` holds raw JSON text and is written as nested JSON (for `dynamic`

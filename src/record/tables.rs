@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use super::{Record, Value};
+use super::{Record, Value, columns};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnType {
@@ -286,13 +286,12 @@ impl Table {
 
 /// Columns the JSON writer derives from the record itself; a parser must not set them.
 const WRITER_COLUMNS: [&str; 5] = [
-    "TimeGenerated",
-    "SourceLogType",
-    "SourceObject",
-    "EventTime",
-    "RecordId",
+    columns::TIME_GENERATED,
+    columns::SOURCE_LOG_TYPE,
+    columns::SOURCE_OBJECT,
+    columns::EVENT_TIME,
+    columns::RECORD_ID,
 ];
-
 /// Whether a record fits its table: every column is a column of the table or a connector
 /// column, appears once, is not one the writer adds itself, and holds a value of the
 /// column's type (`int` within 32 bits, `dynamic` as JSON). The Sentinel emulator applies
@@ -363,25 +362,24 @@ impl fmt::Display for Table {
 
 /// Columns the connector adds to every table (see `docs/tables/README.md`).
 pub const CONNECTOR_COLUMNS: &[(&str, ColumnType)] = &[
-    ("SourceLogType", ColumnType::Str),
-    ("SourceObject", ColumnType::Str),
-    ("EventTime", ColumnType::DateTime),
-    ("RecordId", ColumnType::Str),
-    // Source fields with no column in the destination table, keyed by source field name.
-    ("AdditionalFields", ColumnType::Dynamic),
+    (columns::SOURCE_LOG_TYPE, ColumnType::Str),
+    (columns::SOURCE_OBJECT, ColumnType::Str),
+    (columns::EVENT_TIME, ColumnType::DateTime),
+    (columns::RECORD_ID, ColumnType::Str),
+    (columns::ADDITIONAL_FIELDS, ColumnType::Dynamic),
     // Enrichment (ML and pattern stages).
-    ("AnomalyScore", ColumnType::Real),
-    ("IsAnomaly", ColumnType::Bool),
-    ("AnomalyReasons", ColumnType::Dynamic),
-    ("LogCategory", ColumnType::Str),
-    ("LogCategoryConfidence", ColumnType::Real),
-    ("PriorityScore", ColumnType::Real),
-    ("Priority", ColumnType::Str),
-    ("ModelVersion", ColumnType::Str),
-    ("PatternId", ColumnType::Str),
-    ("PatternTemplate", ColumnType::Str),
-    ("PatternFlags", ColumnType::Dynamic),
-    ("SequenceScore", ColumnType::Real),
+    (columns::ANOMALY_SCORE, ColumnType::Real),
+    (columns::IS_ANOMALY, ColumnType::Bool),
+    (columns::ANOMALY_REASONS, ColumnType::Dynamic),
+    (columns::LOG_CATEGORY, ColumnType::Str),
+    (columns::LOG_CATEGORY_CONFIDENCE, ColumnType::Real),
+    (columns::PRIORITY_SCORE, ColumnType::Real),
+    (columns::PRIORITY, ColumnType::Str),
+    (columns::MODEL_VERSION, ColumnType::Str),
+    (columns::PATTERN_ID, ColumnType::Str),
+    (columns::PATTERN_TEMPLATE, ColumnType::Str),
+    (columns::PATTERN_FLAGS, ColumnType::Dynamic),
+    (columns::SEQUENCE_SCORE, ColumnType::Real),
 ];
 
 const AWSCLOUDTRAIL: &[(&str, ColumnType)] = &[

@@ -22,7 +22,7 @@ use crate::state::s3::S3StateStore;
 use crate::state::{PutCondition, StateError, StateStore};
 
 use super::Row;
-use super::sentinel::{DeliveryReport, FailedRow, SentinelClient};
+use super::sentinel::{FailedRow, SendReport, SentinelClient};
 
 pub const FILE_SUFFIX: &str = ".ndjson.gz";
 
@@ -171,8 +171,8 @@ impl DeadLetter {
         match location {
             DeadLetterLocation::Dir(path) => DeadLetter::dir(path.clone()),
             DeadLetterLocation::S3(s3) => {
-                let aws = crate::aws::load_config().await;
-                DeadLetter::s3(crate::aws::s3_client(&aws), s3)
+                let aws = crate::setup::load_config().await;
+                DeadLetter::s3(crate::setup::s3_client(&aws), s3)
             }
         }
     }
@@ -382,7 +382,7 @@ pub struct ReplayReport {
     pub rows_remaining: BTreeMap<String, u64>,
     /// Rows per target stream (what a dry run would send).
     pub rows_by_stream: BTreeMap<String, u64>,
-    pub delivery: DeliveryReport,
+    pub delivery: SendReport,
 }
 
 impl ReplayReport {
@@ -515,7 +515,7 @@ async fn replay_file(
     }
     let accepted_now = delivery.accepted;
     report.rows_accepted += accepted_now;
-    report.delivery.merge(DeliveryReport {
+    report.delivery.merge(SendReport {
         failed: Vec::new(),
         unsent: Vec::new(),
         ..delivery

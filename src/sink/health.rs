@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::Row;
 use super::sentinel::FailedRow;
-use crate::enrich::alerts::{ConnectorAlert, DEAD_LETTER_ALERT_PREFIX};
+use crate::record::alert::{ConnectorAlert, DEAD_LETTER_ALERT_PREFIX};
 use crate::record::{RecordId, Table};
 
 /// Longest refusal text repeated in an alert.

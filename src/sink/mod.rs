@@ -1,75 +1,108 @@
-//! Where records go after the pure stages: Sentinel through the Logs Ingestion API
-//! ([`sentinel`]), and the dead letter ([`dead_letter`]) for rows Sentinel would not take.
+//! Where rows go: a [`Delivery`] takes every row of a batch and either gets it accepted or
+//! dead-letters it. [`sentinel`] is the Logs Ingestion API (client, packing, retries,
+//! Entra ID tokens) with [`SentinelDelivery`]; [`dead_letter`] keeps refused rows for a
+//! replay; [`health`] raises alert rows about them; [`ndjson`] writes rows to files (the
+//! command line's output).
 
 pub mod dead_letter;
 pub mod health;
+pub mod ndjson;
 pub mod sentinel;
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use crate::record::{LogType, Record, RecordId, Table};
+use async_trait::async_trait;
+
+use crate::record::{LogType, RecordId, Reject, Row};
 
 use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWrite};
-use sentinel::{DeliveryReport, SentinelClient};
+pub use ndjson::NdjsonDelivery;
+pub use sentinel::SentinelDelivery;
+use sentinel::{SendReport, SentinelClient};
 
-/// One serialized row on its way to Sentinel.
-///
-/// `json` is one JSON object (as written by [`crate::record::json::write_record`]); the
-/// client puts it into request bodies verbatim.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub log_type: LogType,
-    pub table: Table,
-    pub record_id: RecordId,
-    pub source_object: Arc<str>,
-    /// Position of the record in its source object (for checkpoints).
-    pub ordinal: u64,
-    pub json: String,
+/// What delivering a batch achieved. Every row given to [`Delivery::deliver`] is either
+/// accepted or dead-lettered; nothing else may happen to it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct DeliveryReport {
+    pub accepted: u64,
+    pub dead_lettered: u64,
+    /// Accepted / dead-lettered per log type (alert rows count under no log type).
+    pub accepted_by_type: std::collections::BTreeMap<LogType, u64>,
+    pub dead_lettered_by_type: std::collections::BTreeMap<LogType, u64>,
+    pub requests: u64,
+    pub retries: u64,
+    pub throttles: u64,
+    pub bytes_sent: u64,
 }
 
-impl Row {
-    pub fn from_record(record: &Record) -> Row {
-        Row {
-            log_type: record.log_type,
-            table: record.table(),
-            record_id: record.id,
-            source_object: record.source_object.clone(),
-            ordinal: record.ordinal,
-            json: record.to_json(),
+impl DeliveryReport {
+    pub fn merge(&mut self, other: &DeliveryReport) {
+        self.accepted += other.accepted;
+        self.dead_lettered += other.dead_lettered;
+        for (k, v) in &other.accepted_by_type {
+            *self.accepted_by_type.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.dead_lettered_by_type {
+            *self.dead_lettered_by_type.entry(*k).or_default() += v;
+        }
+        self.requests += other.requests;
+        self.retries += other.retries;
+        self.throttles += other.throttles;
+        self.bytes_sent += other.bytes_sent;
+    }
+}
+
+/// Delivery could not finish (time ran out, or rows could be neither sent nor
+/// dead-lettered). `accepted` lists the rows that did reach Sentinel, so a retry can skip
+/// exactly those.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DeliveryError {
+    pub message: String,
+    pub accepted: Vec<RecordId>,
+    pub report: DeliveryReport,
+}
+
+impl DeliveryError {
+    pub fn new(message: impl Into<String>) -> Self {
+        DeliveryError {
+            message: message.into(),
+            accepted: Vec::new(),
+            report: DeliveryReport::default(),
         }
     }
 }
 
-/// One batch delivered: the client's report and what went to the dead letter.
+/// Where rows go: Sentinel in production. `source_object` names the object the rows come
+/// from (for dead-letter files).
+#[async_trait]
+pub trait Delivery: Send + Sync {
+    /// Delivers every row (accepted or dead-lettered). An error means some rows could be
+    /// neither sent nor dead-lettered: the object must then be retried from its last
+    /// checkpoint.
+    async fn deliver(
+        &self,
+        source_object: &str,
+        rows: Vec<Row>,
+        deadline: Instant,
+    ) -> Result<DeliveryReport, DeliveryError>;
+
+    /// Keeps rejected input (raw text and reason) aside.
+    async fn write_rejects(
+        &self,
+        source_object: &str,
+        rejects: Vec<Reject>,
+    ) -> Result<(), DeliveryError>;
+}
+
+/// One batch sent straight through a [`SentinelClient`]: the client's report and what went
+/// to the dead letter.
 #[derive(Debug, Default)]
 pub struct Delivered {
     /// `report.failed` lists the rows now in the dead letter; `report.unsent` the rows the
     /// deadline left with the caller.
-    pub report: DeliveryReport,
+    pub report: SendReport,
     pub dead_lettered: DeadLetterWrite,
-}
-
-/// Like [`deliver`], but rows the deadline left unsent are dead-lettered too (reason
-/// `deadline`), so the whole batch is settled: for callers that would rather replay later
-/// than keep rows (the CLI, or a Lambda that checkpoints only whole batches).
-pub async fn deliver_settled(
-    client: &SentinelClient,
-    dead_letter: &DeadLetter,
-    rows: Vec<Row>,
-    deadline: Instant,
-) -> Result<Delivered, DeadLetterError> {
-    let mut report = client.send(rows, deadline).await;
-    client.fail_unsent(&mut report);
-    let dead_lettered = if report.failed.is_empty() {
-        DeadLetterWrite::default()
-    } else {
-        dead_letter.write_failed(&report.failed).await?
-    };
-    Ok(Delivered {
-        report,
-        dead_lettered,
-    })
 }
 
 /// Sends `rows` and writes the ones Sentinel did not accept to the dead letter, so that
@@ -82,7 +115,27 @@ pub async fn deliver(
     rows: Vec<Row>,
     deadline: Instant,
 ) -> Result<Delivered, DeadLetterError> {
-    let report = client.send(rows, deadline).await;
+    settle(dead_letter, client.send(rows, deadline).await).await
+}
+
+/// Like [`deliver`], but rows the deadline left unsent are dead-lettered too (reason
+/// `deadline`), so the whole batch is settled: for callers that would rather replay later
+/// than keep rows.
+pub async fn deliver_settled(
+    client: &SentinelClient,
+    dead_letter: &DeadLetter,
+    rows: Vec<Row>,
+    deadline: Instant,
+) -> Result<Delivered, DeadLetterError> {
+    let mut report = client.send(rows, deadline).await;
+    client.fail_unsent(&mut report);
+    settle(dead_letter, report).await
+}
+
+async fn settle(
+    dead_letter: &DeadLetter,
+    report: SendReport,
+) -> Result<Delivered, DeadLetterError> {
     let dead_lettered = if report.failed.is_empty() {
         DeadLetterWrite::default()
     } else {

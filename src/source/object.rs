@@ -7,7 +7,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use tokio::io::AsyncRead;
 
-use crate::event::ObjectRef;
+use crate::source::ObjectRef;
 
 pub type ObjectBody = Pin<Box<dyn AsyncRead + Send>>;
 

@@ -4,7 +4,6 @@
 //! overwrite each other's work.
 
 pub mod local;
-pub mod objects;
 pub mod s3;
 
 use async_trait::async_trait;

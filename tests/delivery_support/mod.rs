@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use s3_sentinel_connector::config::{SentinelConfig, vars};
 use s3_sentinel_connector::emulator::{Emulator, EmulatorOptions, RunningEmulator};
+use s3_sentinel_connector::record::Row;
 use s3_sentinel_connector::record::{LogType, Record, RecordId, time};
-use s3_sentinel_connector::sink::Row;
 use s3_sentinel_connector::sink::sentinel::SentinelClient;
 
 pub const TENANT: &str = "00000000-0000-0000-0000-00000000beef";

@@ -11,14 +11,14 @@ use futures::StreamExt;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
 use crate::config::{CredentialsSource, DeliverySettings, SentinelConfig};
-use crate::sink::Row;
+use crate::record::Row;
 
 use super::auth::{
     CredentialsLoader, SecretsManagerCredentials, StaticCredentials, TokenProvider, error_chain,
 };
 use super::packer::{self, Chunk};
 use super::retry::{self, Verdict};
-use super::{DeliveryReport, FailedRow, FailureReason, StreamMap};
+use super::{FailedRow, FailureReason, SendReport, StreamMap};
 
 pub const API_VERSION: &str = "2023-01-01";
 /// Response bodies kept in reasons (an error page can be large).
@@ -84,9 +84,9 @@ impl SentinelClient {
         let loader: Arc<dyn CredentialsLoader> = match &config.credentials {
             CredentialsSource::Environment(c) => Arc::new(StaticCredentials(c.clone())),
             CredentialsSource::SecretsManager { secret_id } => {
-                let aws = crate::aws::load_config().await;
+                let aws = crate::setup::load_config().await;
                 Arc::new(SecretsManagerCredentials::new(
-                    crate::aws::secrets_client(&aws),
+                    crate::setup::secrets_client(&aws),
                     secret_id.clone(),
                 ))
             }
@@ -115,7 +115,7 @@ impl SentinelClient {
 
     /// Moves the rows the deadline left unsent into `failed` (reason `deadline`), for
     /// callers that dead-letter them instead of keeping them.
-    pub fn fail_unsent(&self, report: &mut DeliveryReport) {
+    pub fn fail_unsent(&self, report: &mut SendReport) {
         for row in std::mem::take(&mut report.unsent) {
             let counts = report.by_log_type.entry(row.log_type).or_default();
             counts.unsent -= 1;
@@ -147,10 +147,10 @@ impl SentinelClient {
     /// the dead letter), or in `unsent` when the deadline came before it could be sent.
     /// Rows go to their table's stream in order, packed into gzip bodies under the size
     /// limit, with up to `max_parallel_requests` requests in flight.
-    pub async fn send(&self, rows: Vec<Row>, deadline: Instant) -> DeliveryReport {
-        let mut report = DeliveryReport {
+    pub async fn send(&self, rows: Vec<Row>, deadline: Instant) -> SendReport {
+        let mut report = SendReport {
             rows: rows.len() as u64,
-            ..DeliveryReport::default()
+            ..SendReport::default()
         };
         for row in &rows {
             report.by_log_type.entry(row.log_type).or_default().rows += 1;
@@ -198,7 +198,7 @@ impl SentinelClient {
             jobs.extend(packed.chunks.into_iter().map(|c| (stream.clone(), c)));
         }
 
-        let outcomes: Vec<DeliveryReport> = futures::stream::iter(jobs)
+        let outcomes: Vec<SendReport> = futures::stream::iter(jobs)
             .map(|(stream, chunk)| self.deliver_chunk(stream, chunk, deadline))
             .buffer_unordered(self.settings.max_parallel_requests.max(1))
             .collect()
@@ -230,13 +230,8 @@ impl SentinelClient {
 
     /// One body and its retries; a 413 splits the rows into halves sent one after the
     /// other.
-    async fn deliver_chunk(
-        &self,
-        stream: Arc<str>,
-        chunk: Chunk,
-        deadline: Instant,
-    ) -> DeliveryReport {
-        let mut out = DeliveryReport::default();
+    async fn deliver_chunk(&self, stream: Arc<str>, chunk: Chunk, deadline: Instant) -> SendReport {
+        let mut out = SendReport::default();
         match self.post(&stream, &chunk.body, deadline, &mut out).await {
             PostOutcome::Accepted => {
                 out.accepted += chunk.rows.len() as u64;
@@ -303,7 +298,7 @@ impl SentinelClient {
         stream: &str,
         body: &Bytes,
         deadline: Instant,
-        out: &mut DeliveryReport,
+        out: &mut SendReport,
     ) -> PostOutcome {
         let url = self.stream_url(stream);
         let max_attempts = self.settings.max_attempts;

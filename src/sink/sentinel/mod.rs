@@ -5,10 +5,11 @@
 //! - [`packer`]: rows into gzip JSON arrays whose wire size stays under the request limit.
 //! - [`retry`]: what each response means (retry, wait, split, give up) and how long to wait.
 //! - [`client`]: [`SentinelClient::send`], one call per batch of rows with a deadline,
-//!   returning a [`DeliveryReport`] that accounts for every row.
+//!   returning a [`SendReport`] that accounts for every row.
 
 pub mod auth;
 pub mod client;
+mod delivery;
 pub mod packer;
 pub mod retry;
 
@@ -17,12 +18,13 @@ use std::fmt;
 
 use crate::record::{LogType, Table};
 
-use super::Row;
+use crate::record::Row;
 
 pub use auth::{
     AuthError, CredentialsLoader, SecretsManagerCredentials, StaticCredentials, TokenProvider,
 };
 pub use client::SentinelClient;
+pub use delivery::SentinelDelivery;
 
 /// Which DCR input stream each table's rows are posted to. Tables without an entry use
 /// [`Table::default_stream`]. A stream may name its own DCR (`dcr-<id>/Custom-X`) when the
@@ -185,7 +187,7 @@ pub struct LogTypeCounts {
 /// in exactly one of `accepted`, `failed` (to be dead-lettered) and `unsent` (the deadline
 /// came first; the caller still owns them).
 #[derive(Clone, Debug, Default)]
-pub struct DeliveryReport {
+pub struct SendReport {
     pub rows: u64,
     pub accepted: u64,
     pub failed: Vec<FailedRow>,
@@ -209,14 +211,14 @@ pub struct DeliveryReport {
     pub by_log_type: BTreeMap<LogType, LogTypeCounts>,
 }
 
-impl DeliveryReport {
+impl SendReport {
     /// True when every row was accepted.
     pub fn is_complete(&self) -> bool {
         self.failed.is_empty() && self.unsent.is_empty() && self.accepted == self.rows
     }
 
     /// Adds another report's numbers and rows to this one.
-    pub fn merge(&mut self, other: DeliveryReport) {
+    pub fn merge(&mut self, other: SendReport) {
         self.rows += other.rows;
         self.accepted += other.accepted;
         self.failed.extend(other.failed);

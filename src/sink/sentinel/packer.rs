@@ -13,7 +13,7 @@ use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use crate::sink::Row;
+use crate::record::Row;
 
 /// What finishing a body can still add: `]`, the final empty deflate block and the 8-byte
 /// gzip trailer, with room to spare.

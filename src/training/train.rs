@@ -32,10 +32,11 @@ use smartcore::linalg::basic::arrays::{Array, ArrayView2};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
 
-use super::Category;
-use super::metrics::{self, ClassReport};
+use super::metrics;
 use super::rng::SplitMix64;
 use crate::features::{FAMILY_OFFSET, Family, N_FEATURES};
+use crate::ml::Category;
+use crate::ml::manifest::{AnomalyReport, TrainingReport};
 use crate::record::LogType;
 
 /// Standardized values are clipped to this magnitude.
@@ -479,32 +480,6 @@ pub fn softmax(logits: &[f64]) -> Vec<f64> {
     let exps: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
     let sum: f64 = exps.iter().sum();
     exps.iter().map(|e| e / sum).collect()
-}
-
-/// What went into training and how the models did on held-out rows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainingReport {
-    pub rows: u64,
-    pub training_rows: u64,
-    pub holdout_rows: u64,
-    pub rows_per_category: Vec<(Category, u64)>,
-    pub rows_per_family: Vec<(String, u64)>,
-    pub active_features: usize,
-    pub anomaly: AnomalyReport,
-    pub classifier: ClassReport,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AnomalyReport {
-    pub normal_rows: u64,
-    pub components: usize,
-    pub explained_variance: f64,
-    /// Held out: ROC-AUC of the score for non-normal against normal rows.
-    pub holdout_auc_non_normal: Option<f64>,
-    /// Held out: ROC-AUC for `critical_security` against normal rows.
-    pub holdout_auc_critical: Option<f64>,
-    /// Held out: share of normal rows scoring at or above 0.95.
-    pub holdout_normal_above_095: f64,
 }
 
 #[derive(Debug)]

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::{Env, LabelledRaw, Raw, rfc3339};
 use crate::ml::Category;
-use crate::ml::rng::SplitMix64;
 use crate::record::LogType;
+use crate::training::rng::SplitMix64;
 
 /// (finding type, severity, title, label). Low-severity probes of exposed services are
 /// the background of every account; the rest describe compromise.

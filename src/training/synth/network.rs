@@ -4,8 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Env, LabelledRaw, Raw};
 use crate::ml::Category;
-use crate::ml::rng::SplitMix64;
 use crate::record::LogType;
+use crate::training::rng::SplitMix64;
 
 pub const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type flow-direction";
 

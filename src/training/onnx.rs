@@ -17,19 +17,16 @@
 use prost::Message;
 use tract_onnx::pb;
 
-use super::Category;
 use super::train::{
     AnomalyModel, Calibration, ClassifierModel, N_FAMILIES, N_KNOTS, N_SEGMENTS, SCORE_ROOT, Z_CLIP,
 };
 use crate::features::{FAMILY_OFFSET, FeatureSchema, N_FEATURES};
+use crate::ml::Category;
 
-pub const INPUT: &str = "features";
-pub const ANOMALY_SCORE: &str = "anomaly_score";
-pub const RECONSTRUCTION_ERROR: &str = "reconstruction_error";
-pub const PROJECTION: &str = "projection";
-pub const CONTRIBUTIONS: &str = "contributions";
-pub const PROBABILITIES: &str = "probabilities";
-pub const CRITICAL_CONTRIBUTIONS: &str = "critical_contributions";
+use crate::ml::runtime::tensors::{
+    ANOMALY_SCORE, CONTRIBUTIONS, CRITICAL_CONTRIBUTIONS, INPUT, PROBABILITIES, PROJECTION,
+    RECONSTRUCTION_ERROR,
+};
 
 pub const OPSET: i64 = 13;
 const IR_VERSION: i64 = 8;
@@ -328,7 +325,7 @@ pub fn metadata(bytes: &[u8]) -> Result<Vec<(String, String)>, prost::DecodeErro
 mod tests {
     use super::*;
     use crate::ml::runtime::run_outputs;
-    use crate::ml::train::{TrainConfig, tests::toy_dataset, train};
+    use crate::training::train::{TrainConfig, tests::toy_dataset, train};
 
     fn info(kind: &'static str) -> ModelInfo {
         ModelInfo {

@@ -10,9 +10,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{PutCondition, StateError, StateStore};
-use crate::event::ObjectRef;
 use crate::record::RecordId;
+use crate::source::ObjectRef;
+use crate::state::{PutCondition, StateError, StateStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -219,6 +219,101 @@ impl<'a> ObjectLedger<'a> {
             Some(v) => serde_json::from_slice(&v.body)
                 .map(Some)
                 .map_err(|e| StateError::Other(anyhow::anyhow!("corrupt object state {key}: {e}"))),
+        }
+    }
+}
+
+/// One invocation's hold on one object: claimed at the start, checkpointed after each
+/// delivered batch, completed at the end or released early. Without a state store every
+/// step does nothing, so the runner reads the same either way.
+pub struct Session<'a> {
+    held: Option<(ObjectLedger<'a>, Lease)>,
+    lease_until: DateTime<Utc>,
+}
+
+/// How an object's processing starts.
+pub enum Start {
+    /// Deliver records from `resume_from` on, except `already_delivered`.
+    Process {
+        resume_from: u64,
+        already_delivered: Vec<RecordId>,
+    },
+    /// An earlier invocation delivered it already.
+    Duplicate,
+    /// Another invocation holds a live lease.
+    Busy { owner: String },
+}
+
+impl<'a> Session<'a> {
+    /// Claims `object` for `owner` until `lease_until` (without a store: always
+    /// `Process` from the start).
+    pub async fn open(
+        store: Option<&'a dyn StateStore>,
+        object: &ObjectRef,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<(Session<'a>, Start), StateError> {
+        let mut session = Session {
+            held: None,
+            lease_until,
+        };
+        let Some(store) = store else {
+            let start = Start::Process {
+                resume_from: 0,
+                already_delivered: Vec::new(),
+            };
+            return Ok((session, start));
+        };
+        let ledger = ObjectLedger::new(store);
+        let start = match ledger.claim(object, owner, lease_until).await? {
+            Claim::AlreadyCompleted => Start::Duplicate,
+            Claim::Busy { owner, .. } => Start::Busy { owner },
+            Claim::Process {
+                resume_from,
+                already_delivered,
+                lease,
+            } => {
+                session.held = Some((ledger, lease));
+                Start::Process {
+                    resume_from,
+                    already_delivered,
+                }
+            }
+        };
+        Ok((session, start))
+    }
+
+    /// Every record below `next_ordinal`, and those in `delivered_beyond`, are delivered.
+    pub async fn checkpoint(
+        &mut self,
+        next_ordinal: u64,
+        delivered_beyond: &[RecordId],
+    ) -> Result<(), StateError> {
+        match &mut self.held {
+            Some((ledger, lease)) => {
+                ledger
+                    .checkpoint(lease, next_ordinal, delivered_beyond, self.lease_until)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The object is done: a repeated event will skip it.
+    pub async fn complete(&mut self, next_ordinal: u64) -> Result<(), StateError> {
+        match &mut self.held {
+            Some((ledger, lease)) => ledger.complete(lease, next_ordinal).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Gives the lease up before failing, so a retry need not wait for it to expire.
+    /// Best effort: the lease expires anyway.
+    pub async fn release(&mut self, object: &str) {
+        if let Some((ledger, lease)) = &mut self.held
+            && let Err(e) = ledger.release(lease).await
+        {
+            tracing::warn!(object, error = %e, "could not release the object lease");
         }
     }
 }

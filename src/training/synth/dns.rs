@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use super::{Env, LabelledRaw, Raw, rfc3339};
 use crate::ml::Category;
-use crate::ml::rng::SplitMix64;
 use crate::record::LogType;
+use crate::training::rng::SplitMix64;
 
 const DOMAINS: &[(&str, f64)] = &[
     ("sts.us-east-1.amazonaws.com", 8.0),

@@ -1,6 +1,8 @@
 //! Per-invocation metrics as CloudWatch Embedded Metric Format lines: CloudWatch turns
 //! these log lines into metrics without any API call from the function.
 
+pub mod resources;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;

@@ -12,8 +12,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::Category;
-use super::evaluate::{Comparison, Evaluation, FeatureImportance, format_summary};
+use super::models::{Comparison, Evaluation, FeatureImportance, format_summary};
+use crate::ml::Category;
 
 pub const PLOT_IDS: [&str; 7] = [
     "roc-curves",

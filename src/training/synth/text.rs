@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::{Env, LabelledRaw, Raw};
 use crate::ml::Category;
-use crate::ml::rng::SplitMix64;
 use crate::record::LogType;
+use crate::training::rng::SplitMix64;
 
 const SERVICES: &[&str] = &[
     "orders-api",

@@ -39,14 +39,14 @@ mod web;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::Category;
 use super::labelled;
 use super::rng::SplitMix64;
 use super::train::Dataset;
 use crate::features::Extractor;
+use crate::ml::Category;
 use crate::patterns::AnalyzerConfig;
-use crate::patterns::replay::analyze_as_delivered;
 use crate::record::{LogType, Record};
+use crate::training::replay::analyze_as_delivered;
 
 /// One generated record in raw form.
 #[derive(Debug, Clone, PartialEq)]

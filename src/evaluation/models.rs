@@ -29,12 +29,13 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::Category;
-use super::metrics::{self, BinaryScores, ClassReport};
-use super::runtime::{ModelError, ModelSet};
 use crate::enrich::priority::{self, CATEGORY_WEIGHTS};
 use crate::features::{Extractor, FEATURES, N_FEATURES};
+use crate::ml::Category;
+use crate::ml::manifest::ClassReport;
+use crate::ml::runtime::{ModelError, ModelSet};
 use crate::record::Record;
+use crate::training::metrics::{self, BinaryScores};
 
 /// Reliability bins of the calibration tables and plots.
 pub const CALIBRATION_BINS: usize = 10;
@@ -325,7 +326,7 @@ pub fn calibration(predicted: &[f64], observed: &[f64], bins: usize) -> Calibrat
 }
 
 fn feature_importance(
-    scores: &super::runtime::Scores,
+    scores: &crate::ml::runtime::Scores,
     non_normal: &[bool],
 ) -> Vec<FeatureImportance> {
     let n = scores.len().max(1) as f64;

@@ -1,10 +1,11 @@
 //! One object through the pure stages: decode -> detect -> parse -> sink. The same code
-//! runs in the CLI, the Lambda and the tests; only the reader and the sink differ.
+//! runs in the function, the command line and the training tools; only the reader and
+//! the sink differ.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use crate::formats::{self, Detection, Emitter, Format, ParseError, ParseStats, RecordSink};
+use super::{Detection, Emitter, Format, ParseError, ParseStats, RecordSink};
 use crate::source::decode::{self, DecodeLimits, Encoding};
 
 /// How many decoded bytes format detection sees.
@@ -69,7 +70,7 @@ pub enum ObjectError {
 }
 
 /// Runs one object through decode, detection and its parser into `sink`.
-pub fn process_object<R: Read + Send + 'static>(
+pub fn parse_object<R: Read + Send + 'static>(
     raw: R,
     job: &ObjectJob,
     sink: &mut dyn RecordSink,
@@ -104,7 +105,7 @@ pub fn process_object<R: Read + Send + 'static>(
             {
                 outcome.stream_error = Some(describe_stream_error(&e));
             }
-            let detection = formats::detect(&job.key, &head);
+            let detection = super::detect(&job.key, &head);
             reader = Box::new(std::io::Cursor::new(head).chain(reader));
             match detection {
                 Detection::Parse(f) => f,
@@ -121,7 +122,7 @@ pub fn process_object<R: Read + Send + 'static>(
     outcome.format = Some(format);
 
     let mut emitter = Emitter::new(job.source_object.as_str(), sink).resume_from(job.resume_from);
-    let result = formats::parse_with(format, &mut reader, &mut emitter);
+    let result = super::parse_with(format, &mut reader, &mut emitter);
     let next_ordinal = emitter.next_ordinal();
     outcome.stats = emitter.stats.clone();
     outcome.bytes_in = counters.compressed();

@@ -5,13 +5,15 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::Category;
-use super::manifest::{self, ANOMALY_FILE, CLASSIFIER_FILE, MANIFEST_FILE, Manifest};
 use super::onnx::{self, ModelInfo};
-use super::runtime::{ModelError, ModelSet};
-use super::train::{self, AnomalyModel, Dataset, TrainConfig, TrainError, TrainingReport};
-use crate::drift::DriftProfile;
+use super::train::{self, AnomalyModel, Dataset, TrainConfig, TrainError};
 use crate::features::{Family, FeatureSchema, PATTERN_FEATURES, PATTERN_OFFSET};
+use crate::ml::Category;
+use crate::ml::drift::DriftProfile;
+use crate::ml::manifest::{
+    self, ANOMALY_FILE, CLASSIFIER_FILE, MANIFEST_FILE, Manifest, TrainingReport,
+};
+use crate::ml::runtime::{ModelError, ModelSet};
 
 /// What a training run produces.
 #[derive(Debug, Clone)]

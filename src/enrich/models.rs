@@ -26,16 +26,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::monitor::{LogTypeDrift, MonitorSnapshot, ShadowStats, StoredDrift};
-use super::{EnrichConfig, Enricher, ModelHandle};
+use super::{EnrichConfig, Enricher, ModelScorer};
 use crate::metrics::{GaugeDocument, InvocationMetrics};
+use crate::ml::ModelHandle;
 use crate::ml::embedded;
 use crate::ml::runtime::ModelError;
 use crate::ml::swap::{ModelStore, ModelSwapper, S3ModelStore, SwapConfig};
 use crate::record::Record;
+use crate::record::alert::{ConnectorAlert, DRIFT_ALERT_PREFIX};
 use crate::state::StateStore;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct MlSettings {
+pub struct ModelSettings {
     pub anomaly_threshold: f64,
     pub priority_threshold: f64,
     /// (bucket, prefix) of published model sets.
@@ -49,9 +51,9 @@ pub struct MlSettings {
     pub drift_min_rows: u64,
 }
 
-impl Default for MlSettings {
+impl Default for ModelSettings {
     fn default() -> Self {
-        MlSettings {
+        ModelSettings {
             anomaly_threshold: 0.95,
             priority_threshold: 0.8,
             models: None,
@@ -65,14 +67,14 @@ impl Default for MlSettings {
     }
 }
 
-impl MlSettings {
-    pub fn from_env() -> Result<MlSettings, String> {
+impl ModelSettings {
+    pub fn from_env() -> Result<ModelSettings, String> {
         Self::from_lookup(&|name| std::env::var(name).ok())
     }
 
     /// Reads the variables through `lookup` (testable without the process environment);
     /// empty values count as unset.
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<MlSettings, String> {
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ModelSettings, String> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let unit = |name: &str, default: f64| -> Result<f64, String> {
             match get(name) {
@@ -112,7 +114,7 @@ impl MlSettings {
         {
             return Err("MODEL_PUBLIC_KEY must be 64 hex digits (an Ed25519 public key)".into());
         }
-        Ok(MlSettings {
+        Ok(ModelSettings {
             anomaly_threshold: unit("ANOMALY_THRESHOLD", 0.95)?,
             priority_threshold: unit("PRIORITY_THRESHOLD", 0.8)?,
             models: location("MODEL_BUCKET", "MODEL_PREFIX", "models/"),
@@ -134,9 +136,9 @@ struct Upkeep {
 }
 
 /// The enricher with its upkeep (model swaps, threshold history).
-pub struct MlService {
-    enricher: Enricher,
-    settings: MlSettings,
+pub struct ModelStage {
+    scorer: ModelScorer,
+    settings: ModelSettings,
     upkeep: Mutex<Upkeep>,
     /// Drift reports of the merged windows, from `save_state`, for `publish_metrics`.
     merged: Mutex<Option<Measured>>,
@@ -148,7 +150,7 @@ pub struct MlService {
 #[derive(Default)]
 struct DriftAlerts {
     raised: std::collections::HashSet<String>,
-    pending: Vec<crate::sink::Row>,
+    pending: Vec<crate::record::Row>,
 }
 
 /// What one invocation measured, ready to publish.
@@ -159,15 +161,15 @@ struct Measured {
     inference_us_per_record: Option<f64>,
 }
 
-impl MlService {
+impl ModelStage {
     /// Loads the embedded models; network work waits for the first batch.
-    pub fn new(settings: MlSettings) -> Result<MlService, ModelError> {
+    pub fn new(settings: ModelSettings) -> Result<ModelStage, ModelError> {
         let models = embedded::load()?;
         let mut config = EnrichConfig::default();
         config.thresholds.base = settings.anomaly_threshold;
         config.priority_threshold = settings.priority_threshold;
-        Ok(MlService {
-            enricher: Enricher::new(ModelHandle::new(models), config),
+        Ok(ModelStage {
+            scorer: ModelScorer::new(ModelHandle::new(models), config),
             settings,
             upkeep: Mutex::new(Upkeep {
                 started: false,
@@ -182,11 +184,11 @@ impl MlService {
 
     /// With explicit stores instead of S3 (tests, local runs).
     pub fn with_stores(
-        settings: MlSettings,
+        settings: ModelSettings,
         models: Option<Arc<dyn ModelStore>>,
         state: Option<Arc<dyn StateStore>>,
-    ) -> Result<MlService, ModelError> {
-        let service = MlService::new(settings)?;
+    ) -> Result<ModelStage, ModelError> {
+        let service = ModelStage::new(settings)?;
         {
             let mut upkeep = service.lock();
             upkeep.swapper = models.map(|store| service.swapper(store));
@@ -195,8 +197,8 @@ impl MlService {
         Ok(service)
     }
 
-    pub fn enricher(&self) -> &Enricher {
-        &self.enricher
+    pub fn scorer(&self) -> &ModelScorer {
+        &self.scorer
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Upkeep> {
@@ -206,7 +208,7 @@ impl MlService {
     fn swapper(&self, store: Arc<dyn ModelStore>) -> ModelSwapper {
         ModelSwapper::new(
             store,
-            self.enricher.models().clone(),
+            self.scorer.models().clone(),
             SwapConfig {
                 interval: self.settings.check_interval,
                 public_key: self.settings.public_key.clone(),
@@ -234,8 +236,8 @@ impl MlService {
             if (self.settings.models.is_some() && upkeep.swapper.is_none())
                 || (self.settings.state.is_some() && upkeep.state.is_none())
             {
-                let aws = crate::aws::load_config().await;
-                let s3 = crate::aws::s3_client(&aws);
+                let aws = crate::setup::load_config().await;
+                let s3 = crate::setup::s3_client(&aws);
                 if upkeep.swapper.is_none()
                     && let Some((bucket, prefix)) = &self.settings.models
                 {
@@ -254,7 +256,7 @@ impl MlService {
                 }
             }
             if let Some(state) = &upkeep.state
-                && let Err(e) = self.enricher.load_thresholds(state.as_ref()).await
+                && let Err(e) = self.scorer.load_thresholds(state.as_ref()).await
             {
                 tracing::warn!(error = %e, "anomaly threshold history not loaded; starting from anomaly_threshold");
             }
@@ -268,7 +270,7 @@ impl MlService {
             && upkeep.last_persist.elapsed() >= self.settings.persist_interval
         {
             match self
-                .enricher
+                .scorer
                 .persist_thresholds(state.as_ref(), chrono::Utc::now())
                 .await
             {
@@ -286,7 +288,7 @@ impl MlService {
         let state = self.lock().state.clone();
         if let Some(state) = state {
             match self
-                .enricher
+                .scorer
                 .persist_thresholds(state.as_ref(), chrono::Utc::now())
                 .await
             {
@@ -298,9 +300,9 @@ impl MlService {
 
     /// Merges the drift counts measured since the last call into
     /// `drift/<log-type>/<model-version>` (conditional writes, so concurrent invocations
-    /// add up) and keeps the PSI of the merged windows for [`MlService::publish`].
+    /// add up) and keeps the PSI of the merged windows for [`ModelStage::publish`].
     pub async fn merge_drift(&self, store: &dyn StateStore) {
-        let snapshot = self.enricher.take_monitor();
+        let snapshot = self.scorer.take_monitor();
         let now = chrono::Utc::now();
         let mut measured = Measured {
             shadow: snapshot.shadow.clone(),
@@ -339,7 +341,7 @@ impl MlService {
         let mut alerts = self.drift_alerts.lock().unwrap_or_else(|e| e.into_inner());
         for d in drift {
             if d.report.rows < self.settings.drift_min_rows
-                || !d.report.is_drifting(crate::drift::DEFAULT_PSI_ALARM)
+                || !d.report.is_drifting(crate::ml::drift::DEFAULT_PSI_ALARM)
             {
                 continue;
             }
@@ -355,7 +357,7 @@ impl MlService {
         }
     }
 
-    /// The EMF gauges of what was measured: merged windows when [`MlService::merge_drift`]
+    /// The EMF gauges of what was measured: merged windows when [`ModelStage::merge_drift`]
     /// ran, else this process's counts since the last call.
     pub fn publish(&self, metrics: &mut InvocationMetrics) {
         let measured = self
@@ -363,7 +365,7 @@ impl MlService {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-            .unwrap_or_else(|| local_measure(self.enricher.take_monitor()));
+            .unwrap_or_else(|| local_measure(self.scorer.take_monitor()));
         if let Some(us) = measured.inference_us_per_record {
             metrics
                 .gauges
@@ -396,7 +398,7 @@ impl MlService {
                     gauges.push((format!("Psi.{name}"), *psi, "None"));
                 }
             }
-            if d.report.is_drifting(crate::drift::DEFAULT_PSI_ALARM) {
+            if d.report.is_drifting(crate::ml::drift::DEFAULT_PSI_ALARM) {
                 tracing::warn!(
                     log_type = %d.log_type,
                     model_version = %d.model_version,
@@ -422,7 +424,7 @@ impl MlService {
         }
     }
 
-    /// Runs [`MlService::upkeep`] from a synchronous caller: on the async runtime the
+    /// Runs [`ModelStage::upkeep`] from a synchronous caller: on the async runtime the
     /// caller runs under, if any (the runner's batches run on its blocking threads).
     fn upkeep_blocking(&self) {
         let needs_network = self.settings.models.is_some()
@@ -456,8 +458,8 @@ impl MlService {
 }
 
 #[async_trait::async_trait]
-impl crate::runner::Enricher for MlService {
-    fn enrich(&self, records: &mut [Record]) -> Vec<crate::sink::Row> {
+impl Enricher for ModelStage {
+    fn enrich(&self, records: &mut [Record]) -> Vec<crate::record::Row> {
         self.upkeep_blocking();
         let mut alerts = std::mem::take(
             &mut self
@@ -466,7 +468,7 @@ impl crate::runner::Enricher for MlService {
                 .unwrap_or_else(|e| e.into_inner())
                 .pending,
         );
-        alerts.extend(crate::runner::Enricher::enrich(&self.enricher, records));
+        alerts.extend(Enricher::enrich(&self.scorer, records));
         alerts
     }
 
@@ -496,7 +498,7 @@ fn drift_alert_row(
     d: &LogTypeDrift,
     key: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> crate::sink::Row {
+) -> crate::record::Row {
     use crate::record::{LogType, RecordId};
     let id = RecordId(xxhash_rust::xxh3::xxh3_128(
         format!("drift:{key}").as_bytes(),
@@ -504,14 +506,12 @@ fn drift_alert_row(
     let log_type = LogType::from_name(&d.log_type).unwrap_or(LogType::Text);
     let feature = d.report.most_drifted_feature.as_deref().unwrap_or("(none)");
     let source_object = format!("drift/{key}");
-    super::alerts::ConnectorAlert {
+    ConnectorAlert {
         id,
         time: now,
         name: format!(
             "{}: {} records drift from model {}",
-            super::alerts::DRIFT_ALERT_PREFIX,
-            d.log_type,
-            d.model_version
+            DRIFT_ALERT_PREFIX, d.log_type, d.model_version
         ),
         severity: "Medium",
         description: format!(
@@ -524,7 +524,7 @@ fn drift_alert_row(
             d.model_version,
             d.report.score_psi,
             d.report.max_feature_psi,
-            crate::drift::DEFAULT_PSI_ALARM
+            crate::ml::drift::DEFAULT_PSI_ALARM
         ),
         trigger: "drift",
         source_table: log_type.table(),

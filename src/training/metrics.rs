@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Category;
+use crate::ml::Category;
+use crate::ml::manifest::{ClassReport, ClassScores};
 
 /// Area under the ROC curve: the probability that a random positive scores above a
 /// random negative, ties counting half (Mann-Whitney U). `None` without both classes.
@@ -112,26 +113,6 @@ pub fn binary_scores(predicted: &[bool], actual: &[bool]) -> BinaryScores {
         false_positives: fp,
         false_negatives: fn_,
     }
-}
-
-/// Multi-class results of the classifier on labelled rows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassReport {
-    /// `confusion[actual][predicted]`, in [`Category::ALL`] order.
-    pub confusion: [[u64; 4]; 4],
-    pub per_class: Vec<ClassScores>,
-    pub macro_f1: f64,
-    pub accuracy: f64,
-    pub rows: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassScores {
-    pub category: Category,
-    pub support: u64,
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
 }
 
 pub fn class_report(predicted: &[Category], actual: &[Category]) -> ClassReport {

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use super::{BROWSER_AGENTS, CLI_AGENTS, Env, LabelledRaw, Raw, rfc3339, uuid};
 use crate::features::catalog::{Verb, verb_of};
 use crate::ml::Category;
-use crate::ml::rng::SplitMix64;
 use crate::record::LogType;
+use crate::training::rng::SplitMix64;
 
 /// Who makes a call.
 #[derive(Debug, Clone)]

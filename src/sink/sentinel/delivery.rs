@@ -8,10 +8,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use super::{Delivery, DeliveryError, DeliveryReport, Row};
-use crate::record::Reject;
+use super::{FailedRow, FailureReason, SendReport, SentinelClient};
+use crate::record::{Reject, Row};
 use crate::sink::dead_letter::DeadLetter;
-use crate::sink::sentinel::{FailureReason, SentinelClient};
+use crate::sink::{Delivery, DeliveryError, DeliveryReport};
 use crate::state::{PutCondition, StateStore};
 
 pub struct SentinelDelivery {
@@ -23,7 +23,7 @@ pub struct SentinelDelivery {
     pub rejects: Option<Arc<dyn StateStore>>,
 }
 
-fn convert(report: &crate::sink::sentinel::DeliveryReport, dead_lettered: u64) -> DeliveryReport {
+fn convert(report: &SendReport, dead_lettered: u64) -> DeliveryReport {
     let mut out = DeliveryReport {
         accepted: report.accepted,
         dead_lettered,
@@ -51,7 +51,7 @@ impl SentinelDelivery {
     async fn raise_dead_letter_alerts(
         &self,
         source_object: &str,
-        failed: &[crate::sink::sentinel::FailedRow],
+        failed: &[FailedRow],
         dead_letter: &DeadLetter,
         files: &[String],
         deadline: Instant,

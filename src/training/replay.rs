@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::analyzer::{AnalyzerConfig, PatternAnalyzer};
+use crate::patterns::{AnalyzerConfig, PatternAnalyzer, was_analyzed};
 use crate::record::Record;
 
 /// How much time one replayed object covers: CloudTrail and most AWS services deliver a
@@ -73,12 +73,6 @@ pub fn analyze_as_delivered(records: &mut [Record], config: AnalyzerConfig) -> P
         start = end;
     }
     analyzer
-}
-
-/// Whether the pattern stage has already analyzed this record (an exported Sentinel
-/// row carries its columns; a raw record does not).
-pub fn was_analyzed(record: &Record) -> bool {
-    record.get("PatternFlags").is_some()
 }
 
 /// Replays, as [`analyze_as_delivered`], only the records that were not analyzed yet.

@@ -5,8 +5,8 @@ use serde_json::json;
 
 use super::{BROWSER_AGENTS, Env, LabelledRaw, Raw, rfc3339_micros};
 use crate::ml::Category;
-use crate::ml::rng::SplitMix64;
 use crate::record::LogType;
+use crate::training::rng::SplitMix64;
 
 const HOST: &str = "shop.example.com";
 

@@ -29,10 +29,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::Category;
 use super::synth::{LabelledRaw, Raw};
 use crate::formats::{self, Collect, Emitter, Format};
-use crate::pipeline::{ObjectJob, process_object};
+use crate::formats::{ObjectJob, parse_object};
+use crate::ml::Category;
 use crate::record::{ColumnType, LogType, Record, RecordId, Value, time};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -339,7 +339,7 @@ fn resolve(
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         let key = path.to_string_lossy().to_string();
         let mut sink = Collect::default();
-        process_object(file, &ObjectJob::new(key.clone(), key), &mut sink)
+        parse_object(file, &ObjectJob::new(key.clone(), key), &mut sink)
             .map_err(|e| format!("cannot process {}: {e}", path.display()))?;
         objects.insert(path.clone(), sink.records);
     }
@@ -492,7 +492,7 @@ mod tests {
 
     #[test]
     fn generated_records_round_trip_through_json_lines() {
-        let items = crate::ml::synth::generate(&crate::ml::synth::SynthConfig {
+        let items = crate::training::synth::generate(&crate::training::synth::SynthConfig {
             scale: 0.01,
             ..Default::default()
         });
