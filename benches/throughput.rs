@@ -27,8 +27,42 @@ use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
-use s3_sentinel_connector::cli::process::NdjsonSink;
-use s3_sentinel_connector::formats::{ObjectJob, parse_object};
+use s3_sentinel_connector::formats::{ObjectJob, RecordSink, Stop, parse_object};
+use s3_sentinel_connector::record::{Record, Reject, json::write_record};
+
+/// Records as NDJSON into a writer, as `s3-sentinel process` writes them.
+struct NdjsonSink<W: Write> {
+    out: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> NdjsonSink<W> {
+    fn new(out: W) -> Self {
+        NdjsonSink {
+            out,
+            buf: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl<W: Write> RecordSink for NdjsonSink<W> {
+    fn record(&mut self, record: Record) -> Result<(), Stop> {
+        self.buf.clear();
+        write_record(&record, &mut self.buf);
+        self.buf.push(b'\n');
+        self.out
+            .write_all(&self.buf)
+            .map_err(|e| Stop(format!("writing output failed: {e}")))
+    }
+
+    fn reject(&mut self, _reject: Reject) -> Result<(), Stop> {
+        Ok(())
+    }
+}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -264,7 +298,7 @@ fn run_process(files: &[PathBuf], gzip_output: bool) -> u64 {
         } else {
             Box::new(io::sink())
         };
-        let mut sink = NdjsonSink::new(io::BufWriter::with_capacity(256 * 1024, out), None);
+        let mut sink = NdjsonSink::new(io::BufWriter::with_capacity(256 * 1024, out));
         let outcome = parse_object(File::open(path).unwrap(), &job, &mut sink).unwrap();
         assert!(outcome.stream_error.is_none());
         assert_eq!(outcome.stats.rejects, 0);

@@ -1,127 +1,76 @@
-//! The connector's configuration: one typed [`Config`] read from environment variables
-//! (or an explicit map, for tests and tools), validated once at start-up. Every problem is
-//! reported as one [`ConfigError`] that names the variable; secret values never appear in
-//! errors or in `Debug` output.
+//! The connector's configuration, read from environment variables (or an explicit map,
+//! for tests and tools) once at start-up. This is the only module that reads the
+//! environment: each component owns its settings type (`SentinelSettings`,
+//! `ModelSettings`, `RunnerSettings`, the locations of its stores) and this module fills
+//! them in. Every problem is one [`ConfigError`] naming the variable; secret values never
+//! appear in errors or in `Debug` output.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::enrich::ModelSettings;
 use crate::record::Table;
-use crate::sink::sentinel::StreamMap;
+use crate::runner::RunnerSettings;
+use crate::sink::dead_letter::DeadLetterLocation;
+use crate::sink::sentinel::auth::validate_tenant;
+use crate::sink::sentinel::{
+    AzureCredentials, CredentialsSource, DEFAULT_ALERT_STREAM, DEFAULT_AUTHORITY_HOST,
+    DEFAULT_TOKEN_SCOPE, DeliverySettings, MAX_REQUEST_BYTES, Secret, SentinelSettings, StreamMap,
+    quoted, validate_stream_target,
+};
+use crate::state::S3Location;
 
-/// Azure public cloud's Entra ID authority.
-pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
-/// The Logs Ingestion API's token scope in Azure public cloud (`.us` / `.cn` elsewhere).
-pub const DEFAULT_TOKEN_SCOPE: &str = "https://monitor.azure.com//.default";
-pub const DEFAULT_ALERT_STREAM: &str = "Custom-S3SentinelAlerts";
-/// The Logs Ingestion API's limit on one request's body.
-pub const MAX_REQUEST_BYTES: usize = 1_048_576;
-
-/// A string that must not be shown: `Debug` prints `***`, and there is no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// An Entra ID application's client credentials.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct AzureCredentials {
-    pub tenant_id: String,
-    pub client_id: String,
-    pub client_secret: Secret,
-}
-
-/// Where the Entra ID client credentials come from.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CredentialsSource {
-    /// A Secrets Manager secret holding `{"tenant_id", "client_id", "client_secret"}`.
-    SecretsManager { secret_id: String },
-    /// `AZURE_TENANT_ID` / `AZURE_CLIENT_ID` / `AZURE_CLIENT_SECRET`.
-    Environment(AzureCredentials),
-}
-
-/// A bucket and key prefix (the prefix is empty or ends with `/`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct S3Location {
-    pub bucket: String,
-    pub prefix: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DeadLetterLocation {
-    S3(S3Location),
-    Dir(std::path::PathBuf),
-}
-
-/// Everything the Sentinel client needs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SentinelConfig {
-    /// Data collection endpoint (or the DCR's own logs ingestion endpoint), no trailing `/`.
-    pub ingestion_endpoint: String,
-    pub dcr_immutable_id: String,
-    pub streams: StreamMap,
-    pub credentials: CredentialsSource,
-    /// Entra ID authority host, no trailing `/`.
-    pub authority_host: String,
-    pub token_scope: String,
-    pub delivery: DeliverySettings,
-}
-
-/// Tuning knobs of the delivery path.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DeliverySettings {
-    /// Requests in flight at once (per client call).
-    pub max_parallel_requests: usize,
-    /// One HTTP attempt's time limit.
-    pub request_timeout: Duration,
-    /// Gzip body size limit per request.
-    pub max_request_bytes: usize,
-    /// Attempts per request before its rows are dead-lettered (the deadline may stop
-    /// earlier).
-    pub max_attempts: u32,
-    /// First exponential backoff step; doubles per retry up to `max_backoff`.
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-}
-
-impl Default for DeliverySettings {
-    fn default() -> Self {
-        DeliverySettings {
-            max_parallel_requests: 4,
-            request_timeout: Duration::from_secs(30),
-            max_request_bytes: MAX_REQUEST_BYTES,
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(30),
-        }
-    }
-}
-
-/// The whole configuration of the Lambda (and of the CLI when it delivers).
+/// The whole configuration of the function (and of `s3-sentinel process --sentinel`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
-    pub sentinel: SentinelConfig,
-    pub state: Option<S3Location>,
+    /// How objects are read, enriched and remembered.
+    pub pipeline: PipelineConfig,
+    /// Where rows go.
+    pub sentinel: SentinelSettings,
+    /// Where rows Sentinel refuses go; without one they fail their object.
     pub dead_letter: Option<DeadLetterLocation>,
-    pub models: Option<S3Location>,
-    pub anomaly_threshold: f64,
-    pub priority_threshold: f64,
+}
+
+/// Everything but delivery: what a local run that writes files needs too.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineConfig {
+    pub runner: RunnerSettings,
+    pub models: ModelSettings,
+    /// `STATE_BUCKET`/`STATE_PREFIX`: the object ledger, pattern database, thresholds
+    /// and drift counts.
+    pub state: Option<S3Location>,
+    /// `MODEL_BUCKET`/`MODEL_PREFIX`: published model sets.
+    pub model_store: Option<S3Location>,
+}
+
+/// What the platform says about where the connector runs (variables Lambda and the AWS
+/// tooling set, not the operator).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Platform {
+    /// `AWS_LAMBDA_FUNCTION_NAME`; the metrics' `FunctionName` dimension.
+    pub function_name: String,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB.
+    pub memory_limit_mb: Option<f64>,
+    /// `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3` is set: a local S3, which needs
+    /// path-style addressing.
+    pub custom_s3_endpoint: bool,
+    /// `RUST_LOG`: the log filter.
+    pub log_filter: Option<String>,
+}
+
+impl Platform {
+    pub fn from_env() -> Platform {
+        let get = |name: &str| env_lookup(name).filter(|v| !v.trim().is_empty());
+        Platform {
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "s3-sentinel".into()),
+            memory_limit_mb: get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+                .and_then(|v| v.trim().parse().ok()),
+            custom_s3_endpoint: get("AWS_ENDPOINT_URL").is_some()
+                || get("AWS_ENDPOINT_URL_S3").is_some(),
+            log_filter: get("RUST_LOG"),
+        }
+    }
 }
 
 /// One configuration problem, naming the variable.
@@ -163,7 +112,18 @@ pub mod vars {
     pub const PRIORITY_THRESHOLD: &str = "PRIORITY_THRESHOLD";
     pub const MODEL_BUCKET: &str = "MODEL_BUCKET";
     pub const MODEL_PREFIX: &str = "MODEL_PREFIX";
+    pub const MODEL_CHECK_MINUTES: &str = "MODEL_CHECK_MINUTES";
+    pub const MODEL_PUBLIC_KEY: &str = "MODEL_PUBLIC_KEY";
+    pub const THRESHOLD_PERSIST_MINUTES: &str = "THRESHOLD_PERSIST_MINUTES";
+    pub const DRIFT_WINDOW_HOURS: &str = "DRIFT_WINDOW_HOURS";
+    pub const DRIFT_MIN_ROWS: &str = "DRIFT_MIN_ROWS";
     pub const ALERT_STREAM: &str = "ALERT_STREAM";
+    /// Records per batch (enriched, delivered and checkpointed together).
+    pub const BATCH_RECORDS: &str = "S3_SENTINEL_BATCH_RECORDS";
+    /// Seconds kept in reserve before the function's deadline to checkpoint and answer.
+    pub const SAFETY_MARGIN_SECONDS: &str = "S3_SENTINEL_SAFETY_MARGIN_SECONDS";
+    /// Most decompressed bytes per object.
+    pub const MAX_DECOMPRESSED_BYTES: &str = "S3_SENTINEL_MAX_DECOMPRESSED_BYTES";
 }
 
 /// Reads variables by name; empty values count as unset (templates often pass `""` for an
@@ -197,23 +157,46 @@ impl Vars<'_> {
                 .map_err(|_| err(name, format!("must be {what}, got {}", quoted(&v)))),
         }
     }
+
+    /// A whole number of `unit`s above 0, as a duration of `seconds_per_unit` each.
+    fn duration(
+        &self,
+        name: &'static str,
+        default: Duration,
+        unit: &str,
+        seconds_per_unit: u64,
+    ) -> Result<Duration, ConfigError> {
+        let what = format!("a whole number of {unit} above 0");
+        match self.get(name) {
+            None => Ok(default),
+            Some(_) => {
+                let n: u64 = self.parse(name, 0, &what)?;
+                if n == 0 {
+                    return Err(err(name, format!("must be {what}, got 0")));
+                }
+                Ok(Duration::from_secs(n.saturating_mul(seconds_per_unit)))
+            }
+        }
+    }
 }
 
-/// A value quoted for an error message, cut short so a pasted blob stays readable.
-fn quoted(value: &str) -> String {
-    const MAX: usize = 120;
-    if value.chars().count() <= MAX {
-        format!("{value:?}")
-    } else {
-        let cut: String = value.chars().take(MAX).collect();
-        format!("{cut:?}…")
-    }
+fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn map_lookup<K, V, S>(map: &HashMap<K, V, S>) -> impl Fn(&str) -> Option<String> + '_
+where
+    K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
+    V: AsRef<str>,
+    S: std::hash::BuildHasher,
+{
+    move |name| map.get(name).map(|v| v.as_ref().to_string())
 }
 
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(&|name| std::env::var(name).ok())
+        Config::from_lookup(&env_lookup)
     }
 
     /// Reads an explicit map (tests, tools) instead of the process environment.
@@ -223,13 +206,12 @@ impl Config {
         V: AsRef<str>,
         S: std::hash::BuildHasher,
     {
-        Config::from_lookup(&|name| map.get(name).map(|v| v.as_ref().to_string()))
+        Config::from_lookup(&map_lookup(map))
     }
 
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let vars = Vars { lookup };
-        let sentinel = SentinelConfig::from_vars(&vars)?;
-        let state = s3_location(&vars, vars::STATE_BUCKET, vars::STATE_PREFIX, "state/")?;
+        let sentinel = sentinel_settings(&vars)?;
         let dead_letter_s3 = s3_location(
             &vars,
             vars::DEAD_LETTER_BUCKET,
@@ -247,150 +229,257 @@ impl Config {
             (None, Some(dir)) => Some(DeadLetterLocation::Dir(dir.into())),
             (None, None) => None,
         };
-        let models = s3_location(&vars, vars::MODEL_BUCKET, vars::MODEL_PREFIX, "models/")?;
         Ok(Config {
+            pipeline: pipeline_config(&vars)?,
             sentinel,
-            state,
             dead_letter,
-            models,
-            anomaly_threshold: unit_interval(&vars, vars::ANOMALY_THRESHOLD, 0.95)?,
-            priority_threshold: unit_interval(&vars, vars::PRIORITY_THRESHOLD, 0.8)?,
         })
     }
 }
 
-impl SentinelConfig {
-    /// Only the Sentinel part (what `replay` and `process --sentinel` need).
-    pub fn from_env() -> Result<SentinelConfig, ConfigError> {
-        SentinelConfig::from_vars(&Vars {
-            lookup: &|name| std::env::var(name).ok(),
-        })
+impl PipelineConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<PipelineConfig, ConfigError> {
+        PipelineConfig::from_lookup(&env_lookup)
     }
 
-    pub fn from_map<K, V, S>(map: &HashMap<K, V, S>) -> Result<SentinelConfig, ConfigError>
-    where
-        K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
-        V: AsRef<str>,
-        S: std::hash::BuildHasher,
+    pub fn from_lookup(
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<PipelineConfig, ConfigError> {
+        pipeline_config(&Vars { lookup })
+    }
+}
+
+/// Only the Sentinel part (what `replay` needs).
+pub fn sentinel_from_env() -> Result<SentinelSettings, ConfigError> {
+    sentinel_settings(&Vars {
+        lookup: &env_lookup,
+    })
+}
+
+/// Only the Sentinel part, from an explicit map.
+pub fn sentinel_from_map<K, V, S>(map: &HashMap<K, V, S>) -> Result<SentinelSettings, ConfigError>
+where
+    K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
+    V: AsRef<str>,
+    S: std::hash::BuildHasher,
+{
+    sentinel_settings(&Vars {
+        lookup: &map_lookup(map),
+    })
+}
+
+fn pipeline_config(vars: &Vars<'_>) -> Result<PipelineConfig, ConfigError> {
+    Ok(PipelineConfig {
+        runner: runner_settings(vars)?,
+        models: model_settings(vars)?,
+        state: s3_location(vars, vars::STATE_BUCKET, vars::STATE_PREFIX, "state/")?,
+        model_store: s3_location(vars, vars::MODEL_BUCKET, vars::MODEL_PREFIX, "models/")?,
+    })
+}
+
+fn runner_settings(vars: &Vars<'_>) -> Result<RunnerSettings, ConfigError> {
+    let mut settings = RunnerSettings::default();
+    let batch = vars.parse(
+        vars::BATCH_RECORDS,
+        settings.batch_records,
+        "a whole number from 1 to 1000000",
+    )?;
+    if !(1..=1_000_000).contains(&batch) {
+        return Err(err(
+            vars::BATCH_RECORDS,
+            format!("must be from 1 to 1000000, got {batch}"),
+        ));
+    }
+    settings.batch_records = batch;
+    let margin: f64 = vars.parse(
+        vars::SAFETY_MARGIN_SECONDS,
+        settings.safety_margin.as_secs_f64(),
+        "a number of seconds",
+    )?;
+    if !(0.0..=600.0).contains(&margin) {
+        return Err(err(
+            vars::SAFETY_MARGIN_SECONDS,
+            format!("must be from 0 to 600 seconds, got {margin}"),
+        ));
+    }
+    settings.safety_margin = Duration::from_secs_f64(margin);
+    settings.limits.max_decompressed_bytes = vars.parse(
+        vars::MAX_DECOMPRESSED_BYTES,
+        settings.limits.max_decompressed_bytes,
+        "a number of bytes",
+    )?;
+    Ok(settings)
+}
+
+fn model_settings(vars: &Vars<'_>) -> Result<ModelSettings, ConfigError> {
+    let defaults = ModelSettings::default();
+    let public_key = vars.get(vars::MODEL_PUBLIC_KEY);
+    if let Some(key) = &public_key
+        && (key.len() != 64 || hex::decode(key).is_err())
     {
-        SentinelConfig::from_vars(&Vars {
-            lookup: &|name| map.get(name).map(|v| v.as_ref().to_string()),
-        })
+        return Err(err(
+            vars::MODEL_PUBLIC_KEY,
+            "must be 64 hex digits (an Ed25519 public key)",
+        ));
+    }
+    let drift_min_rows = vars.parse(
+        vars::DRIFT_MIN_ROWS,
+        defaults.drift_min_rows,
+        "a whole number above 0",
+    )?;
+    if drift_min_rows == 0 {
+        return Err(err(
+            vars::DRIFT_MIN_ROWS,
+            "must be a whole number above 0, got 0",
+        ));
+    }
+    Ok(ModelSettings {
+        anomaly_threshold: unit_interval(
+            vars,
+            vars::ANOMALY_THRESHOLD,
+            defaults.anomaly_threshold,
+        )?,
+        priority_threshold: unit_interval(
+            vars,
+            vars::PRIORITY_THRESHOLD,
+            defaults.priority_threshold,
+        )?,
+        check_interval: vars.duration(
+            vars::MODEL_CHECK_MINUTES,
+            defaults.check_interval,
+            "minutes",
+            60,
+        )?,
+        public_key,
+        persist_interval: vars.duration(
+            vars::THRESHOLD_PERSIST_MINUTES,
+            defaults.persist_interval,
+            "minutes",
+            60,
+        )?,
+        drift_window: vars.duration(
+            vars::DRIFT_WINDOW_HOURS,
+            defaults.drift_window,
+            "hours",
+            3600,
+        )?,
+        drift_min_rows,
+    })
+}
+
+fn sentinel_settings(vars: &Vars<'_>) -> Result<SentinelSettings, ConfigError> {
+    let ingestion_endpoint = endpoint_url(
+        vars::INGESTION_ENDPOINT,
+        &vars.required(vars::INGESTION_ENDPOINT)?,
+    )?;
+    let dcr_immutable_id = vars.required(vars::DCR_IMMUTABLE_ID)?;
+    if !dcr_immutable_id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(err(
+            vars::DCR_IMMUTABLE_ID,
+            format!(
+                "must be a DCR immutable id such as \"dcr-0123456789abcdef0123456789abcdef\" \
+                 (letters, digits, '-'), got {}",
+                quoted(&dcr_immutable_id)
+            ),
+        ));
     }
 
-    fn from_vars(vars: &Vars<'_>) -> Result<SentinelConfig, ConfigError> {
-        let ingestion_endpoint = endpoint_url(
-            vars::INGESTION_ENDPOINT,
-            &vars.required(vars::INGESTION_ENDPOINT)?,
-        )?;
-        let dcr_immutable_id = vars.required(vars::DCR_IMMUTABLE_ID)?;
-        if !dcr_immutable_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(err(
-                vars::DCR_IMMUTABLE_ID,
-                format!(
-                    "must be a DCR immutable id such as \"dcr-0123456789abcdef0123456789abcdef\" \
-                     (letters, digits, '-'), got {}",
-                    quoted(&dcr_immutable_id)
-                ),
-            ));
-        }
+    let alert_stream = vars
+        .get(vars::ALERT_STREAM)
+        .unwrap_or_else(|| DEFAULT_ALERT_STREAM.to_string());
+    validate_stream_target(&alert_stream).map_err(|m| err(vars::ALERT_STREAM, m))?;
+    let mut streams = StreamMap::default();
+    streams.set(Table::S3SentinelAlerts, alert_stream);
+    if let Some(json) = vars.get(vars::STREAM_MAP) {
+        let overrides = StreamMap::parse_json(&json).map_err(|m| err(vars::STREAM_MAP, m))?;
+        streams.extend(&overrides);
+    }
 
-        let alert_stream = vars
-            .get(vars::ALERT_STREAM)
-            .unwrap_or_else(|| DEFAULT_ALERT_STREAM.to_string());
-        validate_stream_target(&alert_stream).map_err(|m| err(vars::ALERT_STREAM, m))?;
-        let mut streams = StreamMap::default();
-        streams.set(Table::S3SentinelAlerts, alert_stream);
-        if let Some(json) = vars.get(vars::STREAM_MAP) {
-            let overrides = StreamMap::parse_json(&json).map_err(|m| err(vars::STREAM_MAP, m))?;
-            streams.extend(&overrides);
-        }
+    let credentials = credentials_source(vars)?;
+    let authority_host = match vars.get(vars::AUTHORITY_HOST) {
+        Some(v) => endpoint_url(vars::AUTHORITY_HOST, &v)?,
+        None => DEFAULT_AUTHORITY_HOST.to_string(),
+    };
+    let token_scope = vars
+        .get(vars::TOKEN_SCOPE)
+        .unwrap_or_else(|| DEFAULT_TOKEN_SCOPE.to_string());
+    if !token_scope.ends_with("/.default") {
+        return Err(err(
+            vars::TOKEN_SCOPE,
+            format!(
+                "must be a client-credentials scope ending in \"/.default\", got {}",
+                quoted(&token_scope)
+            ),
+        ));
+    }
 
-        let credentials = credentials_source(vars)?;
-        let authority_host = match vars.get(vars::AUTHORITY_HOST) {
-            Some(v) => endpoint_url(vars::AUTHORITY_HOST, &v)?,
-            None => DEFAULT_AUTHORITY_HOST.to_string(),
-        };
-        let token_scope = vars
-            .get(vars::TOKEN_SCOPE)
-            .unwrap_or_else(|| DEFAULT_TOKEN_SCOPE.to_string());
-        if !token_scope.ends_with("/.default") {
-            return Err(err(
-                vars::TOKEN_SCOPE,
-                format!(
-                    "must be a client-credentials scope ending in \"/.default\", got {}",
-                    quoted(&token_scope)
-                ),
-            ));
-        }
-
-        let defaults = DeliverySettings::default();
-        let max_parallel_requests = vars.parse(
+    let defaults = DeliverySettings::default();
+    let max_parallel_requests = vars.parse(
+        vars::MAX_PARALLEL_REQUESTS,
+        defaults.max_parallel_requests,
+        "a whole number from 1 to 64",
+    )?;
+    if !(1..=64).contains(&max_parallel_requests) {
+        return Err(err(
             vars::MAX_PARALLEL_REQUESTS,
-            defaults.max_parallel_requests,
-            "a whole number from 1 to 64",
-        )?;
-        if !(1..=64).contains(&max_parallel_requests) {
-            return Err(err(
-                vars::MAX_PARALLEL_REQUESTS,
-                format!("must be from 1 to 64, got {max_parallel_requests}"),
-            ));
-        }
-        let timeout_seconds: f64 = vars.parse(
-            vars::REQUEST_TIMEOUT_SECONDS,
-            defaults.request_timeout.as_secs_f64(),
-            "a number of seconds",
-        )?;
-        if !(timeout_seconds.is_finite() && (0.1..=900.0).contains(&timeout_seconds)) {
-            return Err(err(
-                vars::REQUEST_TIMEOUT_SECONDS,
-                format!("must be from 0.1 to 900 seconds, got {timeout_seconds}"),
-            ));
-        }
-        let max_request_bytes = vars.parse(
-            vars::MAX_REQUEST_BYTES,
-            defaults.max_request_bytes,
-            "a number of bytes",
-        )?;
-        if !(1024..=MAX_REQUEST_BYTES).contains(&max_request_bytes) {
-            return Err(err(
-                vars::MAX_REQUEST_BYTES,
-                format!(
-                    "must be from 1024 to {MAX_REQUEST_BYTES} (the API's limit), got {max_request_bytes}"
-                ),
-            ));
-        }
-        let max_attempts = vars.parse(
-            vars::MAX_ATTEMPTS,
-            defaults.max_attempts,
-            "a whole number from 1 to 100",
-        )?;
-        if !(1..=100).contains(&max_attempts) {
-            return Err(err(
-                vars::MAX_ATTEMPTS,
-                format!("must be from 1 to 100, got {max_attempts}"),
-            ));
-        }
-
-        Ok(SentinelConfig {
-            ingestion_endpoint,
-            dcr_immutable_id,
-            streams,
-            credentials,
-            authority_host,
-            token_scope,
-            delivery: DeliverySettings {
-                max_parallel_requests,
-                request_timeout: Duration::from_secs_f64(timeout_seconds),
-                max_request_bytes,
-                max_attempts,
-                ..defaults
-            },
-        })
+            format!("must be from 1 to 64, got {max_parallel_requests}"),
+        ));
     }
+    let timeout_seconds: f64 = vars.parse(
+        vars::REQUEST_TIMEOUT_SECONDS,
+        defaults.request_timeout.as_secs_f64(),
+        "a number of seconds",
+    )?;
+    if !(timeout_seconds.is_finite() && (0.1..=900.0).contains(&timeout_seconds)) {
+        return Err(err(
+            vars::REQUEST_TIMEOUT_SECONDS,
+            format!("must be from 0.1 to 900 seconds, got {timeout_seconds}"),
+        ));
+    }
+    let max_request_bytes = vars.parse(
+        vars::MAX_REQUEST_BYTES,
+        defaults.max_request_bytes,
+        "a number of bytes",
+    )?;
+    if !(1024..=MAX_REQUEST_BYTES).contains(&max_request_bytes) {
+        return Err(err(
+            vars::MAX_REQUEST_BYTES,
+            format!(
+                "must be from 1024 to {MAX_REQUEST_BYTES} (the API's limit), got {max_request_bytes}"
+            ),
+        ));
+    }
+    let max_attempts = vars.parse(
+        vars::MAX_ATTEMPTS,
+        defaults.max_attempts,
+        "a whole number from 1 to 100",
+    )?;
+    if !(1..=100).contains(&max_attempts) {
+        return Err(err(
+            vars::MAX_ATTEMPTS,
+            format!("must be from 1 to 100, got {max_attempts}"),
+        ));
+    }
+
+    Ok(SentinelSettings {
+        ingestion_endpoint,
+        dcr_immutable_id,
+        streams,
+        credentials,
+        authority_host,
+        token_scope,
+        delivery: DeliverySettings {
+            max_parallel_requests,
+            request_timeout: Duration::from_secs_f64(timeout_seconds),
+            max_request_bytes,
+            max_attempts,
+            ..defaults
+        },
+    })
 }
 
 fn credentials_source(vars: &Vars<'_>) -> Result<CredentialsSource, ConfigError> {
@@ -436,76 +525,6 @@ fn credentials_source(vars: &Vars<'_>) -> Result<CredentialsSource, ConfigError>
                  AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET together)",
             ))
         }
-    }
-}
-
-/// Tenant ids go into the token URL path, so only id-like values pass.
-pub fn validate_tenant(tenant: &str) -> Result<(), String> {
-    if !tenant.is_empty()
-        && tenant
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "must be a tenant id (a GUID or a domain name), got {}",
-            quoted(tenant)
-        ))
-    }
-}
-
-/// Where a table's rows go: a stream of the configured DCR (`Custom-X`), or a stream of
-/// another DCR behind the same ingestion endpoint (`dcr-<immutable id>/Custom-X`; a DCR
-/// holds at most 10 streams, so a deployment writing to more tables needs several).
-pub fn validate_stream_target(target: &str) -> Result<(), String> {
-    match split_stream_target(target) {
-        (Some(dcr), stream) => {
-            if !dcr.starts_with("dcr-")
-                || dcr.len() < 5
-                || !dcr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            {
-                return Err(format!(
-                    "a stream target is \"Custom-<Name>\" or \"dcr-<immutable id>/Custom-<Name>\", \
-                     got {}",
-                    quoted(target)
-                ));
-            }
-            validate_stream_name(stream)
-        }
-        (None, stream) => validate_stream_name(stream),
-    }
-}
-
-/// `dcr-<id>/Custom-X` -> (`Some("dcr-<id>")`, `Custom-X`); `Custom-X` -> (`None`, `Custom-X`).
-pub fn split_stream_target(target: &str) -> (Option<&str>, &str) {
-    match target.split_once('/') {
-        Some((dcr, stream)) => (Some(dcr), stream),
-        None => (None, target),
-    }
-}
-
-/// DCR input streams start with `Custom-` (or `Microsoft-` for built-in streams) and use
-/// the column-name alphabet.
-pub fn validate_stream_name(stream: &str) -> Result<(), String> {
-    let rest = stream
-        .strip_prefix("Custom-")
-        .or_else(|| stream.strip_prefix("Microsoft-"));
-    match rest {
-        Some(rest)
-            if !rest.is_empty()
-                && rest.len() <= 100
-                && rest
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
-        {
-            Ok(())
-        }
-        _ => Err(format!(
-            "a stream name must be \"Custom-<Name>\" or \"Microsoft-<Name>\" (letters, digits, \
-             '_'), got {}",
-            quoted(stream)
-        )),
     }
 }
 
@@ -609,18 +628,6 @@ fn unit_interval(vars: &Vars<'_>, name: &'static str, default: f64) -> Result<f6
     }
 }
 
-/// Parses `AWSCloudTrail=Custom-X,AWSVPCFlow=Custom-Y` (the CLI's form of a stream map).
-pub fn parse_stream_pairs(text: &str) -> Result<StreamMap, String> {
-    let mut map = BTreeMap::new();
-    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (table, stream) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("expected TABLE=STREAM, got {pair:?}"))?;
-        map.insert(table.trim().to_string(), stream.trim().to_string());
-    }
-    StreamMap::from_names(&map)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,9 +675,9 @@ mod tests {
             DEFAULT_ALERT_STREAM
         );
         assert_eq!(s.delivery, DeliverySettings::default());
-        assert_eq!(config.anomaly_threshold, 0.95);
-        assert_eq!(config.priority_threshold, 0.8);
-        assert_eq!(config.state, None);
+        assert_eq!(config.pipeline.models.anomaly_threshold, 0.95);
+        assert_eq!(config.pipeline.models.priority_threshold, 0.8);
+        assert_eq!(config.pipeline.state, None);
         assert_eq!(config.dead_letter, None);
     }
 
@@ -799,7 +806,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            config.state,
+            config.pipeline.state,
             Some(S3Location {
                 bucket: "my-state".into(),
                 prefix: "conn/state/".into()
@@ -812,7 +819,7 @@ mod tests {
                 prefix: "dead-letter/".into()
             }))
         );
-        assert_eq!(config.models.unwrap().prefix, "models/");
+        assert_eq!(config.pipeline.model_store.unwrap().prefix, "models/");
         let s = &config.sentinel;
         assert_eq!(s.streams.stream_for(Table::AwsCloudTrail), "Custom-Trail");
         assert_eq!(
@@ -827,15 +834,15 @@ mod tests {
         assert_eq!(s.delivery.max_parallel_requests, 8);
         assert_eq!(s.delivery.request_timeout, Duration::from_millis(2500));
         assert_eq!(s.delivery.max_request_bytes, 200_000);
-        assert_eq!(config.anomaly_threshold, 0.9);
+        assert_eq!(config.pipeline.models.anomaly_threshold, 0.9);
     }
 
     #[test]
     fn stream_pairs_parse() {
-        let map = parse_stream_pairs("AWSCloudTrail=Custom-A, AWSWAF=Custom-B").unwrap();
+        let map = StreamMap::parse_pairs("AWSCloudTrail=Custom-A, AWSWAF=Custom-B").unwrap();
         assert_eq!(map.stream_for(Table::AwsCloudTrail), "Custom-A");
         assert_eq!(map.stream_for(Table::AwsWaf), "Custom-B");
-        assert!(parse_stream_pairs("AWSCloudTrail").is_err());
-        assert!(parse_stream_pairs("Nope=Custom-A").is_err());
+        assert!(StreamMap::parse_pairs("AWSCloudTrail").is_err());
+        assert!(StreamMap::parse_pairs("Nope=Custom-A").is_err());
     }
 }

@@ -7,23 +7,17 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::sqs::SqsBatchResponse;
 use serde_json::{Value, json};
 
-use crate::config::{Config, DeadLetterLocation};
-use crate::enrich::PatternStage;
-use crate::enrich::{Enricher, EnricherChain};
+use crate::config::{Config, Platform};
 use crate::metrics::InvocationMetrics;
-use crate::runner::{ObjectReport, RunError, Runner, RunnerSettings};
-use crate::sink::SentinelDelivery;
-use crate::sink::dead_letter::DeadLetter;
-use crate::sink::sentinel::SentinelClient;
-use crate::source::S3Source;
-use crate::source::event::{Envelope, Invocation, ObjectRef, parse_invocation};
-use crate::state::StateStore;
-use crate::state::local::LocalDirStore;
-use crate::state::s3::S3StateStore;
+use crate::runner::{ObjectReport, RunError, Runner};
+use crate::setup::{self, Aws};
+use crate::source::event::{Envelope, Invocation, parse_invocation};
+use crate::source::{ObjectRef, S3Source};
 
+/// The function between invocations: everything built at cold start.
 pub struct App {
     pub runner: Runner,
-    pub function_name: String,
+    pub platform: Platform,
     /// The shared enrichment state is read by the first invocation, not at cold start, so
     /// the function asks for work as soon as its models are ready.
     state_loaded: tokio::sync::OnceCell<()>,
@@ -45,57 +39,18 @@ impl InvocationContext {
 
 impl App {
     /// Cold start: validates the configuration (one clear error naming the variable) and
-    /// builds the clients. Credentials are fetched at the first token request, so an
-    /// unavailable Secrets Manager fails invocations (which are retried), not the start.
-    pub async fn from_env(enricher: Arc<dyn Enricher>) -> anyhow::Result<App> {
+    /// builds the clients, the models and the runner. Credentials are fetched at the first
+    /// token request, so an unavailable Secrets Manager fails invocations (which are
+    /// retried), not the start.
+    pub async fn from_env(platform: Platform) -> anyhow::Result<App> {
         let config = Config::from_env()?;
-        let aws = crate::setup::load_config().await;
-        let s3 = crate::setup::s3_client(&aws);
-        let client = SentinelClient::from_config(&config.sentinel).await?;
-        let state: Option<Arc<dyn StateStore>> = config.state.as_ref().map(|loc| {
-            Arc::new(S3StateStore::new(s3.clone(), &loc.bucket, &loc.prefix)) as Arc<dyn StateStore>
-        });
-        let (dead_letter, rejects): (Option<DeadLetter>, Option<Arc<dyn StateStore>>) =
-            match &config.dead_letter {
-                Some(DeadLetterLocation::S3(loc)) => (
-                    Some(DeadLetter::s3(s3.clone(), loc)),
-                    Some(Arc::new(S3StateStore::new(
-                        s3.clone(),
-                        &loc.bucket,
-                        &loc.prefix,
-                    ))),
-                ),
-                Some(DeadLetterLocation::Dir(dir)) => (
-                    Some(DeadLetter::dir(dir.clone())),
-                    Some(Arc::new(LocalDirStore::new(dir.clone()))),
-                ),
-                None => {
-                    tracing::warn!(
-                        "no DEAD_LETTER_BUCKET: rows Sentinel refuses will fail their object so it is retried"
-                    );
-                    (None, None)
-                }
-            };
-        if state.is_none() {
-            tracing::warn!(
-                "no STATE_BUCKET: repeated S3 events are not deduplicated and timeouts restart objects"
-            );
-        }
-        let runner = Runner {
-            source: Arc::new(S3Source::new(s3)),
-            state,
-            delivery: Arc::new(SentinelDelivery {
-                client,
-                dead_letter,
-                rejects,
-            }),
-            enricher,
-            settings: runner_settings_from_env()?,
-        };
+        let aws = Aws::new(&platform);
+        let delivery = Arc::new(setup::sentinel_delivery(&config, &aws).await?);
+        let source = Arc::new(S3Source::new(aws.s3().await));
+        let runner = setup::runner(&config.pipeline, &aws, source, delivery, true).await?;
         Ok(App {
             runner,
-            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-                .unwrap_or_else(|_| "s3-sentinel".into()),
+            platform,
             state_loaded: tokio::sync::OnceCell::new(),
         })
     }
@@ -147,18 +102,14 @@ impl App {
                 Ok(serde_json::to_value(&response)?)
             }
         };
-        if let Some(store) = &self.runner.state {
-            let started = Instant::now();
-            if let Err(e) = self.runner.enricher.save_state(store.as_ref()).await {
-                tracing::warn!(error = %format!("{e:#}"), "could not save the enrichment state");
-            }
-            metrics.add_stage_time("State", started.elapsed());
-        }
+        let started = Instant::now();
+        self.runner.save_state().await;
+        metrics.add_stage_time("State", started.elapsed());
         self.runner.enricher.publish_metrics(&mut metrics);
         let now = Instant::now();
         for (name, value, unit) in crate::metrics::resources::gauges(
             crate::metrics::resources::max_rss_bytes(),
-            crate::metrics::resources::memory_limit_mb(),
+            self.platform.memory_limit_mb,
             now.duration_since(invoked),
             deadline.saturating_duration_since(now),
         ) {
@@ -167,7 +118,7 @@ impl App {
         metrics.write_emf(
             &mut std::io::stdout().lock(),
             chrono::Utc::now().timestamp_millis(),
-            &self.function_name,
+            &self.platform.function_name,
         );
         result
     }
@@ -175,16 +126,9 @@ impl App {
     /// Shared learning (pattern database, score history, model manifest) is an improvement,
     /// not a precondition: without it the function starts from scratch.
     async fn load_state_once(&self, metrics: &mut InvocationMetrics) {
-        let Some(store) = &self.runner.state else {
-            return;
-        };
         let started = Instant::now();
         self.state_loaded
-            .get_or_init(|| async {
-                if let Err(e) = self.runner.enricher.load_state(store.as_ref()).await {
-                    tracing::warn!(error = %format!("{e:#}"), "could not load the enrichment state; starting fresh");
-                }
-            })
+            .get_or_init(|| self.runner.load_state())
             .await;
         metrics.add_stage_time("State", started.elapsed());
     }
@@ -268,70 +212,14 @@ fn record_object(metrics: &mut InvocationMetrics, object: &ObjectRef, report: &O
     );
 }
 
-/// Variables tuning the runner (optional).
-pub mod vars {
-    /// Records per batch (enriched, delivered and checkpointed together). Default 5000.
-    pub const BATCH_RECORDS: &str = "S3_SENTINEL_BATCH_RECORDS";
-    /// Seconds kept in reserve before the function's deadline to checkpoint and answer.
-    /// Default 10.
-    pub const SAFETY_MARGIN_SECONDS: &str = "S3_SENTINEL_SAFETY_MARGIN_SECONDS";
-    /// Most decompressed bytes per object. Default 10 GiB.
-    pub const MAX_DECOMPRESSED_BYTES: &str = "S3_SENTINEL_MAX_DECOMPRESSED_BYTES";
-}
-
-fn env_number<T: std::str::FromStr>(name: &'static str) -> anyhow::Result<Option<T>> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Some).map_err(|_| {
-            anyhow::anyhow!("invalid configuration: {name}: must be a number, got {v:?}")
-        }),
-        _ => Ok(None),
-    }
-}
-
-pub fn runner_settings_from_env() -> anyhow::Result<RunnerSettings> {
-    let mut settings = RunnerSettings::default();
-    if let Some(n) = env_number::<usize>(vars::BATCH_RECORDS)? {
-        anyhow::ensure!(
-            (1..=1_000_000).contains(&n),
-            "invalid configuration: {}: must be 1-1000000, got {n}",
-            vars::BATCH_RECORDS
-        );
-        settings.batch_records = n;
-    }
-    if let Some(secs) = env_number::<f64>(vars::SAFETY_MARGIN_SECONDS)? {
-        anyhow::ensure!(
-            (0.0..=600.0).contains(&secs),
-            "invalid configuration: {}: must be 0-600 seconds, got {secs}",
-            vars::SAFETY_MARGIN_SECONDS
-        );
-        settings.safety_margin = Duration::from_secs_f64(secs);
-    }
-    if let Some(bytes) = env_number::<u64>(vars::MAX_DECOMPRESSED_BYTES)? {
-        settings.limits.max_decompressed_bytes = bytes;
-    }
-    Ok(settings)
-}
-
-/// The default enrichment of the shipped function: pattern analysis, then the ML models
-/// (embedded defaults, swapped from `MODEL_BUCKET` when configured) with adaptive
-/// thresholds kept in the state bucket. Fails on invalid ML variables, naming the variable.
-pub fn default_enricher() -> anyhow::Result<Arc<dyn Enricher>> {
-    let settings = crate::enrich::ModelSettings::from_env()
-        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-    let service = crate::enrich::ModelStage::new(settings)?;
-    Ok(Arc::new(EnricherChain(vec![
-        Arc::new(PatternStage::default()),
-        Arc::new(service),
-    ])))
-}
-
 /// JSON logs on stderr-free stdout, as CloudWatch expects, filtered by `RUST_LOG`.
-pub fn init_tracing() {
+pub fn init_tracing(filter: Option<&str>) {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            filter
+                .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+                .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_current_span(false)
         .with_target(false)

@@ -11,6 +11,7 @@
 mod common;
 mod delivery_support;
 
+use s3_sentinel_connector::enrich::Enricher as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -122,7 +123,8 @@ fn shared_sample_records() -> Vec<Record> {
 /// The rows the connector sends for `records`: enriched by the default enrichment stages
 /// (patterns, then the embedded models), alerts included.
 fn enriched_rows(mut records: Vec<Record>) -> Vec<(Table, serde_json::Map<String, Value>)> {
-    let enricher = s3_sentinel_connector::lambda::default_enricher().unwrap();
+    let enricher =
+        s3_sentinel_connector::enrich::default_stages(Default::default(), None, None).unwrap();
     // The stages add columns to the records and return extra rows (alerts).
     let alerts = enricher.enrich(&mut records);
     records
@@ -442,8 +444,8 @@ fn evaluate_stream_map(value: &str) -> String {
 
 #[test]
 fn the_stream_map_output_is_the_connectors_default() {
-    let config = s3_sentinel_connector::config::SentinelConfig::from_map(
-        &std::collections::HashMap::from([
+    let config =
+        s3_sentinel_connector::config::sentinel_from_map(&std::collections::HashMap::from([
             (
                 "SENTINEL_INGESTION_ENDPOINT",
                 "https://x.eastus-1.ingest.monitor.azure.com",
@@ -455,9 +457,8 @@ fn the_stream_map_output_is_the_connectors_default() {
             ("AZURE_TENANT_ID", "t"),
             ("AZURE_CLIENT_ID", "c"),
             ("AZURE_CLIENT_SECRET", "s"),
-        ]),
-    )
-    .unwrap();
+        ]))
+        .unwrap();
     let defaults = StreamMap::default();
     let subset = vec![
         Table::AwsCloudTrail,
@@ -479,7 +480,8 @@ fn the_stream_map_output_is_the_connectors_default() {
         for (index, group) in options.dcr_groups().iter().enumerate() {
             for table in group {
                 let target = parsed.stream_for(*table);
-                let (dcr, stream) = s3_sentinel_connector::config::split_stream_target(&target);
+                let (dcr, stream) =
+                    s3_sentinel_connector::sink::sentinel::split_stream_target(&target);
                 // The first DCR is SENTINEL_DCR_IMMUTABLE_ID: its streams need no prefix,
                 // and they are the connector's defaults.
                 if index == 0 {

@@ -8,12 +8,13 @@ mod delivery_support;
 use std::process::Command;
 use std::sync::Arc;
 
-use s3_sentinel_connector::config::{S3Location, vars};
+use s3_sentinel_connector::config::vars;
 use s3_sentinel_connector::emulator::{EmulatorOptions, FaultPlan, ThrottleFaults};
 use s3_sentinel_connector::record::Row;
 use s3_sentinel_connector::sink::dead_letter::{self, DeadLetter, ReplayOptions};
 use s3_sentinel_connector::sink::sentinel::{SentinelClient, StreamMap};
 use s3_sentinel_connector::sink::{deliver, deliver_settled};
+use s3_sentinel_connector::state::S3Location;
 use s3_sentinel_connector::state::s3::S3StateStore;
 
 use delivery_support::*;
@@ -22,7 +23,7 @@ const TRAIL: &str = "Custom-AWSCloudTrail";
 const FLOWS: &str = "Custom-AWSVPCFlow";
 
 fn fixed(pairs: &str) -> StreamMap {
-    s3_sentinel_connector::config::parse_stream_pairs(pairs).unwrap()
+    StreamMap::parse_pairs(pairs).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +93,7 @@ async fn refused_rows_are_dead_lettered_then_replayed_after_fixing_the_mapping()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partly_accepted_files_in_s3_are_rewritten_with_the_rest() {
     let config = common::moto_config().await;
-    let s3 = s3_sentinel_connector::setup::s3_client(&config);
+    let s3 = common::s3_client(&config);
     let bucket = common::new_bucket(&s3, "dead-letter").await;
     let location = S3Location {
         bucket: bucket.clone(),

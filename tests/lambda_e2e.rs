@@ -201,7 +201,7 @@ struct Harness {
 impl Harness {
     async fn new(options: EmulatorOptions) -> Harness {
         let config = common::moto_config().await;
-        let s3 = s3_sentinel_connector::setup::s3_client(&config);
+        let s3 = common::s3_client(&config);
         let logs = common::new_bucket(&s3, "logs").await;
         let state = common::new_bucket(&s3, "state").await;
         let secrets = aws_sdk_secretsmanager::Client::new(&config);

@@ -15,9 +15,9 @@ use std::time::Duration;
 use s3_sentinel_connector::ml::ModelHandle;
 use s3_sentinel_connector::ml::embedded;
 use s3_sentinel_connector::ml::manifest::Manifest;
-use s3_sentinel_connector::ml::swap::{
-    ModelStore, ModelSwapper, S3ModelStore, SwapConfig, SwapOutcome,
-};
+use s3_sentinel_connector::ml::swap::{ModelSwapper, SwapConfig, SwapOutcome};
+use s3_sentinel_connector::state::StateStore;
+use s3_sentinel_connector::state::s3::S3StateStore;
 use s3_sentinel_connector::training::synth::{self, SynthConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_s3-sentinel");
@@ -150,8 +150,8 @@ impl Bucket {
     /// A function's model swapper as at a cold start (embedded defaults in service).
     fn function(&self, public_key: &str) -> (ModelSwapper, ModelHandle) {
         let handle = ModelHandle::new(embedded::load().unwrap());
-        let store: Arc<dyn ModelStore> =
-            Arc::new(S3ModelStore::new(self.client.clone(), &self.name, PREFIX));
+        let store: Arc<dyn StateStore> =
+            Arc::new(S3StateStore::new(self.client.clone(), &self.name, PREFIX));
         let swapper = ModelSwapper::new(
             store,
             handle.clone(),
@@ -167,7 +167,7 @@ impl Bucket {
 #[tokio::test(flavor = "multi_thread")]
 async fn deployments_are_gated_signed_picked_up_and_rolled_back() {
     let config = common::moto_config().await;
-    let client = s3_sentinel_connector::setup::s3_client(&config);
+    let client = common::s3_client(&config);
     let bucket = Bucket {
         name: common::new_bucket(&client, "deploy").await,
         client,

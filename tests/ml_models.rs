@@ -209,10 +209,10 @@ async fn the_runner_stage_enriches_and_keeps_thresholds_in_the_state_store() {
         ..ModelSettings::default()
     };
     let service = Arc::new(
-        ModelStage::with_stores(
+        ModelStage::new(
             settings,
             Some(Arc::new(
-                s3_sentinel_connector::ml::swap::LocalModelStore::new(models_dir.path()),
+                s3_sentinel_connector::state::local::LocalDirStore::new(models_dir.path()),
             )),
             Some(Arc::new(LocalDirStore::new(state_dir.path()))),
         )

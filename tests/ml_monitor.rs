@@ -15,7 +15,6 @@ use s3_sentinel_connector::features::Extractor;
 use s3_sentinel_connector::metrics::InvocationMetrics;
 use s3_sentinel_connector::ml::drift::DEFAULT_PSI_ALARM;
 use s3_sentinel_connector::ml::manifest::Manifest;
-use s3_sentinel_connector::ml::swap::{LocalModelStore, ModelStore};
 use s3_sentinel_connector::ml::{Category, embedded};
 use s3_sentinel_connector::patterns::AnalyzerConfig;
 use s3_sentinel_connector::record::Row;
@@ -97,7 +96,7 @@ fn document_gauge(metrics: &InvocationMetrics, log_type: &str, name: &str) -> Op
 async fn drift_rehearsal_stable_traffic_then_a_shift_crosses_the_alarm() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDirStore::new(dir.path());
-    let service = ModelStage::with_stores(settings(), None, None).unwrap();
+    let service = ModelStage::new(settings(), None, None).unwrap();
     let version = embedded::manifest().unwrap().set_version;
 
     let data = held_out(7, 0.2);
@@ -154,7 +153,7 @@ async fn drift_rehearsal_stable_traffic_then_a_shift_crosses_the_alarm() {
 
     // The shift: a second invocation (a new process: nothing in memory) sees attack
     // traffic only; the merged window moves past the alarm level.
-    let second = ModelStage::with_stores(settings(), None, None).unwrap();
+    let second = ModelStage::new(settings(), None, None).unwrap();
     let mut attacks: Vec<Record> = data
         .iter()
         .filter(|(_, l)| *l == Category::CriticalSecurity)
@@ -267,8 +266,8 @@ async fn a_shadow_set_is_scored_beside_the_active_one_without_changing_output() 
     manifest.shadow = Some(Box::new(shadow));
     std::fs::write(dir.path().join("manifest.json"), manifest.to_json()).unwrap();
 
-    let store: Arc<dyn ModelStore> = Arc::new(LocalModelStore::new(dir.path()));
-    let with_shadow = ModelStage::with_stores(
+    let store: Arc<dyn StateStore> = Arc::new(LocalDirStore::new(dir.path()));
+    let with_shadow = ModelStage::new(
         ModelSettings {
             check_interval: Duration::from_secs(3600),
             ..settings()
@@ -288,7 +287,7 @@ async fn a_shadow_set_is_scored_beside_the_active_one_without_changing_output() 
             .map(|s| s.version().to_string()),
         Some("candidate-7".to_string())
     );
-    let without = ModelStage::with_stores(settings(), None, None).unwrap();
+    let without = ModelStage::new(settings(), None, None).unwrap();
 
     let records: Vec<Record> = held_out(11, 0.03).into_iter().map(|(r, _)| r).collect();
     let mut a = records.clone();

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use s3_sentinel_connector::ml::ModelHandle;
 use s3_sentinel_connector::ml::embedded;
 use s3_sentinel_connector::ml::manifest::{MANIFEST_FILE, Manifest};
-use s3_sentinel_connector::ml::swap::{
-    ModelStore, ModelSwapper, S3ModelStore, SIGNATURE_FILE, SwapConfig, SwapOutcome,
-};
+use s3_sentinel_connector::ml::swap::{ModelSwapper, SIGNATURE_FILE, SwapConfig, SwapOutcome};
+use s3_sentinel_connector::state::StateStore;
+use s3_sentinel_connector::state::s3::S3StateStore;
 
 struct Bucket {
     client: aws_sdk_s3::Client,
@@ -33,7 +33,7 @@ impl Bucket {
 
 async fn bucket() -> Bucket {
     let config = common::moto_config().await;
-    let client = s3_sentinel_connector::setup::s3_client(&config);
+    let client = common::s3_client(&config);
     let name = common::new_bucket(&client, "models").await;
     Bucket { client, name }
 }
@@ -46,8 +46,8 @@ fn republished(version: &str) -> Manifest {
 }
 
 fn swapper(b: &Bucket, handle: &ModelHandle, config: SwapConfig) -> ModelSwapper {
-    let store: Arc<dyn ModelStore> =
-        Arc::new(S3ModelStore::new(b.client.clone(), &b.name, "models/prod"));
+    let store: Arc<dyn StateStore> =
+        Arc::new(S3StateStore::new(b.client.clone(), &b.name, "models/prod"));
     ModelSwapper::new(store, handle.clone(), config)
 }
 

@@ -13,7 +13,7 @@ use s3_sentinel_connector::state::s3::S3StateStore;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_concurrent_writers_lose_no_count() {
     let config = common::moto_config().await;
-    let client = s3_sentinel_connector::setup::s3_client(&config);
+    let client = common::s3_client(&config);
     let bucket = common::new_bucket(&client, "patterns-db").await;
     let store = Arc::new(S3StateStore::new(client, &bucket, "state"));
     let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();

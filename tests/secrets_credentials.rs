@@ -21,7 +21,7 @@ fn secret_json(secret: &str) -> String {
 }
 
 async fn secrets() -> aws_sdk_secretsmanager::Client {
-    s3_sentinel_connector::setup::secrets_client(&common::moto_config().await)
+    aws_sdk_secretsmanager::Client::new(&common::moto_config().await)
 }
 
 fn unique(name: &str) -> String {
@@ -176,7 +176,7 @@ async fn an_unreachable_secrets_manager_is_a_transient_error() {
         ))
         .load()
         .await;
-    let sm = s3_sentinel_connector::setup::secrets_client(&config);
+    let sm = aws_sdk_secretsmanager::Client::new(&config);
     let emulator = start_emulator(EmulatorOptions::default()).await;
     let client = client_with_secret(&emulator.url(), &sm, "arn:aws:secretsmanager:x:1:secret:s");
     let err = client

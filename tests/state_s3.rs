@@ -11,7 +11,7 @@ use s3_sentinel_connector::state::{PutCondition, StateError, StateStore, update}
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conditional_writes_and_concurrent_updates_lose_nothing() {
     let config = common::moto_config().await;
-    let client = s3_sentinel_connector::setup::s3_client(&config);
+    let client = common::s3_client(&config);
     let bucket = common::new_bucket(&client, "state").await;
     let store = Arc::new(S3StateStore::new(client, &bucket, "state"));
 

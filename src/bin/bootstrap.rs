@@ -5,12 +5,14 @@ use std::sync::Arc;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
+use s3_sentinel_connector::config::Platform;
 use s3_sentinel_connector::lambda::{self, App, InvocationContext};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda::init_tracing();
-    let app = match async { App::from_env(lambda::default_enricher()?).await }.await {
+    let platform = Platform::from_env();
+    lambda::init_tracing(platform.log_filter.as_deref());
+    let app = match App::from_env(platform).await {
         Ok(app) => Arc::new(app),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "cold start failed");

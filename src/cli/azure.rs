@@ -16,15 +16,39 @@ use crate::formats::{ObjectJob, parse_object};
 use crate::record::Table;
 use crate::record::json::write_record;
 
-#[derive(Debug, Clone, Default)]
+/// Inputs of `azure-template`.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct AzureTemplateArgs {
-    /// Table names (`_CL` optional); empty: every table the connector writes to.
+    /// Only these tables (comma-separated or repeated, e.g. AWSCloudTrail,AWSVPCFlow). Up to
+    /// 10 give one DCR with its own endpoint; more are spread over DCRs behind one data
+    /// collection endpoint. Default: every table the connector writes.
+    #[arg(long, value_delimiter = ',')]
     pub tables: Vec<String>,
-    /// Instead of the template, measure column coverage on these log objects.
+    /// Instead of the template, print which documented columns of each built-in table the
+    /// connector fills, measured on these log objects (files or folders).
+    #[arg(long, num_args = 1..)]
     pub coverage: Vec<String>,
-    /// `--format` for the coverage inputs.
+    /// Parse the --coverage inputs as this format instead of detecting it.
+    #[arg(long, value_parser = super::parse_format)]
     pub format: Option<Format>,
+    /// Write here instead of standard output.
+    #[arg(long, short)]
     pub output: Option<PathBuf>,
+}
+
+/// Inputs of `sentinel-content`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SentinelContentArgs {
+    /// Folder to write analytics/, hunting/ and workbooks/ into.
+    #[arg(long, default_value = "docs/sentinel")]
+    pub out: PathBuf,
+}
+
+/// The `sentinel-content` command.
+pub fn sentinel_content(args: SentinelContentArgs) -> Result<u8> {
+    let files = write_sentinel_content(&args.out)?;
+    eprintln!("{} files written to {}", files.len(), args.out.display());
+    Ok(0)
 }
 
 /// The tables named on the command line, in [`Table::ALL`] order.

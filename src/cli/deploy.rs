@@ -16,143 +16,63 @@
 //! new one, never half of a set.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
+use crate::config::Platform;
 use crate::ml::manifest::{MANIFEST_FILE, Manifest, ModelEntry};
 use crate::ml::runtime::ModelSet;
 use crate::ml::swap::SIGNATURE_FILE;
+use crate::setup::Aws;
+use crate::state::{PutCondition, S3Location, StateStore};
 use crate::training::artifacts::Artifacts;
 
 pub const PREVIOUS_MANIFEST: &str = "previous/manifest.json";
 pub const PREVIOUS_SIGNATURE: &str = "previous/manifest.json.sig";
 
-/// `s3://bucket/prefix` through the AWS SDK (`AWS_ENDPOINT_URL` for a local server).
+/// The model prefix (`s3://$MODEL_BUCKET/$MODEL_PREFIX`, or a folder in tests).
 pub struct ModelBucket {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-    prefix: String,
+    store: Arc<dyn StateStore>,
 }
 
 impl ModelBucket {
-    pub fn new(client: aws_sdk_s3::Client, bucket: &str, prefix: &str) -> ModelBucket {
-        let prefix = prefix.trim_matches('/');
-        ModelBucket {
-            client,
-            bucket: bucket.to_string(),
-            prefix: if prefix.is_empty() {
-                String::new()
-            } else {
-                format!("{prefix}/")
-            },
-        }
-    }
-
-    pub async fn from_env(bucket: &str, prefix: &str) -> ModelBucket {
-        let aws = crate::setup::load_config().await;
-        ModelBucket::new(crate::setup::s3_client(&aws), bucket, prefix)
-    }
-
-    fn key(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
+    pub fn new(store: Arc<dyn StateStore>) -> ModelBucket {
+        ModelBucket { store }
     }
 
     pub fn location(&self, name: &str) -> String {
-        format!("s3://{}/{}", self.bucket, self.key(name))
+        let root = self.store.location();
+        format!("{}/{name}", root.trim_end_matches('/'))
     }
 
     pub async fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        let response = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.key(name))
-            .send()
-            .await;
-        match response {
-            Ok(output) => {
-                let bytes = output
-                    .body
-                    .collect()
-                    .await
-                    .with_context(|| format!("reading {}", self.location(name)))?;
-                Ok(Some(bytes.into_bytes().to_vec()))
-            }
-            Err(e) => {
-                let service = e.into_service_error();
-                if service.is_no_such_key() {
-                    Ok(None)
-                } else {
-                    bail!(
-                        "reading {}: {}",
-                        self.location(name),
-                        aws_sdk_s3::error::DisplayErrorContext(&service)
-                    )
-                }
-            }
-        }
+        let found = self
+            .store
+            .get(name)
+            .await
+            .with_context(|| format!("reading {}", self.location(name)))?;
+        Ok(found.map(|v| v.body))
     }
 
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(self.key(name))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let service = e.into_service_error();
-                if service.is_not_found() {
-                    Ok(false)
-                } else {
-                    bail!(
-                        "checking {}: {}",
-                        self.location(name),
-                        aws_sdk_s3::error::DisplayErrorContext(&service)
-                    )
-                }
-            }
-        }
+        Ok(self.get(name).await?.is_some())
     }
 
-    pub async fn put(&self, name: &str, body: &[u8], content_type: &str) -> Result<()> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(self.key(name))
-            .content_type(content_type)
-            .body(body.to_vec().into())
-            .send()
+    pub async fn put(&self, name: &str, body: &[u8]) -> Result<()> {
+        self.store
+            .put(name, body.to_vec(), PutCondition::Always)
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "writing {}: {}",
-                    self.location(name),
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                )
-            })?;
+            .with_context(|| format!("writing {}", self.location(name)))?;
         Ok(())
     }
 
     pub async fn delete(&self, name: &str) -> Result<()> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(self.key(name))
-            .send()
+        self.store
+            .delete(name)
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "deleting {}: {}",
-                    self.location(name),
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                )
-            })?;
-        Ok(())
+            .with_context(|| format!("deleting {}", self.location(name)))
     }
 }
 
@@ -192,17 +112,166 @@ pub fn schema_version_of(dir: &Path) -> Result<u32> {
     Ok(manifest.feature_schema.version)
 }
 
-#[derive(Debug, Clone, Default)]
+/// Where the model sets are published.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BucketArgs {
+    #[arg(long, env = "MODEL_BUCKET")]
+    pub bucket: String,
+    #[arg(long, env = "MODEL_PREFIX", default_value = "models/")]
+    pub prefix: String,
+}
+
+/// Inputs of `deploy-models publish`.
+#[derive(Debug, Clone, clap::Args)]
 pub struct PublishArgs {
+    #[command(flatten)]
+    pub bucket: BucketArgs,
+    #[arg(long)]
     pub models: PathBuf,
-    /// The `s3-sentinel evaluate --json` output that cleared the candidate.
+    /// `s3-sentinel evaluate --json` output that cleared the candidate (its summary is kept
+    /// in the manifest).
+    #[arg(long)]
     pub evaluation: Option<PathBuf>,
-    /// Set when the quality gate was overridden: why.
+    /// The quality gate was overridden, and why (kept in the manifest).
+    #[arg(long)]
     pub forced_reason: Option<String>,
+    /// Private key file (from `keygen`): sign the manifest.
+    #[arg(long)]
     pub sign_key: Option<PathBuf>,
-    /// Publish as the shadow of the deployed set instead of replacing it.
+    /// Run the set as the shadow of the deployed one (scored beside it, output unchanged,
+    /// agreement published as metrics) instead of replacing it.
+    #[arg(long)]
     pub shadow: bool,
+    #[arg(long)]
     pub dry_run: bool,
+}
+
+/// Publish model sets to s3://BUCKET/PREFIX (the steps scripts/deploy_models.sh runs; use
+/// the script, which evaluates the candidate first).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum DeployCommand {
+    /// Download the deployed set into --out; prints the directory, or `embedded` when the
+    /// bucket has no manifest (the functions serve their embedded defaults).
+    Fetch {
+        #[command(flatten)]
+        bucket: BucketArgs,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the feature schema version of a model directory's manifest.
+    Schema { models: PathBuf },
+    /// Verify a model directory (digests, schema, probe) and upload it: files, signature,
+    /// then the manifest; the replaced manifest is kept for --rollback.
+    Publish(PublishArgs),
+    /// Put the previous manifest back.
+    Rollback {
+        #[command(flatten)]
+        bucket: BucketArgs,
+        #[arg(long)]
+        sign_key: Option<PathBuf>,
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Inputs of `keygen`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeygenArgs {
+    /// Where the private key goes (mode 0600).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Inputs of `sign`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SignArgs {
+    /// Private key file (from `keygen`).
+    #[arg(long)]
+    pub key: PathBuf,
+    pub manifest: PathBuf,
+}
+
+/// Inputs of `schema-version`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SchemaVersionArgs {
+    /// Print the version and the feature names as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+async fn model_bucket(args: &BucketArgs) -> ModelBucket {
+    let aws = Aws::new(&Platform::from_env());
+    let location = S3Location {
+        bucket: args.bucket.clone(),
+        prefix: args.prefix.clone(),
+    };
+    ModelBucket::new(aws.store(&location).await)
+}
+
+/// The `deploy-models` command.
+pub fn command(what: DeployCommand) -> Result<u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let print_plan = |plan: &Plan, dry_run: bool| {
+        for step in &plan.steps {
+            println!("{}{step}", if dry_run { "would " } else { "" });
+        }
+    };
+    runtime.block_on(async {
+        match what {
+            DeployCommand::Fetch { bucket, out } => {
+                match fetch_deployed(&model_bucket(&bucket).await, &out).await? {
+                    Some(dir) => println!("{}", dir.display()),
+                    None => println!("embedded"),
+                }
+            }
+            DeployCommand::Schema { models } => println!("{}", schema_version_of(&models)?),
+            DeployCommand::Publish(args) => {
+                let plan = publish(&model_bucket(&args.bucket).await, &args).await?;
+                print_plan(&plan, args.dry_run);
+            }
+            DeployCommand::Rollback {
+                bucket,
+                sign_key,
+                dry_run,
+            } => {
+                let bucket = model_bucket(&bucket).await;
+                let plan = rollback(&bucket, sign_key.as_deref(), dry_run).await?;
+                print_plan(&plan, dry_run);
+                println!("rolled back to {}", plan.set_version);
+            }
+        }
+        Ok(0)
+    })
+}
+
+/// The `keygen` command.
+pub fn keygen_command(args: KeygenArgs) -> Result<u8> {
+    let public = keygen(&args.out)?;
+    eprintln!(
+        "private key written to {} (keep it secret)",
+        args.out.display()
+    );
+    println!("{public}");
+    Ok(0)
+}
+
+/// The `sign` command.
+pub fn sign_command(args: SignArgs) -> Result<u8> {
+    println!("{}", sign_file(&args.key, &args.manifest)?.display());
+    Ok(0)
+}
+
+/// The `schema-version` command.
+pub fn schema_version_command(args: SchemaVersionArgs) -> Result<u8> {
+    let schema = crate::features::FeatureSchema::current();
+    if args.json {
+        println!("{}", serde_json::to_string(&schema)?);
+    } else {
+        println!("{}", schema.version);
+    }
+    Ok(0)
 }
 
 /// What a publish or rollback did (or would do with `--dry-run`).
@@ -335,9 +404,7 @@ pub async fn publish(bucket: &ModelBucket, args: &PublishArgs) -> Result<Plan> {
                 body.len()
             ));
             if !args.dry_run {
-                bucket
-                    .put(&entry.file, body, "application/octet-stream")
-                    .await?;
+                bucket.put(&entry.file, body).await?;
             }
         }
     }
@@ -360,19 +427,15 @@ pub async fn publish(bucket: &ModelBucket, args: &PublishArgs) -> Result<Plan> {
             bucket.location(PREVIOUS_MANIFEST)
         ));
         if !args.dry_run {
-            bucket
-                .put(PREVIOUS_MANIFEST, bytes, "application/json")
-                .await?;
+            bucket.put(PREVIOUS_MANIFEST, bytes).await?;
             match &current_signature {
-                Some(sig) => bucket.put(PREVIOUS_SIGNATURE, sig, "text/plain").await?,
+                Some(sig) => bucket.put(PREVIOUS_SIGNATURE, sig).await?,
                 None => bucket.delete(PREVIOUS_SIGNATURE).await?,
             }
         }
     }
     if !args.dry_run {
-        bucket
-            .put(&history, &manifest_bytes, "application/json")
-            .await?;
+        bucket.put(&history, &manifest_bytes).await?;
     }
     write_manifest(
         bucket,
@@ -398,7 +461,7 @@ async fn write_manifest(
                 .push(format!("upload {}", bucket.location(SIGNATURE_FILE)));
             if !dry_run {
                 bucket
-                    .put(SIGNATURE_FILE, format!("{sig}\n").as_bytes(), "text/plain")
+                    .put(SIGNATURE_FILE, format!("{sig}\n").as_bytes())
                     .await?;
             }
         }
@@ -415,9 +478,7 @@ async fn write_manifest(
     plan.steps
         .push(format!("upload {} (last)", bucket.location(MANIFEST_FILE)));
     if !dry_run {
-        bucket
-            .put(MANIFEST_FILE, manifest_bytes, "application/json")
-            .await?;
+        bucket.put(MANIFEST_FILE, manifest_bytes).await?;
     }
     Ok(())
 }
@@ -477,11 +538,9 @@ pub async fn rollback(
             bucket.location(PREVIOUS_MANIFEST)
         ));
         if !dry_run {
-            bucket
-                .put(PREVIOUS_MANIFEST, bytes, "application/json")
-                .await?;
+            bucket.put(PREVIOUS_MANIFEST, bytes).await?;
             match &current_signature {
-                Some(sig) => bucket.put(PREVIOUS_SIGNATURE, sig, "text/plain").await?,
+                Some(sig) => bucket.put(PREVIOUS_SIGNATURE, sig).await?,
                 None => bucket.delete(PREVIOUS_SIGNATURE).await?,
             }
         }

@@ -133,17 +133,56 @@ pub fn format_template_scores(rows: &[SystemScores]) -> String {
 }
 
 /// Inputs of `eval sequences`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SequenceEvalArgs {
     /// Normal sessions, one per line.
+    #[arg(long)]
     pub train: PathBuf,
     /// Share of `train` (its first sessions) used for training; the rest joins the normal
     /// test set. Defaults to 0.5 without `test_normal`, to 1.0 with it.
+    #[arg(long)]
     pub train_fraction: Option<f64>,
+    #[arg(long)]
     pub test_normal: Option<PathBuf>,
+    #[arg(long)]
     pub test_abnormal: PathBuf,
     /// Events of context the model looks back on.
+    #[arg(long, default_value_t = 3)]
     pub order: usize,
+}
+
+/// Inputs of `eval templates`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TemplateEvalArgs {
+    /// The loghub-2k folder.
+    #[arg(long)]
+    pub loghub: PathBuf,
+}
+
+/// Measure the pattern miner and the sequence model on labelled data.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum EvalCommand {
+    /// Grouping accuracy (GA) and parsing accuracy (PA, exact template match) per system of a
+    /// loghub folder (`<S>/<S>_2k.log_structured_corrected.csv`), with the miner's defaults.
+    Templates(TemplateEvalArgs),
+    /// Precision, recall and F1 of the sequence model on sessions (one per line,
+    /// space-separated event ids). Trains on the first `--train-fraction` of `--train`
+    /// (default: half when no `--test-normal` is given) and tests on the rest of it, on
+    /// `--test-normal` and on `--test-abnormal`. The documented HDFS run is
+    /// `--train hdfs_train --test-abnormal hdfs_test_abnormal`: first 50% of hdfs_train (2,428
+    /// sessions) to train, the other 2,427 as normal test sessions.
+    Sequences(SequenceEvalArgs),
+}
+
+/// The command: prints the scores.
+pub fn command(what: EvalCommand) -> Result<u8> {
+    match what {
+        EvalCommand::Templates(args) => {
+            print!("{}", format_template_scores(&templates(&args.loghub)?))
+        }
+        EvalCommand::Sequences(args) => print!("{}", format_sequence_eval(&sequences(&args)?)),
+    }
+    Ok(0)
 }
 
 #[derive(Debug, Clone)]

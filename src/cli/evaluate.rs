@@ -29,6 +29,11 @@ pub enum ModelSource {
 }
 
 impl ModelSource {
+    /// For clap: [`ModelSource::parse`], which cannot fail.
+    fn from_arg(text: &str) -> Result<ModelSource, std::convert::Infallible> {
+        Ok(ModelSource::parse(text))
+    }
+
     /// `embedded` names the compiled-in defaults; anything else is a directory.
     pub fn parse(text: &str) -> ModelSource {
         if text == "embedded" {
@@ -46,22 +51,62 @@ impl ModelSource {
     }
 }
 
-#[derive(Debug, Clone)]
+/// Measure a model set on labelled records: per-class precision/recall/F1, macro-F1,
+/// confusion matrix, ROC-AUC and PR-AUC of AnomalyScore, calibration of PriorityScore,
+/// inference latency; optionally against a baseline (the deployed models) and as an HTML
+/// report with plots.
+#[derive(Debug, Clone, clap::Args)]
 pub struct EvaluateArgs {
-    /// Labelled JSON lines.
+    /// Labelled JSON lines (see docs/lifecycle.md). May be given several times.
+    #[arg(long)]
     pub data: Vec<PathBuf>,
-    /// Records from the project's generator with this seed (a seed other than the
-    /// training seed gives held-out data).
+    /// Also evaluate on records from the project's generator with this seed (the default
+    /// models were trained on seed 20250106: any other seed is held out).
+    #[arg(long)]
     pub generate_seed: Option<u64>,
+    /// Volume of generated records (1.0 is about 75,000).
+    #[arg(long, default_value_t = 0.5)]
     pub scale: f64,
+    /// Model directory to evaluate, or `embedded` for the defaults in this binary.
+    #[arg(long, default_value = "embedded", value_parser = ModelSource::from_arg)]
     pub models: ModelSource,
+    /// Model directory to compare with (the deployed set), or `embedded`.
+    #[arg(long, value_parser = ModelSource::from_arg)]
     pub baseline: Option<ModelSource>,
+    /// Write a self-contained HTML report with plots here.
+    #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
     pub json: bool,
+    /// IsAnomaly threshold.
+    #[arg(long, default_value_t = 0.95)]
     pub anomaly_threshold: f64,
+    /// Records scored one at a time for the latency percentiles.
+    #[arg(long, default_value_t = 2000)]
     pub latency_sample: usize,
-    /// With a baseline: exit status 1 when a gated metric is worse by more than this.
+    /// With --baseline: exit with status 1 when a gated metric (macro-F1, ROC-AUCs) is
+    /// worse than the baseline's by more than this.
+    #[arg(long)]
     pub tolerance: Option<f64>,
+}
+
+/// The command: prints the evaluation; exit status 1 when the candidate is worse than the
+/// baseline beyond the tolerance.
+pub fn command(args: EvaluateArgs) -> Result<u8> {
+    let out = run(&args)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&out)?);
+        for line in out.regressions.iter().flatten() {
+            eprintln!("worse than the baseline: {line}");
+        }
+    } else {
+        print!("{}", format_output(&out));
+    }
+    Ok(match &out.regressions {
+        Some(r) if !r.is_empty() => 1,
+        _ => 0,
+    })
 }
 
 /// The `--json` object.

@@ -13,15 +13,27 @@ use chrono::{DateTime, Utc};
 use crate::patterns::TemplateMiner;
 use crate::patterns::db::{DbLimits, PatternDb};
 
-#[derive(Debug, Clone, Default)]
+/// Mine log templates: one message per input line; CSV `LineId,EventId,EventTemplate`
+/// out, in input order, each line with its template's final form.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct PatternsArgs {
-    /// Input lines; standard input when `None` or `-`.
+    /// Input lines (default: standard input).
+    #[arg(long, short)]
     pub input: Option<PathBuf>,
-    /// CSV output; standard output when `None` or `-`.
+    /// CSV output (default: standard output).
+    #[arg(long, short)]
     pub output: Option<PathBuf>,
-    /// Pattern database file: loaded first when it exists (known templates keep their
-    /// ids), saved with this run's counts merged in.
+    /// Pattern database (JSON): loaded when it exists, so known templates keep their ids,
+    /// and saved with this run's counts.
+    #[arg(long)]
     pub db: Option<PathBuf>,
+}
+
+/// The command: mines and reports the count on standard error.
+pub fn command(args: PatternsArgs) -> Result<u8> {
+    let summary = run(&args)?;
+    eprintln!("{} lines, {} templates", summary.lines, summary.templates);
+    Ok(0)
 }
 
 /// What a run mined.

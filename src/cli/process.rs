@@ -1,172 +1,231 @@
-//! `s3-sentinel process`: files, directories or stdin through the pipeline to NDJSON.
+//! `s3-sentinel process`: files, directories or stdin through the function's own pipeline
+//! ([`Runner`] with the same batching, enrichment and setup as the Lambda), either to
+//! NDJSON files or, with `--sentinel`, to the Logs Ingestion API.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use std::sync::Arc;
+use crate::config::{Config, PipelineConfig, Platform};
+use crate::formats::Format;
+use crate::record::LogType;
+use crate::runner::{ObjectReport, Runner};
+use crate::setup::{self, Aws};
+use crate::sink::NdjsonDelivery;
+use crate::source::{DecodeLimits, LocalSource, ObjectRef};
 
-use crate::enrich::Enricher;
-use crate::formats::{Format, RecordSink, Stop};
-use crate::formats::{ObjectJob, parse_object};
-use crate::record::{LogType, Record, Reject};
-use crate::source::DecodeLimits;
-
-#[derive(Clone)]
+/// Parse log objects (files, directories, or - for stdin) into Sentinel-shaped NDJSON.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ProcessArgs {
+    /// Files, directories (read recursively) or - for standard input.
+    #[arg(required = true)]
     pub paths: Vec<String>,
+    /// Skip detection and parse every input as this format: cloudtrail, vpcflow, elb
+    /// (ALB/NLB/classic), cloudfront, s3access, waf, guardduty, securityhub,
+    /// route53resolver, networkfirewall, cloudwatch, json, text.
+    #[arg(long, value_parser = super::parse_format)]
     pub format: Option<Format>,
+    /// Write records here instead of standard output.
+    #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Write rejected lines (raw text and reason, NDJSON) here; otherwise the first few
+    /// are shown on standard error.
+    #[arg(long)]
     pub rejects: Option<PathBuf>,
-    /// Alert records (NDJSON) go here; otherwise they are only counted.
+    /// Write alert records (NDJSON) here; otherwise they are only counted.
+    #[arg(long)]
     pub alerts: Option<PathBuf>,
-    pub limits: DecodeLimits,
-    pub enricher: Arc<dyn Enricher>,
+    /// Deliver to Microsoft Sentinel instead of writing NDJSON, configured by the same
+    /// environment variables as the Lambda (SENTINEL_INGESTION_ENDPOINT,
+    /// SENTINEL_DCR_IMMUTABLE_ID, AZURE_*, DEAD_LETTER_DIR or DEAD_LETTER_BUCKET, ...).
+    #[arg(long)]
+    pub sentinel: bool,
+    /// Stop decompressing an object after this many bytes.
+    #[arg(long, default_value_t = DecodeLimits::default().max_decompressed_bytes)]
+    pub max_decompressed_bytes: u64,
+    /// Stop decompressing when output/input exceeds this ratio (decompression bombs).
+    #[arg(long, default_value_t = DecodeLimits::default().max_ratio)]
+    pub max_ratio: u64,
 }
 
-/// Batches records for the enrichment stage (models and patterns score whole batches),
-/// then passes them on; alert rows go to their own writer.
-pub struct EnrichingSink<'a> {
-    inner: &'a mut dyn RecordSink,
-    enricher: Arc<dyn Enricher>,
-    batch: Vec<Record>,
-    alerts: Option<BufWriter<File>>,
-    pub alert_count: u64,
+/// What a run did, per log type and in total.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub files: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub records: BTreeMap<LogType, u64>,
+    pub rejects: u64,
+    pub alerts: u64,
+    pub bytes_in: u64,
+    pub bytes_decoded: u64,
+    /// Rows Sentinel accepted / the dead letter took (`--sentinel`).
+    pub accepted: u64,
+    pub dead_lettered: u64,
 }
 
-const ENRICH_BATCH: usize = 1024;
-
-impl<'a> EnrichingSink<'a> {
-    pub fn new(
-        inner: &'a mut dyn RecordSink,
-        enricher: Arc<dyn Enricher>,
-        alerts: Option<BufWriter<File>>,
-    ) -> Self {
-        EnrichingSink {
-            inner,
-            enricher,
-            batch: Vec::with_capacity(ENRICH_BATCH),
-            alerts,
-            alert_count: 0,
-        }
-    }
-
-    pub fn flush(&mut self) -> Result<(), Stop> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let alerts = self.enricher.enrich(&mut self.batch);
-        self.alert_count += alerts.len() as u64;
-        if let Some(w) = self.alerts.as_mut() {
-            for alert in &alerts {
-                w.write_all(alert.json.as_bytes())
-                    .and_then(|_| w.write_all(b"\n"))
-                    .map_err(|e| Stop(format!("writing alerts failed: {e}")))?;
-            }
-        }
-        for record in self.batch.drain(..) {
-            self.inner.record(record)?;
-        }
-        Ok(())
-    }
-
-    pub fn finish(mut self) -> Result<u64, Stop> {
-        self.flush()?;
-        if let Some(w) = self.alerts.as_mut() {
-            w.flush()
-                .map_err(|e| Stop(format!("writing alerts failed: {e}")))?;
-        }
-        Ok(self.alert_count)
-    }
+/// The command: exit status 1 when an input failed or rows went to the dead letter.
+pub fn command(args: ProcessArgs) -> Result<u8> {
+    let summary = run(&args)?;
+    Ok(u8::from(summary.failed > 0 || summary.dead_lettered > 0))
 }
 
-impl RecordSink for EnrichingSink<'_> {
-    fn record(&mut self, record: Record) -> Result<(), Stop> {
-        self.batch.push(record);
-        if self.batch.len() >= ENRICH_BATCH {
-            self.flush()?;
+pub fn run(args: &ProcessArgs) -> Result<Summary> {
+    let files = expand_paths(&args.paths)?;
+    if args.sentinel && files.iter().any(|f| f == "-") {
+        anyhow::bail!("--sentinel reads files or directories, not standard input");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let platform = Platform::from_env();
+        let aws = Aws::new(&platform);
+        // Paths are read as given (relative to the working directory), so `SourceObject`
+        // names them as the user did.
+        let source = Arc::new(LocalSource {
+            root: PathBuf::new(),
+        });
+        let (runner, ndjson) = if args.sentinel {
+            let mut config = Config::from_env()?;
+            apply_limits(&mut config.pipeline, args);
+            let delivery = Arc::new(setup::sentinel_delivery(&config, &aws).await?);
+            let runner = setup::runner(&config.pipeline, &aws, source, delivery, true).await?;
+            (runner, None)
+        } else {
+            let mut pipeline = PipelineConfig::from_env()?;
+            apply_limits(&mut pipeline, args);
+            let delivery = Arc::new(ndjson_delivery(args)?);
+            let runner = setup::runner(&pipeline, &aws, source, delivery.clone(), false).await?;
+            (runner, Some(delivery))
+        };
+        let summary = run_files(&runner, &files, args.sentinel).await;
+        if let Some(ndjson) = ndjson {
+            ndjson.flush().context("flushing output")?;
         }
-        Ok(())
-    }
-
-    fn reject(&mut self, reject: Reject) -> Result<(), Stop> {
-        self.inner.reject(reject)
-    }
+        Ok(summary)
+    })
 }
 
-/// Writes records as NDJSON and rejects to their own NDJSON (or a short note on stderr).
-pub struct NdjsonSink<W: Write> {
-    out: W,
-    rejects: Option<BufWriter<File>>,
-    buf: Vec<u8>,
-    rejects_reported: u64,
+fn apply_limits(pipeline: &mut PipelineConfig, args: &ProcessArgs) {
+    pipeline.runner.format = args.format;
+    pipeline.runner.limits = DecodeLimits {
+        max_decompressed_bytes: args.max_decompressed_bytes,
+        max_ratio: args.max_ratio,
+        ..pipeline.runner.limits
+    };
 }
 
-const REJECTS_SHOWN_ON_STDERR: u64 = 20;
-
-impl<W: Write> NdjsonSink<W> {
-    pub fn new(out: W, rejects: Option<BufWriter<File>>) -> Self {
-        NdjsonSink {
-            out,
-            rejects,
-            buf: Vec::with_capacity(64 * 1024),
-            rejects_reported: 0,
-        }
-    }
-
-    pub fn finish(mut self) -> io::Result<()> {
-        self.out.flush()?;
-        if let Some(r) = self.rejects.as_mut() {
-            r.flush()?;
-        }
-        Ok(())
-    }
+fn create(path: &Path) -> Result<Box<dyn Write + Send>> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(Box::new(BufWriter::with_capacity(256 * 1024, file)))
 }
 
-impl<W: Write> RecordSink for NdjsonSink<W> {
-    fn record(&mut self, record: Record) -> Result<(), Stop> {
-        self.buf.clear();
-        crate::record::json::write_record(&record, &mut self.buf);
-        self.buf.push(b'\n');
-        self.out
-            .write_all(&self.buf)
-            .map_err(|e| Stop(format!("writing output failed: {e}")))
-    }
+fn ndjson_delivery(args: &ProcessArgs) -> Result<NdjsonDelivery> {
+    let out = match &args.output {
+        Some(path) => create(path)?,
+        None => Box::new(BufWriter::with_capacity(256 * 1024, io::stdout())),
+    };
+    let alerts = args.alerts.as_deref().map(create).transpose()?;
+    let rejects = args.rejects.as_deref().map(create).transpose()?;
+    Ok(NdjsonDelivery::new(out, alerts, rejects))
+}
 
-    fn reject(&mut self, reject: Reject) -> Result<(), Stop> {
-        match self.rejects.as_mut() {
-            Some(w) => {
-                serde_json::to_writer(&mut *w, &reject)
-                    .map_err(|e| Stop(format!("writing rejects failed: {e}")))?;
-                w.write_all(b"\n")
-                    .map_err(|e| Stop(format!("writing rejects failed: {e}")))?;
-            }
-            None => {
-                self.rejects_reported += 1;
-                if self.rejects_reported <= REJECTS_SHOWN_ON_STDERR {
-                    let mut raw: String = reject.raw.chars().take(120).collect();
-                    if raw.len() < reject.raw.len() {
-                        raw.push('…');
-                    }
-                    eprintln!(
-                        "reject: {} line {}: {}: {raw}",
-                        reject.source_object,
-                        reject.line.map(|l| l.to_string()).unwrap_or("-".into()),
-                        reject.reason
-                    );
-                } else if self.rejects_reported == REJECTS_SHOWN_ON_STDERR + 1 {
-                    eprintln!(
-                        "reject: more rejects not shown; use --rejects FILE to keep them all"
-                    );
+/// Every file through the runner, with a progress bar on a terminal and the summary on
+/// standard error.
+async fn run_files(runner: &Runner, files: &[String], sentinel: bool) -> Summary {
+    let progress = (io::stderr().is_terminal() && files.len() > 1).then(|| {
+        let bar = indicatif::ProgressBar::new(files.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files {msg}",
+            )
+            .expect("static template"),
+        );
+        bar
+    });
+    runner.load_state().await;
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    for file in files {
+        summary.files += 1;
+        // The ledger (with --sentinel) identifies local objects by their absolute path.
+        let key = if file == "-" || !sentinel {
+            file.clone()
+        } else {
+            match std::fs::canonicalize(file) {
+                Ok(path) => path.to_string_lossy().into_owned(),
+                Err(e) => {
+                    summary.failed += 1;
+                    eprintln!("error: {file}: {e}");
+                    continue;
                 }
             }
+        };
+        let object = ObjectRef {
+            bucket: String::new(),
+            key,
+            version_id: None,
+            etag: None,
+            size: None,
+        };
+        // A command-line run has no Lambda deadline: a day is "no deadline".
+        let deadline = Instant::now() + Duration::from_secs(86_400);
+        match runner.process(&object, deadline, "cli").await {
+            Ok(report) => add_report(&mut summary, file, &report),
+            Err(e) => {
+                summary.failed += 1;
+                eprintln!("error: {file}: {e}");
+            }
         }
-        Ok(())
+        if let Some(bar) = &progress {
+            bar.set_message(format!("{} records", summary.records.values().sum::<u64>()));
+            bar.inc(1);
+        }
     }
+    runner.save_state().await;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    print_summary(&summary, started.elapsed());
+    if sentinel {
+        eprintln!(
+            "sentinel: {} rows accepted, {} dead-lettered",
+            summary.accepted, summary.dead_lettered
+        );
+    }
+    summary
+}
+
+fn add_report(summary: &mut Summary, file: &str, report: &ObjectReport) {
+    let name = if file == "-" { "stdin" } else { file };
+    if let Some(reason) = &report.skipped {
+        summary.skipped += 1;
+        eprintln!("skipped {name}: {reason}");
+    }
+    if report.duplicate {
+        summary.skipped += 1;
+        eprintln!("skipped {name}: already delivered (state bucket)");
+    }
+    if let Some(err) = &report.stream_error {
+        summary.failed += 1;
+        eprintln!("error: {name}: {err}");
+    }
+    for (t, n) in &report.parse.records {
+        *summary.records.entry(*t).or_default() += n;
+    }
+    summary.rejects += report.parse.rejects;
+    summary.alerts += report.alerts;
+    summary.bytes_in += report.bytes_in;
+    summary.bytes_decoded += report.bytes_decoded;
+    summary.accepted += report.delivery.accepted;
+    summary.dead_lettered += report.delivery.dead_lettered;
 }
 
 /// Expands directories (recursively, sorted) and keeps `-` for stdin.
@@ -205,107 +264,7 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Default)]
-pub struct Summary {
-    pub files: u64,
-    pub skipped: u64,
-    pub failed: u64,
-    pub records: BTreeMap<LogType, u64>,
-    pub rejects: u64,
-    pub alerts: u64,
-    pub bytes_in: u64,
-    pub bytes_decoded: u64,
-}
-
-pub fn run(args: &ProcessArgs) -> Result<Summary> {
-    let files = expand_paths(&args.paths)?;
-    let out: Box<dyn Write> = match &args.output {
-        Some(path) => {
-            Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)
-        }
-        None => Box::new(io::stdout().lock()),
-    };
-    let rejects = match &args.rejects {
-        Some(path) => Some(BufWriter::new(
-            File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => None,
-    };
-    let mut ndjson = NdjsonSink::new(BufWriter::with_capacity(256 * 1024, out), rejects);
-    let alerts = match &args.alerts {
-        Some(path) => Some(BufWriter::new(
-            File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => None,
-    };
-    let mut sink = EnrichingSink::new(&mut ndjson, args.enricher.clone(), alerts);
-
-    let progress = if io::stderr().is_terminal() && files.len() > 1 {
-        let bar = indicatif::ProgressBar::new(files.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files {msg}",
-            )
-            .expect("static template"),
-        );
-        Some(bar)
-    } else {
-        None
-    };
-
-    let started = Instant::now();
-    let mut summary = Summary::default();
-    for file in &files {
-        summary.files += 1;
-        let (reader, source): (Box<dyn io::Read + Send>, String) = if file == "-" {
-            (Box::new(io::stdin()), "stdin".to_string())
-        } else {
-            let f = File::open(file).with_context(|| format!("opening {file}"))?;
-            (Box::new(f), file.clone())
-        };
-        let mut job = ObjectJob::new(source.clone(), source.clone());
-        job.format = args.format;
-        job.limits = args.limits;
-        let result = parse_object(reader, &job, &mut sink);
-        // Each file's last partial batch is scored before the next file starts.
-        sink.flush().map_err(|e| anyhow::anyhow!(e.0))?;
-        match result {
-            Ok(outcome) => {
-                if let Some(reason) = &outcome.skipped {
-                    summary.skipped += 1;
-                    eprintln!("skipped {source}: {reason}");
-                }
-                if let Some(err) = &outcome.stream_error {
-                    summary.failed += 1;
-                    eprintln!("error: {source}: {err}");
-                }
-                for (t, n) in &outcome.stats.records {
-                    *summary.records.entry(*t).or_default() += n;
-                }
-                summary.rejects += outcome.stats.rejects;
-                summary.bytes_in += outcome.bytes_in;
-                summary.bytes_decoded += outcome.bytes_decoded;
-            }
-            Err(e) => {
-                summary.failed += 1;
-                eprintln!("error: {e}");
-            }
-        }
-        if let Some(bar) = &progress {
-            bar.set_message(format!("{} records", summary.records.values().sum::<u64>()));
-            bar.inc(1);
-        }
-    }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    summary.alerts = sink.finish().map_err(|e| anyhow::anyhow!(e.0))?;
-    ndjson.finish().context("flushing output")?;
-    print_summary(&summary, started.elapsed());
-    Ok(summary)
-}
-
-fn print_summary(s: &Summary, elapsed: std::time::Duration) {
+fn print_summary(s: &Summary, elapsed: Duration) {
     let total: u64 = s.records.values().sum();
     let secs = elapsed.as_secs_f64().max(1e-9);
     eprintln!(
@@ -323,123 +282,4 @@ fn print_summary(s: &Summary, elapsed: std::time::Duration) {
         s.bytes_decoded as f64 / 1e6 / secs,
         total as f64 / secs
     );
-}
-
-/// `process --sentinel`: the files go through the same runner as the Lambda, to the
-/// Logs Ingestion API configured by the environment (SENTINEL_*, AZURE_*, DEAD_LETTER_DIR
-/// or DEAD_LETTER_BUCKET, STATE_BUCKET optional).
-pub fn run_sentinel(args: &ProcessArgs) -> Result<Summary> {
-    let files = expand_paths(&args.paths)?;
-    if files.iter().any(|f| f == "-") {
-        anyhow::bail!("--sentinel reads files or directories, not standard input");
-    }
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async {
-        let config = crate::config::Config::from_env()?;
-        let client = crate::sink::sentinel::SentinelClient::from_config(&config.sentinel).await?;
-        let (dead_letter, rejects): (
-            Option<crate::sink::dead_letter::DeadLetter>,
-            Option<Arc<dyn crate::state::StateStore>>,
-        ) = match &config.dead_letter {
-            Some(location) => {
-                let dl = crate::sink::dead_letter::DeadLetter::from_location(location).await;
-                let store: Arc<dyn crate::state::StateStore> = match location {
-                    crate::config::DeadLetterLocation::Dir(dir) => {
-                        Arc::new(crate::state::local::LocalDirStore::new(dir.clone()))
-                    }
-                    crate::config::DeadLetterLocation::S3(loc) => {
-                        let aws = crate::setup::load_config().await;
-                        Arc::new(crate::state::s3::S3StateStore::new(
-                            crate::setup::s3_client(&aws),
-                            &loc.bucket,
-                            &loc.prefix,
-                        ))
-                    }
-                };
-                (Some(dl), Some(store))
-            }
-            None => (None, None),
-        };
-        let state: Option<Arc<dyn crate::state::StateStore>> = match &config.state {
-            Some(loc) => {
-                let aws = crate::setup::load_config().await;
-                Some(Arc::new(crate::state::s3::S3StateStore::new(
-                    crate::setup::s3_client(&aws),
-                    &loc.bucket,
-                    &loc.prefix,
-                )))
-            }
-            None => None,
-        };
-        let runner = crate::runner::Runner {
-            source: Arc::new(crate::source::LocalSource {
-                root: PathBuf::from("/"),
-            }),
-            state,
-            delivery: Arc::new(crate::sink::SentinelDelivery {
-                client,
-                dead_letter,
-                rejects,
-            }),
-            enricher: args.enricher.clone(),
-            settings: crate::runner::RunnerSettings {
-                format: args.format,
-                limits: args.limits,
-                ..crate::runner::RunnerSettings::default()
-            },
-        };
-        let started = Instant::now();
-        let mut summary = Summary::default();
-        let mut dead_lettered = 0;
-        let mut accepted = 0;
-        for file in &files {
-            summary.files += 1;
-            let absolute =
-                std::fs::canonicalize(file).with_context(|| format!("opening {file}"))?;
-            let object = crate::source::ObjectRef {
-                bucket: String::new(),
-                key: absolute.to_string_lossy().into_owned(),
-                version_id: None,
-                etag: None,
-                size: None,
-            };
-            // A CLI run has no Lambda deadline: a day is "no deadline".
-            let deadline = Instant::now() + std::time::Duration::from_secs(86_400);
-            match runner.process(&object, deadline, "cli").await {
-                Ok(report) => {
-                    if let Some(reason) = &report.skipped {
-                        summary.skipped += 1;
-                        eprintln!("skipped {file}: {reason}");
-                    }
-                    if report.duplicate {
-                        summary.skipped += 1;
-                        eprintln!("skipped {file}: already delivered (state bucket)");
-                    }
-                    if let Some(err) = &report.stream_error {
-                        summary.failed += 1;
-                        eprintln!("error: {file}: {err}");
-                    }
-                    for (t, n) in &report.parse.records {
-                        *summary.records.entry(*t).or_default() += n;
-                    }
-                    summary.rejects += report.parse.rejects;
-                    summary.alerts += report.alerts;
-                    summary.bytes_in += report.bytes_in;
-                    summary.bytes_decoded += report.bytes_decoded;
-                    accepted += report.delivery.accepted;
-                    dead_lettered += report.delivery.dead_lettered;
-                }
-                Err(e) => {
-                    summary.failed += 1;
-                    eprintln!("error: {file}: {e}");
-                }
-            }
-        }
-        print_summary(&summary, started.elapsed());
-        eprintln!("sentinel: {accepted} rows accepted, {dead_lettered} dead-lettered");
-        if dead_lettered > 0 {
-            summary.failed += 1;
-        }
-        Ok(summary)
-    })
 }

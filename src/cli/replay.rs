@@ -3,26 +3,40 @@
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::config::{self, SentinelConfig};
-use crate::sink::dead_letter::{self, DeadLetter, ReplayOptions, ReplayReport};
-use crate::sink::sentinel::{SentinelClient, StreamMap};
+use crate::config::{self, Platform};
+use crate::setup::{self, Aws};
+use crate::sink::dead_letter::{self, DeadLetterLocation, ReplayOptions, ReplayReport};
+use crate::sink::sentinel::StreamMap;
 
-#[derive(Debug, Clone)]
+/// Send dead-lettered rows to Sentinel again; files whose rows are all accepted are
+/// deleted, partly accepted ones keep the rest. Reads the SENTINEL_* and AZURE_* variables
+/// (see README).
+#[derive(Debug, Clone, clap::Args)]
 pub struct ReplayArgs {
-    /// `s3://bucket/prefix` or a local folder.
+    /// The dead letter: s3://bucket/prefix or a local folder.
     pub target: String,
-    /// Table-to-stream overrides: JSON (`{"AWSCloudTrail": "Custom-X"}`) or
-    /// `TABLE=STREAM,...`.
+    /// Send tables to these streams instead: JSON ({"AWSCloudTrail": "Custom-X"}) or
+    /// TABLE=STREAM,... (overrides SENTINEL_STREAM_MAP).
+    #[arg(long)]
     pub stream_map: Option<String>,
-    /// Only count what would be sent.
+    /// Only count the rows and their target streams; send nothing.
+    #[arg(long)]
     pub dry_run: bool,
+}
+
+/// The command: exit status 1 when rows are left in the dead letter after a real replay.
+pub fn command(args: ReplayArgs) -> Result<u8> {
+    let report = run(&args)?;
+    Ok(u8::from(
+        !report.file_errors.is_empty() || (!args.dry_run && report.remaining() > 0),
+    ))
 }
 
 pub fn parse_stream_map(text: &str) -> Result<StreamMap> {
     let parsed = if text.trim_start().starts_with('{') {
         StreamMap::parse_json(text)
     } else {
-        config::parse_stream_pairs(text)
+        StreamMap::parse_pairs(text)
     };
     parsed.map_err(|m| anyhow!("--stream-map: {m}"))
 }
@@ -40,19 +54,18 @@ pub async fn run_async(args: &ReplayArgs) -> Result<ReplayReport> {
         Some(text) => parse_stream_map(text)?,
         None => StreamMap::default(),
     };
-    let dead_letter = DeadLetter::from_target(&args.target)
-        .await
-        .map_err(|m| anyhow!(m))?;
+    let location = DeadLetterLocation::parse(&args.target).map_err(|m| anyhow!(m))?;
+    let aws = Aws::new(&Platform::from_env());
+    let dead_letter = setup::dead_letter(&location, &aws).await;
     let report = if args.dry_run {
         // A dry run needs no credentials; the configured stream map is used when present.
-        let mut streams = SentinelConfig::from_env()
+        let mut streams = config::sentinel_from_env()
             .map(|c| c.streams)
             .unwrap_or_default();
         streams.extend(&overrides);
         dead_letter::survey(&dead_letter, &streams).await?
     } else {
-        let config = SentinelConfig::from_env()?;
-        let client = SentinelClient::from_config(&config)
+        let client = setup::sentinel_client(&config::sentinel_from_env()?, &aws)
             .await?
             .with_streams(&overrides);
         dead_letter::replay(&dead_letter, &client, &ReplayOptions::default()).await?

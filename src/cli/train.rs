@@ -21,16 +21,36 @@ use crate::training::replay;
 use crate::training::synth::{self, SynthConfig};
 use crate::training::train::{Dataset, TrainConfig};
 
-#[derive(Debug, Clone)]
+/// Train the anomaly model and the category classifier; writes anomaly.onnx,
+/// classifier.onnx and manifest.json into --out.
+#[derive(Debug, Clone, clap::Args)]
 pub struct TrainArgs {
+    /// Labelled JSON lines (label plus raw record, Sentinel row or object reference; see
+    /// docs/ml.md). May be given several times.
+    #[arg(long)]
     pub data: Vec<PathBuf>,
+    /// Add the project's synthetic benign and attack activity (what the default models are
+    /// trained on).
+    #[arg(long)]
     pub generate: bool,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = SynthConfig::default().seed)]
     pub seed: u64,
+    /// Volume of generated data (1.0 is about 75,000 records).
+    #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
+    /// Also write the generated records as labelled JSON lines.
+    #[arg(long)]
     pub write_data: Option<PathBuf>,
+    /// Directory for the model files.
+    #[arg(long)]
     pub out: PathBuf,
+    /// Version written into the manifest and every record's ModelVersion.
+    #[arg(long = "model-version")]
     pub set_version: Option<String>,
-    /// A model directory or `embedded`, whose training data the new set starts from.
+    /// Retrain on top of another set's training data: a model directory or `embedded`
+    /// (its manifest's recipe: generator seed and scale, data files), plus --data.
+    #[arg(long)]
     pub base: Option<String>,
 }
 

@@ -884,7 +884,7 @@ async fn admin_streams(
                 format!("Unknown table {table_name:?}."),
             );
         };
-        if let Err(m) = crate::config::validate_stream_name(stream) {
+        if let Err(m) = crate::sink::sentinel::validate_stream_name(stream) {
             return api_error(StatusCode::BAD_REQUEST, "InvalidStreamName", m);
         }
         parsed.push((stream.clone(), table));

@@ -91,6 +91,20 @@ impl Enricher for EnricherChain {
     }
 }
 
+/// The shipped enrichment: the pattern stage, then the models (embedded defaults,
+/// swapped from `models` when given) with adaptive thresholds and drift counts kept in
+/// `state` when given.
+pub fn default_stages(
+    settings: ModelSettings,
+    models: Option<Arc<dyn StateStore>>,
+    state: Option<Arc<dyn StateStore>>,
+) -> Result<EnricherChain, crate::ml::runtime::ModelError> {
+    Ok(EnricherChain(vec![
+        Arc::new(PatternStage::default()),
+        Arc::new(ModelStage::new(settings, models, state)?),
+    ]))
+}
+
 /// No enrichment: rows leave as parsed.
 pub struct NoEnrichment;
 

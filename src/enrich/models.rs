@@ -1,20 +1,13 @@
-//! The ML enrichment stage as the function and `s3-sentinel process` run it.
+//! The model stage as the function and `s3-sentinel process` run it.
 //!
 //! At construction the embedded default models are loaded and optimized (no network, so
-//! the cold start stays short). With `MODEL_BUCKET` set, the first batch checks the
-//! bucket's manifest (the cold-start check) and later batches check again at most every
-//! `MODEL_CHECK_MINUTES` (default 15). With `STATE_BUCKET` set, the adaptive threshold
-//! history is loaded on the first batch and merged back at most every
-//! `THRESHOLD_PERSIST_MINUTES` (default 5). Network work runs on the async runtime the
-//! batch comes from; without one (a purely synchronous caller) the embedded models serve
-//! and nothing is fetched or stored.
-//!
-//! Variables: `ANOMALY_THRESHOLD` (0.95), `PRIORITY_THRESHOLD` (0.8), `MODEL_BUCKET`,
-//! `MODEL_PREFIX` (`models/`), `MODEL_CHECK_MINUTES` (15), `MODEL_PUBLIC_KEY` (hex
-//! Ed25519: only signed manifests are accepted), `STATE_BUCKET`, `STATE_PREFIX`
-//! (`state/`), `THRESHOLD_PERSIST_MINUTES` (5), `DRIFT_WINDOW_HOURS` (24: drift counts in
-//! the state prefix restart after this long), `DRIFT_MIN_ROWS` (200: PSI is published
-//! for a log type once its window holds this many records).
+//! the cold start stays short). With a model store (`MODEL_BUCKET`), the first batch
+//! checks its manifest (the cold-start check) and later batches check again at most
+//! every [`ModelSettings::check_interval`]. With a state store (`STATE_BUCKET`), the
+//! adaptive threshold history is loaded on the first batch and merged back at most every
+//! [`ModelSettings::persist_interval`]. Network work runs on the async runtime the batch
+//! comes from; without one (a purely synchronous caller) the embedded models serve and
+//! nothing is fetched or stored.
 //!
 //! Drift: every scored record is counted into its log type's histograms (features and
 //! anomaly score, bins of the manifest's reference profile for the log's family). At the
@@ -31,23 +24,27 @@ use crate::metrics::{GaugeDocument, InvocationMetrics};
 use crate::ml::ModelHandle;
 use crate::ml::embedded;
 use crate::ml::runtime::ModelError;
-use crate::ml::swap::{ModelStore, ModelSwapper, S3ModelStore, SwapConfig};
+use crate::ml::swap::{ModelSwapper, SwapConfig};
 use crate::record::Record;
 use crate::record::alert::{ConnectorAlert, DRIFT_ALERT_PREFIX};
 use crate::state::StateStore;
 
+/// The model stage's settings (`config` reads them from the environment).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelSettings {
+    /// Base `IsAnomaly` threshold (`ANOMALY_THRESHOLD`).
     pub anomaly_threshold: f64,
+    /// `PriorityScore` at or above which a record raises an alert (`PRIORITY_THRESHOLD`).
     pub priority_threshold: f64,
-    /// (bucket, prefix) of published model sets.
-    pub models: Option<(String, String)>,
+    /// How often the model store is checked for a new manifest.
     pub check_interval: Duration,
+    /// Ed25519 public key (hex): only manifests signed by its private key are served.
     pub public_key: Option<String>,
-    /// (bucket, prefix) of the pipeline state (threshold history).
-    pub state: Option<(String, String)>,
+    /// How often the threshold history is merged into the state store.
     pub persist_interval: Duration,
+    /// Drift counts in the state store restart after this long.
     pub drift_window: Duration,
+    /// Rows a log type's drift window needs before its PSI is published.
     pub drift_min_rows: u64,
 }
 
@@ -56,75 +53,12 @@ impl Default for ModelSettings {
         ModelSettings {
             anomaly_threshold: 0.95,
             priority_threshold: 0.8,
-            models: None,
             check_interval: crate::ml::swap::DEFAULT_CHECK_INTERVAL,
             public_key: None,
-            state: None,
             persist_interval: Duration::from_secs(5 * 60),
             drift_window: Duration::from_secs(24 * 3600),
             drift_min_rows: 200,
         }
-    }
-}
-
-impl ModelSettings {
-    pub fn from_env() -> Result<ModelSettings, String> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
-    }
-
-    /// Reads the variables through `lookup` (testable without the process environment);
-    /// empty values count as unset.
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ModelSettings, String> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let unit = |name: &str, default: f64| -> Result<f64, String> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => match v.trim().parse::<f64>() {
-                    Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
-                    _ => Err(format!("{name} must be a number from 0 to 1, got {v:?}")),
-                },
-            }
-        };
-        let minutes = |name: &str, default: u64| -> Result<Duration, String> {
-            match get(name) {
-                None => Ok(Duration::from_secs(default * 60)),
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(m) if m > 0 => Ok(Duration::from_secs(m * 60)),
-                    _ => Err(format!(
-                        "{name} must be a whole number of minutes above 0, got {v:?}"
-                    )),
-                },
-            }
-        };
-        let whole = |name: &str, default: u64| -> Result<u64, String> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if n > 0 => Ok(n),
-                    _ => Err(format!("{name} must be a whole number above 0, got {v:?}")),
-                },
-            }
-        };
-        let location = |bucket: &str, prefix: &str, default: &str| {
-            get(bucket).map(|b| (b, get(prefix).unwrap_or_else(|| default.to_string())))
-        };
-        let public_key = get("MODEL_PUBLIC_KEY");
-        if let Some(key) = &public_key
-            && (key.trim().len() != 64 || hex::decode(key.trim()).is_err())
-        {
-            return Err("MODEL_PUBLIC_KEY must be 64 hex digits (an Ed25519 public key)".into());
-        }
-        Ok(ModelSettings {
-            anomaly_threshold: unit("ANOMALY_THRESHOLD", 0.95)?,
-            priority_threshold: unit("PRIORITY_THRESHOLD", 0.8)?,
-            models: location("MODEL_BUCKET", "MODEL_PREFIX", "models/"),
-            check_interval: minutes("MODEL_CHECK_MINUTES", 15)?,
-            public_key: public_key.map(|k| k.trim().to_string()),
-            state: location("STATE_BUCKET", "STATE_PREFIX", "state/"),
-            persist_interval: minutes("THRESHOLD_PERSIST_MINUTES", 5)?,
-            drift_window: Duration::from_secs(whole("DRIFT_WINDOW_HOURS", 24)? * 3600),
-            drift_min_rows: whole("DRIFT_MIN_ROWS", 200)?,
-        })
     }
 }
 
@@ -162,39 +96,40 @@ struct Measured {
 }
 
 impl ModelStage {
-    /// Loads the embedded models; network work waits for the first batch.
-    pub fn new(settings: ModelSettings) -> Result<ModelStage, ModelError> {
-        let models = embedded::load()?;
+    /// Loads the embedded models; network work waits for the first batch. `models` is
+    /// where newer model sets are published, `state` where the threshold history and
+    /// drift counts are kept.
+    pub fn new(
+        settings: ModelSettings,
+        models: Option<Arc<dyn StateStore>>,
+        state: Option<Arc<dyn StateStore>>,
+    ) -> Result<ModelStage, ModelError> {
         let mut config = EnrichConfig::default();
         config.thresholds.base = settings.anomaly_threshold;
         config.priority_threshold = settings.priority_threshold;
+        let handle = ModelHandle::new(embedded::load()?);
+        let swapper = models.map(|store| {
+            ModelSwapper::new(
+                store,
+                handle.clone(),
+                SwapConfig {
+                    interval: settings.check_interval,
+                    public_key: settings.public_key.clone(),
+                },
+            )
+        });
         Ok(ModelStage {
-            scorer: ModelScorer::new(ModelHandle::new(models), config),
+            scorer: ModelScorer::new(handle, config),
             settings,
             upkeep: Mutex::new(Upkeep {
                 started: false,
-                swapper: None,
-                state: None,
+                swapper,
+                state,
                 last_persist: Instant::now(),
             }),
             merged: Mutex::new(None),
             drift_alerts: Mutex::new(DriftAlerts::default()),
         })
-    }
-
-    /// With explicit stores instead of S3 (tests, local runs).
-    pub fn with_stores(
-        settings: ModelSettings,
-        models: Option<Arc<dyn ModelStore>>,
-        state: Option<Arc<dyn StateStore>>,
-    ) -> Result<ModelStage, ModelError> {
-        let service = ModelStage::new(settings)?;
-        {
-            let mut upkeep = service.lock();
-            upkeep.swapper = models.map(|store| service.swapper(store));
-            upkeep.state = state;
-        }
-        Ok(service)
     }
 
     pub fn scorer(&self) -> &ModelScorer {
@@ -205,19 +140,8 @@ impl ModelStage {
         self.upkeep.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn swapper(&self, store: Arc<dyn ModelStore>) -> ModelSwapper {
-        ModelSwapper::new(
-            store,
-            self.scorer.models().clone(),
-            SwapConfig {
-                interval: self.settings.check_interval,
-                public_key: self.settings.public_key.clone(),
-            },
-        )
-    }
-
-    /// The cold-start work (S3 clients, first manifest check, threshold history) on the
-    /// first call, then swap checks and threshold merges when due.
+    /// The cold-start work (first manifest check, threshold history) on the first call,
+    /// then swap checks and threshold merges when due.
     pub async fn upkeep(&self) {
         let mut upkeep = {
             let mut guard = self.lock();
@@ -233,28 +157,6 @@ impl ModelStage {
         };
         if !upkeep.started {
             upkeep.started = true;
-            if (self.settings.models.is_some() && upkeep.swapper.is_none())
-                || (self.settings.state.is_some() && upkeep.state.is_none())
-            {
-                let aws = crate::setup::load_config().await;
-                let s3 = crate::setup::s3_client(&aws);
-                if upkeep.swapper.is_none()
-                    && let Some((bucket, prefix)) = &self.settings.models
-                {
-                    let store: Arc<dyn ModelStore> =
-                        Arc::new(S3ModelStore::new(s3.clone(), bucket, prefix));
-                    upkeep.swapper = Some(self.swapper(store));
-                }
-                if upkeep.state.is_none()
-                    && let Some((bucket, prefix)) = &self.settings.state
-                {
-                    upkeep.state = Some(Arc::new(crate::state::s3::S3StateStore::new(
-                        s3,
-                        bucket.clone(),
-                        prefix.clone(),
-                    )));
-                }
-            }
             if let Some(state) = &upkeep.state
                 && let Err(e) = self.scorer.load_thresholds(state.as_ref()).await
             {
@@ -427,10 +329,10 @@ impl ModelStage {
     /// Runs [`ModelStage::upkeep`] from a synchronous caller: on the async runtime the
     /// caller runs under, if any (the runner's batches run on its blocking threads).
     fn upkeep_blocking(&self) {
-        let needs_network = self.settings.models.is_some()
-            || self.settings.state.is_some()
-            || self.lock().swapper.is_some()
-            || self.lock().state.is_some();
+        let needs_network = {
+            let upkeep = self.lock();
+            upkeep.swapper.is_some() || upkeep.state.is_some()
+        };
         if !needs_network {
             return;
         }

@@ -23,15 +23,6 @@ pub fn parse_vm_hwm(status: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The function's memory setting in MB (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`).
-pub fn memory_limit_mb() -> Option<f64> {
-    std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// The gauges: `MaxRssMb`, and with a known limit `MemoryLimitMb` and `MemoryUsedRatio`;
 /// `DurationToTimeoutRatio` is the share of the invocation's time budget (used plus
 /// what was left before the deadline) that it used.

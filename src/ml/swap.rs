@@ -5,17 +5,15 @@
 //! probes them, and only then puts them in service. Any failure keeps the models in
 //! service and logs why. Without a bucket the embedded defaults serve.
 //!
-//! The bucket is read through [`ModelStore`], with an S3 implementation and a local
-//! directory one (tests, `s3-sentinel` runs against a folder).
+//! The bucket is read through a [`StateStore`]: an S3 prefix, or a local folder (tests,
+//! `s3-sentinel` runs against a folder).
 
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-
 use super::manifest::{MANIFEST_FILE, Manifest, sha256_hex};
 use super::runtime::ModelSet;
+use crate::state::StateStore;
 
 /// The model set in service, replaceable at any time, and an optional shadow set scored
 /// beside it without affecting output.
@@ -62,124 +60,6 @@ impl ModelHandle {
 pub const SIGNATURE_FILE: &str = "manifest.json.sig";
 pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreError(pub String);
-
-/// Where model sets are published.
-#[async_trait]
-pub trait ModelStore: Send + Sync {
-    /// The object's bytes, `None` when it does not exist.
-    async fn fetch(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    /// For log messages: `s3://bucket/prefix` or a path.
-    fn location(&self) -> String;
-}
-
-/// A folder holding `manifest.json` and the model files.
-pub struct LocalModelStore {
-    root: PathBuf,
-}
-
-impl LocalModelStore {
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalModelStore { root: root.into() }
-    }
-}
-
-#[async_trait]
-impl ModelStore for LocalModelStore {
-    async fn fetch(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        check_name(name)?;
-        match tokio::fs::read(self.root.join(name)).await {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError(format!(
-                "reading {}: {e}",
-                self.root.join(name).display()
-            ))),
-        }
-    }
-
-    fn location(&self) -> String {
-        self.root.display().to_string()
-    }
-}
-
-/// `s3://bucket/prefix`.
-pub struct S3ModelStore {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-    prefix: String,
-}
-
-impl S3ModelStore {
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>, prefix: &str) -> Self {
-        let prefix = prefix.trim_start_matches('/');
-        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-            prefix.to_string()
-        } else {
-            format!("{prefix}/")
-        };
-        S3ModelStore {
-            client,
-            bucket: bucket.into(),
-            prefix,
-        }
-    }
-}
-
-#[async_trait]
-impl ModelStore for S3ModelStore {
-    async fn fetch(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        check_name(name)?;
-        let key = format!("{}{name}", self.prefix);
-        let response = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await;
-        match response {
-            Ok(output) => {
-                let bytes =
-                    output.body.collect().await.map_err(|e| {
-                        StoreError(format!("reading s3://{}/{key}: {e}", self.bucket))
-                    })?;
-                Ok(Some(bytes.into_bytes().to_vec()))
-            }
-            Err(e) => {
-                let service = e.into_service_error();
-                if service.is_no_such_key() {
-                    Ok(None)
-                } else {
-                    Err(StoreError(format!(
-                        "reading s3://{}/{key}: {}",
-                        self.bucket,
-                        aws_sdk_s3::error::DisplayErrorContext(&service)
-                    )))
-                }
-            }
-        }
-    }
-
-    fn location(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.prefix)
-    }
-}
-
-/// Model files are named relative to the manifest: a name that leaves the prefix is an
-/// attack on the bucket layout, not a file to fetch.
-fn check_name(name: &str) -> Result<(), StoreError> {
-    if name.is_empty()
-        || name.starts_with('/')
-        || name.split('/').any(|p| p == ".." || p.is_empty())
-    {
-        return Err(StoreError(format!("refusing model file name {name:?}")));
-    }
-    Ok(())
-}
-
 #[derive(Debug, Clone)]
 pub struct SwapConfig {
     pub interval: Duration,
@@ -219,7 +99,7 @@ pub enum SwapOutcome {
 }
 
 pub struct ModelSwapper {
-    store: Arc<dyn ModelStore>,
+    store: Arc<dyn StateStore>,
     handle: ModelHandle,
     config: SwapConfig,
     last_check: Option<Instant>,
@@ -228,7 +108,7 @@ pub struct ModelSwapper {
 }
 
 impl ModelSwapper {
-    pub fn new(store: Arc<dyn ModelStore>, handle: ModelHandle, config: SwapConfig) -> Self {
+    pub fn new(store: Arc<dyn StateStore>, handle: ModelHandle, config: SwapConfig) -> Self {
         ModelSwapper {
             store,
             handle,
@@ -273,8 +153,17 @@ impl ModelSwapper {
         outcome
     }
 
+    /// A file of the model prefix, `None` when it does not exist.
+    async fn fetch(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        self.store
+            .get(name)
+            .await
+            .map(|found| found.map(|v| v.body))
+            .map_err(|e| e.to_string())
+    }
+
     async fn check(&mut self) -> SwapOutcome {
-        let manifest_bytes = match self.store.fetch(MANIFEST_FILE).await {
+        let manifest_bytes = match self.fetch(MANIFEST_FILE).await {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return SwapOutcome::NoManifest,
             Err(e) => {
@@ -284,7 +173,7 @@ impl ModelSwapper {
             }
         };
         let signature = if self.config.public_key.is_some() {
-            match self.store.fetch(SIGNATURE_FILE).await {
+            match self.fetch(SIGNATURE_FILE).await {
                 Ok(sig) => sig,
                 Err(e) => {
                     return SwapOutcome::Kept {
@@ -398,7 +287,7 @@ impl ModelSwapper {
         }
         let mut files = Vec::with_capacity(2);
         for entry in [&manifest.anomaly, &manifest.classifier] {
-            match self.store.fetch(&entry.file).await {
+            match self.fetch(&entry.file).await {
                 Ok(Some(bytes)) => files.push(bytes),
                 Ok(None) => return Err(LoadFailure::Retry(format!("{} is missing", entry.file))),
                 Err(e) => {

@@ -22,7 +22,8 @@ use crate::state::StateStore;
 use batch::{Batch, BatchingSink};
 use ledger::{Session, Start};
 
-#[derive(Debug, Clone)]
+/// How the runner batches and bounds its work (`config` reads it from the environment).
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunnerSettings {
     /// Records per batch (a batch is enriched, delivered and checkpointed as a unit).
     pub batch_records: usize,
@@ -116,6 +117,26 @@ enum Stopped {
 }
 
 impl Runner {
+    /// Reads what the enrichment stages learned before (pattern database, sequence model,
+    /// score history). An improvement, not a precondition: without it they start fresh.
+    pub async fn load_state(&self) {
+        if let Some(store) = &self.state
+            && let Err(e) = self.enricher.load_state(store.as_ref()).await
+        {
+            tracing::warn!(error = %format!("{e:#}"), "could not load the enrichment state; starting fresh");
+        }
+    }
+
+    /// Merges what the enrichment stages learned into the state store (conditional
+    /// writes); a failure is logged and the learning stays pending.
+    pub async fn save_state(&self) {
+        if let Some(store) = &self.state
+            && let Err(e) = self.enricher.save_state(store.as_ref()).await
+        {
+            tracing::warn!(error = %format!("{e:#}"), "could not save the enrichment state");
+        }
+    }
+
     /// Processes one object before `deadline`. `owner` identifies this invocation in the
     /// ledger (the Lambda request id).
     pub async fn process(

@@ -15,11 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::config::{DeadLetterLocation, S3Location};
 use crate::record::{LogType, RecordId, Table};
 use crate::state::local::LocalDirStore;
 use crate::state::s3::S3StateStore;
-use crate::state::{PutCondition, StateError, StateStore};
+use crate::state::{PutCondition, S3Location, StateError, StateStore};
 
 use super::Row;
 use super::sentinel::{FailedRow, SendReport, SentinelClient};
@@ -107,6 +106,42 @@ impl DeadLetterEntry {
     }
 }
 
+/// Where the dead letter lives: an S3 prefix or a local folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeadLetterLocation {
+    S3(S3Location),
+    Dir(std::path::PathBuf),
+}
+
+impl DeadLetterLocation {
+    /// `s3://bucket/prefix` or a local folder (which must exist).
+    pub fn parse(target: &str) -> Result<DeadLetterLocation, String> {
+        match target.strip_prefix("s3://") {
+            Some(rest) => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    return Err(format!("no bucket in {target:?}"));
+                }
+                let mut prefix = prefix.to_string();
+                if !prefix.is_empty() && !prefix.ends_with('/') {
+                    prefix.push('/');
+                }
+                Ok(DeadLetterLocation::S3(S3Location {
+                    bucket: bucket.to_string(),
+                    prefix,
+                }))
+            }
+            None => {
+                let path = std::path::PathBuf::from(target);
+                if !path.is_dir() {
+                    return Err(format!("{target} is not a directory or an s3:// URL"));
+                }
+                Ok(DeadLetterLocation::Dir(path))
+            }
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeadLetterError {
     #[error("dead letter {location}: {source}")]
@@ -164,47 +199,6 @@ impl DeadLetter {
         let path = path.into();
         let location = path.display().to_string();
         DeadLetter::new(Arc::new(LocalDirStore::new(path)), location)
-    }
-
-    /// The configured location, with an S3 client from the standard AWS configuration.
-    pub async fn from_location(location: &DeadLetterLocation) -> Self {
-        match location {
-            DeadLetterLocation::Dir(path) => DeadLetter::dir(path.clone()),
-            DeadLetterLocation::S3(s3) => {
-                let aws = crate::setup::load_config().await;
-                DeadLetter::s3(crate::setup::s3_client(&aws), s3)
-            }
-        }
-    }
-
-    /// `s3://bucket/prefix` or a local folder.
-    pub async fn from_target(target: &str) -> Result<Self, String> {
-        match target.strip_prefix("s3://") {
-            Some(rest) => {
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.is_empty() {
-                    return Err(format!("no bucket in {target:?}"));
-                }
-                let mut prefix = prefix.to_string();
-                if !prefix.is_empty() && !prefix.ends_with('/') {
-                    prefix.push('/');
-                }
-                Ok(
-                    DeadLetter::from_location(&DeadLetterLocation::S3(S3Location {
-                        bucket: bucket.to_string(),
-                        prefix,
-                    }))
-                    .await,
-                )
-            }
-            None => {
-                let path = std::path::PathBuf::from(target);
-                if !path.is_dir() {
-                    return Err(format!("{target} is not a directory or an s3:// URL"));
-                }
-                Ok(DeadLetter::dir(path))
-            }
-        }
     }
 
     pub fn location(&self) -> &str {

@@ -30,7 +30,7 @@ impl Encoding {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
     /// Most decompressed bytes one object may produce.
     pub max_decompressed_bytes: u64,

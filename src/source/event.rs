@@ -21,9 +21,12 @@ pub struct ObjectRef {
 }
 
 impl ObjectRef {
-    /// `s3://bucket/key`; a local file (empty bucket) is named by its path.
+    /// `s3://bucket/key`; a local file (empty bucket) is named by its path, standard
+    /// input (`-`) as `stdin`.
     pub fn uri(&self) -> String {
-        if self.bucket.is_empty() {
+        if self.bucket.is_empty() && self.key == "-" {
+            "stdin".to_string()
+        } else if self.bucket.is_empty() {
             self.key.clone()
         } else {
             format!("s3://{}/{}", self.bucket, self.key)

@@ -76,7 +76,8 @@ impl ObjectSource for S3Source {
     }
 }
 
-/// Reads `bucket` as a directory and `key` as a path below it (CLI, tests).
+/// Reads `bucket` as a directory and `key` as a path below it (CLI, tests); the key `-`
+/// in no bucket is standard input.
 pub struct LocalSource {
     pub root: PathBuf,
 }
@@ -84,6 +85,14 @@ pub struct LocalSource {
 #[async_trait]
 impl ObjectSource for LocalSource {
     async fn open(&self, object: &ObjectRef) -> Result<OpenedObject, SourceError> {
+        if object.bucket.is_empty() && object.key == "-" {
+            return Ok(OpenedObject {
+                body: Box::pin(tokio::io::stdin()),
+                etag: None,
+                version_id: None,
+                size: None,
+            });
+        }
         let path = self.root.join(&object.bucket).join(&object.key);
         let file = tokio::fs::File::open(&path).await.map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {

@@ -45,6 +45,10 @@ async fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
 
 #[async_trait]
 impl StateStore for LocalDirStore {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Versioned>, StateError> {
         let path = self.path(key)?;
         Ok(read_opt(&path).await?.map(|body| Versioned {

@@ -8,6 +8,13 @@ pub mod s3;
 
 use async_trait::async_trait;
 
+/// A bucket and key prefix (the prefix is empty or ends with `/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    pub prefix: String,
+}
+
 /// A stored object and the version tag its next conditional write must name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versioned {
@@ -47,6 +54,8 @@ pub trait StateStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), StateError>;
     /// Keys under `prefix`, in lexical order.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StateError>;
+    /// Where the store is, for messages: `s3://bucket/prefix` or a folder.
+    fn location(&self) -> String;
 }
 
 /// Read-modify-write with retries on conflict: `update` sees the current body (or `None`)

@@ -50,6 +50,10 @@ fn other<E: std::error::Error + Send + Sync + 'static>(context: String, e: E) ->
 
 #[async_trait]
 impl StateStore for S3StateStore {
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Versioned>, StateError> {
         let full = self.full_key(key);
         match self

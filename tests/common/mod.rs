@@ -117,6 +117,16 @@ pub async fn moto_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// An S3 client for a local server (path-style addressing: `bucket.127.0.0.1` does not
+/// resolve).
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
 /// A fresh bucket with a unique name.
 pub async fn new_bucket(client: &aws_sdk_s3::Client, hint: &str) -> String {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use s3_sentinel_connector::config::{SentinelConfig, vars};
+use s3_sentinel_connector::config::{self, vars};
 use s3_sentinel_connector::emulator::{Emulator, EmulatorOptions, RunningEmulator};
 use s3_sentinel_connector::record::Row;
 use s3_sentinel_connector::record::{LogType, Record, RecordId, time};
-use s3_sentinel_connector::sink::sentinel::SentinelClient;
+use s3_sentinel_connector::sink::sentinel::{SentinelClient, SentinelSettings};
 
 pub const TENANT: &str = "00000000-0000-0000-0000-00000000beef";
 pub const CLIENT_ID: &str = "test-app";
@@ -26,7 +26,7 @@ pub async fn start_emulator(options: EmulatorOptions) -> RunningEmulator {
 
 /// Client configuration for `url` with environment credentials and fast backoff; `extra`
 /// variables are added or replace the defaults.
-pub fn sentinel_config(url: &str, extra: &[(&str, &str)]) -> SentinelConfig {
+pub fn sentinel_config(url: &str, extra: &[(&str, &str)]) -> SentinelSettings {
     let mut map: HashMap<String, String> = HashMap::from([
         (vars::INGESTION_ENDPOINT.into(), url.into()),
         (vars::AUTHORITY_HOST.into(), url.into()),
@@ -39,16 +39,14 @@ pub fn sentinel_config(url: &str, extra: &[(&str, &str)]) -> SentinelConfig {
     for (k, v) in extra {
         map.insert(k.to_string(), v.to_string());
     }
-    let mut config = SentinelConfig::from_map(&map).expect("valid test configuration");
+    let mut config = config::sentinel_from_map(&map).expect("valid test configuration");
     config.delivery.initial_backoff = Duration::from_millis(20);
     config.delivery.max_backoff = Duration::from_millis(200);
     config
 }
 
 pub async fn client(url: &str, extra: &[(&str, &str)]) -> SentinelClient {
-    SentinelClient::from_config(&sentinel_config(url, extra))
-        .await
-        .unwrap()
+    SentinelClient::with_credentials(&sentinel_config(url, extra), None).unwrap()
 }
 
 pub fn far_deadline() -> Instant {

@@ -5,6 +5,7 @@
 //! per invocation) and read again when Entra ID refuses them, so a rotated secret is picked
 //! up without a restart. Secret values never reach logs or error messages.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,9 +14,62 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::config::{AzureCredentials, Secret, validate_tenant};
-
 use super::retry;
+use super::streams::quoted;
+
+/// A string that must not be shown: `Debug` prints `***`, and there is no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// An Entra ID application's client credentials.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AzureCredentials {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+/// Where the Entra ID client credentials come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CredentialsSource {
+    /// A Secrets Manager secret holding `{"tenant_id", "client_id", "client_secret"}`.
+    SecretsManager { secret_id: String },
+    /// `AZURE_TENANT_ID` / `AZURE_CLIENT_ID` / `AZURE_CLIENT_SECRET`.
+    Environment(AzureCredentials),
+}
+
+/// Tenant ids go into the token URL path, so only id-like values pass.
+/// Tenant ids go into the token URL path, so only id-like values pass.
+pub fn validate_tenant(tenant: &str) -> Result<(), String> {
+    if !tenant.is_empty()
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a tenant id (a GUID or a domain name), got {}",
+            quoted(tenant)
+        ))
+    }
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {

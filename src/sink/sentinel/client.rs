@@ -10,7 +10,7 @@ use flate2::Compression;
 use futures::StreamExt;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
-use crate::config::{CredentialsSource, DeliverySettings, SentinelConfig};
+use super::{CredentialsSource, DeliverySettings, SentinelSettings};
 use crate::record::Row;
 
 use super::auth::{
@@ -52,7 +52,7 @@ enum PostOutcome {
 impl SentinelClient {
     /// A client whose credentials come from `loader`.
     pub fn new(
-        config: &SentinelConfig,
+        config: &SentinelSettings,
         loader: Arc<dyn CredentialsLoader>,
     ) -> Result<SentinelClient, reqwest::Error> {
         let http = reqwest::Client::builder()
@@ -78,20 +78,22 @@ impl SentinelClient {
         })
     }
 
-    /// A client with the credentials the configuration names: environment variables, or a
-    /// Secrets Manager secret read through the standard AWS configuration.
-    pub async fn from_config(config: &SentinelConfig) -> anyhow::Result<SentinelClient> {
-        let loader: Arc<dyn CredentialsLoader> = match &config.credentials {
-            CredentialsSource::Environment(c) => Arc::new(StaticCredentials(c.clone())),
-            CredentialsSource::SecretsManager { secret_id } => {
-                let aws = crate::setup::load_config().await;
-                Arc::new(SecretsManagerCredentials::new(
-                    crate::setup::secrets_client(&aws),
-                    secret_id.clone(),
-                ))
+    /// A client with the credentials the settings name: given in the environment, or a
+    /// Secrets Manager secret read through `secrets` (which only that case needs).
+    pub fn with_credentials(
+        settings: &SentinelSettings,
+        secrets: Option<aws_sdk_secretsmanager::Client>,
+    ) -> anyhow::Result<SentinelClient> {
+        let loader: Arc<dyn CredentialsLoader> = match (&settings.credentials, secrets) {
+            (CredentialsSource::Environment(c), _) => Arc::new(StaticCredentials(c.clone())),
+            (CredentialsSource::SecretsManager { secret_id }, Some(client)) => {
+                Arc::new(SecretsManagerCredentials::new(client, secret_id.clone()))
+            }
+            (CredentialsSource::SecretsManager { secret_id }, None) => {
+                anyhow::bail!("reading the secret {secret_id} needs a Secrets Manager client")
             }
         };
-        Ok(SentinelClient::new(config, loader)?)
+        Ok(SentinelClient::new(settings, loader)?)
     }
 
     /// The same client (pool, token cache) with some tables sent to other streams.
@@ -131,7 +133,7 @@ impl SentinelClient {
     /// The ingestion URL of a stream target: `Custom-X` on the configured DCR, or
     /// `dcr-<id>/Custom-X` on that DCR.
     pub fn stream_url(&self, stream: &str) -> String {
-        let (dcr, stream) = match crate::config::split_stream_target(stream) {
+        let (dcr, stream) = match super::split_stream_target(stream) {
             (Some(dcr), stream) => (dcr, stream),
             (None, stream) => (&*self.dcr_immutable_id, stream),
         };

@@ -12,81 +12,29 @@ pub mod client;
 mod delivery;
 pub mod packer;
 pub mod retry;
+mod settings;
+mod streams;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::record::{LogType, Table};
+use crate::record::LogType;
 
 use crate::record::Row;
 
 pub use auth::{
     AuthError, CredentialsLoader, SecretsManagerCredentials, StaticCredentials, TokenProvider,
 };
+pub use auth::{AzureCredentials, CredentialsSource, Secret};
 pub use client::SentinelClient;
 pub use delivery::SentinelDelivery;
-
-/// Which DCR input stream each table's rows are posted to. Tables without an entry use
-/// [`Table::default_stream`]. A stream may name its own DCR (`dcr-<id>/Custom-X`) when the
-/// tables are spread over several DCRs behind one endpoint.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StreamMap {
-    streams: BTreeMap<Table, String>,
-}
-
-impl StreamMap {
-    pub fn stream_for(&self, table: Table) -> String {
-        self.streams
-            .get(&table)
-            .cloned()
-            .unwrap_or_else(|| table.default_stream())
-    }
-
-    pub fn set(&mut self, table: Table, stream: impl Into<String>) {
-        self.streams.insert(table, stream.into());
-    }
-
-    /// Entries of `other` replace this map's.
-    pub fn extend(&mut self, other: &StreamMap) {
-        for (table, stream) in &other.streams {
-            self.streams.insert(*table, stream.clone());
-        }
-    }
-
-    pub fn entries(&self) -> impl Iterator<Item = (Table, &str)> {
-        self.streams.iter().map(|(t, s)| (*t, s.as_str()))
-    }
-
-    /// Table names (case-insensitive, `_CL` optional for custom tables) to stream names.
-    pub fn from_names(names: &BTreeMap<String, String>) -> Result<StreamMap, String> {
-        let mut map = StreamMap::default();
-        for (table_name, stream) in names {
-            let table = Table::from_name(table_name)
-                .or_else(|| Table::from_name(&format!("{table_name}_CL")))
-                .ok_or_else(|| {
-                    let known: Vec<_> = Table::ALL.iter().map(|t| t.name()).collect();
-                    format!(
-                        "unknown table {table_name:?}; tables are: {}",
-                        known.join(", ")
-                    )
-                })?;
-            crate::config::validate_stream_target(stream)
-                .map_err(|m| format!("table {table_name}: {m}"))?;
-            map.set(table, stream.clone());
-        }
-        Ok(map)
-    }
-
-    /// A JSON object of table name -> stream name.
-    pub fn parse_json(json: &str) -> Result<StreamMap, String> {
-        let names: BTreeMap<String, String> = serde_json::from_str(json).map_err(|_| {
-            "must be a JSON object of table name to DCR stream name, e.g. \
-             {\"AWSCloudTrail\": \"Custom-AWSCloudTrail\"}"
-                .to_string()
-        })?;
-        StreamMap::from_names(&names)
-    }
-}
+pub use settings::{
+    DEFAULT_ALERT_STREAM, DEFAULT_AUTHORITY_HOST, DEFAULT_TOKEN_SCOPE, DeliverySettings,
+    MAX_REQUEST_BYTES, SentinelSettings,
+};
+pub use streams::{
+    StreamMap, quoted, split_stream_target, validate_stream_name, validate_stream_target,
+};
 
 /// Why a row was not accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]

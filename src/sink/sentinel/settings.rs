@@ -1,0 +1,60 @@
+//! What the Sentinel client needs to know: the endpoint, the DCR and its streams, where
+//! the credentials come from, and how hard to try. `config` reads it from the
+//! environment.
+
+use std::time::Duration;
+
+use super::auth::CredentialsSource;
+use super::streams::StreamMap;
+
+/// Azure public cloud's Entra ID authority.
+pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+/// The Logs Ingestion API's token scope in Azure public cloud (`.us` / `.cn` elsewhere).
+pub const DEFAULT_TOKEN_SCOPE: &str = "https://monitor.azure.com//.default";
+pub const DEFAULT_ALERT_STREAM: &str = "Custom-S3SentinelAlerts";
+/// The Logs Ingestion API's limit on one request's body.
+pub const MAX_REQUEST_BYTES: usize = 1_048_576;
+
+/// Everything the Sentinel client needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SentinelSettings {
+    /// Data collection endpoint (or the DCR's own logs ingestion endpoint), no trailing `/`.
+    pub ingestion_endpoint: String,
+    pub dcr_immutable_id: String,
+    pub streams: StreamMap,
+    pub credentials: CredentialsSource,
+    /// Entra ID authority host, no trailing `/`.
+    pub authority_host: String,
+    pub token_scope: String,
+    pub delivery: DeliverySettings,
+}
+
+/// Tuning knobs of the delivery path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliverySettings {
+    /// Requests in flight at once (per client call).
+    pub max_parallel_requests: usize,
+    /// One HTTP attempt's time limit.
+    pub request_timeout: Duration,
+    /// Gzip body size limit per request.
+    pub max_request_bytes: usize,
+    /// Attempts per request before its rows are dead-lettered (the deadline may stop
+    /// earlier).
+    pub max_attempts: u32,
+    /// First exponential backoff step; doubles per retry up to `max_backoff`.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            max_parallel_requests: 4,
+            request_timeout: Duration::from_secs(30),
+            max_request_bytes: MAX_REQUEST_BYTES,
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
