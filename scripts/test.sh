@@ -50,6 +50,10 @@ cfn-lint template.yaml
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
+# The function alone, without the tooling feature: product code must never need it.
+echo "==> cargo clippy --no-default-features --lib --bin bootstrap -- -D warnings"
+cargo clippy --no-default-features --lib --bin bootstrap --quiet -- -D warnings
+
 echo "==> cargo test (unit, integration, end-to-end, doc tests)"
 cargo test --lib --bins --tests --no-fail-fast
 cargo test --doc --no-fail-fast

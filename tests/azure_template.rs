@@ -8,8 +8,8 @@
 //! `src/record/tables.rs` (checked in); when `../shared/sentinel-tables` is present the
 //! copy is compared with it too.
 
-mod common;
-mod delivery_support;
+use crate::common;
+use crate::delivery_support;
 
 use s3_sentinel_connector::enrich::Enricher as _;
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,8 +2,7 @@
 //! `replay` sends them again after the cause is fixed, removing what was accepted: zero
 //! rows lost, zero duplicated, counted by RecordId at the emulator.
 
-mod common;
-mod delivery_support;
+use crate::common;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -17,7 +16,7 @@ use s3_sentinel_connector::sink::{deliver, deliver_settled};
 use s3_sentinel_connector::state::S3Location;
 use s3_sentinel_connector::state::s3::S3StateStore;
 
-use delivery_support::*;
+use crate::delivery_support::*;
 
 const TRAIL: &str = "Custom-AWSCloudTrail";
 const FLOWS: &str = "Custom-AWSVPCFlow";

@@ -1,8 +1,6 @@
 //! The emulator enforces the Logs Ingestion API's contract, checked with plain HTTP
 //! requests, in-process and as the shipped `sentinel-emulator` binary.
 
-mod delivery_support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
@@ -12,7 +10,7 @@ use serde_json::{Value, json};
 
 use s3_sentinel_connector::emulator::EmulatorOptions;
 
-use delivery_support::start_emulator;
+use crate::delivery_support::start_emulator;
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::default());

@@ -3,7 +3,7 @@
 //! and the project's Logs Ingestion emulator enforcing the API contract. Every test counts
 //! rows by RecordId: zero lost, zero duplicated.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Cursor, Write};
@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::common::runtime_api::{Outcome, RuntimeApi};
 use aws_sdk_s3::primitives::ByteStream;
-use common::runtime_api::{Outcome, RuntimeApi};
 use s3_sentinel_connector::emulator::{
     Emulator, EmulatorOptions, ErrorFaults, FaultPlan, RunningEmulator, ThrottleFaults,
 };

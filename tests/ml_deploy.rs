@@ -5,7 +5,7 @@
 //! adds a shadow set the running function loads; and with
 //! a public key configured a tampered manifest or a tampered model file is never served.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

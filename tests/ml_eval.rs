@@ -16,7 +16,7 @@
 //! - BGL (loghub-2k): alert lines (Label not `-`) against the rest, label column removed,
 //!   through the pattern stage then the models.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Model swap from a bucket, against a local S3 server (moto): new models are verified,
 //! probed and only then served; every kind of bad upload keeps the current models.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

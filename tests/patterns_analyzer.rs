@@ -2,7 +2,7 @@
 //! (Stratus Red Team detonations in `../shared`; skipped without it). Records are built
 //! with the AWSCloudTrail columns the analyzer reads.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 

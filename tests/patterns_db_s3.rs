@@ -1,7 +1,7 @@
 //! Two writers update one pattern database concurrently through a real local S3 server
 //! (moto) with conditional writes: every count survives.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

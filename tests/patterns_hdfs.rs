@@ -2,7 +2,7 @@
 //! on the first half of `hdfs_train`, tested on the other half and on
 //! `hdfs_test_abnormal`.
 
-mod common;
+use crate::common;
 
 use s3_sentinel_connector::cli::eval::{SequenceEvalArgs, format_sequence_eval, sequences};
 

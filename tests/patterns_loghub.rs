@@ -1,7 +1,7 @@
 //! The template miner on the loghub-2k reference logs (skipped without `../shared`), and
 //! the `patterns` command end to end.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

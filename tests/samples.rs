@@ -11,7 +11,7 @@
 //! hold no record. Rejects and empty objects are listed per file below with the reason, so
 //! a change in how any sample is handled fails this test.
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::path::Path;

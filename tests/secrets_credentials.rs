@@ -2,8 +2,7 @@
 //! when the token endpoint refuses them (a rotated secret), clear errors that never show
 //! the secret, and no cached failure.
 
-mod common;
-mod delivery_support;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use s3_sentinel_connector::sink::sentinel::{
     AuthError, FailureReason, SecretsManagerCredentials, SentinelClient,
 };
 
-use delivery_support::*;
+use crate::delivery_support::*;
 
 fn secret_json(secret: &str) -> String {
     serde_json::json!({"tenant_id": TENANT, "client_id": CLIENT_ID, "client_secret": secret})

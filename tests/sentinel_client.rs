@@ -2,8 +2,6 @@
 //! wire limit under packing and every fault the client must ride out, each asserting that
 //! no row is lost or duplicated (by RecordId).
 
-mod delivery_support;
-
 use std::time::{Duration, Instant};
 
 use s3_sentinel_connector::config::vars;
@@ -11,7 +9,7 @@ use s3_sentinel_connector::emulator::{EmulatorOptions, ErrorFaults, FaultPlan, T
 use s3_sentinel_connector::record::Table;
 use s3_sentinel_connector::sink::sentinel::FailureReason;
 
-use delivery_support::*;
+use crate::delivery_support::*;
 
 const TRAIL: &str = "Custom-AWSCloudTrail";
 

@@ -1,7 +1,7 @@
 //! The S3 state store against a real local S3 server (moto): conditional writes and
 //! concurrent read-modify-write without lost updates.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,12 +1,11 @@
-//! The connector API of the seed design: `detect_anomalies`, `get_priorities` and
-//! `update_models` over [`Record`]s, backed by the ONNX models.
+//! The connector API of the seed design: `detect_anomalies` and `get_priorities` over
+//! [`Record`]s, backed by the ONNX models (`update_models`, which trains, is tooling:
+//! `training::update`).
 
 use crate::features::{FeatureVector, N_FEATURES};
 use crate::ml::Category;
 use crate::ml::runtime::{ModelError, ModelSet};
 use crate::record::{Record, RecordId};
-use crate::training::artifacts::{self, Artifacts, Provenance};
-use crate::training::train::{Dataset, TrainConfig, TrainError};
 
 use super::reasons;
 use super::{Alert, EnrichConfig, ModelScorer, Priority};
@@ -35,16 +34,6 @@ pub struct PriorityResult {
     pub priority: Priority,
     pub category: Category,
     pub category_confidence: f64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum UpdateError {
-    #[error("{labels} labels for {rows} feature rows")]
-    Mismatch { rows: usize, labels: usize },
-    #[error("training failed: {0}")]
-    Train(#[from] TrainError),
-    #[error("the new models were not put in service: {0}")]
-    Load(#[from] ModelError),
 }
 
 /// Scores records with the anomaly model and the classifier, and retrains them.
@@ -78,7 +67,6 @@ pub enum UpdateError {
 /// ```
 pub struct Connector {
     scorer: ModelScorer,
-    train_config: TrainConfig,
 }
 
 impl Connector {
@@ -94,13 +82,7 @@ impl Connector {
     pub fn with_config(models: ModelSet, config: EnrichConfig) -> Connector {
         Connector {
             scorer: ModelScorer::new(ModelHandle::new(models), config),
-            train_config: TrainConfig::default(),
         }
-    }
-
-    /// Training settings used by [`Connector::update_models`].
-    pub fn set_train_config(&mut self, config: TrainConfig) {
-        self.train_config = config;
     }
 
     pub fn scorer(&self) -> &ModelScorer {
@@ -162,51 +144,5 @@ impl Connector {
     /// Writes the enrichment columns into `records` and returns the alerts they raise.
     pub fn enrich(&self, records: &mut [Record]) -> Result<Vec<Alert>, ModelError> {
         self.scorer.enrich(records)
-    }
-
-    /// Retrains both models on labelled feature vectors and, if the new set loads and
-    /// passes the probe batch, puts it in service. Returns the new set's files (to save
-    /// or deploy) with its training report.
-    ///
-    /// ```no_run
-    /// # use s3_sentinel_connector::enrich::Connector;
-    /// # use s3_sentinel_connector::ml::Category;
-    /// # fn labelled() -> (Vec<s3_sentinel_connector::record::Record>, Vec<Category>) { unimplemented!() }
-    /// let connector = Connector::new()?;
-    /// let (records, labels) = labelled();
-    /// let features = connector.extract_features(&records);
-    /// let trained = connector.update_models(&features, &labels)?;
-    /// println!("macro F1 {:.3}", trained.report.classifier.macro_f1);
-    /// trained.write_to(std::path::Path::new("models/"))?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn update_models(
-        &self,
-        features: &[FeatureVector],
-        labels: &[Category],
-    ) -> Result<Artifacts, UpdateError> {
-        if features.len() != labels.len() {
-            return Err(UpdateError::Mismatch {
-                rows: features.len(),
-                labels: labels.len(),
-            });
-        }
-        let mut data = Dataset {
-            features: Vec::with_capacity(features.len() * N_FEATURES),
-            labels: labels.to_vec(),
-            log_types: Vec::new(),
-        };
-        for f in features {
-            data.features.extend_from_slice(f);
-        }
-        let provenance = Provenance {
-            set_version: format!("updated-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
-            source: format!("update_models: {} labelled feature rows", labels.len()),
-            labelling: "labels supplied by the caller".to_string(),
-        };
-        let trained = artifacts::train_and_export(&data, &self.train_config, &provenance)?;
-        let models = trained.load()?;
-        self.scorer.models().replace(models);
-        Ok(trained)
     }
 }

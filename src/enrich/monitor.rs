@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::RecordScores;
+use super::priority::RecordScores;
 use crate::features::N_FEATURES;
 use crate::ml::drift::{DriftCounts, DriftProfile, DriftReport};
 use crate::ml::runtime::ModelSet;

@@ -78,6 +78,23 @@ pub fn top_category(probabilities: &[f32]) -> (Category, f64) {
     (Category::from_index(i).unwrap_or(Category::Normal), p)
 }
 
+/// Everything the models say about one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordScores {
+    pub anomaly_score: f64,
+    pub is_anomaly: bool,
+    /// The threshold `is_anomaly` was decided with.
+    pub anomaly_threshold: f64,
+    pub category: Category,
+    pub category_confidence: f64,
+    /// Probabilities in [`Category::ALL`] order.
+    pub probabilities: [f64; 4],
+    pub priority_score: f64,
+    pub priority: Priority,
+    /// Feature slots behind the scores, strongest first.
+    pub reason_slots: Vec<usize>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

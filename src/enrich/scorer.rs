@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
 use super::alerts::{Alert, ScoredRecord, Trigger};
-use super::priority::{self, Priority};
+use super::priority::{self, Priority, RecordScores};
 use super::thresholds::{AdaptiveThresholds, ThresholdConfig};
 use super::{Enricher, monitor, reasons};
 use crate::features::{Extractor, N_FEATURES};
@@ -33,23 +33,6 @@ impl Default for EnrichConfig {
             priority_threshold: 0.8,
         }
     }
-}
-
-/// Everything the models say about one record.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordScores {
-    pub anomaly_score: f64,
-    pub is_anomaly: bool,
-    /// The threshold `is_anomaly` was decided with.
-    pub anomaly_threshold: f64,
-    pub category: Category,
-    pub category_confidence: f64,
-    /// Probabilities in [`Category::ALL`] order.
-    pub probabilities: [f64; 4],
-    pub priority_score: f64,
-    pub priority: Priority,
-    /// Feature slots behind the scores, strongest first.
-    pub reason_slots: Vec<usize>,
 }
 
 pub struct ModelScorer {
@@ -322,7 +305,7 @@ impl Enricher for ModelScorer {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "tools"))]
 mod tests {
     use super::*;
     use crate::record::time::parse_iso8601;

@@ -72,7 +72,7 @@ pub fn dead_letter_alerts(
         .collect()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "tools"))]
 mod tests {
     use super::*;
     use crate::azure::StreamDeclaration;

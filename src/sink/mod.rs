@@ -8,6 +8,7 @@ pub mod dead_letter;
 pub mod health;
 pub mod ndjson;
 pub mod sentinel;
+mod sentinel_delivery;
 
 use std::time::Instant;
 
@@ -17,8 +18,8 @@ use crate::record::{LogType, RecordId, Reject, Row};
 
 use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWrite};
 pub use ndjson::NdjsonDelivery;
-pub use sentinel::SentinelDelivery;
 use sentinel::{SendReport, SentinelClient};
+pub use sentinel_delivery::SentinelDelivery;
 
 /// What delivering a batch achieved. Every row given to [`Delivery::deliver`] is either
 /// accepted or dead-lettered; nothing else may happen to it.

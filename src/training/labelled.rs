@@ -26,10 +26,10 @@ use std::collections::HashMap;
 use std::io::{BufRead, Cursor, Write};
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::synth::{LabelledRaw, Raw};
 use crate::formats::{self, Collect, Emitter, Format};
 use crate::formats::{ObjectJob, parse_object};
 use crate::ml::Category;
@@ -355,6 +355,35 @@ fn resolve(
     found
         .cloned()
         .ok_or_else(|| format!("{} has no such record", path.display()))
+}
+
+/// One labelled record in raw form (as the generator makes them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledRaw {
+    pub log_type: LogType,
+    pub label: Category,
+    pub raw: Raw,
+    /// For line formats whose field list comes from a header (VPC flow logs).
+    pub header: Option<String>,
+    /// The scenario that produced it (`benign/...`, `attack/...`, `ops/...`).
+    pub scenario: &'static str,
+    pub time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Raw {
+    /// One JSON value (a CloudTrail event, a WAF log entry, ...).
+    Json(String),
+    /// One line of a line-oriented format.
+    Line(String),
+}
+
+impl Raw {
+    pub fn text(&self) -> &str {
+        match self {
+            Raw::Json(s) | Raw::Line(s) => s,
+        }
+    }
 }
 
 /// Writes generated records in the `raw` form.

@@ -14,3 +14,4 @@ pub mod replay;
 pub mod rng;
 pub mod synth;
 pub mod train;
+pub mod update;

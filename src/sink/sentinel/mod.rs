@@ -9,7 +9,6 @@
 
 pub mod auth;
 pub mod client;
-mod delivery;
 pub mod packer;
 pub mod retry;
 mod settings;
@@ -27,7 +26,6 @@ pub use auth::{
 };
 pub use auth::{AzureCredentials, CredentialsSource, Secret};
 pub use client::SentinelClient;
-pub use delivery::SentinelDelivery;
 pub use settings::{
     DEFAULT_ALERT_STREAM, DEFAULT_AUTHORITY_HOST, DEFAULT_TOKEN_SCOPE, DeliverySettings,
     MAX_REQUEST_BYTES, SentinelSettings,

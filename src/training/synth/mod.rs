@@ -40,42 +40,14 @@ mod web;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::labelled;
+pub use super::labelled::{LabelledRaw, Raw};
 use super::rng::SplitMix64;
 use super::train::Dataset;
 use crate::features::Extractor;
 use crate::ml::Category;
 use crate::patterns::AnalyzerConfig;
-use crate::record::{LogType, Record};
+use crate::record::Record;
 use crate::training::replay::analyze_as_delivered;
-
-/// One generated record in raw form.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LabelledRaw {
-    pub log_type: LogType,
-    pub label: Category,
-    pub raw: Raw,
-    /// For line formats whose field list comes from a header (VPC flow logs).
-    pub header: Option<String>,
-    /// The scenario that produced it (`benign/...`, `attack/...`, `ops/...`).
-    pub scenario: &'static str,
-    pub time: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Raw {
-    /// One JSON value (a CloudTrail event, a WAF log entry, ...).
-    Json(String),
-    /// One line of a line-oriented format.
-    Line(String),
-}
-
-impl Raw {
-    pub fn text(&self) -> &str {
-        match self {
-            Raw::Json(s) | Raw::Line(s) => s,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct SynthConfig {

@@ -8,10 +8,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use super::{FailedRow, FailureReason, SendReport, SentinelClient};
+use super::dead_letter::DeadLetter;
+use super::sentinel::{FailedRow, FailureReason, SendReport, SentinelClient};
+use super::{Delivery, DeliveryError, DeliveryReport};
 use crate::record::{Reject, Row};
-use crate::sink::dead_letter::DeadLetter;
-use crate::sink::{Delivery, DeliveryError, DeliveryReport};
 use crate::state::{PutCondition, StateStore};
 
 pub struct SentinelDelivery {
@@ -56,7 +56,7 @@ impl SentinelDelivery {
         files: &[String],
         deadline: Instant,
     ) {
-        let alerts = crate::sink::health::dead_letter_alerts(
+        let alerts = super::health::dead_letter_alerts(
             source_object,
             failed,
             dead_letter.location(),
