@@ -342,18 +342,9 @@ impl Parser for CloudFrontParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::tables::check_record;
 
     fn parse(source: &str, text: &str) -> Collect {
-        let mut sink = Collect::default();
-        let mut out = Emitter::new(source, &mut sink);
-        CloudFrontParser::default()
-            .parse(&mut text.as_bytes(), &mut out)
-            .unwrap();
-        for r in &sink.records {
-            check_record(r).unwrap();
-        }
-        sink
+        crate::formats::parse_checked(&mut CloudFrontParser::default(), source, text)
     }
 
     fn tsv_line(date: &str) -> String {

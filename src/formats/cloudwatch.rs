@@ -292,19 +292,11 @@ impl Parser for CloudWatchParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::{tables::check_record, time};
+    use crate::record::time;
     use std::io::Write;
 
     fn parse(text: &str) -> Collect {
-        let mut sink = Collect::default();
-        let mut out = Emitter::new("f", &mut sink);
-        CloudWatchParser
-            .parse(&mut text.as_bytes(), &mut out)
-            .unwrap();
-        for r in &sink.records {
-            check_record(r).unwrap();
-        }
-        sink
+        crate::formats::parse_checked(&mut CloudWatchParser, "f", text)
     }
 
     fn envelope(events: &str) -> String {

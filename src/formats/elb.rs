@@ -424,16 +424,9 @@ impl Parser for ElbParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::tables::check_record;
 
     fn parse(text: &str) -> Collect {
-        let mut sink = Collect::default();
-        let mut out = Emitter::new("f", &mut sink);
-        ElbParser.parse(&mut text.as_bytes(), &mut out).unwrap();
-        for r in &sink.records {
-            check_record(r).unwrap();
-        }
-        sink
+        crate::formats::parse_checked(&mut ElbParser, "f", text)
     }
 
     const ALB: &str = r#"https 2026-11-20T10:00:01.123456Z app/web/0123456789abcdef 198.51.100.4:50432 10.0.2.15:8080 0.001 0.020 0.000 200 200 310 4821 "GET https://shop.example.com:443/cart?id=7 HTTP/2.0" "Mozilla/5.0 (X11; \"quoted\")" TLS_AES_128_GCM_SHA256 TLSv1.3 arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/0a1b "Root=1-6555-abc" "shop.example.com" "arn:aws:acm:us-east-1:111122223333:certificate/c1" 10 2026-11-20T10:00:01.100000Z "waf,forward" "-" "-" "10.0.2.15:8080" "200" "-" "-" TID_0a1b2c"#;

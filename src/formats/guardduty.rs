@@ -93,18 +93,10 @@ impl Parser for GuardDutyParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::{tables::check_record, time};
+    use crate::record::time;
 
     fn parse(text: &str) -> Collect {
-        let mut sink = Collect::default();
-        let mut out = Emitter::new("f", &mut sink);
-        GuardDutyParser
-            .parse(&mut text.as_bytes(), &mut out)
-            .unwrap();
-        for r in &sink.records {
-            check_record(r).unwrap();
-        }
-        sink
+        crate::formats::parse_checked(&mut GuardDutyParser, "f", text)
     }
 
     const FINDING: &str = r#"{"schemaVersion":"2.0","accountId":"111122223333","region":"us-east-1","partition":"aws","id":"f1","arn":"arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/f1","type":"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS","resource":{"resourceType":"AccessKey","accessKeyDetails":{"userName":"app"}},"service":{"serviceName":"guardduty","count":3},"severity":8.5,"createdAt":"2026-11-20T09:00:00.000Z","updatedAt":"2026-11-20T10:00:14.500Z","title":"Credentials used from outside AWS","description":"Instance credentials were used from 203.0.113.77."}"#;

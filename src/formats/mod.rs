@@ -158,6 +158,19 @@ impl RecordSink for Collect {
     }
 }
 
+/// Parses `text` as `source` with `parser`, checking that every record fits its table
+/// (the parsers' unit tests).
+#[cfg(test)]
+pub(crate) fn parse_checked(parser: &mut dyn Parser, source: &str, text: &str) -> Collect {
+    let mut sink = Collect::default();
+    let mut out = Emitter::new(source, &mut sink);
+    parser.parse(&mut text.as_bytes(), &mut out).unwrap();
+    for r in &sink.records {
+        crate::record::tables::check_record(r).unwrap();
+    }
+    sink
+}
+
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ParseStats {
     pub records: BTreeMap<LogType, u64>,

@@ -227,18 +227,10 @@ impl Parser for NetworkFirewallParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::{tables::check_record, time};
+    use crate::record::time;
 
     fn parse(text: &str) -> Collect {
-        let mut sink = Collect::default();
-        let mut out = Emitter::new("f", &mut sink);
-        NetworkFirewallParser
-            .parse(&mut text.as_bytes(), &mut out)
-            .unwrap();
-        for r in &sink.records {
-            check_record(r).unwrap();
-        }
-        sink
+        crate::formats::parse_checked(&mut NetworkFirewallParser, "f", text)
     }
 
     const ALERT: &str = r#"{"firewall_name":"egress","availability_zone":"us-east-1a","event_timestamp":"1763632811","event":{"timestamp":"2025-11-20T10:00:11.250000+0000","flow_id":1234567890123,"event_type":"alert","src_ip":"10.0.1.5","src_port":49152,"dest_ip":"203.0.113.66","dest_port":443,"proto":"TCP","app_proto":"tls","alert":{"action":"blocked","signature_id":2027758,"rev":3,"signature":"ET MALWARE Known C2 SNI","category":"A Network Trojan was detected","severity":1,"gid":1},"tls":{"sni":"c2.bad.example","version":"TLS 1.2"}}}"#;

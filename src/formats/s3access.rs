@@ -128,18 +128,9 @@ impl Parser for S3AccessParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::tables::check_record;
 
     fn parse(text: &str) -> Collect {
-        let mut sink = Collect::default();
-        let mut out = Emitter::new("f", &mut sink);
-        S3AccessParser
-            .parse(&mut text.as_bytes(), &mut out)
-            .unwrap();
-        for r in &sink.records {
-            check_record(r).unwrap();
-        }
-        sink
+        crate::formats::parse_checked(&mut S3AccessParser, "f", text)
     }
 
     const NEW: &str = r#"5f1e0c0ffee0a1b2c3d4e5f60718293a4b5c6d7e8f9012345678901234567890 media-bucket [20/Nov/2026:10:00:05 +0000] 198.51.100.20 arn:aws:iam::111122223333:user/alice 3E57427F3EXAMPLE REST.GET.OBJECT videos/intro.mp4 "GET /media-bucket/videos/intro.mp4 HTTP/1.1" 200 - 5368709120 5368709120 8123 45 "-" "aws-cli/2.15.0 Python/3.11" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader media-bucket.s3.us-east-1.amazonaws.com TLSv1.2 arn:aws:s3:us-east-1:111122223333:accesspoint/ap1 Yes"#;

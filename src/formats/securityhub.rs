@@ -124,18 +124,10 @@ impl Parser for SecurityHubParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::{tables::check_record, time};
+    use crate::record::time;
 
     fn parse(text: &str) -> Collect {
-        let mut sink = Collect::default();
-        let mut out = Emitter::new("f", &mut sink);
-        SecurityHubParser
-            .parse(&mut text.as_bytes(), &mut out)
-            .unwrap();
-        for r in &sink.records {
-            check_record(r).unwrap();
-        }
-        sink
+        crate::formats::parse_checked(&mut SecurityHubParser, "f", text)
     }
 
     pub const FINDING: &str = r#"{"SchemaVersion":"2018-10-08","Id":"arn:aws:securityhub:us-east-1:111122223333:security-control/S3.8/finding/0b1c","ProductArn":"arn:aws:securityhub:us-east-1::product/aws/securityhub","ProductName":"Security Hub","GeneratorId":"security-control/S3.8","AwsAccountId":"111122223333","Region":"us-east-1","Types":["Software and Configuration Checks/Industry and Regulatory Standards"],"FirstObservedAt":"2026-11-19T08:00:00.000Z","LastObservedAt":"2026-11-20T10:00:00.000Z","CreatedAt":"2026-11-19T08:00:00.000Z","UpdatedAt":"2026-11-20T10:00:05.250Z","ProcessedAt":"2026-11-20T10:00:07.000Z","Severity":{"Label":"HIGH","Normalized":70,"Original":"HIGH"},"Title":"S3 general purpose buckets should block public access","Description":"This control checks whether the bucket blocks public access.","Remediation":{"Recommendation":{"Text":"Block public access","Url":"https://docs.aws.amazon.com/console/securityhub/S3.8/remediation"}},"ProductFields":{"aws/securityhub/ProductName":"Security Hub"},"Resources":[{"Type":"AwsS3Bucket","Id":"arn:aws:s3:::shop-public","Partition":"aws","Region":"us-east-1"}],"Compliance":{"Status":"FAILED","SecurityControlId":"S3.8","AssociatedStandards":[{"StandardsId":"standards/aws-foundational-security-best-practices/v/1.0.0"}],"RelatedRequirements":["NIST.800-53.r5 AC-21"]},"WorkflowState":"NEW","Workflow":{"Status":"NOTIFIED"},"RecordState":"ACTIVE"}"#;

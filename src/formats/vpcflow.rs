@@ -377,18 +377,9 @@ impl Parser for VpcFlowParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::tables::check_record;
 
     fn parse(text: &str) -> Collect {
-        let mut sink = Collect::default();
-        let mut out = Emitter::new("f", &mut sink);
-        VpcFlowParser::default()
-            .parse(&mut text.as_bytes(), &mut out)
-            .unwrap();
-        for r in &sink.records {
-            check_record(r).unwrap();
-        }
-        sink
+        crate::formats::parse_checked(&mut VpcFlowParser::default(), "f", text)
     }
 
     #[test]

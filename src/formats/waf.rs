@@ -166,16 +166,10 @@ impl Parser for WafParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::{tables::check_record, time};
+    use crate::record::time;
 
     fn parse(text: &str) -> Collect {
-        let mut sink = Collect::default();
-        let mut out = Emitter::new("f", &mut sink);
-        WafParser.parse(&mut text.as_bytes(), &mut out).unwrap();
-        for r in &sink.records {
-            check_record(r).unwrap();
-        }
-        sink
+        crate::formats::parse_checked(&mut WafParser, "f", text)
     }
 
     const BLOCK: &str = r#"{"timestamp":1763632807123,"formatVersion":1,"webaclId":"arn:aws:wafv2:us-east-1:111122223333:regional/webacl/shop/a1b2","terminatingRuleId":"SQLi","terminatingRuleType":"REGULAR","action":"BLOCK","terminatingRuleMatchDetails":[{"conditionType":"SQL_INJECTION","location":"QUERY_STRING","matchedData":["1","OR","1"]}],"httpSourceName":"ALB","httpSourceId":"111122223333-app/web/0a1b","ruleGroupList":[],"rateBasedRuleList":[],"nonTerminatingMatchingRules":[],"requestHeadersInserted":null,"responseCodeSent":403,"httpRequest":{"clientIp":"203.0.113.50","country":"NL","headers":[{"name":"Host","value":"shop.example.com"}],"uri":"/search","args":"q=1%20OR%201","httpVersion":"HTTP/1.1","httpMethod":"GET","requestId":"1-6555-abc"},"labels":[{"name":"awswaf:managed:aws:sql-database:SQLi_QueryArguments"}],"ja3Fingerprint":"e7d705a3286e19ea42f587b344ee6865","ja4Fingerprint":"t13d1516h2_8daaf6152771_02713d6af862"}"#;

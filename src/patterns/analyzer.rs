@@ -24,7 +24,7 @@ use super::message::{entity_of, message_of, scope_of};
 use super::miner::{MinerConfig, PatternId, TemplateMiner};
 use super::sequence::{SequenceModel, SequenceTracker};
 use super::trend::{TrendConfig, TrendReport, assess};
-use crate::record::{Record, Value};
+use crate::record::{Record, Value, columns};
 
 /// The names written to `PatternFlags`.
 pub mod flags {
@@ -156,6 +156,44 @@ pub struct PatternAnalyzer {
     correlations: CorrelationTracker,
 }
 
+/// What one batch's first pass collects for the passes after it.
+struct Batch {
+    flags: Vec<RecordFlags>,
+    /// Each record's pattern and, for mined text, its cluster in the miner.
+    ids: Vec<(PatternId, Option<usize>)>,
+    sequence_scores: Vec<Option<f64>>,
+    /// Records per (template, window) and per (log type, window).
+    windows: HashMap<(PatternId, i64), Vec<usize>>,
+    log_type_windows: HashMap<(&'static str, i64), Vec<usize>>,
+    /// Records per (correlation scope, window, template).
+    scope_members: HashMap<(String, i64, u64), Vec<usize>>,
+    correlation_events: Vec<(Option<usize>, CorrelationEvent)>,
+    new_in_batch: BTreeMap<PatternId, u64>,
+    /// Records of each log type in the database before the batch.
+    history: HashMap<&'static str, u64>,
+}
+
+impl Batch {
+    fn new(len: usize) -> Batch {
+        Batch {
+            flags: vec![RecordFlags::default(); len],
+            ids: Vec::with_capacity(len),
+            sequence_scores: vec![None; len],
+            windows: HashMap::new(),
+            log_type_windows: HashMap::new(),
+            scope_members: HashMap::new(),
+            correlation_events: Vec::new(),
+            new_in_batch: BTreeMap::new(),
+            history: HashMap::new(),
+        }
+    }
+
+    /// Whether a log type had enough history for anything in it to count as new or rare.
+    fn established(&self, log_type: &str, min_history: u64) -> bool {
+        self.history.get(log_type).copied().unwrap_or(0) >= min_history
+    }
+}
+
 impl PatternAnalyzer {
     /// An analyzer continuing from a stored database (its templates keep their ids, its
     /// history feeds the trend judgement).
@@ -250,30 +288,43 @@ impl PatternAnalyzer {
         if records.is_empty() {
             return summary;
         }
-        let window_seconds = self.db.limits.window_seconds;
-        let mut record_flags = vec![RecordFlags::default(); records.len()];
-        let mut ids: Vec<(PatternId, Option<usize>)> = Vec::with_capacity(records.len());
-        let mut sequence_scores: Vec<Option<f64>> = vec![None; records.len()];
-        let mut windows_in_batch: HashMap<(PatternId, i64), Vec<usize>> = HashMap::new();
-        let mut log_type_windows: HashMap<(&'static str, i64), Vec<usize>> = HashMap::new();
-        let mut scope_members: HashMap<(String, i64, u64), Vec<usize>> = HashMap::new();
-        let mut correlation_events: Vec<(Option<usize>, CorrelationEvent)> = Vec::new();
-        let mut new_in_batch: BTreeMap<PatternId, u64> = BTreeMap::new();
-        let mut latest = i64::MIN;
+        let mut batch = self.observe(records, now);
+        let trending = self.judge_frequency(&mut batch);
+        self.judge_correlations(&mut batch, &mut summary);
+        self.write_columns(records, &batch, &mut summary);
+        self.trim(now);
+        summary.new_patterns = std::mem::take(&mut batch.new_in_batch)
+            .into_iter()
+            .map(|(id, n)| (id.to_hex(), self.template_of(id), n))
+            .collect();
+        summary.trending = trending
+            .into_iter()
+            .map(|(id, f)| {
+                let mut f: Vec<&'static str> = f.into_iter().collect();
+                f.sort_unstable();
+                (id.to_hex(), self.template_of(id), f)
+            })
+            .collect();
+        summary
+    }
+
+    /// The first pass: every record's template (mined or by signature), recorded in the
+    /// database and the delta, its sequence step and correlation scope; then the
+    /// correlations that closed and the miner's merges.
+    fn observe(&mut self, records: &[Record], now: DateTime<Utc>) -> Batch {
+        let mut batch = Batch::new(records.len());
         // History per log type before this batch: novelty needs something to be new against.
-        let mut history: HashMap<&'static str, u64> = HashMap::new();
-        for record in records.iter() {
+        for record in records {
             let name = record.log_type.name();
-            history.entry(name).or_insert_with(|| {
+            batch.history.entry(name).or_insert_with(|| {
                 self.db
                     .log_types
                     .get(name)
                     .map_or(0, |w| w.iter().map(|x| x.1).sum())
             });
         }
-        let established =
-            |name: &str| history.get(name).copied().unwrap_or(0) >= self.config.novelty_min_history;
-
+        let window_seconds = self.db.limits.window_seconds;
+        let mut latest = i64::MIN;
         for (i, record) in records.iter().enumerate() {
             let at = record.time.unwrap_or(now);
             latest = latest.max(at.timestamp());
@@ -288,25 +339,26 @@ impl PatternAnalyzer {
                     .or_insert_with(|| PatternId::of_signature(&message.text));
                 (id, None)
             };
-            ids.push((id, miner_index));
+            batch.ids.push((id, miner_index));
+            let log_type = record.log_type.name();
             if !self.known.contains(&id) {
-                *new_in_batch.entry(id).or_default() += 1;
-                if established(record.log_type.name()) {
-                    record_flags[i].set(flags::NEW);
+                *batch.new_in_batch.entry(id).or_default() += 1;
+                if batch.established(log_type, self.config.novelty_min_history) {
+                    batch.flags[i].set(flags::NEW);
                 }
             }
             let template = match miner_index {
                 Some(index) => self.text_miner.cluster(index).template(),
                 None => message.text.clone(),
             };
-            let log_type = record.log_type.name();
             self.db
                 .record(id, &template, log_type, at, Some(&message.text));
             self.delta
                 .record(id, &template, log_type, at, Some(&message.text));
             let window = window_start(at, window_seconds);
-            windows_in_batch.entry((id, window)).or_default().push(i);
-            log_type_windows
+            batch.windows.entry((id, window)).or_default().push(i);
+            batch
+                .log_type_windows
                 .entry((log_type, window))
                 .or_default()
                 .push(i);
@@ -315,9 +367,9 @@ impl PatternAnalyzer {
             if let Some(entity) = &entity {
                 let fresh = self.sequences.entities() == 0 || !self.sequences.knows(entity);
                 let s = self.sequences.observe(entity, id.0);
-                sequence_scores[i] = Some(s.score);
+                batch.sequence_scores[i] = Some(s.score);
                 if s.unseen && !fresh && s.support >= self.config.sequence_min_support {
-                    record_flags[i].set(flags::SEQUENCE);
+                    batch.flags[i].set(flags::SEQUENCE);
                 }
             }
             let scope = scope_of(record, entity.as_deref());
@@ -325,33 +377,34 @@ impl PatternAnalyzer {
                 .timestamp()
                 .div_euclid(self.correlations.config().window_seconds)
                 * self.correlations.config().window_seconds;
-            scope_members
+            batch
+                .scope_members
                 .entry((scope.clone(), cw, id.0))
                 .or_default()
                 .push(i);
             for event in self.correlations.observe(&scope, id.0, at.timestamp()) {
-                correlation_events.push((Some(i), event));
+                batch.correlation_events.push((Some(i), event));
             }
         }
         for event in self.correlations.close_before(latest) {
-            correlation_events.push((None, event));
+            batch.correlation_events.push((None, event));
         }
-        self.known.extend(new_in_batch.keys().copied());
-
+        self.known.extend(batch.new_in_batch.keys().copied());
         // Merges during the batch: fold the absorbed ids in the database and the delta.
         for (from, into) in self.text_miner.take_merges() {
             self.db.alias(from, into);
             self.delta.alias(from, into);
         }
-        let resolve = |miner: &TemplateMiner, (id, index): (PatternId, Option<usize>)| match index {
-            Some(i) => miner.cluster(miner.resolve(i)).id,
-            None => id,
-        };
+        batch
+    }
 
-        // Frequency: each template-window and log-type-window of the batch.
+    /// Frequency: each template-window and log-type-window of the batch against its
+    /// history (rare, spike, drop, rising); returns the trending templates.
+    fn judge_frequency(&self, batch: &mut Batch) -> BTreeMap<PatternId, HashSet<&'static str>> {
+        let window_seconds = self.db.limits.window_seconds;
         let n = self.config.trend_windows;
         let mut trending: BTreeMap<PatternId, HashSet<&'static str>> = BTreeMap::new();
-        for (&(id, window), members) in &windows_in_batch {
+        for (&(id, window), members) in &batch.windows {
             let id = self.db.canonical(id);
             let Some(entry) = self.db.get(id) else {
                 continue;
@@ -371,18 +424,18 @@ impl PatternAnalyzer {
             let rare = entry.count <= self.config.rare_count
                 || (type_total > 0
                     && (entry.count as f64) < self.config.rare_share * type_total as f64);
-            let rare = rare && established(&entry.log_type);
+            let rare = rare && batch.established(&entry.log_type, self.config.novelty_min_history);
             for &m in members {
                 if rare {
-                    record_flags[m].set(flags::RARE);
+                    batch.flags[m].set(flags::RARE);
                 }
                 for f in report.flags() {
-                    record_flags[m].set(f.name());
+                    batch.flags[m].set(f.name());
                     trending.entry(id).or_default().insert(f.name());
                 }
             }
         }
-        for (&(log_type, window), members) in &log_type_windows {
+        for (&(log_type, window), members) in &batch.log_type_windows {
             let windows = self
                 .db
                 .log_types
@@ -392,23 +445,27 @@ impl PatternAnalyzer {
             let report = judge(windows, window, window_seconds, n, &self.config.trend);
             for &m in members {
                 if report.spike {
-                    record_flags[m].set(flags::LOG_TYPE_SPIKE);
+                    batch.flags[m].set(flags::LOG_TYPE_SPIKE);
                 }
                 if report.drop {
-                    record_flags[m].set(flags::LOG_TYPE_DROP);
+                    batch.flags[m].set(flags::LOG_TYPE_DROP);
                 }
                 if report.rising {
-                    record_flags[m].set(flags::LOG_TYPE_RISING);
+                    batch.flags[m].set(flags::LOG_TYPE_RISING);
                 }
             }
         }
+        trending
+    }
 
-        // Correlations.
-        for (at_record, event) in correlation_events {
+    /// Correlations that appeared or broke: flags on the records concerned and entries in
+    /// the summary.
+    fn judge_correlations(&self, batch: &mut Batch, summary: &mut BatchSummary) {
+        for (at_record, event) in std::mem::take(&mut batch.correlation_events) {
             match event {
                 CorrelationEvent::New(pair) => {
                     if let Some(i) = at_record {
-                        record_flags[i].set(flags::CORRELATION_NEW);
+                        batch.flags[i].set(flags::CORRELATION_NEW);
                     }
                     summary.new_correlations.push((
                         self.template_of(PatternId(pair.a)),
@@ -424,9 +481,11 @@ impl PatternAnalyzer {
                     missing,
                     ..
                 } => {
-                    if let Some(members) = scope_members.get(&(scope.clone(), window, present)) {
+                    if let Some(members) =
+                        batch.scope_members.get(&(scope.clone(), window, present))
+                    {
                         for &m in members {
-                            record_flags[m].set(flags::CORRELATION_BROKEN);
+                            batch.flags[m].set(flags::CORRELATION_BROKEN);
                         }
                     }
                     summary.broken_correlations.push((
@@ -437,21 +496,25 @@ impl PatternAnalyzer {
                 }
             }
         }
+    }
 
-        // Columns, with each template's final form after the batch.
+    /// The pattern columns, with each template's final form after the batch.
+    fn write_columns(&self, records: &mut [Record], batch: &Batch, summary: &mut BatchSummary) {
+        let miner = &self.text_miner;
         let mut templates: HashMap<PatternId, (String, String)> = HashMap::new();
         let mut distinct = HashSet::new();
         for (i, record) in records.iter_mut().enumerate() {
-            let id = resolve(&self.text_miner, ids[i]);
+            let (id, index) = batch.ids[i];
+            let id = match index {
+                Some(index) => miner.cluster(miner.resolve(index)).id,
+                None => id,
+            };
             distinct.insert(id);
             let (hex, template) = templates
                 .entry(id)
                 .or_insert_with(|| {
-                    let t = match ids[i].1 {
-                        Some(index) => self
-                            .text_miner
-                            .cluster(self.text_miner.resolve(index))
-                            .template(),
+                    let t = match index {
+                        Some(index) => miner.cluster(miner.resolve(index)).template(),
                         None => self
                             .db
                             .get(id)
@@ -461,32 +524,18 @@ impl PatternAnalyzer {
                     (id.to_hex(), t)
                 })
                 .clone();
-            record.set("PatternId", hex);
-            record.set("PatternTemplate", template);
-            let names: Vec<&str> = record_flags[i].names().collect();
+            record.set(columns::PATTERN_ID, hex);
+            record.set(columns::PATTERN_TEMPLATE, template);
+            let names: Vec<&str> = batch.flags[i].names().collect();
             for name in &names {
                 *summary.flag_counts.entry(name).or_default() += 1;
             }
-            record.set("PatternFlags", Value::Json(flags_json(&names)));
-            if let Some(score) = sequence_scores[i] {
-                record.set("SequenceScore", score);
+            record.set(columns::PATTERN_FLAGS, Value::Json(flags_json(&names)));
+            if let Some(score) = batch.sequence_scores[i] {
+                record.set(columns::SEQUENCE_SCORE, score);
             }
         }
         summary.patterns = distinct.len();
-        self.trim(now);
-        summary.new_patterns = new_in_batch
-            .into_iter()
-            .map(|(id, n)| (id.to_hex(), self.template_of(id), n))
-            .collect();
-        summary.trending = trending
-            .into_iter()
-            .map(|(id, f)| {
-                let mut f: Vec<&'static str> = f.into_iter().collect();
-                f.sort_unstable();
-                (id.to_hex(), self.template_of(id), f)
-            })
-            .collect();
-        summary
     }
 }
 

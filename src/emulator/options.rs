@@ -1,0 +1,126 @@
+//! How the emulator starts, the faults it can inject, and what it counts.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::azure::schema::UnknownColumns;
+use crate::record::Table;
+
+/// How the emulator starts; everything but the limits can be changed later via `/admin`.
+#[derive(Debug, Clone)]
+pub struct EmulatorOptions {
+    /// Largest request body accepted, as received (compressed when gzip).
+    pub max_body_bytes: usize,
+    /// Largest body after gunzip (protects the emulator from decompression bombs).
+    pub max_decompressed_bytes: usize,
+    pub token_ttl: Duration,
+    /// When set, the token endpoint only accepts these client credentials.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// When set, other DCR ids get 404.
+    pub dcr_immutable_id: Option<String>,
+    /// Streams in addition to (or replacing) the default ones: `Custom-<Table>` for every
+    /// table the connector writes to, the streams of the Azure template.
+    pub streams: BTreeMap<String, Table>,
+    /// Properties a stream does not declare: 400 (default), or dropped as Azure does.
+    pub unknown_columns: UnknownColumns,
+    /// Rows kept for `/admin/rows`; later rows are counted but not kept.
+    pub max_recorded_rows: usize,
+    pub faults: FaultPlan,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        EmulatorOptions {
+            max_body_bytes: 1_048_576,
+            max_decompressed_bytes: 64 * 1_048_576,
+            token_ttl: Duration::from_secs(3599),
+            client_id: None,
+            client_secret: None,
+            dcr_immutable_id: None,
+            streams: BTreeMap::new(),
+            unknown_columns: UnknownColumns::Reject,
+            max_recorded_rows: 1_000_000,
+            faults: FaultPlan::default(),
+        }
+    }
+}
+
+/// One injected fault, consumed by one ingestion request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// 429 with `Retry-After` (whole seconds, rounded up) and `retry-after-ms`.
+    Throttle { retry_after_ms: u64 },
+    /// An error answer, e.g. 500 or 503.
+    Status { status: u16 },
+    /// The connection closes without an answer; the request is not ingested.
+    Drop,
+}
+
+/// Faults to add (queued in the order throttle, errors, drops, then `sequence`) and
+/// settings to change. The `/admin/faults` body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultPlan {
+    pub throttle: Option<ThrottleFaults>,
+    pub errors: Option<ErrorFaults>,
+    pub drop_connections: Option<u32>,
+    pub sequence: Vec<Fault>,
+    /// Delay before every ingestion answer.
+    pub latency_ms: Option<u64>,
+    /// Make every token issued so far invalid.
+    pub expire_tokens: bool,
+    pub token_ttl_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleFaults {
+    pub count: u32,
+    #[serde(default = "default_retry_after_ms")]
+    pub retry_after_ms: u64,
+}
+
+fn default_retry_after_ms() -> u64 {
+    1000
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFaults {
+    pub count: u32,
+    #[serde(default = "default_error_status")]
+    pub status: u16,
+}
+
+fn default_error_status() -> u16 {
+    503
+}
+
+/// Counters since start (or the last reset).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Ingestion requests received (including refused and dropped ones).
+    pub requests: u64,
+    pub accepted_requests: u64,
+    pub rows_accepted: u64,
+    /// Answers by status code, e.g. `"204": 10, "429": 3`.
+    pub statuses: BTreeMap<u16, u64>,
+    pub dropped_connections: u64,
+    /// Requests whose body was a bare JSON object (answered 204, not ingested).
+    pub bare_objects_dropped: u64,
+    pub tokens_issued: u64,
+    pub token_requests_refused: u64,
+    /// Largest body received, as sent (compressed when gzip).
+    pub max_body_bytes_seen: u64,
+    pub body_bytes_received: u64,
+    pub streams: BTreeMap<String, StreamStats>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamStats {
+    pub accepted_requests: u64,
+    pub rows: u64,
+    pub body_bytes: u64,
+}
