@@ -7,13 +7,11 @@
 //! Bare events (one per line, or concatenated, as EventBridge and CloudTrail Lake exports
 //! write them) and top-level arrays of events are read too.
 
-use std::fmt;
-
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-use super::fields::{Extras, FlexBool, Text, clip, json_error_reason};
+use super::fields::{Extras, FlexBool, Text, clip, deserialize_members, json_error_reason};
 use super::json_lines::parse_objects;
 use super::json_stream::{Item, JsonStream};
 use super::{Emitter, ParseError, Parser};
@@ -340,60 +338,40 @@ struct Event<'a> {
     unmapped: Vec<(Text<'a>, &'a RawValue)>,
 }
 
-impl<'de> Deserialize<'de> for Event<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EventVisitor;
-        impl<'de> Visitor<'de> for EventVisitor {
-            type Value = Event<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a CloudTrail event object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut e = Event::default();
-                while let Some(key) = map.next_key::<Text<'de>>()? {
-                    match key.as_str() {
-                        "eventVersion" => e.event_version = map.next_value()?,
-                        "eventTime" => e.event_time = map.next_value()?,
-                        "eventSource" => e.event_source = map.next_value()?,
-                        "eventName" => e.event_name = map.next_value()?,
-                        "awsRegion" => e.aws_region = map.next_value()?,
-                        "sourceIPAddress" => e.source_ip = map.next_value()?,
-                        "userAgent" => e.user_agent = map.next_value()?,
-                        "errorCode" => e.error_code = map.next_value()?,
-                        "errorMessage" => e.error_message = map.next_value()?,
-                        "requestID" => e.request_id = map.next_value()?,
-                        "eventID" => e.event_id = map.next_value()?,
-                        "eventType" => e.event_type = map.next_value()?,
-                        "apiVersion" => e.api_version = map.next_value()?,
-                        "recipientAccountId" => e.recipient_account_id = map.next_value()?,
-                        "sharedEventID" => e.shared_event_id = map.next_value()?,
-                        "vpcEndpointId" => e.vpc_endpoint_id = map.next_value()?,
-                        "eventCategory" => e.event_category = map.next_value()?,
-                        "readOnly" => e.read_only = map.next_value()?,
-                        "managementEvent" => e.management_event = map.next_value()?,
-                        "requestParameters" => e.request_parameters = non_null(map.next_value()?),
-                        "responseElements" => e.response_elements = non_null(map.next_value()?),
-                        "additionalEventData" => {
-                            e.additional_event_data = non_null(map.next_value()?)
-                        }
-                        "resources" => e.resources = non_null(map.next_value()?),
-                        "serviceEventDetails" => {
-                            e.service_event_details = non_null(map.next_value()?)
-                        }
-                        "userIdentity" => e.user_identity = non_null(map.next_value()?),
-                        "tlsDetails" => e.tls_details = map.next_value()?,
-                        _ => {
-                            let value: &'de RawValue = map.next_value()?;
-                            e.unmapped.push((key, value));
-                        }
-                    }
-                }
-                Ok(e)
-            }
+deserialize_members!(Event, "a CloudTrail event object", |e, key, map| {
+    match key.as_str() {
+        "eventVersion" => e.event_version = map.next_value()?,
+        "eventTime" => e.event_time = map.next_value()?,
+        "eventSource" => e.event_source = map.next_value()?,
+        "eventName" => e.event_name = map.next_value()?,
+        "awsRegion" => e.aws_region = map.next_value()?,
+        "sourceIPAddress" => e.source_ip = map.next_value()?,
+        "userAgent" => e.user_agent = map.next_value()?,
+        "errorCode" => e.error_code = map.next_value()?,
+        "errorMessage" => e.error_message = map.next_value()?,
+        "requestID" => e.request_id = map.next_value()?,
+        "eventID" => e.event_id = map.next_value()?,
+        "eventType" => e.event_type = map.next_value()?,
+        "apiVersion" => e.api_version = map.next_value()?,
+        "recipientAccountId" => e.recipient_account_id = map.next_value()?,
+        "sharedEventID" => e.shared_event_id = map.next_value()?,
+        "vpcEndpointId" => e.vpc_endpoint_id = map.next_value()?,
+        "eventCategory" => e.event_category = map.next_value()?,
+        "readOnly" => e.read_only = map.next_value()?,
+        "managementEvent" => e.management_event = map.next_value()?,
+        "requestParameters" => e.request_parameters = non_null(map.next_value()?),
+        "responseElements" => e.response_elements = non_null(map.next_value()?),
+        "additionalEventData" => e.additional_event_data = non_null(map.next_value()?),
+        "resources" => e.resources = non_null(map.next_value()?),
+        "serviceEventDetails" => e.service_event_details = non_null(map.next_value()?),
+        "userIdentity" => e.user_identity = non_null(map.next_value()?),
+        "tlsDetails" => e.tls_details = map.next_value()?,
+        _ => {
+            let value: &'de RawValue = map.next_value()?;
+            e.unmapped.push((key, value));
         }
-        deserializer.deserialize_map(EventVisitor)
     }
-}
+});
 
 fn non_null(raw: &RawValue) -> Option<&RawValue> {
     if raw.get() == "null" { None } else { Some(raw) }
@@ -425,51 +403,34 @@ struct UserIdentity<'a> {
     has_unmapped: bool,
 }
 
-impl<'de> Deserialize<'de> for UserIdentity<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = UserIdentity<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a userIdentity object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut u = UserIdentity::default();
-                while let Some(key) = map.next_key::<Text<'de>>()? {
-                    match key.as_str() {
-                        "type" => u.kind = map.next_value()?,
-                        "principalId" => u.principal_id = map.next_value()?,
-                        "arn" => u.arn = map.next_value()?,
-                        "accountId" => u.account_id = map.next_value()?,
-                        "accessKeyId" => u.access_key_id = map.next_value()?,
-                        "userName" => u.user_name = map.next_value()?,
-                        "invokedBy" => u.invoked_by = map.next_value()?,
-                        "identityStoreArn" => u.identity_store_arn = map.next_value()?,
-                        "userId" => u.user_id = map.next_value()?,
-                        "onBehalfOf" => {
-                            if let Some(b) = map.next_value::<Option<OnBehalfOf<'de>>>()? {
-                                u.user_id = u.user_id.or(b.user_id);
-                                u.identity_store_arn =
-                                    u.identity_store_arn.or(b.identity_store_arn);
-                            }
-                        }
-                        "sessionContext" => {
-                            let s: Option<SessionContext<'de>> = map.next_value()?;
-                            u.has_unmapped |= s.as_ref().is_some_and(|s| s.has_unmapped);
-                            u.session = s;
-                        }
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                            u.has_unmapped = true;
-                        }
-                    }
-                }
-                Ok(u)
+deserialize_members!(UserIdentity, "a userIdentity object", |u, key, map| {
+    match key.as_str() {
+        "type" => u.kind = map.next_value()?,
+        "principalId" => u.principal_id = map.next_value()?,
+        "arn" => u.arn = map.next_value()?,
+        "accountId" => u.account_id = map.next_value()?,
+        "accessKeyId" => u.access_key_id = map.next_value()?,
+        "userName" => u.user_name = map.next_value()?,
+        "invokedBy" => u.invoked_by = map.next_value()?,
+        "identityStoreArn" => u.identity_store_arn = map.next_value()?,
+        "userId" => u.user_id = map.next_value()?,
+        "onBehalfOf" => {
+            if let Some(b) = map.next_value::<Option<OnBehalfOf<'de>>>()? {
+                u.user_id = u.user_id.or(b.user_id);
+                u.identity_store_arn = u.identity_store_arn.or(b.identity_store_arn);
             }
         }
-        deserializer.deserialize_map(V)
+        "sessionContext" => {
+            let s: Option<SessionContext<'de>> = map.next_value()?;
+            u.has_unmapped |= s.as_ref().is_some_and(|s| s.has_unmapped);
+            u.session = s;
+        }
+        _ => {
+            map.next_value::<IgnoredAny>()?;
+            u.has_unmapped = true;
+        }
     }
-}
+});
 
 #[derive(Deserialize)]
 struct OnBehalfOf<'a> {
@@ -488,41 +449,25 @@ struct SessionContext<'a> {
     has_unmapped: bool,
 }
 
-impl<'de> Deserialize<'de> for SessionContext<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = SessionContext<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a sessionContext object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut s = SessionContext::default();
-                while let Some(key) = map.next_key::<Text<'de>>()? {
-                    match key.as_str() {
-                        "sessionIssuer" => s.issuer = map.next_value()?,
-                        "attributes" => {
-                            if let Some(a) = map.next_value::<Option<Attributes<'de>>>()? {
-                                s.creation_date = a.creation_date;
-                                s.mfa_authenticated = a.mfa_authenticated;
-                            }
-                        }
-                        "ec2RoleDelivery" => s.ec2_role_delivery = map.next_value()?,
-                        _ => {
-                            // `webIdFederationData: {}` is common and says nothing.
-                            let raw: &'de RawValue = map.next_value()?;
-                            if !matches!(raw.get(), "{}" | "null" | "[]") {
-                                s.has_unmapped = true;
-                            }
-                        }
-                    }
-                }
-                Ok(s)
+deserialize_members!(SessionContext, "a sessionContext object", |s, key, map| {
+    match key.as_str() {
+        "sessionIssuer" => s.issuer = map.next_value()?,
+        "attributes" => {
+            if let Some(a) = map.next_value::<Option<Attributes<'de>>>()? {
+                s.creation_date = a.creation_date;
+                s.mfa_authenticated = a.mfa_authenticated;
             }
         }
-        deserializer.deserialize_map(V)
+        "ec2RoleDelivery" => s.ec2_role_delivery = map.next_value()?,
+        _ => {
+            // `webIdFederationData: {}` is common and says nothing.
+            let raw: &'de RawValue = map.next_value()?;
+            if !matches!(raw.get(), "{}" | "null" | "[]") {
+                s.has_unmapped = true;
+            }
+        }
     }
-}
+});
 
 #[derive(Deserialize)]
 struct SessionIssuer<'a> {

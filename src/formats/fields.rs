@@ -95,6 +95,40 @@ impl<'de> Deserialize<'de> for FlexBool {
     }
 }
 
+/// `Deserialize` for a borrowed struct read member by member from a JSON object, for the
+/// structs that keep or flag the members they have no field for (which `derive` cannot):
+/// `$fill` runs for each key with the value being built and the map, and must consume the
+/// member's value.
+macro_rules! deserialize_members {
+    ($ty:ident, $expecting:literal, |$value:ident, $key:ident, $map:ident| $fill:block) => {
+        impl<'de> serde::Deserialize<'de> for $ty<'de> {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct MembersVisitor;
+                impl<'de> serde::de::Visitor<'de> for MembersVisitor {
+                    type Value = $ty<'de>;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut $map: A,
+                    ) -> Result<Self::Value, A::Error> {
+                        let mut $value = <$ty<'de>>::default();
+                        while let Some($key) =
+                            $map.next_key::<$crate::formats::fields::Text<'de>>()?
+                        {
+                            $fill
+                        }
+                        Ok($value)
+                    }
+                }
+                deserializer.deserialize_map(MembersVisitor)
+            }
+        }
+    };
+}
+pub(crate) use deserialize_members;
+
 /// A JSON object seen as its members, values left raw: only the members a parser reads are
 /// ever converted. Duplicate keys are kept; lookups return the first.
 #[derive(Debug, Default)]
@@ -102,26 +136,9 @@ pub struct JsonObject<'a> {
     pub members: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
-impl<'de> Deserialize<'de> for JsonObject<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor;
-        impl<'de> Visitor<'de> for ObjectVisitor {
-            type Value = JsonObject<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some(key) = map.next_key::<Text<'de>>()? {
-                    let value: &'de RawValue = map.next_value()?;
-                    members.push((key.0, value));
-                }
-                Ok(JsonObject { members })
-            }
-        }
-        deserializer.deserialize_map(ObjectVisitor)
-    }
-}
+deserialize_members!(JsonObject, "a JSON object", |object, key, map| {
+    object.members.push((key.0, map.next_value()?));
+});
 
 impl<'a> JsonObject<'a> {
     /// Parses one JSON object; anything else (array, scalar, broken text) is an error with
