@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use s3_sentinel_connector::config::vars;
-use s3_sentinel_connector::emulator::{EmulatorOptions, FaultPlan};
+use s3_sentinel_connector::vars;
+use s3_sentinel_connector::{EmulatorOptions, FaultPlan};
 
 #[path = "../tests/delivery_support/mod.rs"]
 mod support;

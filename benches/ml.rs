@@ -27,16 +27,16 @@ use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
-use s3_sentinel_connector::enrich::{EnrichConfig, ModelScorer};
-use s3_sentinel_connector::features::Extractor;
-use s3_sentinel_connector::formats::{ObjectJob, parse_object};
-use s3_sentinel_connector::formats::{RecordSink, Stop};
-use s3_sentinel_connector::ml::Category;
-use s3_sentinel_connector::ml::ModelHandle;
-use s3_sentinel_connector::ml::embedded;
-use s3_sentinel_connector::record::{LogType, Record, Reject, json};
-use s3_sentinel_connector::training::labelled::parse_raw;
-use s3_sentinel_connector::training::synth::{self, SynthConfig};
+use s3_sentinel_connector::Category;
+use s3_sentinel_connector::Extractor;
+use s3_sentinel_connector::ModelHandle;
+use s3_sentinel_connector::embedded;
+use s3_sentinel_connector::parse_raw;
+use s3_sentinel_connector::{EnrichConfig, ModelScorer};
+use s3_sentinel_connector::{LogType, Record, Reject, write_record};
+use s3_sentinel_connector::{ObjectJob, parse_object};
+use s3_sentinel_connector::{RecordSink, Stop};
+use s3_sentinel_connector::{SynthConfig, synth};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -75,7 +75,7 @@ impl EnrichingSink<'_> {
         }
         for r in self.batch.drain(..) {
             self.buf.clear();
-            json::write_record(&r, &mut self.buf);
+            write_record(&r, &mut self.buf);
             self.buf.push(b'\n');
             io::sink().write_all(&self.buf).unwrap();
             self.written += 1;
@@ -214,7 +214,7 @@ fn main() {
         let mut buf = Vec::with_capacity(4096);
         for r in &records {
             buf.clear();
-            json::write_record(r, &mut buf);
+            write_record(r, &mut buf);
             black_box(&buf);
         }
         n

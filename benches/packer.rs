@@ -12,8 +12,8 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use s3_sentinel_connector::record::Row;
-use s3_sentinel_connector::sink::sentinel::packer;
+use s3_sentinel_connector::Row;
+use s3_sentinel_connector::packer;
 
 #[path = "../tests/delivery_support/mod.rs"]
 mod support;

@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use s3_sentinel_connector::cli::patterns::{mine_lines, write_csv};
-use s3_sentinel_connector::patterns::TemplateMiner;
+use s3_sentinel_connector::TemplateMiner;
+use s3_sentinel_connector::{mine_lines, write_csv};
 use xxhash_rust::xxh3::xxh3_64;
 
 const SYSTEMS: [&str; 8] = [

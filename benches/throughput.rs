@@ -27,8 +27,8 @@ use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
-use s3_sentinel_connector::formats::{ObjectJob, RecordSink, Stop, parse_object};
-use s3_sentinel_connector::record::{Record, Reject, json::write_record};
+use s3_sentinel_connector::{ObjectJob, RecordSink, Stop, parse_object};
+use s3_sentinel_connector::{Record, Reject, write_record};
 
 /// Records as NDJSON into a writer, as `s3-sentinel process` writes them.
 struct NdjsonSink<W: Write> {

@@ -35,7 +35,9 @@ pub struct Config {
 /// Everything but delivery: what a local run that writes files needs too.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PipelineConfig {
+    /// How objects are read, batched and checkpointed.
     pub runner: RunnerSettings,
+    /// How records are scored and the models kept current.
     pub models: ModelSettings,
     /// `STATE_BUCKET`/`STATE_PREFIX`: the object ledger, pattern database, thresholds
     /// and drift counts.
@@ -60,6 +62,7 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// Reads the variables Lambda and the AWS tooling set.
     pub fn from_env() -> Platform {
         let get = |name: &str| env_lookup(name).filter(|v| !v.trim().is_empty());
         Platform {
@@ -77,7 +80,9 @@ impl Platform {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {variable}: {message}")]
 pub struct ConfigError {
+    /// The variable at fault.
     pub variable: &'static str,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -90,33 +95,61 @@ fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
 
 /// Variable names, in one place so docs, errors and tests agree.
 pub mod vars {
+    /// Logs ingestion endpoint of the DCR, or of a DCE; required.
     pub const INGESTION_ENDPOINT: &str = "SENTINEL_INGESTION_ENDPOINT";
+    /// The DCR's immutable id (`dcr-...`); required.
     pub const DCR_IMMUTABLE_ID: &str = "SENTINEL_DCR_IMMUTABLE_ID";
+    /// JSON object table name -> stream (`Custom-X` or `dcr-<id>/Custom-X`).
     pub const STREAM_MAP: &str = "SENTINEL_STREAM_MAP";
+    /// OAuth scope of the token; ends in `/.default`.
     pub const TOKEN_SCOPE: &str = "SENTINEL_TOKEN_SCOPE";
+    /// Requests in flight per batch, 1 to 64.
     pub const MAX_PARALLEL_REQUESTS: &str = "SENTINEL_MAX_PARALLEL_REQUESTS";
+    /// Seconds one HTTP attempt may take, 0.1 to 900.
     pub const REQUEST_TIMEOUT_SECONDS: &str = "SENTINEL_REQUEST_TIMEOUT_SECONDS";
+    /// Most bytes of one gzip request body, from 1024 up to the API's limit.
     pub const MAX_REQUEST_BYTES: &str = "SENTINEL_MAX_REQUEST_BYTES";
+    /// Attempts per request before its rows are dead-lettered, 1 to 100.
     pub const MAX_ATTEMPTS: &str = "SENTINEL_MAX_ATTEMPTS";
+    /// Secrets Manager secret with `tenant_id`, `client_id` and `client_secret`.
     pub const CREDENTIALS_SECRET_ARN: &str = "AZURE_CREDENTIALS_SECRET_ARN";
+    /// Entra ID tenant, with credentials from the environment.
     pub const TENANT_ID: &str = "AZURE_TENANT_ID";
+    /// Application (client) id, with credentials from the environment.
     pub const CLIENT_ID: &str = "AZURE_CLIENT_ID";
+    /// Client secret, with credentials from the environment.
     pub const CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+    /// Entra ID authority URL (sovereign clouds, the emulator).
     pub const AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+    /// Bucket of the state kept between invocations.
     pub const STATE_BUCKET: &str = "STATE_BUCKET";
+    /// Key prefix of that state, `state/` by default.
     pub const STATE_PREFIX: &str = "STATE_PREFIX";
+    /// Bucket of the dead letter.
     pub const DEAD_LETTER_BUCKET: &str = "DEAD_LETTER_BUCKET";
+    /// Key prefix of the dead letter, `dead-letter/` by default.
     pub const DEAD_LETTER_PREFIX: &str = "DEAD_LETTER_PREFIX";
+    /// A local folder as the dead letter, instead of the bucket.
     pub const DEAD_LETTER_DIR: &str = "DEAD_LETTER_DIR";
+    /// Anomaly score from which a record is an anomaly, 0..=1.
     pub const ANOMALY_THRESHOLD: &str = "ANOMALY_THRESHOLD";
+    /// Priority score from which a record raises an alert, 0..=1.
     pub const PRIORITY_THRESHOLD: &str = "PRIORITY_THRESHOLD";
+    /// Bucket of the published model sets.
     pub const MODEL_BUCKET: &str = "MODEL_BUCKET";
+    /// Key prefix of the model sets, `models/` by default.
     pub const MODEL_PREFIX: &str = "MODEL_PREFIX";
+    /// Minutes between looks for a new model manifest.
     pub const MODEL_CHECK_MINUTES: &str = "MODEL_CHECK_MINUTES";
+    /// Ed25519 public key, 64 hex digits, that model manifests must be signed with.
     pub const MODEL_PUBLIC_KEY: &str = "MODEL_PUBLIC_KEY";
+    /// Minutes between merges of the adaptive thresholds into the state.
     pub const THRESHOLD_PERSIST_MINUTES: &str = "THRESHOLD_PERSIST_MINUTES";
+    /// Hours after which a log type's drift counts restart.
     pub const DRIFT_WINDOW_HOURS: &str = "DRIFT_WINDOW_HOURS";
+    /// Rows a log type's drift window needs before its PSI is published.
     pub const DRIFT_MIN_ROWS: &str = "DRIFT_MIN_ROWS";
+    /// Stream of the alert records.
     pub const ALERT_STREAM: &str = "ALERT_STREAM";
     /// Records per batch (enriched, delivered and checkpointed together).
     pub const BATCH_RECORDS: &str = "S3_SENTINEL_BATCH_RECORDS";
@@ -199,6 +232,7 @@ impl Config {
         Config::from_lookup(&env_lookup)
     }
 
+    #[cfg(test)]
     /// Reads an explicit map (tests, tools) instead of the process environment.
     pub fn from_map<K, V, S>(map: &HashMap<K, V, S>) -> Result<Config, ConfigError>
     where
@@ -209,6 +243,7 @@ impl Config {
         Config::from_lookup(&map_lookup(map))
     }
 
+    /// Reads variables through `lookup`, which returns `None` for unset ones.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let vars = Vars { lookup };
         let sentinel = sentinel_settings(&vars)?;
@@ -243,6 +278,7 @@ impl PipelineConfig {
         PipelineConfig::from_lookup(&env_lookup)
     }
 
+    /// Reads variables through `lookup`, which returns `None` for unset ones.
     pub fn from_lookup(
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<PipelineConfig, ConfigError> {

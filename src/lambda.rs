@@ -16,7 +16,9 @@ use crate::source::{ObjectRef, S3Source};
 
 /// The function between invocations: everything built at cold start.
 pub struct App {
+    /// Processes the objects of each invocation.
     pub runner: Runner,
+    /// What Lambda says about where the function runs.
     pub platform: Platform,
     /// The shared enrichment state is read by the first invocation, not at cold start, so
     /// the function asks for work as soon as its models are ready.
@@ -25,12 +27,14 @@ pub struct App {
 
 /// What the handler needs from the Lambda context.
 pub struct InvocationContext {
+    /// Lambda's request id of the invocation.
     pub request_id: String,
     /// Milliseconds since the Unix epoch, as Lambda gives it.
     pub deadline_ms: u64,
 }
 
 impl InvocationContext {
+    /// The deadline as an [`Instant`] on this process's clock.
     pub fn deadline(&self) -> Instant {
         let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
         Instant::now() + Duration::from_millis(self.deadline_ms.saturating_sub(now_ms))

@@ -1,27 +1,133 @@
 //! s3-sentinel-connector: AWS logs from S3 into Microsoft Sentinel, parsed into the
 //! built-in AWS tables, scored by ONNX models and mined for patterns on the way.
+//!
+//! The modules are layers, each using only the ones above it here (`tests/layers.rs`
+//! keeps it so; docs/ARCHITECTURE.md explains the order). They are private: what the
+//! binaries, the tests and library users need is re-exported below, by layer.
 
+#![warn(missing_docs)]
+
+mod config;
+mod enrich;
+mod features;
+mod formats;
+mod lambda;
+mod metrics;
+mod ml;
+mod patterns;
+mod record;
+mod runner;
+mod setup;
+mod sink;
+mod source;
+mod state;
+// Tooling the function never runs.
 #[cfg(feature = "tools")]
-pub mod azure;
+mod azure;
 #[cfg(feature = "tools")]
-pub mod cli;
-pub mod config;
+mod cli;
 #[cfg(feature = "tools")]
-pub mod emulator;
-pub mod enrich;
+mod emulator;
 #[cfg(feature = "tools")]
-pub mod evaluation;
-pub mod features;
-pub mod formats;
-pub mod lambda;
-pub mod metrics;
-pub mod ml;
-pub mod patterns;
-pub mod record;
-pub mod runner;
-pub mod setup;
-pub mod sink;
-pub mod source;
-pub mod state;
+mod evaluation;
 #[cfg(feature = "tools")]
-pub mod training;
+mod training;
+
+// Rows and their tables.
+pub use record::alert::{DEAD_LETTER_ALERT_PREFIX, DRIFT_ALERT_PREFIX};
+pub use record::json::write_record;
+pub use record::tables::{CONNECTOR_COLUMNS, check_record};
+pub use record::{ColumnType, LogType, Record, RecordId, Reject, Row, Table, Value, time};
+// Where objects come from, and their formats.
+pub use formats::vpcflow::looks_like_header as looks_like_vpc_flow_header;
+pub use formats::{
+    Collect, Detection, Emitter, Format, ObjectJob, ObjectOutcome, RecordSink, Stop, detect,
+    parse_object, parser_for,
+};
+pub use source::{DecodeLimits, LocalSource, ObjectRef, ObjectSource};
+// State kept between invocations.
+pub use state::local::LocalDirStore;
+pub use state::s3::S3StateStore;
+pub use state::{PutCondition, S3Location, StateError, StateStore, update};
+// Patterns and features.
+pub use features::{Extractor, FeatureSchema, N_FEATURES, catalog};
+pub use patterns::db::{self as pattern_db, PatternDb};
+pub use patterns::{
+    AnalyzerConfig, PATTERN_FEATURES, PatternAnalyzer, PatternId, TemplateMiner, pattern_features,
+};
+// The models.
+pub use ml::drift::DEFAULT_PSI_ALARM;
+pub use ml::manifest::{
+    AnomalyReport, ClassReport, ClassScores, MANIFEST_FILE, Manifest, ModelEntry, TrainingData,
+    TrainingReport,
+};
+pub use ml::runtime::{ModelSet, run_outputs, tensors};
+pub use ml::signing::{generate_keypair, sign};
+pub use ml::swap::{ModelSwapper, SIGNATURE_FILE, SwapConfig, SwapOutcome};
+pub use ml::{Category, ModelHandle, embedded};
+// Enrichment.
+pub use enrich::monitor::StoredDrift;
+pub use enrich::thresholds::STATE_KEY as THRESHOLDS_STATE_KEY;
+pub use enrich::{
+    AdaptiveThresholds, Connector, EnrichConfig, Enricher, ModelScorer, ModelSettings, ModelStage,
+    NoEnrichment, Priority, ThresholdConfig, default_stages,
+};
+// Delivery.
+pub use sink::dead_letter::{self, DeadLetter, DeadLetterLocation, ReplayOptions};
+pub use sink::sentinel::{
+    AuthError, FailureReason, SecretsManagerCredentials, SentinelClient, SentinelSettings,
+    StreamMap, packer, split_stream_target, validate_stream_name,
+};
+pub use sink::{
+    Delivery, DeliveryError, DeliveryReport, NdjsonDelivery, SentinelDelivery, deliver,
+    deliver_settled,
+};
+// Running objects through it all: the runner, its configuration, the Lambda.
+pub use config::{
+    Config, ConfigError, PipelineConfig, Platform, sentinel_from_env, sentinel_from_map, vars,
+};
+pub use lambda::{App, InvocationContext, init_tracing};
+pub use metrics::InvocationMetrics;
+pub use runner::ledger::ObjectLedger;
+pub use runner::{RunError, Runner, RunnerSettings};
+
+// Tooling.
+#[cfg(feature = "tools")]
+pub use azure::{
+    StreamDeclaration, UnknownColumns, content as sentinel_content, coverage, kql, schema, template,
+};
+#[cfg(feature = "tools")]
+pub use azure::{coverage::Coverage, template::TemplateOptions};
+#[cfg(feature = "tools")]
+pub use cli::Command;
+#[cfg(feature = "tools")]
+pub use cli::eval::{
+    SequenceEvalArgs, format_sequence_eval, format_template_scores, read_labelled, sequences,
+    templates as template_scores,
+};
+#[cfg(feature = "tools")]
+pub use cli::patterns::{mine_lines, write_csv};
+#[cfg(feature = "tools")]
+pub use cli::run as run_command;
+#[cfg(feature = "tools")]
+pub use emulator::{
+    Emulator, EmulatorOptions, ErrorFaults, Fault, FaultPlan, RunningEmulator, ThrottleFaults,
+};
+#[cfg(feature = "tools")]
+pub use evaluation::models::{EvalOptions, compare, evaluate_models};
+#[cfg(feature = "tools")]
+pub use evaluation::report::{PLOT_IDS, render as render_report};
+#[cfg(feature = "tools")]
+pub use training::artifacts::{self, Provenance, train_and_export};
+#[cfg(feature = "tools")]
+pub use training::labelled::{parse_raw, write_generated};
+#[cfg(feature = "tools")]
+pub use training::metrics::{binary_scores, roc_auc};
+#[cfg(feature = "tools")]
+pub use training::replay::analyze_as_delivered;
+#[cfg(feature = "tools")]
+pub use training::synth::{self, SynthConfig};
+#[cfg(feature = "tools")]
+pub use training::train::{TrainConfig, train};
+#[cfg(feature = "tools")]
+pub use training::{onnx, update::UpdateError};

@@ -11,24 +11,24 @@
 use crate::common;
 use crate::delivery_support;
 
-use s3_sentinel_connector::enrich::Enricher as _;
+use s3_sentinel_connector::Enricher as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use s3_sentinel_connector::azure::content;
-use s3_sentinel_connector::azure::coverage::{self, Coverage};
-use s3_sentinel_connector::azure::kql;
-use s3_sentinel_connector::azure::schema::{self, StreamDeclaration, UnknownColumns};
-use s3_sentinel_connector::azure::template::{self, TemplateOptions};
-use s3_sentinel_connector::emulator::EmulatorOptions;
-use s3_sentinel_connector::formats::{Collect, Format};
-use s3_sentinel_connector::formats::{ObjectJob, parse_object};
-use s3_sentinel_connector::record::tables::{CONNECTOR_COLUMNS, ColumnType};
-use s3_sentinel_connector::record::{LogType, Record, Table};
-use s3_sentinel_connector::sink::sentinel::StreamMap;
+use s3_sentinel_connector::EmulatorOptions;
+use s3_sentinel_connector::StreamMap;
+use s3_sentinel_connector::kql;
+use s3_sentinel_connector::sentinel_content;
+use s3_sentinel_connector::{CONNECTOR_COLUMNS, ColumnType};
+use s3_sentinel_connector::{Collect, Format};
+use s3_sentinel_connector::{Coverage, coverage};
+use s3_sentinel_connector::{LogType, Record, Table};
+use s3_sentinel_connector::{ObjectJob, parse_object};
+use s3_sentinel_connector::{StreamDeclaration, UnknownColumns, schema};
+use s3_sentinel_connector::{TemplateOptions, template};
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -123,13 +123,12 @@ fn shared_sample_records() -> Vec<Record> {
 /// The rows the connector sends for `records`: enriched by the default enrichment stages
 /// (patterns, then the embedded models), alerts included.
 fn enriched_rows(mut records: Vec<Record>) -> Vec<(Table, serde_json::Map<String, Value>)> {
-    let enricher =
-        s3_sentinel_connector::enrich::default_stages(Default::default(), None, None).unwrap();
+    let enricher = s3_sentinel_connector::default_stages(Default::default(), None, None).unwrap();
     // The stages add columns to the records and return extra rows (alerts).
     let alerts = enricher.enrich(&mut records);
     records
         .iter()
-        .map(s3_sentinel_connector::record::Row::from_record)
+        .map(s3_sentinel_connector::Row::from_record)
         .chain(alerts)
         .map(|row| {
             let object: serde_json::Map<String, Value> =
@@ -444,21 +443,20 @@ fn evaluate_stream_map(value: &str) -> String {
 
 #[test]
 fn the_stream_map_output_is_the_connectors_default() {
-    let config =
-        s3_sentinel_connector::config::sentinel_from_map(&std::collections::HashMap::from([
-            (
-                "SENTINEL_INGESTION_ENDPOINT",
-                "https://x.eastus-1.ingest.monitor.azure.com",
-            ),
-            (
-                "SENTINEL_DCR_IMMUTABLE_ID",
-                "dcr-0123456789abcdef0123456789abcdef",
-            ),
-            ("AZURE_TENANT_ID", "t"),
-            ("AZURE_CLIENT_ID", "c"),
-            ("AZURE_CLIENT_SECRET", "s"),
-        ]))
-        .unwrap();
+    let config = s3_sentinel_connector::sentinel_from_map(&std::collections::HashMap::from([
+        (
+            "SENTINEL_INGESTION_ENDPOINT",
+            "https://x.eastus-1.ingest.monitor.azure.com",
+        ),
+        (
+            "SENTINEL_DCR_IMMUTABLE_ID",
+            "dcr-0123456789abcdef0123456789abcdef",
+        ),
+        ("AZURE_TENANT_ID", "t"),
+        ("AZURE_CLIENT_ID", "c"),
+        ("AZURE_CLIENT_SECRET", "s"),
+    ]))
+    .unwrap();
     let defaults = StreamMap::default();
     let subset = vec![
         Table::AwsCloudTrail,
@@ -480,8 +478,7 @@ fn the_stream_map_output_is_the_connectors_default() {
         for (index, group) in options.dcr_groups().iter().enumerate() {
             for table in group {
                 let target = parsed.stream_for(*table);
-                let (dcr, stream) =
-                    s3_sentinel_connector::sink::sentinel::split_stream_target(&target);
+                let (dcr, stream) = s3_sentinel_connector::split_stream_target(&target);
                 // The first DCR is SENTINEL_DCR_IMMUTABLE_ID: its streams need no prefix,
                 // and they are the connector's defaults.
                 if index == 0 {
@@ -729,7 +726,7 @@ async fn the_emulator_serves_exactly_the_templates_streams() {
 #[test]
 fn sentinel_content_is_current_and_reads_only_existing_columns() {
     let dir = crate_dir().join("docs/sentinel");
-    for (relative, text) in content::files() {
+    for (relative, text) in sentinel_content::files() {
         let path = dir.join(&relative);
         let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
@@ -742,9 +739,9 @@ fn sentinel_content_is_current_and_reads_only_existing_columns() {
             "{relative} is stale; run `s3-sentinel sentinel-content --out docs/sentinel`"
         );
     }
-    let tables = content::workspace_tables();
+    let tables = sentinel_content::workspace_tables();
     let lookup = |name: &str| tables.get(name).cloned();
-    for (origin, query) in content::queries() {
+    for (origin, query) in sentinel_content::queries() {
         let used =
             kql::check_query(&query, &lookup).unwrap_or_else(|e| panic!("{origin}: {e}\n{query}"));
         // The ML columns are on the tables the query names, under their workspace names.
@@ -756,7 +753,7 @@ fn sentinel_content_is_current_and_reads_only_existing_columns() {
         }
     }
     // Entity mappings name columns the query outputs.
-    for rule in content::analytics_rules() {
+    for rule in sentinel_content::analytics_rules() {
         let tokens = kql::tokens(&rule.query).unwrap();
         let bound = kql::bound_names(&tokens);
         for (_, fields) in rule.entities {
@@ -765,14 +762,14 @@ fn sentinel_content_is_current_and_reads_only_existing_columns() {
             }
         }
     }
-    let ids: BTreeSet<&str> = content::analytics_rules()
+    let ids: BTreeSet<&str> = sentinel_content::analytics_rules()
         .iter()
         .map(|r| r.id)
-        .chain(content::hunting_queries().iter().map(|q| q.id))
+        .chain(sentinel_content::hunting_queries().iter().map(|q| q.id))
         .collect();
     assert_eq!(
         ids.len(),
-        content::analytics_rules().len() + content::hunting_queries().len()
+        sentinel_content::analytics_rules().len() + sentinel_content::hunting_queries().len()
     );
     // Names of connector columns in the content are the `_CF` ones on built-in tables.
     for (name, _) in CONNECTOR_COLUMNS {
@@ -791,7 +788,7 @@ fn coverage_of_the_built_in_tables() {
     let mut buf = Vec::new();
     for record in all_records() {
         buf.clear();
-        s3_sentinel_connector::record::json::write_record(&record, &mut buf);
+        s3_sentinel_connector::write_record(&record, &mut buf);
         let row: serde_json::Map<String, Value> = serde_json::from_slice(&buf).unwrap();
         cov.add_row(&row).unwrap();
     }
@@ -820,9 +817,9 @@ fn coverage_of_the_built_in_tables() {
 /// named so that the connector health rule matches it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_lettered_rows_raise_a_health_alert_the_health_rule_matches() {
-    use s3_sentinel_connector::sink::Delivery;
-    use s3_sentinel_connector::sink::SentinelDelivery;
-    use s3_sentinel_connector::sink::dead_letter::DeadLetter;
+    use s3_sentinel_connector::DeadLetter;
+    use s3_sentinel_connector::Delivery;
+    use s3_sentinel_connector::SentinelDelivery;
 
     let emulator = delivery_support::start_emulator(EmulatorOptions::default()).await;
     // A mapping mistake: CloudTrail rows into the WAF stream are refused with 400.
@@ -853,7 +850,7 @@ async fn dead_lettered_rows_raise_a_health_alert_the_health_rule_matches() {
     let alert = &alerts[0];
     let name = alert["AlertName"].as_str().unwrap();
     assert!(
-        name.starts_with(content::DEAD_LETTER_ALERT_PREFIX),
+        name.starts_with(sentinel_content::DEAD_LETTER_ALERT_PREFIX),
         "{name}"
     );
     assert!(name.contains("20 rows of AWSCloudTrail"), "{name}");
@@ -864,13 +861,13 @@ async fn dead_lettered_rows_raise_a_health_alert_the_health_rule_matches() {
             .unwrap()
             .contains("s3-sentinel replay")
     );
-    let rule = content::analytics_rules()
+    let rule = sentinel_content::analytics_rules()
         .into_iter()
         .find(|r| r.file == "S3Sentinel-ConnectorHealthAlerts.yaml")
         .unwrap();
     assert!(rule.query.contains(&format!(
         "AlertName startswith \"{}\"",
-        content::DEAD_LETTER_ALERT_PREFIX
+        sentinel_content::DEAD_LETTER_ALERT_PREFIX
     )));
 }
 

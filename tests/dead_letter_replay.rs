@@ -7,14 +7,14 @@ use crate::common;
 use std::process::Command;
 use std::sync::Arc;
 
-use s3_sentinel_connector::config::vars;
-use s3_sentinel_connector::emulator::{EmulatorOptions, FaultPlan, ThrottleFaults};
-use s3_sentinel_connector::record::Row;
-use s3_sentinel_connector::sink::dead_letter::{self, DeadLetter, ReplayOptions};
-use s3_sentinel_connector::sink::sentinel::{SentinelClient, StreamMap};
-use s3_sentinel_connector::sink::{deliver, deliver_settled};
-use s3_sentinel_connector::state::S3Location;
-use s3_sentinel_connector::state::s3::S3StateStore;
+use s3_sentinel_connector::Row;
+use s3_sentinel_connector::S3Location;
+use s3_sentinel_connector::S3StateStore;
+use s3_sentinel_connector::vars;
+use s3_sentinel_connector::{DeadLetter, ReplayOptions, dead_letter};
+use s3_sentinel_connector::{EmulatorOptions, FaultPlan, ThrottleFaults};
+use s3_sentinel_connector::{SentinelClient, StreamMap};
+use s3_sentinel_connector::{deliver, deliver_settled};
 
 use crate::delivery_support::*;
 
@@ -295,7 +295,7 @@ async fn rows_left_unsent_by_the_deadline_can_be_settled_into_the_dead_letter() 
     assert!(delivered.report.unsent.is_empty());
     assert_eq!(delivered.report.failed.len(), 600);
     assert_eq!(delivered.dead_lettered.rows, 600);
-    let counts = &delivered.report.by_log_type[&s3_sentinel_connector::record::LogType::CloudTrail];
+    let counts = &delivered.report.by_log_type[&s3_sentinel_connector::LogType::CloudTrail];
     assert_eq!((counts.failed, counts.unsent), (600, 0));
     let keys = dl.list().await.unwrap();
     let file = dl.read(&keys[0]).await.unwrap().unwrap();

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use s3_sentinel_connector::record::Table;
-use s3_sentinel_connector::record::tables::CONNECTOR_COLUMNS;
+use s3_sentinel_connector::CONNECTOR_COLUMNS;
+use s3_sentinel_connector::Table;
 
 fn docs_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/tables")

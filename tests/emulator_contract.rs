@@ -8,7 +8,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::{Value, json};
 
-use s3_sentinel_connector::emulator::EmulatorOptions;
+use s3_sentinel_connector::EmulatorOptions;
 
 use crate::delivery_support::start_emulator;
 

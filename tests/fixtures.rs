@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use s3_sentinel_connector::formats::{Collect, Detection, Format, detect};
-use s3_sentinel_connector::formats::{ObjectJob, ObjectOutcome, parse_object};
-use s3_sentinel_connector::record::tables::check_record;
-use s3_sentinel_connector::record::{LogType, Value};
+use s3_sentinel_connector::check_record;
+use s3_sentinel_connector::{Collect, Detection, Format, detect};
+use s3_sentinel_connector::{LogType, Value};
+use s3_sentinel_connector::{ObjectJob, ObjectOutcome, parse_object};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use crate::common::runtime_api::{Outcome, RuntimeApi};
 use aws_sdk_s3::primitives::ByteStream;
-use s3_sentinel_connector::emulator::{
+use s3_sentinel_connector::Collect;
+use s3_sentinel_connector::Table;
+use s3_sentinel_connector::{
     Emulator, EmulatorOptions, ErrorFaults, FaultPlan, RunningEmulator, ThrottleFaults,
 };
-use s3_sentinel_connector::formats::Collect;
-use s3_sentinel_connector::formats::{ObjectJob, parse_object};
-use s3_sentinel_connector::record::Table;
+use s3_sentinel_connector::{ObjectJob, parse_object};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
@@ -626,8 +626,8 @@ async fn fault_500_and_503_runs() {
                 status: 500,
             }),
             sequence: vec![
-                s3_sentinel_connector::emulator::Fault::Status { status: 503 },
-                s3_sentinel_connector::emulator::Fault::Status { status: 503 },
+                s3_sentinel_connector::Fault::Status { status: 503 },
+                s3_sentinel_connector::Fault::Status { status: 503 },
             ],
             ..FaultPlan::default()
         },

@@ -12,13 +12,13 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use s3_sentinel_connector::ml::ModelHandle;
-use s3_sentinel_connector::ml::embedded;
-use s3_sentinel_connector::ml::manifest::Manifest;
-use s3_sentinel_connector::ml::swap::{ModelSwapper, SwapConfig, SwapOutcome};
-use s3_sentinel_connector::state::StateStore;
-use s3_sentinel_connector::state::s3::S3StateStore;
-use s3_sentinel_connector::training::synth::{self, SynthConfig};
+use s3_sentinel_connector::Manifest;
+use s3_sentinel_connector::ModelHandle;
+use s3_sentinel_connector::S3StateStore;
+use s3_sentinel_connector::StateStore;
+use s3_sentinel_connector::embedded;
+use s3_sentinel_connector::{ModelSwapper, SwapConfig, SwapOutcome};
+use s3_sentinel_connector::{SynthConfig, synth};
 
 const BIN: &str = env!("CARGO_BIN_EXE_s3-sentinel");
 const PREFIX: &str = "models/prod/";
@@ -78,7 +78,7 @@ fn trained_on_wrong_labels(dir: &Path) -> PathBuf {
         ..SynthConfig::default()
     });
     let mut buffer = Vec::new();
-    s3_sentinel_connector::training::labelled::write_generated(&items, &mut buffer).unwrap();
+    s3_sentinel_connector::write_generated(&items, &mut buffer).unwrap();
     // Critical and normal stay right, so the set passes the probe batch (which checks
     // that a known-critical event outranks a routine one) and only the gate stops it.
     fn rotate(label: &str) -> &str {

@@ -22,16 +22,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
-use s3_sentinel_connector::enrich::{Connector, Priority};
-use s3_sentinel_connector::features::catalog;
-use s3_sentinel_connector::ml::Category;
-use s3_sentinel_connector::patterns::AnalyzerConfig;
-use s3_sentinel_connector::record::{LogType, Record};
-use s3_sentinel_connector::training::artifacts;
-use s3_sentinel_connector::training::labelled::parse_raw;
-use s3_sentinel_connector::training::metrics::{binary_scores, roc_auc};
-use s3_sentinel_connector::training::replay::analyze_as_delivered;
-use s3_sentinel_connector::training::synth::{self, SynthConfig};
+use s3_sentinel_connector::AnalyzerConfig;
+use s3_sentinel_connector::Category;
+use s3_sentinel_connector::analyze_as_delivered;
+use s3_sentinel_connector::artifacts;
+use s3_sentinel_connector::catalog;
+use s3_sentinel_connector::parse_raw;
+use s3_sentinel_connector::{Connector, Priority};
+use s3_sentinel_connector::{LogType, Record};
+use s3_sentinel_connector::{SynthConfig, synth};
+use s3_sentinel_connector::{binary_scores, roc_auc};
 
 /// Client strings of ordinary tools, assigned round-robin to the attack events.
 const ORDINARY_AGENTS: &[&str] = &[

@@ -3,12 +3,12 @@
 
 use std::process::Command;
 
-use s3_sentinel_connector::evaluation::models::{EvalOptions, compare, evaluate_models};
-use s3_sentinel_connector::evaluation::report::{PLOT_IDS, render};
-use s3_sentinel_connector::ml::{Category, embedded};
-use s3_sentinel_connector::record::Record;
-use s3_sentinel_connector::training::labelled::parse_raw;
-use s3_sentinel_connector::training::synth::{self, SynthConfig};
+use s3_sentinel_connector::Record;
+use s3_sentinel_connector::parse_raw;
+use s3_sentinel_connector::{Category, embedded};
+use s3_sentinel_connector::{EvalOptions, compare, evaluate_models};
+use s3_sentinel_connector::{PLOT_IDS, render_report};
+use s3_sentinel_connector::{SynthConfig, synth};
 
 fn held_out(scale: f64) -> (Vec<Record>, Vec<Category>) {
     let items = synth::generate(&SynthConfig {
@@ -53,7 +53,7 @@ fn evaluation_measures_every_metric_and_the_report_has_every_plot() {
 
     let comparison = compare(&e, &e);
     assert!(comparison.regressions(0.0).is_empty());
-    let html = render(&e, Some((&e, &comparison))).unwrap();
+    let html = render_report(&e, Some((&e, &comparison))).unwrap();
     for id in PLOT_IDS {
         let start = html
             .find(&format!("<figure id=\"{id}\">"))
@@ -67,7 +67,7 @@ fn evaluation_measures_every_metric_and_the_report_has_every_plot() {
     }
 
     // Without a baseline the comparison figure says how to get one.
-    let alone = render(&e, None).unwrap();
+    let alone = render_report(&e, None).unwrap();
     assert!(alone.contains("--baseline"));
 }
 

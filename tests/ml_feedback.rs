@@ -3,10 +3,10 @@
 
 use std::process::Command;
 
-use s3_sentinel_connector::ml::Category;
-use s3_sentinel_connector::ml::manifest::Manifest;
-use s3_sentinel_connector::training::labelled::parse_raw;
-use s3_sentinel_connector::training::synth::{self, SynthConfig};
+use s3_sentinel_connector::Category;
+use s3_sentinel_connector::Manifest;
+use s3_sentinel_connector::parse_raw;
+use s3_sentinel_connector::{SynthConfig, synth};
 
 const BIN: &str = env!("CARGO_BIN_EXE_s3-sentinel");
 

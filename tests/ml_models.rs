@@ -3,18 +3,18 @@
 
 use std::sync::Arc;
 
-use s3_sentinel_connector::enrich::Enricher as _;
-use s3_sentinel_connector::enrich::{Connector, Priority};
-use s3_sentinel_connector::enrich::{ModelSettings, ModelStage};
-use s3_sentinel_connector::features::{Extractor, N_FEATURES};
-use s3_sentinel_connector::ml::runtime::tensors;
-use s3_sentinel_connector::ml::{Category, embedded, runtime};
-use s3_sentinel_connector::record::{LogType, Record};
-use s3_sentinel_connector::state::local::LocalDirStore;
-use s3_sentinel_connector::training::labelled::parse_raw;
-use s3_sentinel_connector::training::onnx;
-use s3_sentinel_connector::training::synth::{self, SynthConfig};
-use s3_sentinel_connector::training::train::{TrainConfig, train};
+use s3_sentinel_connector::Enricher as _;
+use s3_sentinel_connector::LocalDirStore;
+use s3_sentinel_connector::onnx;
+use s3_sentinel_connector::parse_raw;
+use s3_sentinel_connector::tensors;
+use s3_sentinel_connector::{Category, embedded, run_outputs};
+use s3_sentinel_connector::{Connector, Priority};
+use s3_sentinel_connector::{Extractor, N_FEATURES};
+use s3_sentinel_connector::{LogType, Record};
+use s3_sentinel_connector::{ModelSettings, ModelStage};
+use s3_sentinel_connector::{SynthConfig, synth};
+use s3_sentinel_connector::{TrainConfig, train};
 
 fn cloudtrail(event: serde_json::Value) -> Record {
     parse_raw(LogType::CloudTrail, &event.to_string(), None, "test").unwrap()
@@ -155,7 +155,7 @@ fn tract_reproduces_smartcore_on_held_out_generated_rows() {
     };
 
     let anomaly = onnx::encode(&onnx::anomaly_graph(&models.anomaly, &info("anomaly")));
-    let out = runtime::run_outputs(
+    let out = run_outputs(
         &anomaly,
         rows,
         &[tensors::ANOMALY_SCORE, tensors::PROJECTION],
@@ -180,7 +180,7 @@ fn tract_reproduces_smartcore_on_held_out_generated_rows() {
         &models.classifier,
         &info("classifier"),
     ));
-    let out = runtime::run_outputs(&classifier, rows, &[tensors::PROBABILITIES]).unwrap();
+    let out = run_outputs(&classifier, rows, &[tensors::PROBABILITIES]).unwrap();
     let reference = models.classifier.reference(rows).unwrap();
     let prob_diff = max_diff(&out[0], &reference.probabilities);
     println!("max |tract - smartcore|: class probabilities {prob_diff:.2e}");
@@ -211,9 +211,7 @@ async fn the_runner_stage_enriches_and_keeps_thresholds_in_the_state_store() {
     let service = Arc::new(
         ModelStage::new(
             settings,
-            Some(Arc::new(
-                s3_sentinel_connector::state::local::LocalDirStore::new(models_dir.path()),
-            )),
+            Some(Arc::new(LocalDirStore::new(models_dir.path()))),
             Some(Arc::new(LocalDirStore::new(state_dir.path()))),
         )
         .unwrap(),
@@ -255,7 +253,7 @@ async fn the_runner_stage_enriches_and_keeps_thresholds_in_the_state_store() {
     assert!(
         state_dir
             .path()
-            .join(s3_sentinel_connector::enrich::thresholds::STATE_KEY)
+            .join(s3_sentinel_connector::THRESHOLDS_STATE_KEY)
             .exists()
     );
 }

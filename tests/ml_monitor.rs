@@ -6,27 +6,27 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use s3_sentinel_connector::azure::StreamDeclaration;
-use s3_sentinel_connector::azure::schema::UnknownColumns;
-use s3_sentinel_connector::enrich::Enricher as _;
-use s3_sentinel_connector::enrich::monitor::StoredDrift;
-use s3_sentinel_connector::enrich::{ModelSettings, ModelStage};
-use s3_sentinel_connector::features::Extractor;
-use s3_sentinel_connector::metrics::InvocationMetrics;
-use s3_sentinel_connector::ml::drift::DEFAULT_PSI_ALARM;
-use s3_sentinel_connector::ml::manifest::Manifest;
-use s3_sentinel_connector::ml::{Category, embedded};
-use s3_sentinel_connector::patterns::AnalyzerConfig;
-use s3_sentinel_connector::record::Row;
-use s3_sentinel_connector::record::alert::DRIFT_ALERT_PREFIX;
-use s3_sentinel_connector::record::{Record, Table};
-use s3_sentinel_connector::state::StateStore;
-use s3_sentinel_connector::state::local::LocalDirStore;
-use s3_sentinel_connector::training::artifacts::{Provenance, train_and_export};
-use s3_sentinel_connector::training::labelled::parse_raw;
-use s3_sentinel_connector::training::replay::analyze_as_delivered;
-use s3_sentinel_connector::training::synth::{self, SynthConfig};
-use s3_sentinel_connector::training::train::TrainConfig;
+use s3_sentinel_connector::AnalyzerConfig;
+use s3_sentinel_connector::DEFAULT_PSI_ALARM;
+use s3_sentinel_connector::DRIFT_ALERT_PREFIX;
+use s3_sentinel_connector::Enricher as _;
+use s3_sentinel_connector::Extractor;
+use s3_sentinel_connector::InvocationMetrics;
+use s3_sentinel_connector::LocalDirStore;
+use s3_sentinel_connector::Manifest;
+use s3_sentinel_connector::Row;
+use s3_sentinel_connector::StateStore;
+use s3_sentinel_connector::StoredDrift;
+use s3_sentinel_connector::StreamDeclaration;
+use s3_sentinel_connector::TrainConfig;
+use s3_sentinel_connector::UnknownColumns;
+use s3_sentinel_connector::analyze_as_delivered;
+use s3_sentinel_connector::parse_raw;
+use s3_sentinel_connector::{Category, embedded};
+use s3_sentinel_connector::{ModelSettings, ModelStage};
+use s3_sentinel_connector::{Provenance, train_and_export};
+use s3_sentinel_connector::{Record, Table};
+use s3_sentinel_connector::{SynthConfig, synth};
 
 /// Generated traffic as the models meet it in the function: through the pattern stage.
 fn held_out(seed: u64, scale: f64) -> Vec<(Record, Category)> {

@@ -6,12 +6,12 @@ use crate::common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use s3_sentinel_connector::ml::ModelHandle;
-use s3_sentinel_connector::ml::embedded;
-use s3_sentinel_connector::ml::manifest::{MANIFEST_FILE, Manifest};
-use s3_sentinel_connector::ml::swap::{ModelSwapper, SIGNATURE_FILE, SwapConfig, SwapOutcome};
-use s3_sentinel_connector::state::StateStore;
-use s3_sentinel_connector::state::s3::S3StateStore;
+use s3_sentinel_connector::ModelHandle;
+use s3_sentinel_connector::S3StateStore;
+use s3_sentinel_connector::StateStore;
+use s3_sentinel_connector::embedded;
+use s3_sentinel_connector::{MANIFEST_FILE, Manifest};
+use s3_sentinel_connector::{ModelSwapper, SIGNATURE_FILE, SwapConfig, SwapOutcome};
 
 struct Bucket {
     client: aws_sdk_s3::Client,
@@ -199,7 +199,7 @@ async fn checks_at_most_once_per_interval() {
 async fn signed_manifests_only_when_a_key_is_configured() {
     let b = bucket().await;
     let handle = ModelHandle::new(embedded::load().unwrap());
-    let (private, public) = s3_sentinel_connector::ml::signing::generate_keypair();
+    let (private, public) = s3_sentinel_connector::generate_keypair();
     let mut swapper = swapper(
         &b,
         &handle,
@@ -222,14 +222,14 @@ async fn signed_manifests_only_when_a_key_is_configured() {
         other => panic!("{other:?}"),
     }
     // Signed with another key: refused.
-    let (other_private, _) = s3_sentinel_connector::ml::signing::generate_keypair();
+    let (other_private, _) = s3_sentinel_connector::generate_keypair();
     let bytes = manifest.to_json();
     let mut manifest_v3 = manifest.clone();
     manifest_v3.set_version = "v3-signed".into();
     let bytes_v3 = manifest_v3.to_json();
     b.put(
         &format!("models/prod/{SIGNATURE_FILE}"),
-        s3_sentinel_connector::ml::signing::sign(&other_private, &bytes_v3)
+        s3_sentinel_connector::sign(&other_private, &bytes_v3)
             .unwrap()
             .as_bytes(),
     )
@@ -242,7 +242,7 @@ async fn signed_manifests_only_when_a_key_is_configured() {
     // Signed with the right key: served.
     b.put(
         &format!("models/prod/{SIGNATURE_FILE}"),
-        s3_sentinel_connector::ml::signing::sign(&private, &bytes)
+        s3_sentinel_connector::sign(&private, &bytes)
             .unwrap()
             .as_bytes(),
     )

@@ -2,10 +2,10 @@
 //! concurrent functions.
 
 use chrono::{Duration, TimeZone, Utc};
-use s3_sentinel_connector::enrich::thresholds::{AdaptiveThresholds, STATE_KEY, ThresholdConfig};
-use s3_sentinel_connector::record::LogType;
-use s3_sentinel_connector::state::StateStore;
-use s3_sentinel_connector::state::local::LocalDirStore;
+use s3_sentinel_connector::LocalDirStore;
+use s3_sentinel_connector::LogType;
+use s3_sentinel_connector::StateStore;
+use s3_sentinel_connector::{AdaptiveThresholds, THRESHOLDS_STATE_KEY, ThresholdConfig};
 
 fn config() -> ThresholdConfig {
     ThresholdConfig {
@@ -47,7 +47,7 @@ async fn history_survives_cold_starts_and_merges_concurrent_writers() {
     cold.persist(&store, now + Duration::days(7)).await.unwrap();
     let total = cold.state().log_types["WAF"].total;
     assert!((total - 61.0).abs() < 1e-6, "{total}");
-    assert!(store.get(STATE_KEY).await.unwrap().is_some());
+    assert!(store.get(THRESHOLDS_STATE_KEY).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -56,13 +56,13 @@ async fn corrupt_state_is_a_clear_error() {
     let store = LocalDirStore::new(dir.path());
     store
         .put(
-            STATE_KEY,
+            THRESHOLDS_STATE_KEY,
             b"not json".to_vec(),
-            s3_sentinel_connector::state::PutCondition::Always,
+            s3_sentinel_connector::PutCondition::Always,
         )
         .await
         .unwrap();
     let mut t = AdaptiveThresholds::new(config());
     let err = t.load(&store).await.unwrap_err().to_string();
-    assert!(err.contains(STATE_KEY), "{err}");
+    assert!(err.contains(THRESHOLDS_STATE_KEY), "{err}");
 }

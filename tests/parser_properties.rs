@@ -8,8 +8,8 @@
 
 use proptest::prelude::*;
 
-use s3_sentinel_connector::formats::{Collect, Emitter, Format, parser_for, vpcflow};
-use s3_sentinel_connector::record::tables::check_record;
+use s3_sentinel_connector::check_record;
+use s3_sentinel_connector::{Collect, Emitter, Format, looks_like_vpc_flow_header, parser_for};
 
 fn run(format: Format, input: &[u8]) -> Collect {
     let mut sink = Collect::default();
@@ -56,7 +56,7 @@ fn assert_lines_accounted(format: Format, input: &[u8], got: &Collect) {
         Format::VpcFlow => {
             let headers = content
                 .iter()
-                .filter(|l| vpcflow::looks_like_header(&String::from_utf8_lossy(l)))
+                .filter(|l| looks_like_vpc_flow_header(&String::from_utf8_lossy(l)))
                 .count();
             assert_eq!(total, content.len() - headers);
         }

@@ -7,11 +7,9 @@ use crate::common;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use s3_sentinel_connector::patterns::db::PatternDb;
-use s3_sentinel_connector::patterns::{
-    AnalyzerConfig, PATTERN_FEATURES, PatternAnalyzer, pattern_features,
-};
-use s3_sentinel_connector::record::{LogType, Record};
+use s3_sentinel_connector::PatternDb;
+use s3_sentinel_connector::{AnalyzerConfig, PATTERN_FEATURES, PatternAnalyzer, pattern_features};
+use s3_sentinel_connector::{LogType, Record};
 use serde_json::Value;
 
 fn record(event: &Value) -> Record {

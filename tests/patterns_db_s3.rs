@@ -6,9 +6,9 @@ use crate::common;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use s3_sentinel_connector::patterns::PatternId;
-use s3_sentinel_connector::patterns::db::{self, PatternDb};
-use s3_sentinel_connector::state::s3::S3StateStore;
+use s3_sentinel_connector::PatternId;
+use s3_sentinel_connector::S3StateStore;
+use s3_sentinel_connector::{PatternDb, pattern_db};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_concurrent_writers_lose_no_count() {
@@ -45,7 +45,7 @@ async fn two_concurrent_writers_lose_no_count() {
                     at,
                     None,
                 );
-                db::persist(&*store, db::DEFAULT_KEY, &delta, at)
+                pattern_db::persist(&*store, pattern_db::DEFAULT_KEY, &delta, at)
                     .await
                     .unwrap();
             }
@@ -55,7 +55,9 @@ async fn two_concurrent_writers_lose_no_count() {
         w.await.unwrap();
     }
 
-    let stored = db::load(&*store, db::DEFAULT_KEY).await.unwrap();
+    let stored = pattern_db::load(&*store, pattern_db::DEFAULT_KEY)
+        .await
+        .unwrap();
     assert_eq!(stored.get(shared).unwrap().count, 2 * FLUSHES * 3);
     assert_eq!(stored.get(PatternId(10)).unwrap().count, FLUSHES);
     assert_eq!(stored.get(PatternId(11)).unwrap().count, FLUSHES);

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use s3_sentinel_connector::cli::eval::{SequenceEvalArgs, format_sequence_eval, sequences};
+use s3_sentinel_connector::{SequenceEvalArgs, format_sequence_eval, sequences};
 
 #[test]
 fn hdfs_session_anomalies_reach_the_f1_goal() {

@@ -3,18 +3,17 @@
 
 use crate::common;
 
+use s3_sentinel_connector::{format_template_scores, read_labelled, template_scores};
 use std::io::Write;
 use std::process::{Command, Stdio};
-
-use s3_sentinel_connector::cli::eval;
 
 #[test]
 fn loghub_grouping_and_parsing_accuracy_meet_the_goals() {
     let Some(shared) = common::shared_dir() else {
         return;
     };
-    let rows = eval::templates(&shared.join("datasets/loghub-2k")).unwrap();
-    println!("{}", eval::format_template_scores(&rows));
+    let rows = template_scores(&shared.join("datasets/loghub-2k")).unwrap();
+    println!("{}", format_template_scores(&rows));
     assert_eq!(rows.len(), 8);
     let n = rows.len() as f64;
     let ga = rows.iter().map(|r| r.scores.grouping_accuracy).sum::<f64>() / n;
@@ -44,7 +43,7 @@ fn patterns_command_writes_one_row_per_line_in_order() {
     let Some(shared) = common::shared_dir() else {
         return;
     };
-    let (contents, _) = eval::read_labelled(
+    let (contents, _) = read_labelled(
         &shared.join("datasets/loghub-2k/OpenSSH/OpenSSH_2k.log_structured_corrected.csv"),
     )
     .unwrap();

@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use s3_sentinel_connector::enrich::NoEnrichment;
-use s3_sentinel_connector::record::{RecordId, Reject, Row};
-use s3_sentinel_connector::runner::{RunError, Runner, RunnerSettings};
-use s3_sentinel_connector::sink::{Delivery, DeliveryError, DeliveryReport};
-use s3_sentinel_connector::source::LocalSource;
-use s3_sentinel_connector::source::ObjectRef;
-use s3_sentinel_connector::state::local::LocalDirStore;
+use s3_sentinel_connector::LocalDirStore;
+use s3_sentinel_connector::LocalSource;
+use s3_sentinel_connector::NoEnrichment;
+use s3_sentinel_connector::ObjectRef;
+use s3_sentinel_connector::{Delivery, DeliveryError, DeliveryReport};
+use s3_sentinel_connector::{RecordId, Reject, Row};
+use s3_sentinel_connector::{RunError, Runner, RunnerSettings};
 use std::sync::Arc;
 
 #[derive(Default)]
@@ -175,7 +175,7 @@ async fn a_concurrent_duplicate_backs_off() {
     delivery.fail_after_rows.store(usize::MAX, Ordering::SeqCst);
     let runner = runner(dir.path(), delivery.clone());
     let store = LocalDirStore::new(dir.path().join("state"));
-    let ledger = s3_sentinel_connector::runner::ledger::ObjectLedger::new(&store);
+    let ledger = s3_sentinel_connector::ObjectLedger::new(&store);
     // Another invocation holds the object.
     let mut claimed = object.clone();
     claimed.etag = Some(
@@ -203,7 +203,7 @@ trait OpenEtag {
 
 impl OpenEtag for LocalSource {
     async fn open_etag(&self, object: &ObjectRef) -> String {
-        use s3_sentinel_connector::source::ObjectSource;
+        use s3_sentinel_connector::ObjectSource;
         self.open(object).await.unwrap().etag.unwrap()
     }
 }

@@ -16,9 +16,9 @@ use crate::common;
 use std::fs::File;
 use std::path::Path;
 
-use s3_sentinel_connector::formats::{Collect, Detection, Format, detect};
-use s3_sentinel_connector::formats::{ObjectJob, parse_object};
-use s3_sentinel_connector::record::tables::check_record;
+use s3_sentinel_connector::check_record;
+use s3_sentinel_connector::{Collect, Detection, Format, detect};
+use s3_sentinel_connector::{ObjectJob, parse_object};
 
 /// (file, rejects, objects without records, why). Files not listed: no rejects.
 const EXCEPTIONS: &[(&str, u64, u64, &str)] = &[
@@ -180,8 +180,8 @@ fn every_sample_parses_to_its_manifest_count() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
-fn format_log_types(f: Format) -> Vec<s3_sentinel_connector::record::LogType> {
-    use s3_sentinel_connector::record::LogType::*;
+fn format_log_types(f: Format) -> Vec<s3_sentinel_connector::LogType> {
+    use s3_sentinel_connector::LogType::*;
     match f {
         Format::CloudTrail => vec![CloudTrail],
         Format::VpcFlow => vec![VpcFlow, TransitGatewayFlow],

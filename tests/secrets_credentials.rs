@@ -7,10 +7,8 @@ use crate::common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use s3_sentinel_connector::emulator::EmulatorOptions;
-use s3_sentinel_connector::sink::sentinel::{
-    AuthError, FailureReason, SecretsManagerCredentials, SentinelClient,
-};
+use s3_sentinel_connector::EmulatorOptions;
+use s3_sentinel_connector::{AuthError, FailureReason, SecretsManagerCredentials, SentinelClient};
 
 use crate::delivery_support::*;
 

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use s3_sentinel_connector::config::vars;
-use s3_sentinel_connector::emulator::{EmulatorOptions, ErrorFaults, FaultPlan, ThrottleFaults};
-use s3_sentinel_connector::record::Table;
-use s3_sentinel_connector::sink::sentinel::FailureReason;
+use s3_sentinel_connector::FailureReason;
+use s3_sentinel_connector::Table;
+use s3_sentinel_connector::vars;
+use s3_sentinel_connector::{EmulatorOptions, ErrorFaults, FaultPlan, ThrottleFaults};
 
 use crate::delivery_support::*;
 
@@ -85,8 +85,8 @@ async fn runs_of_server_errors_are_retried() {
             status: 503,
         }),
         sequence: vec![
-            s3_sentinel_connector::emulator::Fault::Status { status: 502 },
-            s3_sentinel_connector::emulator::Fault::Status { status: 504 },
+            s3_sentinel_connector::Fault::Status { status: 502 },
+            s3_sentinel_connector::Fault::Status { status: 504 },
         ],
         ..FaultPlan::default()
     });
@@ -151,7 +151,7 @@ async fn schema_errors_are_not_retried_and_come_back_with_the_body() {
             other => panic!("unexpected reason {other:?}"),
         }
     }
-    let counts = &report.by_log_type[&s3_sentinel_connector::record::LogType::CloudTrail];
+    let counts = &report.by_log_type[&s3_sentinel_connector::LogType::CloudTrail];
     assert_eq!((counts.rows, counts.failed, counts.accepted), (500, 500, 0));
     assert_exactly_once(&emulator.rows("Custom-AWSVPCFlow"), &flows);
 }

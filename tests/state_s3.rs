@@ -5,8 +5,8 @@ use crate::common;
 
 use std::sync::Arc;
 
-use s3_sentinel_connector::state::s3::S3StateStore;
-use s3_sentinel_connector::state::{PutCondition, StateError, StateStore, update};
+use s3_sentinel_connector::S3StateStore;
+use s3_sentinel_connector::{PutCondition, StateError, StateStore, update};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conditional_writes_and_concurrent_updates_lose_nothing() {

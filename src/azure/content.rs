@@ -40,30 +40,50 @@ pub type EntityMapping = (&'static str, &'static [(&'static str, &'static str)])
 /// A scheduled analytics rule.
 #[derive(Debug, Clone)]
 pub struct AnalyticsRule {
+    /// File name of the rule's YAML under `analytics/`.
     pub file: &'static str,
+    /// The rule's fixed GUID.
     pub id: &'static str,
+    /// Display name.
     pub name: &'static str,
+    /// What the rule finds, shown in Sentinel.
     pub description: &'static str,
+    /// Sentinel severity: `High`, `Medium`, `Low` or `Informational`.
     pub severity: &'static str,
+    /// How often the rule runs, as a KQL timespan (`1h`).
     pub query_frequency: &'static str,
+    /// How far back each run looks, as a KQL timespan.
     pub query_period: &'static str,
+    /// An alert is raised when the query returns more rows than this.
     pub trigger_threshold: u32,
+    /// MITRE ATT&CK tactics.
     pub tactics: &'static [&'static str],
+    /// MITRE ATT&CK technique ids (`T1078`).
     pub techniques: &'static [&'static str],
+    /// The KQL query.
     pub query: String,
+    /// Entities Sentinel extracts from the result rows.
     pub entities: &'static [EntityMapping],
 }
 
 /// A hunting query.
 #[derive(Debug, Clone)]
 pub struct HuntingQuery {
+    /// File name of the query's YAML under `hunting/`.
     pub file: &'static str,
+    /// The query's fixed GUID.
     pub id: &'static str,
+    /// Display name.
     pub name: &'static str,
+    /// What the query looks for, shown in Sentinel.
     pub description: &'static str,
+    /// MITRE ATT&CK tactics.
     pub tactics: &'static [&'static str],
+    /// MITRE ATT&CK technique ids.
     pub techniques: &'static [&'static str],
+    /// The KQL query.
     pub query: String,
+    /// Entities Sentinel extracts from the result rows.
     pub entities: &'static [EntityMapping],
 }
 
@@ -97,6 +117,7 @@ const ACCOUNT_AND_IP: &[EntityMapping] = &[
     ("IP", &[("Address", "SourceAddress")]),
 ];
 
+/// The scheduled analytics rules of the content.
 pub fn analytics_rules() -> Vec<AnalyticsRule> {
     vec![
         AnalyticsRule {
@@ -236,6 +257,7 @@ broken (see DCRLogErrors and the function's dead-letter alarm).",
     ]
 }
 
+/// The hunting queries of the content.
 pub fn hunting_queries() -> Vec<HuntingQuery> {
     vec![
         HuntingQuery {
@@ -497,6 +519,7 @@ fn yaml_entities(out: &mut String, entities: &[EntityMapping]) {
 }
 
 impl AnalyticsRule {
+    /// The rule as Azure-Sentinel YAML.
     pub fn to_yaml(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "id: {}", self.id);
@@ -519,6 +542,7 @@ impl AnalyticsRule {
 }
 
 impl HuntingQuery {
+    /// The query as Azure-Sentinel YAML.
     pub fn to_yaml(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "id: {}", self.id);

@@ -19,16 +19,20 @@ pub struct Coverage {
 /// The result for one built-in table.
 #[derive(Debug, Clone)]
 pub struct TableCoverage {
+    /// The built-in table.
     pub table: Table,
+    /// Rows counted for the table.
     pub rows: u64,
     /// Documented columns, without the ones Azure fills itself.
     pub documented: Vec<&'static str>,
+    /// Documented columns seen with a value in at least one row.
     pub filled: Vec<&'static str>,
     /// Documented columns never filled, with the reason.
     pub missing: Vec<(&'static str, &'static str)>,
 }
 
 impl TableCoverage {
+    /// Share of the documented columns filled, 0..=100.
     pub fn percent(&self) -> f64 {
         if self.documented.is_empty() {
             return 0.0;

@@ -17,14 +17,18 @@ use std::collections::BTreeSet;
 
 use crate::record::tables::ColumnType;
 
+/// One token of a KQL query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Token {
+    /// An identifier or keyword; hyphenated operators such as `project-rename` are one.
     Ident(String),
     /// An identifier right after `.`: a member of a dynamic value.
     Property(String),
+    /// A number, timespan or real literal (its text is dropped).
     Number,
     /// A string literal (its text is dropped).
     Str,
+    /// Any other symbol; two-character operators such as `==` are one.
     Symbol(String),
 }
 

@@ -21,4 +21,4 @@ pub mod kql;
 pub mod schema;
 pub mod template;
 
-pub use schema::{DataFlow, StreamDeclaration};
+pub use schema::{StreamDeclaration, UnknownColumns};

@@ -101,6 +101,7 @@ pub fn workspace_name(table: Table, column: &str) -> String {
     }
 }
 
+/// Whether `name` is one of [`CONNECTOR_COLUMNS`].
 pub fn is_connector_column(name: &str) -> bool {
     CONNECTOR_COLUMNS.iter().any(|(n, _)| *n == name)
 }
@@ -154,8 +155,11 @@ pub fn transform_kql(table: Table) -> String {
 /// and types of the rows the connector posts to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamDeclaration {
+    /// Stream name, `Custom-<Table>` by default.
     pub name: String,
+    /// The table whose rows the stream carries.
     pub table: Table,
+    /// The table's columns, then [`CONNECTOR_COLUMNS`].
     pub columns: Vec<(&'static str, ColumnType)>,
 }
 
@@ -179,6 +183,7 @@ impl StreamDeclaration {
         StreamDeclaration::new(table.default_stream(), table)
     }
 
+    /// The declared type of column `name`, if declared.
     pub fn column_type(&self, name: &str) -> Option<ColumnType> {
         self.columns
             .iter()
@@ -224,14 +229,20 @@ pub enum UnknownColumns {
     Ignore,
 }
 
+/// Why a posted row does not fit its stream declaration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RowError {
+    /// The row has a property the stream does not declare.
     #[error("column '{0}' is not declared in the stream")]
     Undeclared(String),
+    /// A value is not of its column's declared type.
     #[error("column '{column}' is declared as {} but holds a {found}", expected.name())]
     TypeMismatch {
+        /// The column's name.
         column: String,
+        /// Its declared type.
         expected: ColumnType,
+        /// The JSON kind of the value (`string`, `integer`, ...).
         found: &'static str,
     },
 }
@@ -266,13 +277,18 @@ fn json_kind(value: &Json) -> &'static str {
 /// One `dataFlows` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataFlow {
+    /// The destination table.
     pub table: Table,
+    /// Input stream, `Custom-<Table>`.
     pub stream: String,
+    /// `Microsoft-<Table>` for a built-in table, `Custom-<Table>` for a custom one.
     pub output_stream: String,
+    /// The `transformKql`: `source`, or renames of the connector columns to `_CF` names.
     pub transform_kql: String,
 }
 
 impl DataFlow {
+    /// The data flow of `table`'s default stream.
     pub fn for_table(table: Table) -> DataFlow {
         DataFlow {
             table,

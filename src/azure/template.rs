@@ -13,10 +13,14 @@ use serde_json::{Value as Json, json};
 use super::schema::{self, DataFlow, StreamDeclaration};
 use crate::record::Table;
 
+/// The ARM deployment template schema.
 pub const SCHEMA: &str =
     "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#";
+/// API version of the DCR and DCE resources.
 pub const DCR_API_VERSION: &str = "2023-03-11";
+/// API version of the workspace table resources.
 pub const TABLES_API_VERSION: &str = "2022-10-01";
+/// API version of the role assignment resources.
 pub const ROLE_ASSIGNMENT_API_VERSION: &str = "2022-04-01";
 /// Built-in role "Monitoring Metrics Publisher": lets a principal post to a DCR.
 pub const MONITORING_METRICS_PUBLISHER_ROLE: &str = "3913510d-42f4-4e42-8a64-420c390055eb";

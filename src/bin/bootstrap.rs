@@ -5,13 +5,13 @@ use std::sync::Arc;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
-use s3_sentinel_connector::config::Platform;
-use s3_sentinel_connector::lambda::{self, App, InvocationContext};
+use s3_sentinel_connector::Platform;
+use s3_sentinel_connector::{App, InvocationContext, init_tracing};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let platform = Platform::from_env();
-    lambda::init_tracing(platform.log_filter.as_deref());
+    init_tracing(platform.log_filter.as_deref());
     let app = match App::from_env(platform).await {
         Ok(app) => Arc::new(app),
         Err(e) => {

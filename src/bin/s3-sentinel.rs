@@ -1,17 +1,17 @@
 //! `s3-sentinel`: run the connector's pipeline locally, train and evaluate its models,
-//! mine patterns, replay dead letters. The subcommands live in the library's `cli`.
+//! mine patterns, replay dead letters. The subcommands live in the library (`cli`).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use s3_sentinel_connector::cli;
+use s3_sentinel_connector::{Command, run_command};
 
 #[derive(Parser)]
 #[command(name = "s3-sentinel", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
-    command: cli::Command,
+    command: Command,
 }
 
 fn main() -> ExitCode {
@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match cli::run(Cli::parse().command) {
+    match run_command(Cli::parse().command) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(code),
         Err(e) => {

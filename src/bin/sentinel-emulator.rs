@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use s3_sentinel_connector::emulator::{
+use s3_sentinel_connector::Table;
+use s3_sentinel_connector::{
     Emulator, EmulatorOptions, ErrorFaults, FaultPlan, ThrottleFaults, UnknownColumns,
 };
-use s3_sentinel_connector::record::Table;
 
 #[derive(Parser)]
 #[command(name = "sentinel-emulator", version, about, long_about = None)]
@@ -78,7 +78,7 @@ fn parse_stream(text: &str) -> Result<(String, Table), String> {
     let (stream, table) = text
         .split_once('=')
         .ok_or_else(|| format!("expected STREAM=TABLE, got {text:?}"))?;
-    s3_sentinel_connector::sink::sentinel::validate_stream_name(stream)?;
+    s3_sentinel_connector::validate_stream_name(stream)?;
     let table = Table::from_name(table).ok_or_else(|| format!("unknown table {table:?}"))?;
     Ok((stream.to_string(), table))
 }

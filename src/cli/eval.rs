@@ -142,8 +142,10 @@ pub struct SequenceEvalArgs {
     /// test set. Defaults to 0.5 without `test_normal`, to 1.0 with it.
     #[arg(long)]
     pub train_fraction: Option<f64>,
+    /// Further normal sessions to test on, one per line.
     #[arg(long)]
     pub test_normal: Option<PathBuf>,
+    /// Abnormal sessions to test on, one per line.
     #[arg(long)]
     pub test_abnormal: PathBuf,
     /// Events of context the model looks back on.
@@ -238,6 +240,7 @@ pub fn sequences(args: &SequenceEvalArgs) -> Result<SequenceEval> {
     })
 }
 
+/// The result of `eval sequences` as text: counts, false positive rate, precision, recall, F1.
 pub fn format_sequence_eval(e: &SequenceEval) -> String {
     let s = &e.scores;
     let fpr = s.false_positives as f64 / (s.false_positives + s.true_negatives).max(1) as f64;

@@ -4,7 +4,6 @@
 //! without an answer.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +17,6 @@ use tokio::net::{TcpListener, TcpStream};
 /// Handed to handlers (as `ConnectInfo<Connection>`) to cut their own connection.
 #[derive(Clone, Debug)]
 pub struct Connection {
-    pub peer: SocketAddr,
     cut: Arc<AtomicBool>,
 }
 
@@ -93,7 +91,7 @@ impl Listener for CuttableListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             match self.0.accept().await {
-                Ok((inner, peer)) => {
+                Ok((inner, _)) => {
                     let _ = inner.set_nodelay(true);
                     let cut = Arc::new(AtomicBool::new(false));
                     return (
@@ -101,7 +99,7 @@ impl Listener for CuttableListener {
                             inner,
                             cut: cut.clone(),
                         },
-                        Connection { peer, cut },
+                        Connection { cut },
                     );
                 }
                 // Out of file descriptors and the like: wait instead of spinning.
@@ -114,8 +112,8 @@ impl Listener for CuttableListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.0.local_addr()?;
         Ok(Connection {
-            peer: self.0.local_addr()?,
             cut: Arc::new(AtomicBool::new(false)),
         })
     }

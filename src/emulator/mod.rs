@@ -37,9 +37,7 @@ use admin::{
 };
 use ingest::ingest;
 use listener::{Connection, CuttableListener};
-pub use options::{
-    EmulatorOptions, ErrorFaults, Fault, FaultPlan, Stats, StreamStats, ThrottleFaults,
-};
+pub use options::{EmulatorOptions, ErrorFaults, Fault, FaultPlan, Stats, ThrottleFaults};
 use token::token;
 
 struct Inner {
@@ -79,6 +77,7 @@ fn default_streams() -> BTreeMap<String, Table> {
 }
 
 impl Emulator {
+    /// Serves the template's streams and `options.streams`, with `options.faults` queued.
     pub fn new(options: EmulatorOptions) -> Emulator {
         let mut streams = default_streams();
         streams.extend(options.streams.clone());
@@ -145,10 +144,12 @@ impl Emulator {
         }
     }
 
+    /// Faults queued and not yet consumed, in order.
     pub fn pending_faults(&self) -> Vec<Fault> {
         self.lock().faults.iter().cloned().collect()
     }
 
+    /// Makes every token issued so far invalid.
     pub fn expire_tokens(&self) {
         self.lock().tokens.clear();
     }
@@ -160,14 +161,17 @@ impl Emulator {
         inner.client_secret = client_secret;
     }
 
+    /// Declares `stream` (or redeclares it) as carrying `table`'s rows.
     pub fn set_stream(&self, stream: impl Into<String>, table: Table) {
         self.lock().streams.insert(stream.into(), table);
     }
 
+    /// The declared streams and their tables.
     pub fn streams(&self) -> BTreeMap<String, Table> {
         self.lock().streams.clone()
     }
 
+    /// Counters since start or the last reset.
     pub fn stats(&self) -> Stats {
         self.lock().stats.clone()
     }
@@ -207,6 +211,7 @@ impl Emulator {
         inner.latency = Duration::ZERO;
     }
 
+    /// The HTTP routes: token endpoint, ingestion, `/admin` and `/healthz`.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(token))
@@ -268,10 +273,12 @@ impl RunningEmulator {
         format!("http://{}", self.addr)
     }
 
+    /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// The served emulator's state.
     pub fn emulator(&self) -> &Emulator {
         &self.emulator
     }

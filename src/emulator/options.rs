@@ -15,9 +15,11 @@ pub struct EmulatorOptions {
     pub max_body_bytes: usize,
     /// Largest body after gunzip (protects the emulator from decompression bombs).
     pub max_decompressed_bytes: usize,
+    /// How long an issued token stays valid.
     pub token_ttl: Duration,
     /// When set, the token endpoint only accepts these client credentials.
     pub client_id: Option<String>,
+    /// The client secret the token endpoint accepts, with `client_id`.
     pub client_secret: Option<String>,
     /// When set, other DCR ids get 404.
     pub dcr_immutable_id: Option<String>,
@@ -28,6 +30,7 @@ pub struct EmulatorOptions {
     pub unknown_columns: UnknownColumns,
     /// Rows kept for `/admin/rows`; later rows are counted but not kept.
     pub max_recorded_rows: usize,
+    /// Faults and settings applied at start.
     pub faults: FaultPlan,
 }
 
@@ -53,9 +56,15 @@ impl Default for EmulatorOptions {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
     /// 429 with `Retry-After` (whole seconds, rounded up) and `retry-after-ms`.
-    Throttle { retry_after_ms: u64 },
+    Throttle {
+        /// `Retry-After` to answer with, in milliseconds.
+        retry_after_ms: u64,
+    },
     /// An error answer, e.g. 500 or 503.
-    Status { status: u16 },
+    Status {
+        /// The status code.
+        status: u16,
+    },
     /// The connection closes without an answer; the request is not ingested.
     Drop,
 }
@@ -65,20 +74,28 @@ pub enum Fault {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultPlan {
+    /// Throttled answers to queue.
     pub throttle: Option<ThrottleFaults>,
+    /// Error answers to queue.
     pub errors: Option<ErrorFaults>,
+    /// Connections to drop without an answer.
     pub drop_connections: Option<u32>,
+    /// Faults queued after the others, in order.
     pub sequence: Vec<Fault>,
     /// Delay before every ingestion answer.
     pub latency_ms: Option<u64>,
     /// Make every token issued so far invalid.
     pub expire_tokens: bool,
+    /// New lifetime of tokens issued from now on, in seconds.
     pub token_ttl_seconds: Option<u64>,
 }
 
+/// A run of 429 answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThrottleFaults {
+    /// Requests answered 429.
     pub count: u32,
+    /// `Retry-After` of each, in milliseconds (1000 by default).
     #[serde(default = "default_retry_after_ms")]
     pub retry_after_ms: u64,
 }
@@ -87,9 +104,12 @@ fn default_retry_after_ms() -> u64 {
     1000
 }
 
+/// A run of error answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorFaults {
+    /// Requests answered with `status`.
     pub count: u32,
+    /// The status code (503 by default).
     #[serde(default = "default_error_status")]
     pub status: u16,
 }

@@ -10,11 +10,6 @@ use super::priority::Priority;
 use crate::record::json::{write_str, write_value};
 use crate::record::{LogType, Record, RecordId, Table, Value, time};
 
-/// The default stream alerts are sent to.
-pub fn default_stream() -> String {
-    Table::S3SentinelAlerts.default_stream()
-}
-
 /// Why an alert was raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
@@ -268,6 +263,9 @@ mod tests {
                 .iter()
                 .any(|(n, _)| *n == "AnomalyReasons")
         );
-        assert_eq!(default_stream(), "Custom-S3SentinelAlerts");
+        assert_eq!(
+            Table::S3SentinelAlerts.default_stream(),
+            "Custom-S3SentinelAlerts"
+        );
     }
 }

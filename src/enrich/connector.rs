@@ -39,8 +39,8 @@ pub struct PriorityResult {
 /// Scores records with the anomaly model and the classifier, and retrains them.
 ///
 /// ```
-/// use s3_sentinel_connector::enrich::Connector;
-/// use s3_sentinel_connector::record::{LogType, Record};
+/// use s3_sentinel_connector::Connector;
+/// use s3_sentinel_connector::{LogType, Record};
 ///
 /// let connector = Connector::new()?; // the models embedded in the binary
 /// let mut stop = Record::new(LogType::CloudTrail);
@@ -75,20 +75,24 @@ impl Connector {
         Ok(Connector::with_models(crate::ml::embedded::load()?))
     }
 
+    /// A connector with `models` and the default configuration.
     pub fn with_models(models: ModelSet) -> Connector {
         Connector::with_config(models, EnrichConfig::default())
     }
 
+    /// A connector with `models` and `config`.
     pub fn with_config(models: ModelSet, config: EnrichConfig) -> Connector {
         Connector {
             scorer: ModelScorer::new(ModelHandle::new(models), config),
         }
     }
 
+    /// The scorer behind both calls.
     pub fn scorer(&self) -> &ModelScorer {
         &self.scorer
     }
 
+    /// Version of the model set in service.
     pub fn model_version(&self) -> String {
         self.scorer.models().current().version().to_string()
     }

@@ -26,7 +26,7 @@ pub use alerts::Alert;
 pub use connector::Connector;
 pub use models::{ModelSettings, ModelStage};
 pub use patterns::PatternStage;
-pub use priority::{Priority, RecordScores};
+pub use priority::Priority;
 pub use scorer::{EnrichConfig, ModelScorer};
 pub use thresholds::{AdaptiveThresholds, ThresholdConfig};
 

@@ -132,6 +132,7 @@ impl ModelStage {
         })
     }
 
+    /// The scorer the batches go through.
     pub fn scorer(&self) -> &ModelScorer {
         &self.scorer
     }

@@ -188,7 +188,9 @@ impl MonitorSnapshot {
 /// recent traffic instead of averaging over the model's whole life.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredDrift {
+    /// When the window's first counts were stored.
     pub window_start: chrono::DateTime<chrono::Utc>,
+    /// Counts of the window so far.
     pub counts: DriftCounts,
 }
 

@@ -19,15 +19,21 @@ pub const CATEGORY_WEIGHTS: [f64; 4] = [1.0, 0.55, 0.4, 0.05];
 /// Share of the remaining headroom an anomaly score of 1 adds.
 pub const ANOMALY_WEIGHT: f64 = 0.5;
 
+/// Band of a record's `PriorityScore`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Priority {
+    /// Below 0.35.
     Low,
+    /// 0.35 to below 0.6.
     Medium,
+    /// 0.6 to below 0.8.
     High,
+    /// 0.8 and above: the default alert threshold.
     Critical,
 }
 
 impl Priority {
+    /// The band of a priority score.
     pub fn from_score(score: f64) -> Priority {
         if score >= 0.8 {
             Priority::Critical
@@ -40,6 +46,7 @@ impl Priority {
         }
     }
 
+    /// The band's name, as written in the `Priority` column.
     pub fn name(self) -> &'static str {
         match self {
             Priority::Low => "Low",

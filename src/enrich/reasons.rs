@@ -341,7 +341,7 @@ mod tests {
             describe(&r, F::SourcePublic as usize),
             "came from public address 86.245.153.234"
         );
-        let v = features::extract(&r);
+        let v = features::tests::extract(&r);
         let mut contributions = vec![0.0f32; N_FEATURES];
         contributions[F::CtDefenseEvasion as usize] = 100.0;
         contributions[F::CtLongTermKey as usize] = 20.0;

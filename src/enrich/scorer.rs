@@ -19,8 +19,10 @@ use crate::ml::{Category, ModelHandle};
 use crate::record::{LogType, Record, Row, Value, columns};
 use crate::state::{StateError, StateStore};
 
+/// How [`ModelScorer`] decides `IsAnomaly` and alerts.
 #[derive(Debug, Clone)]
 pub struct EnrichConfig {
+    /// The anomaly thresholds, fixed and adaptive.
     pub thresholds: ThresholdConfig,
     /// `priority_threshold`: records at or above it produce an alert.
     pub priority_threshold: f64,
@@ -35,6 +37,7 @@ impl Default for EnrichConfig {
     }
 }
 
+/// Scores records with the model set in service and writes the enrichment columns.
 pub struct ModelScorer {
     models: ModelHandle,
     extractor: Extractor,
@@ -49,6 +52,7 @@ fn round6(x: f64) -> f64 {
 }
 
 impl ModelScorer {
+    /// A scorer over `models`, with no threshold history yet.
     pub fn new(models: ModelHandle, config: EnrichConfig) -> Self {
         let thresholds = AdaptiveThresholds::new(config.thresholds.clone());
         ModelScorer {
@@ -66,14 +70,17 @@ impl ModelScorer {
         self
     }
 
+    /// The handle on the model set in service.
     pub fn models(&self) -> &ModelHandle {
         &self.models
     }
 
+    /// The configuration it scores with.
     pub fn config(&self) -> &EnrichConfig {
         &self.config
     }
 
+    /// The feature extractor the models' inputs come from.
     pub fn extractor(&self) -> &Extractor {
         &self.extractor
     }

@@ -22,6 +22,7 @@ const BINS: usize = 400;
 /// `-log10(1 - score)` covered by the histogram (scores up to 1 - 1e-8).
 const MAX_NINES: f64 = 8.0;
 
+/// How the anomaly threshold of each log type is decided.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdConfig {
     /// `anomaly_threshold`: the lowest score that can ever be an anomaly.
@@ -170,12 +171,14 @@ impl ThresholdState {
 /// process observed since.
 #[derive(Debug, Clone, Default)]
 pub struct AdaptiveThresholds {
+    /// How thresholds are decided from the history.
     pub config: ThresholdConfig,
     shared: ThresholdState,
     pending: BTreeMap<String, ScoreHistogram>,
 }
 
 impl AdaptiveThresholds {
+    /// No history yet: every log type uses `config.base`.
     pub fn new(config: ThresholdConfig) -> Self {
         AdaptiveThresholds {
             config,
@@ -203,6 +206,7 @@ impl AdaptiveThresholds {
             .map_or(self.config.base, |q| q.max(self.config.base))
     }
 
+    /// Records one score of `log_type`, pending until persisted.
     pub fn observe(&mut self, log_type: LogType, score: f64) {
         self.pending
             .entry(log_type.name().to_string())
@@ -210,6 +214,7 @@ impl AdaptiveThresholds {
             .add(score);
     }
 
+    /// Weight of the observations not yet persisted.
     pub fn pending_observations(&self) -> f64 {
         self.pending.values().map(|h| h.total).sum()
     }
@@ -249,6 +254,7 @@ impl AdaptiveThresholds {
         Ok(())
     }
 
+    /// The stored history, as last loaded or persisted.
     pub fn state(&self) -> &ThresholdState {
         &self.shared
     }

@@ -42,6 +42,7 @@ pub const CALIBRATION_BINS: usize = 10;
 /// Features listed in the JSON importance table.
 pub const IMPORTANCE_LISTED: usize = 15;
 
+/// Settings of a model evaluation.
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
     /// `IsAnomaly` threshold (the function's `ANOMALY_THRESHOLD`).
@@ -437,6 +438,7 @@ fn informative_metrics(e: &Evaluation) -> Vec<(&'static str, Option<f64>)> {
     out
 }
 
+/// The candidate's gated and informative metrics next to the baseline's.
 pub fn compare(candidate: &Evaluation, baseline: &Evaluation) -> Comparison {
     let mut metrics = Vec::new();
     for (gated, (c, b)) in [

@@ -15,6 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::models::{Comparison, Evaluation, FeatureImportance, format_summary};
 use crate::ml::Category;
 
+/// The `id` of each plot's `<figure>` in the report, in page order.
 pub const PLOT_IDS: [&str; 7] = [
     "roc-curves",
     "pr-curves",

@@ -6,16 +6,24 @@
 /// Technique groups an API call belongs to (a call may belong to several).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tactics {
+    /// Turns off or weakens logging, monitoring or guardrails.
     pub defense_evasion: bool,
+    /// Reads or creates credentials or secrets.
     pub credential_access: bool,
+    /// Creates identities, keys or permissions that persist.
     pub persistence: bool,
+    /// Shares or exposes resources outside the account.
     pub exposure: bool,
+    /// Runs code or opens a remote session on compute.
     pub execution: bool,
+    /// Destroys data or hijacks paid services.
     pub impact: bool,
+    /// Enumerates identities, permissions or secrets.
     pub discovery: bool,
 }
 
 impl Tactics {
+    /// Whether the call is in any group but discovery.
     pub fn any(&self) -> bool {
         self.defense_evasion
             || self.credential_access
@@ -57,14 +65,20 @@ pub fn base_event_name(name: &str) -> &str {
     }
 }
 
+/// What an API call does, from its name's prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
+    /// Describe, list, get and the like.
     Read,
+    /// Creates or changes resources.
     Write,
+    /// Deletes, stops or disables something.
     Destructive,
+    /// None of the known prefixes.
     Other,
 }
 
+/// The verb of a CloudTrail `eventName`.
 pub fn verb_of(event_name: &str) -> Verb {
     const READ: &[&str] = &[
         "Describe", "List", "Get", "Head", "Lookup", "Search", "Check", "Query", "Scan",

@@ -198,7 +198,9 @@ pub type PatternFeatureFn = fn(&Record) -> [f32; PATTERN_FEATURES];
 /// The schema stored next to every model: version and slot names, in order.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureSchema {
+    /// Schema version; changes whenever the slots change.
     pub version: u32,
+    /// Slot names, in vector order.
     pub names: Vec<String>,
 }
 
@@ -253,6 +255,7 @@ pub enum Family {
 }
 
 impl Family {
+    #[cfg(any(test, feature = "tools"))]
     pub const ALL: [Family; 8] = [
         Family::CloudTrail,
         Family::NetworkFlow,
@@ -285,6 +288,7 @@ impl Family {
         }
     }
 
+    #[cfg(any(test, feature = "tools"))]
     pub fn index(self) -> usize {
         self as usize
     }
@@ -316,6 +320,7 @@ impl Family {
     }
 }
 
+#[cfg(any(test, feature = "tools"))]
 /// Index of the first family one-hot slot; the [`Family::ALL`] order follows it.
 pub const FAMILY_OFFSET: usize = F::FamilyCloudTrail as usize;
 
@@ -343,11 +348,6 @@ impl Slots<'_> {
             *slot = value;
         }
     }
-
-    #[inline]
-    pub fn get(&self, f: F) -> f32 {
-        self.0[f as usize]
-    }
 }
 
 /// Extracts features; the pattern slot comes from `patterns::pattern_features` unless
@@ -364,6 +364,7 @@ impl Default for Extractor {
 }
 
 impl Extractor {
+    /// An extractor whose pattern slot comes from `patterns::pattern_features`.
     pub fn new() -> Self {
         Extractor {
             pattern: Some(crate::patterns::pattern_features),
@@ -375,12 +376,14 @@ impl Extractor {
         Extractor { pattern: None }
     }
 
+    /// An extractor whose pattern slot comes from `pattern`.
     pub fn with_pattern_features(pattern: PatternFeatureFn) -> Self {
         Extractor {
             pattern: Some(pattern),
         }
     }
 
+    /// Whether the pattern slot is filled.
     pub fn has_pattern_features(&self) -> bool {
         self.pattern.is_some()
     }
@@ -429,10 +432,5 @@ impl Extractor {
     }
 }
 
-/// The vector for one record.
-pub fn extract(record: &Record) -> FeatureVector {
-    Extractor::new().extract(record)
-}
-
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,4 +1,9 @@
 use super::*;
+
+/// The vector for one record.
+pub(crate) fn extract(record: &Record) -> FeatureVector {
+    Extractor::new().extract(record)
+}
 use crate::record::time::parse_iso8601;
 
 fn cloudtrail(event_source: &str, event_name: &str, identity: &str) -> Record {

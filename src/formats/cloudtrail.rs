@@ -154,7 +154,7 @@ fn read_object<R: std::io::BufRead>(
         }
         let key: String = match stream.next_item(&[])? {
             Some(Item::Value { bytes, .. }) => {
-                let key = serde_json::from_slice::<Text>(bytes)
+                let key = serde_json::from_slice::<Text<'_>>(bytes)
                     .map(|t| t.0.into_owned())
                     .unwrap_or_default();
                 if rebuilt.len() > 1 {
@@ -302,7 +302,7 @@ fn emit_event(bytes: &[u8], offset: u64, out: &mut Emitter<'_>) -> Result<(), Pa
 
 /// One CloudTrail event (a JSON object) as an AWSCloudTrail row.
 pub fn record_from_event(bytes: &[u8]) -> Result<Record, String> {
-    let event: Event = serde_json::from_slice(bytes).map_err(|e| json_error_reason(&e))?;
+    let event: Event<'_> = serde_json::from_slice(bytes).map_err(|e| json_error_reason(&e))?;
     event.into_record()
 }
 
@@ -615,7 +615,7 @@ impl<'a> Event<'a> {
             put(&mut r, "ClientProvidedHostHeader", tls.host_header);
         }
         if let Some(raw) = self.user_identity {
-            let identity: UserIdentity = serde_json::from_str(raw.get())
+            let identity: UserIdentity<'_> = serde_json::from_str(raw.get())
                 .map_err(|e| format!("userIdentity: {}", json_error_reason(&e)))?;
             if identity.has_unmapped {
                 extras.raw("userIdentity", raw);
@@ -670,7 +670,7 @@ fn push_identity(r: &mut Record, u: UserIdentity<'_>) -> Result<(), String> {
 /// `IpProtocol` of the first rule in a security-group change. Parameters of another shape
 /// are left alone: they are still in `RequestParameters`.
 fn lift_security_group_rule(r: &mut Record, params: &RawValue) {
-    let Ok(p) = serde_json::from_str::<SecurityGroupParameters>(params.get()) else {
+    let Ok(p) = serde_json::from_str::<SecurityGroupParameters<'_>>(params.get()) else {
         return;
     };
     let first = p.ip_permissions.and_then(|l| l.items.into_iter().next());

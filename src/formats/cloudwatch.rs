@@ -229,7 +229,7 @@ fn value(
         }
     };
     for raw in events {
-        let event = match serde_json::from_str::<LogEvent>(raw.get()) {
+        let event = match serde_json::from_str::<LogEvent<'_>>(raw.get()) {
             Ok(e) => e,
             Err(e) => {
                 out.reject(

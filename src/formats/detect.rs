@@ -3,8 +3,10 @@
 
 use super::{Format, cloudfront, elb, s3access, vpcflow};
 
+/// What detection decided for an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Detection {
+    /// A log of this format.
     Parse(Format),
     /// Not a log (e.g. a CloudTrail digest file); the reason is logged.
     Skip(String),

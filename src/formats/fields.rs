@@ -7,7 +7,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::value::RawValue;
 
 use crate::record::json::write_str;
@@ -35,7 +35,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
         struct TextVisitor<'a>(PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
             type Value = Text<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
@@ -75,7 +75,7 @@ impl<'de> Deserialize<'de> for FlexBool {
         struct BoolVisitor;
         impl<'de> Visitor<'de> for BoolVisitor {
             type Value = FlexBool;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a boolean or \"true\"/\"false\"")
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
@@ -106,7 +106,7 @@ macro_rules! deserialize_members {
                 struct MembersVisitor;
                 impl<'de> serde::de::Visitor<'de> for MembersVisitor {
                     type Value = $ty<'de>;
-                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                         f.write_str($expecting)
                     }
                     fn visit_map<A: serde::de::MapAccess<'de>>(
@@ -350,10 +350,6 @@ impl Extras {
         Extras::default()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
     fn key(&mut self, key: &str) {
         self.buf.push(if self.buf.is_empty() { b'{' } else { b',' });
         write_str(&mut self.buf, key);
@@ -491,9 +487,9 @@ mod tests {
 
     #[test]
     fn text_borrows_unless_escaped() {
-        let t: Text = serde_json::from_str(r#""plain""#).unwrap();
+        let t: Text<'_> = serde_json::from_str(r#""plain""#).unwrap();
         assert!(matches!(t.0, Cow::Borrowed("plain")));
-        let t: Text = serde_json::from_str(r#""a\"b""#).unwrap();
+        let t: Text<'_> = serde_json::from_str(r#""a\"b""#).unwrap();
         assert_eq!(t.0, "a\"b");
     }
 

@@ -47,10 +47,6 @@ impl<R: BufRead> JsonStream<R> {
         self.offset
     }
 
-    pub fn into_inner(self) -> R {
-        self.reader
-    }
-
     /// Skips whitespace and the given separator bytes; returns the next byte without
     /// consuming it, or `None` at end of stream.
     pub fn skip(&mut self, separators: &[u8]) -> io::Result<Option<u8>> {

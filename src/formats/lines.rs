@@ -84,10 +84,6 @@ impl<R: BufRead> LineReader<R> {
             cut,
         }))
     }
-
-    pub fn into_inner(self) -> R {
-        self.reader
-    }
 }
 
 /// Splits a line on single spaces, honouring double-quoted fields (`"GET / HTTP/1.1"`),

@@ -38,22 +38,36 @@ pub use object::{ObjectError, ObjectJob, ObjectOutcome, parse_object};
 /// mix ALB, NLB and connection-log lines; Network Firewall has alert, flow and tls).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
+    /// CloudTrail log files -> AWSCloudTrail.
     CloudTrail,
+    /// VPC and Transit Gateway flow logs -> AWSVPCFlow.
     VpcFlow,
+    /// ALB, NLB and classic ELB access logs and ALB connection logs.
     ElbAccess,
+    /// CloudFront standard logs -> AWSCloudFront_CL.
     CloudFront,
+    /// S3 server access logs -> AWSS3ServerAccess.
     S3Access,
+    /// AWS WAF web ACL logs -> AWSWAF.
     Waf,
+    /// GuardDuty findings -> AWSGuardDuty.
     GuardDuty,
+    /// Security Hub findings (ASFF) -> AWSSecurityHubFindings.
     SecurityHub,
+    /// Route 53 Resolver query logs -> AWSRoute53Resolver.
     Route53Resolver,
+    /// Network Firewall alert, flow and TLS logs.
     NetworkFirewall,
+    /// CloudWatch Logs subscription messages, each parsed as its own format.
     CloudWatch,
+    /// Other JSON lines -> S3SentinelLogs_CL.
     GenericJson,
+    /// Other text lines -> S3SentinelLogs_CL.
     Text,
 }
 
 impl Format {
+    /// Every format.
     pub const ALL: [Format; 13] = [
         Format::CloudTrail,
         Format::VpcFlow,
@@ -136,14 +150,18 @@ impl From<Stop> for ParseError {
 
 /// Where parsed output goes.
 pub trait RecordSink {
+    /// Takes one parsed record.
     fn record(&mut self, record: Record) -> Result<(), Stop>;
+    /// Takes one line or value that could not be parsed.
     fn reject(&mut self, reject: Reject) -> Result<(), Stop>;
 }
 
 /// Collects everything in memory (tests, small inputs).
 #[derive(Debug, Default)]
 pub struct Collect {
+    /// Records, in order.
     pub records: Vec<Record>,
+    /// Rejects, in order.
     pub rejects: Vec<Reject>,
 }
 
@@ -191,10 +209,12 @@ pub struct Emitter<'a> {
     next_ordinal: u64,
     resume_from: u64,
     sink: &'a mut dyn RecordSink,
+    /// Records and rejects counted so far.
     pub stats: ParseStats,
 }
 
 impl<'a> Emitter<'a> {
+    /// An emitter numbering from 0, stamping `source_object` on every record.
     pub fn new(source_object: impl Into<Arc<str>>, sink: &'a mut dyn RecordSink) -> Self {
         Emitter {
             source_object: source_object.into(),
@@ -212,10 +232,12 @@ impl<'a> Emitter<'a> {
         self
     }
 
+    /// The `SourceObject` stamped on every record.
     pub fn source_object(&self) -> &Arc<str> {
         &self.source_object
     }
 
+    /// Ordinal the next record gets.
     pub fn next_ordinal(&self) -> u64 {
         self.next_ordinal
     }
@@ -236,6 +258,7 @@ impl<'a> Emitter<'a> {
         self.sink.record(record)
     }
 
+    /// Counts a line or value that could not be parsed and passes it to the sink.
     pub fn reject(
         &mut self,
         log_type: LogType,

@@ -20,12 +20,14 @@ pub struct ObjectJob {
     pub key: String,
     /// `--format`: skips detection.
     pub format: Option<Format>,
+    /// Decompression limits.
     pub limits: DecodeLimits,
     /// Resume after a checkpoint: records before this ordinal are not delivered again.
     pub resume_from: u64,
 }
 
 impl ObjectJob {
+    /// A job that detects the format, with the default limits, from the start.
     pub fn new(source_object: impl Into<String>, key: impl Into<String>) -> Self {
         ObjectJob {
             source_object: source_object.into(),
@@ -37,15 +39,22 @@ impl ObjectJob {
     }
 }
 
+/// What became of one object.
 #[derive(Debug, Clone)]
 pub struct ObjectOutcome {
+    /// Compression the object was in.
     pub encoding: Encoding,
     /// `None` when the object was skipped.
     pub format: Option<Format>,
+    /// Why the object was skipped, if it was.
     pub skipped: Option<String>,
+    /// Records, rejects and records skipped on resume.
     pub stats: ParseStats,
+    /// Bytes read, as stored (compressed).
     pub bytes_in: u64,
+    /// Bytes after decompression.
     pub bytes_decoded: u64,
+    /// Time taken to process the object.
     pub elapsed: Duration,
     /// The stream failed part-way (truncated gzip, decode limit): every record before the
     /// damage was delivered; this says what happened.

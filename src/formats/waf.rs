@@ -108,7 +108,7 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
 /// `RuleGroupId` and `TerminatingRule`: the rule group that ended evaluation and its rule,
 /// or for a plain rule, the rule id, action and match details from the top level.
 fn terminating_rule(obj: &JsonObject<'_>, r: &mut Record) {
-    let groups: Vec<RuleGroup> = obj
+    let groups: Vec<RuleGroup<'_>> = obj
         .raw("ruleGroupList")
         .and_then(|raw| serde_json::from_str(raw.get()).ok())
         .unwrap_or_default();

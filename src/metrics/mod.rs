@@ -25,15 +25,25 @@ pub struct LogTypeCounters {
 /// Everything one invocation measured.
 #[derive(Debug, Default, Clone)]
 pub struct InvocationMetrics {
+    /// Counters by log type name.
     pub per_log_type: BTreeMap<String, LogTypeCounters>,
+    /// Objects the invocation was given.
     pub objects: u64,
+    /// Objects skipped: already processed, or not logs.
     pub objects_skipped: u64,
+    /// Objects that failed, retried or not.
     pub objects_failed: u64,
+    /// Bytes read from S3, as stored.
     pub bytes_in: u64,
+    /// Bytes after decompression.
     pub bytes_decoded: u64,
+    /// HTTP requests to the ingestion API, retries included.
     pub requests: u64,
+    /// Requests that were retries.
     pub retries: u64,
+    /// Requests answered 429 or 503.
     pub throttles: u64,
+    /// Request body bytes sent, compressed, retries included.
     pub bytes_sent: u64,
     /// Wall time per pipeline stage (decode+parse, enrich, deliver, state).
     pub stage_time: BTreeMap<&'static str, Duration>,
@@ -57,14 +67,17 @@ pub struct GaugeDocument {
 const MAX_METRICS_PER_DOCUMENT: usize = 100;
 
 impl InvocationMetrics {
+    /// The counters of a log type, created at zero.
     pub fn log_type(&mut self, name: &str) -> &mut LogTypeCounters {
         self.per_log_type.entry(name.to_string()).or_default()
     }
 
+    /// Adds `elapsed` to the time of `stage`.
     pub fn add_stage_time(&mut self, stage: &'static str, elapsed: Duration) {
         *self.stage_time.entry(stage).or_default() += elapsed;
     }
 
+    /// Adds `other`'s counts and times; its gauges replace ours of the same name.
     pub fn merge(&mut self, other: &InvocationMetrics) {
         for (k, v) in &other.per_log_type {
             let c = self.log_type(k);

@@ -7,13 +7,17 @@
 use super::manifest::Manifest;
 use super::runtime::{ModelError, ModelSet};
 
+/// The default anomaly model, ONNX.
 pub const ANOMALY_ONNX: &[u8] =
     include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/onnx/anomaly.onnx"));
+/// The default classifier, ONNX.
 pub const CLASSIFIER_ONNX: &[u8] =
     include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/onnx/classifier.onnx"));
+/// The default set's manifest, JSON.
 pub const MANIFEST_JSON: &[u8] =
     include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/onnx/manifest.json"));
 
+/// The default set's manifest, parsed.
 pub fn manifest() -> Result<Manifest, ModelError> {
     Manifest::from_json(MANIFEST_JSON)
         .map_err(|e| ModelError::Manifest(format!("embedded manifest.json: {e}")))

@@ -15,20 +15,30 @@ use super::Category;
 use super::drift::DriftProfile;
 use crate::features::FeatureSchema;
 
+/// File name of the manifest next to the models.
 pub const MANIFEST_FILE: &str = "manifest.json";
+#[cfg(feature = "tools")]
 pub const ANOMALY_FILE: &str = "anomaly.onnx";
+#[cfg(feature = "tools")]
 pub const CLASSIFIER_FILE: &str = "classifier.onnx";
 pub const MANIFEST_VERSION: u32 = 1;
 
+/// What makes up one model set; see the module docs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// Format version of the manifest itself.
     pub manifest_version: u32,
     /// Written into every record's `ModelVersion` column.
     pub set_version: String,
+    /// The tool that wrote the manifest, with its version.
     pub created_by: String,
+    /// The feature vector both models expect.
     pub feature_schema: FeatureSchema,
+    /// What the models were trained on.
     pub training_data: TrainingData,
+    /// The anomaly model's file and scores.
     pub anomaly: ModelEntry,
+    /// The classifier's file and scores.
     pub classifier: ModelEntry,
     /// Training distribution of every feature and of the anomaly score, for drift
     /// monitoring (population stability index against live traffic).
@@ -49,33 +59,45 @@ pub struct Manifest {
     /// (shadow mode); its files are named relative to the same prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<Box<Manifest>>,
+    /// Fields this build does not know, kept as read.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
+/// The rows a set was trained on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingData {
     /// Where the rows came from (`synthetic generator, seed 42`, a file name, ...).
     pub source: String,
+    /// Labelled rows, training and held-out.
     pub rows: u64,
+    /// Rows per label.
     pub rows_per_category: BTreeMap<Category, u64>,
+    /// Rows per log family (`Family::name`).
     pub rows_per_family: BTreeMap<String, u64>,
     /// How labels were assigned.
     pub labelling: String,
 }
 
+/// One model file of the set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelEntry {
+    /// File name, relative to the manifest.
     pub file: String,
+    /// SHA-256 of the file, hex.
     pub sha256: String,
+    /// Size of the file in bytes.
     pub bytes: u64,
+    /// `<set_version>/anomaly` or `<set_version>/classifier`.
     pub version: String,
     /// `pca_reconstruction` or `logistic_regression`.
     pub kind: String,
+    /// How it scored on held-out rows.
     pub metrics: serde_json::Value,
 }
 
 impl Manifest {
+    /// Parses a manifest; checks nothing beyond the JSON shape.
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, serde_json::Error> {
         serde_json::from_slice(bytes)
     }
@@ -130,6 +152,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+#[cfg(feature = "tools")]
 /// The manifest of a freshly trained and exported set.
 pub fn for_training(
     set_version: &str,
@@ -178,6 +201,7 @@ pub fn for_training(
     }
 }
 
+#[cfg(feature = "tools")]
 fn anomaly_metrics(r: &AnomalyReport) -> serde_json::Value {
     serde_json::json!({
         "normal_training_rows": r.normal_rows,
@@ -189,6 +213,7 @@ fn anomaly_metrics(r: &AnomalyReport) -> serde_json::Value {
     })
 }
 
+#[cfg(feature = "tools")]
 fn classifier_metrics(r: &ClassReport) -> serde_json::Value {
     let per_class: BTreeMap<&str, serde_json::Value> = r
         .per_class
@@ -215,6 +240,7 @@ fn classifier_metrics(r: &ClassReport) -> serde_json::Value {
     })
 }
 
+#[cfg(feature = "tools")]
 /// Six decimals: metrics are for people, and shorter numbers keep manifests diffable.
 fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
@@ -223,20 +249,32 @@ fn round6(x: f64) -> f64 {
 /// What went into training and how the models did on held-out rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingReport {
+    /// Labelled rows in all.
     pub rows: u64,
+    /// Rows the models were trained on.
     pub training_rows: u64,
+    /// Rows held out for the scores.
     pub holdout_rows: u64,
+    /// Rows per label, in [`Category::ALL`] order.
     pub rows_per_category: Vec<(Category, u64)>,
+    /// Rows per log family.
     pub rows_per_family: Vec<(String, u64)>,
+    /// Feature slots the training rows ever set; the others carry no information.
     pub active_features: usize,
+    /// The anomaly model's results.
     pub anomaly: AnomalyReport,
+    /// The classifier's results on held-out rows.
     pub classifier: ClassReport,
 }
 
+/// How the anomaly model was fitted and how it did on held-out rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyReport {
+    /// Normal training rows the PCA was fitted on.
     pub normal_rows: u64,
+    /// Principal components kept.
     pub components: usize,
+    /// Share of the variance the kept components explain, 0..=1.
     pub explained_variance: f64,
     /// Held out: ROC-AUC of the score for non-normal against normal rows.
     pub holdout_auc_non_normal: Option<f64>,
@@ -251,17 +289,27 @@ pub struct AnomalyReport {
 pub struct ClassReport {
     /// `confusion[actual][predicted]`, in [`Category::ALL`] order.
     pub confusion: [[u64; 4]; 4],
+    /// Scores per category, in [`Category::ALL`] order.
     pub per_class: Vec<ClassScores>,
+    /// Mean F1 over the categories that have rows.
     pub macro_f1: f64,
+    /// Share of rows predicted right, 0..=1.
     pub accuracy: f64,
+    /// Rows scored.
     pub rows: u64,
 }
 
+/// The classifier's results for one category.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassScores {
+    /// The category.
     pub category: Category,
+    /// Rows labelled with it.
     pub support: u64,
+    /// Share of rows predicted as it that are labelled it.
     pub precision: f64,
+    /// Share of rows labelled it that are predicted as it.
     pub recall: f64,
+    /// Harmonic mean of precision and recall.
     pub f1: f64,
 }

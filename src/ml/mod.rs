@@ -24,9 +24,13 @@ use std::fmt;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
+    /// Attacks and what weakens defences: intrusions, tampering, exfiltration, compromise.
     CriticalSecurity,
+    /// Operational failures: 5xx, service errors, exceptions, crashes.
     SystemError,
+    /// Slowness and saturation: throttling, timeouts, backlogs.
     Performance,
+    /// Everything else, including benign noise that resembles attacks.
     Normal,
 }
 
@@ -39,6 +43,7 @@ impl Category {
         Category::Normal,
     ];
 
+    /// The name in `LogCategory` and in labels (`critical_security`).
     pub fn name(self) -> &'static str {
         match self {
             Category::CriticalSecurity => "critical_security",
@@ -48,16 +53,19 @@ impl Category {
         }
     }
 
+    /// Reads a name as [`Category::name`] writes it, ignoring case.
     pub fn from_name(name: &str) -> Option<Category> {
         Category::ALL
             .into_iter()
             .find(|c| c.name().eq_ignore_ascii_case(name.trim()))
     }
 
+    /// Position in [`Category::ALL`], the classifier's output order.
     pub fn index(self) -> usize {
         self as usize
     }
 
+    /// The category at a position of [`Category::ALL`].
     pub fn from_index(i: usize) -> Option<Category> {
         Category::ALL.get(i).copied()
     }

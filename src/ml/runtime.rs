@@ -15,12 +15,19 @@ use crate::record::Record;
 /// Tensor names of the model graphs: the contract between the exporter
 /// (`training::onnx`) and this runtime.
 pub mod tensors {
+    /// Input of both graphs: float `[N, N_FEATURES]`.
     pub const INPUT: &str = "features";
+    /// Anomaly graph: the anomaly score, `[N, 1]`, 0..=1.
     pub const ANOMALY_SCORE: &str = "anomaly_score";
+    /// Anomaly graph: the PCA reconstruction error, `[N, 1]`.
     pub const RECONSTRUCTION_ERROR: &str = "reconstruction_error";
+    /// Anomaly graph: the PCA projection, `[N, K]`.
     pub const PROJECTION: &str = "projection";
+    /// Anomaly graph: each slot's squared residual, `[N, N_FEATURES]`.
     pub const CONTRIBUTIONS: &str = "contributions";
+    /// Classifier graph: probabilities in `Category::ALL` order, `[N, 4]`.
     pub const PROBABILITIES: &str = "probabilities";
+    /// Classifier graph: each slot's term in the `critical_security` logit.
     pub const CRITICAL_CONTRIBUTIONS: &str = "critical_contributions";
 }
 
@@ -58,7 +65,7 @@ impl Graph {
             model: kind,
             message: format!("{e:#}"),
         };
-        let model = tract_onnx::onnx()
+        let model = onnx()
             .model_for_read(&mut Cursor::new(bytes))
             .map_err(err)?;
         let labels: Vec<Option<String>> = model
@@ -213,10 +220,12 @@ impl ModelSet {
         })
     }
 
+    /// The set's manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
 
+    /// The set's version, as written in `ModelVersion`.
     pub fn version(&self) -> &str {
         &self.manifest.set_version
     }

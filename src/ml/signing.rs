@@ -32,6 +32,7 @@ pub fn generate_keypair() -> (String, String) {
     )
 }
 
+#[cfg(feature = "tools")]
 pub fn public_key_of(private_hex: &str) -> Result<String, SignatureError> {
     let key = SigningKey::from_bytes(&decode_hex(private_hex).ok_or(SignatureError::BadKey)?);
     Ok(hex::encode(key.verifying_key().to_bytes()))

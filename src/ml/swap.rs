@@ -24,6 +24,7 @@ pub struct ModelHandle {
 }
 
 impl ModelHandle {
+    /// A handle serving `models`, with no shadow set.
     pub fn new(models: ModelSet) -> Self {
         ModelHandle {
             active: Arc::new(RwLock::new(Arc::new(models))),
@@ -31,6 +32,7 @@ impl ModelHandle {
         }
     }
 
+    /// The set in service now.
     pub fn current(&self) -> Arc<ModelSet> {
         self.active
             .read()
@@ -43,6 +45,7 @@ impl ModelHandle {
         *self.active.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(models);
     }
 
+    /// The shadow set, if one is scored.
     pub fn shadow(&self) -> Option<Arc<ModelSet>> {
         self.shadow
             .read()
@@ -60,8 +63,10 @@ impl ModelHandle {
 pub const SIGNATURE_FILE: &str = "manifest.json.sig";
 pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
+/// How the swapper checks the bucket.
 #[derive(Debug, Clone)]
 pub struct SwapConfig {
+    /// Least time between two checks of the bucket.
     pub interval: Duration,
     /// Ed25519 public key (hex): when set, a manifest must carry a valid signature.
     pub public_key: Option<String>,
@@ -85,19 +90,24 @@ pub enum SwapOutcome {
     NoManifest,
     /// The manifest names the models in service (or one already refused).
     Unchanged,
+    /// A new set is in service.
     Swapped {
+        /// Its version.
         version: String,
     },
     /// The active set stays; the shadow set changed (`None`: no shadow any more).
     ShadowChanged {
+        /// Version of the new shadow set.
         shadow: Option<String>,
     },
     /// The new models were refused; the current ones stay.
     Kept {
+        /// Why they were refused.
         reason: String,
     },
 }
 
+/// Puts newer model sets from a bucket in service through a [`ModelHandle`].
 pub struct ModelSwapper {
     store: Arc<dyn StateStore>,
     handle: ModelHandle,
@@ -108,6 +118,7 @@ pub struct ModelSwapper {
 }
 
 impl ModelSwapper {
+    /// A swapper over `store` that has not checked yet.
     pub fn new(store: Arc<dyn StateStore>, handle: ModelHandle, config: SwapConfig) -> Self {
         ModelSwapper {
             store,

@@ -64,16 +64,23 @@ pub mod flags {
     ];
 }
 
+/// Settings of the pattern stage.
 #[derive(Debug, Clone)]
 pub struct AnalyzerConfig {
+    /// How messages are mined into templates.
     pub miner: MinerConfig,
+    /// When a template's frequency counts as a spike, drop or rise.
     pub trend: TrendConfig,
+    /// When two templates count as correlated.
     pub correlation: CorrelationConfig,
+    /// Bounds of the pattern database.
     pub db_limits: DbLimits,
+    /// Previous templates of an entity the sequence model conditions on.
     pub sequence_order: usize,
     /// Observations of a context before an event never seen after it is flagged: a new
     /// process has seen little, and little is not evidence.
     pub sequence_min_support: u32,
+    /// Entities whose sequences are tracked; past it the least recently seen is forgotten.
     pub max_entities: usize,
     /// Windows of history the trend judgement looks at.
     pub trend_windows: usize,
@@ -144,6 +151,7 @@ impl RecordFlags {
     }
 }
 
+/// Mines, counts and flags the records of each batch against the pattern database.
 pub struct PatternAnalyzer {
     config: AnalyzerConfig,
     text_miner: TemplateMiner,
@@ -219,6 +227,7 @@ impl PatternAnalyzer {
         }
     }
 
+    /// The database as known to this process: stored plus counted since.
     pub fn db(&self) -> &PatternDb {
         &self.db
     }

@@ -26,10 +26,13 @@ pub const DB_VERSION: u32 = 1;
 /// Where the database lives under the state prefix.
 pub const DEFAULT_KEY: &str = "patterns/db.json";
 
+/// Bounds of the pattern database.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DbLimits {
+    /// Patterns kept; past it the lowest retention scores are evicted.
     pub max_patterns: usize,
+    /// Example messages kept per pattern.
     pub max_examples: usize,
     /// Length of one counting window in seconds.
     pub window_seconds: i64,
@@ -68,22 +71,29 @@ impl<'de> Deserialize<'de> for PatternId {
 /// One template and its history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatternEntry {
+    /// The template's stable id.
     pub id: PatternId,
+    /// The template text, `<*>` where messages vary.
     pub template: String,
     /// `SourceLogType` of the records it was mined from (empty for plain lines).
     #[serde(default)]
     pub log_type: String,
+    /// Records that matched it.
     pub count: u64,
+    /// Time of the earliest record that matched.
     pub first_seen: DateTime<Utc>,
+    /// Time of the latest record that matched.
     pub last_seen: DateTime<Utc>,
     /// `(window start, count)` in epoch seconds, ascending, at most `max_windows`.
     #[serde(default)]
     pub windows: Vec<(i64, u64)>,
+    /// A few messages that matched, cut to `max_example_bytes`.
     #[serde(default)]
     pub examples: Vec<String>,
 }
 
 impl PatternEntry {
+    /// An entry not yet counted, first and last seen `at`.
     pub fn new(id: PatternId, template: String, log_type: &str, at: DateTime<Utc>) -> Self {
         PatternEntry {
             id,
@@ -113,13 +123,18 @@ impl PatternEntry {
 /// A change of id: the miner merged template `from` into `into`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alias {
+    /// The absorbed id.
     pub from: PatternId,
+    /// The surviving id.
     pub into: PatternId,
 }
 
+/// Every template seen, with its history; see the module docs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatternDb {
+    /// Serialization version, [`DB_VERSION`] once read.
     pub version: u32,
+    /// Bounds applied when counting and merging.
     #[serde(default)]
     pub limits: DbLimits,
     /// Sorted by id.
@@ -141,15 +156,22 @@ impl Default for PatternDb {
     }
 }
 
+/// Why a stored database cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// Written by a newer build.
     #[error("pattern database version {found} is newer than this build reads ({DB_VERSION})")]
-    UnsupportedVersion { found: u32 },
+    UnsupportedVersion {
+        /// The stored database's version.
+        found: u32,
+    },
+    /// Not JSON of the database's shape.
     #[error("pattern database is not valid JSON: {0}")]
     Malformed(#[from] serde_json::Error),
 }
 
 impl PatternDb {
+    /// An empty database.
     pub fn new(limits: DbLimits) -> Self {
         PatternDb {
             version: DB_VERSION,
@@ -161,6 +183,7 @@ impl PatternDb {
         }
     }
 
+    /// Reads a stored database, merging duplicate entries.
     pub fn from_json(bytes: &[u8]) -> Result<PatternDb, DbError> {
         #[derive(Deserialize)]
         struct VersionOnly {
@@ -184,18 +207,22 @@ impl PatternDb {
         Ok(db)
     }
 
+    /// Compact JSON, as stored.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("pattern database serializes")
     }
 
+    /// Patterns held.
     pub fn len(&self) -> usize {
         self.patterns.len()
     }
 
+    /// Whether no pattern is held.
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }
 
+    /// The entry of `id`, following aliases.
     pub fn get(&self, id: PatternId) -> Option<&PatternEntry> {
         let id = self.canonical(id);
         self.patterns

@@ -32,6 +32,7 @@ pub const PATTERN_FEATURE_NAMES: [&str; 11] = [
     "template_variable_share",
 ];
 
+/// Length of the pattern slot of the feature vector.
 pub const PATTERN_FEATURES: usize = PATTERN_FEATURE_NAMES.len();
 
 /// `SequenceScore` from which a record counts as surprising: its template follows the

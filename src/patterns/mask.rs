@@ -131,6 +131,7 @@ impl Masker {
     }
 }
 
+#[cfg(test)]
 /// Masks one message into a new string (convenience for tests and one-off use).
 pub fn mask_message(message: &str) -> String {
     let mut out = String::with_capacity(message.len());

@@ -27,6 +27,7 @@ impl PatternId {
         format!("{:016x}", self.0)
     }
 
+    /// Reads the form [`PatternId::to_hex`] writes.
     pub fn from_hex(s: &str) -> Option<PatternId> {
         (s.len() == 16)
             .then(|| u64::from_str_radix(s, 16).ok().map(PatternId))
@@ -109,6 +110,7 @@ struct Signature {
     hits: u64,
 }
 
+/// Groups messages into templates online; see the module docs.
 #[derive(Debug)]
 pub struct TemplateMiner {
     config: MinerConfig,
@@ -129,6 +131,7 @@ impl Default for TemplateMiner {
 }
 
 impl TemplateMiner {
+    /// An empty miner.
     pub fn new(config: MinerConfig) -> Self {
         TemplateMiner {
             config,
@@ -180,10 +183,12 @@ impl TemplateMiner {
         std::mem::take(&mut self.merges)
     }
 
+    /// Its configuration.
     pub fn config(&self) -> &MinerConfig {
         &self.config
     }
 
+    /// Every template, merged ones included, by index.
     pub fn clusters(&self) -> &[Cluster] {
         &self.clusters
     }
@@ -196,10 +201,12 @@ impl TemplateMiner {
             .filter(|(_, c)| c.merged_into.is_none())
     }
 
+    /// The template at `index`.
     pub fn cluster(&self, index: usize) -> &Cluster {
         &self.clusters[index]
     }
 
+    /// The index of the template with id `id` in this miner.
     pub fn index_of(&self, id: PatternId) -> Option<usize> {
         self.by_id.get(&id).map(|&i| i as usize)
     }

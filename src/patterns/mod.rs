@@ -11,6 +11,6 @@ pub mod miner;
 pub mod sequence;
 pub mod trend;
 
-pub use analyzer::{AnalyzerConfig, BatchSummary, PatternAnalyzer};
+pub use analyzer::{AnalyzerConfig, PatternAnalyzer};
 pub use features::{PATTERN_FEATURE_NAMES, PATTERN_FEATURES, pattern_features, was_analyzed};
-pub use miner::{Assignment, MinerConfig, PatternId, TemplateMiner};
+pub use miner::{PatternId, TemplateMiner};

@@ -308,6 +308,7 @@ pub async fn persist<S: crate::state::StateStore + ?Sized>(
     serde_json::from_slice(&body).map_err(|e| StateError::Other(e.into()))
 }
 
+#[cfg(any(test, feature = "tools"))]
 /// One session per line, ids separated by whitespace (the DeepLog `hdfs_*` layout).
 /// Blank lines are skipped; a token that is not a number is an error naming its line.
 pub fn parse_sessions(text: &str) -> Result<Vec<Vec<u64>>, String> {

@@ -11,10 +11,12 @@ use xxhash_rust::xxh3::Xxh3;
 
 use super::LogType;
 
+/// A record's deterministic id: XXH3-128 of log type, ordinal and raw bytes.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordId(pub u128);
 
 impl RecordId {
+    /// The id of the record at `ordinal` in its object, parsed from `raw`.
     pub fn compute(log_type: LogType, ordinal: u64, raw: &[u8]) -> RecordId {
         let mut hasher = Xxh3::new();
         hasher.update(log_type.name().as_bytes());
@@ -37,6 +39,7 @@ impl RecordId {
         }
     }
 
+    /// Reads 32 hex digits, dashes ignored (the UUID-shaped form too).
     pub fn parse(text: &str) -> Option<RecordId> {
         let hex: String = text.chars().filter(|c| *c != '-').collect();
         if hex.len() != 32 {

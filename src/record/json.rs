@@ -4,6 +4,7 @@
 
 use super::{Record, Value, columns, time};
 
+/// Appends the record as one JSON object to `out`.
 pub fn write_record(record: &Record, out: &mut Vec<u8>) {
     out.push(b'{');
     let mut first = true;

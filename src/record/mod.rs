@@ -17,7 +17,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
-pub use alert::ConnectorAlert;
 pub use id::RecordId;
 pub use row::Row;
 pub use tables::{ColumnType, LogType, Table};
@@ -52,11 +51,17 @@ pub mod columns {
 /// columns); a `string` column that documents JSON content gets `Str` with the JSON text.
 #[derive(Debug, Clone)]
 pub enum Value {
+    /// Text: a `string` column, or JSON text a `string` column documents.
     Str(String),
+    /// A whole number (`int` or `long`).
     Int(i64),
+    /// A `real`.
     Real(f64),
+    /// A `boolean`.
     Bool(bool),
+    /// A `datetime`.
     Time(DateTime<Utc>),
+    /// Raw JSON text for a `dynamic` column.
     Json(Box<RawValue>),
 }
 
@@ -75,6 +80,7 @@ impl PartialEq for Value {
 }
 
 impl Value {
+    /// The text of a `Str`.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
@@ -82,6 +88,7 @@ impl Value {
         }
     }
 
+    /// A whole number, from an `Int`, a whole `Real` or a numeric `Str`.
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
@@ -91,6 +98,7 @@ impl Value {
         }
     }
 
+    /// A number, from an `Int`, a `Real` or a numeric `Str`.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Int(i) => Some(*i as f64),
@@ -100,6 +108,7 @@ impl Value {
         }
     }
 
+    /// A `Bool`, or a `Str` that says `true` or `false` in any case.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
@@ -109,6 +118,7 @@ impl Value {
         }
     }
 
+    /// The time of a `Time`.
     pub fn as_time(&self) -> Option<DateTime<Utc>> {
         match self {
             Value::Time(t) => Some(*t),
@@ -165,6 +175,7 @@ impl From<Box<RawValue>> for Value {
 /// A row bound for one Sentinel table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
+    /// What kind of log the record came from; decides its table.
     pub log_type: LogType,
     /// The event's own time; becomes both `TimeGenerated` and `EventTime`.
     pub time: Option<DateTime<Utc>>,
@@ -172,13 +183,16 @@ pub struct Record {
     /// `SourceLogType`, `SourceObject`, `EventTime` and `RecordId` are not stored here: the
     /// writer derives them from the fields below.
     pub columns: Vec<(&'static str, Value)>,
+    /// The deterministic id, set by the emitter.
     pub id: RecordId,
     /// Position of the record in its object, counting from 0 (rejects do not count).
     pub ordinal: u64,
+    /// The object it came from (`s3://bucket/key` or a path).
     pub source_object: Arc<str>,
 }
 
 impl Record {
+    /// An empty record of `log_type`.
     pub fn new(log_type: LogType) -> Self {
         Record {
             log_type,
@@ -190,6 +204,7 @@ impl Record {
         }
     }
 
+    /// The table the record goes to.
     pub fn table(&self) -> Table {
         self.log_type.table()
     }
@@ -199,6 +214,7 @@ impl Record {
         self.columns.push((name, value.into()));
     }
 
+    /// Appends a column when there is a value.
     pub fn push_opt<V: Into<Value>>(&mut self, name: &'static str, value: Option<V>) {
         if let Some(v) = value {
             self.columns.push((name, v.into()));
@@ -214,6 +230,7 @@ impl Record {
         }
     }
 
+    /// The value of a column.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.columns
             .iter()
@@ -221,10 +238,12 @@ impl Record {
             .map(|(_, v)| v)
     }
 
+    /// The text of a column: a `Str`, or the JSON text of a `Json`.
     pub fn get_str(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(Value::as_text)
     }
 
+    /// Takes a column out, returning its value.
     pub fn remove(&mut self, name: &str) -> Option<Value> {
         let idx = self.columns.iter().position(|(n, _)| *n == name)?;
         Some(self.columns.remove(idx).1)
@@ -243,6 +262,7 @@ impl Record {
 /// silence.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Reject {
+    /// The object the input came from.
     #[serde(rename = "SourceObject")]
     pub source_object: String,
     /// 1-based line number where the bad input starts, when the format is line-based.
@@ -251,8 +271,10 @@ pub struct Reject {
     /// Byte offset of the bad input in the decoded stream.
     #[serde(rename = "Offset")]
     pub offset: u64,
+    /// The log type the parser expected.
     #[serde(rename = "SourceLogType")]
     pub log_type: String,
+    /// Why the input could not be parsed.
     #[serde(rename = "Reason")]
     pub reason: String,
     /// The raw text (lossy UTF-8), cut at [`Reject::MAX_RAW`] bytes.
@@ -261,8 +283,10 @@ pub struct Reject {
 }
 
 impl Reject {
+    /// Bytes of raw input kept per reject.
     pub const MAX_RAW: usize = 64 * 1024;
 
+    /// `raw` as lossy UTF-8, cut at [`Reject::MAX_RAW`] bytes.
     pub fn raw_text(raw: &[u8]) -> String {
         let cut = &raw[..raw.len().min(Self::MAX_RAW)];
         String::from_utf8_lossy(cut).into_owned()

@@ -17,18 +17,27 @@ use std::fmt;
 
 use super::{Record, Value, columns};
 
+/// Type of a Log Analytics column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnType {
+    /// `string`.
     Str,
+    /// `int`: 32 bits.
     Int,
+    /// `long`: 64 bits.
     Long,
+    /// `real`.
     Real,
+    /// `boolean`.
     Bool,
+    /// `datetime`.
     DateTime,
+    /// `dynamic`: nested JSON.
     Dynamic,
 }
 
 impl ColumnType {
+    /// The type's name in table schemas (`string`, `datetime`, ...).
     pub fn name(self) -> &'static str {
         match self {
             ColumnType::Str => "string",
@@ -45,28 +54,48 @@ impl ColumnType {
 /// The source format a record was parsed from; its name is the `SourceLogType` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LogType {
+    /// CloudTrail events.
     CloudTrail,
+    /// VPC flow log records.
     VpcFlow,
+    /// Transit Gateway flow log records.
     TransitGatewayFlow,
+    /// Application Load Balancer access log lines.
     Alb,
+    /// Application Load Balancer connection log lines.
     AlbConnection,
+    /// Network Load Balancer (TLS listener) access log lines.
     Nlb,
+    /// Classic Load Balancer access log lines.
     ClassicElb,
+    /// CloudFront standard log lines.
     CloudFront,
+    /// S3 server access log lines.
     S3Access,
+    /// AWS WAF web ACL log records.
     Waf,
+    /// GuardDuty findings.
     GuardDuty,
+    /// Security Hub findings (ASFF).
     SecurityHub,
+    /// Route 53 Resolver query log records.
     Route53Resolver,
+    /// Network Firewall alert records.
     NetworkFirewallAlert,
+    /// Network Firewall flow records.
     NetworkFirewallFlow,
+    /// Network Firewall TLS records.
     NetworkFirewallTls,
+    /// CloudWatch Logs events of no known format.
     CloudWatch,
+    /// JSON lines of no known format.
     GenericJson,
+    /// Plain text lines.
     Text,
 }
 
 impl LogType {
+    /// Every log type.
     pub const ALL: [LogType; 19] = [
         LogType::CloudTrail,
         LogType::VpcFlow,
@@ -89,6 +118,7 @@ impl LogType {
         LogType::Text,
     ];
 
+    /// The name written to `SourceLogType` (`VPCFlow`, `ALB`, ...).
     pub fn name(self) -> &'static str {
         match self {
             LogType::CloudTrail => "CloudTrail",
@@ -113,6 +143,7 @@ impl LogType {
         }
     }
 
+    /// Reads a name as [`LogType::name`] writes it, ignoring case.
     pub fn from_name(name: &str) -> Option<LogType> {
         LogType::ALL
             .into_iter()
@@ -152,19 +183,33 @@ impl fmt::Display for LogType {
 /// A destination table. The DCR stream for a table defaults to `Custom-<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
+    /// `AWSCloudTrail`.
     AwsCloudTrail,
+    /// `AWSVPCFlow`.
     AwsVpcFlow,
+    /// `AWSGuardDuty`.
     AwsGuardDuty,
+    /// `AWSCloudWatch`.
     AwsCloudWatch,
+    /// `AWSWAF`.
     AwsWaf,
+    /// `AWSS3ServerAccess`.
     AwsS3ServerAccess,
+    /// `AWSRoute53Resolver`.
     AwsRoute53Resolver,
+    /// `AWSNetworkFirewallAlert`.
     AwsNetworkFirewallAlert,
+    /// `AWSNetworkFirewallFlow`.
     AwsNetworkFirewallFlow,
+    /// `AWSNetworkFirewallTls`.
     AwsNetworkFirewallTls,
+    /// `AWSALBAccessLogs`: ALB access and connection logs, classic ELB access logs.
     AwsAlbAccessLogs,
+    /// `AWSNLBAccessLogs`.
     AwsNlbAccessLogs,
+    /// `AWSELBFlowLogs`: documented, but no log type lands in it.
     AwsElbFlowLogs,
+    /// `AWSSecurityHubFindings`.
     AwsSecurityHubFindings,
     /// Custom table (CloudFront has no built-in Sentinel table).
     AwsCloudFront,
@@ -175,6 +220,7 @@ pub enum Table {
 }
 
 impl Table {
+    /// The built-in Sentinel tables.
     pub const BUILT_IN: [Table; 14] = [
         Table::AwsCloudTrail,
         Table::AwsVpcFlow,
@@ -192,6 +238,7 @@ impl Table {
         Table::AwsSecurityHubFindings,
     ];
 
+    /// Every table: the built-in ones, then the custom ones.
     pub const ALL: [Table; 17] = [
         Table::AwsCloudTrail,
         Table::AwsVpcFlow,
@@ -212,6 +259,7 @@ impl Table {
         Table::S3SentinelLogs,
     ];
 
+    /// The table's name in the workspace (`AWSCloudTrail`, `S3SentinelLogs_CL`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Table::AwsCloudTrail => "AWSCloudTrail",
@@ -234,12 +282,14 @@ impl Table {
         }
     }
 
+    /// Reads a name as [`Table::name`] writes it, ignoring case.
     pub fn from_name(name: &str) -> Option<Table> {
         Table::ALL
             .into_iter()
             .find(|t| t.name().eq_ignore_ascii_case(name))
     }
 
+    /// Whether the table is one of Sentinel's built-in tables rather than a custom `_CL` one.
     pub fn is_built_in(self) -> bool {
         !matches!(
             self,
@@ -275,6 +325,7 @@ impl Table {
         }
     }
 
+    /// The type of `column`, among the table's own and the connector's columns.
     pub fn column_type(self, column: &str) -> Option<ColumnType> {
         self.columns()
             .iter()

@@ -110,6 +110,7 @@ pub fn parse_epoch_seconds(text: &str) -> Option<DateTime<Utc>> {
     from_epoch_seconds_f64(f)
 }
 
+/// Seconds since the Unix epoch, possibly fractional; `None` when not finite or out of range.
 pub fn from_epoch_seconds_f64(f: f64) -> Option<DateTime<Utc>> {
     if !f.is_finite() {
         return None;
@@ -119,6 +120,7 @@ pub fn from_epoch_seconds_f64(f: f64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs as i64, nanos.min(999_999_999))
 }
 
+/// Milliseconds since the Unix epoch; `None` when out of range.
 pub fn from_epoch_millis(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
 }
@@ -243,6 +245,7 @@ pub fn write_rfc3339(out: &mut Vec<u8>, t: &DateTime<Utc>) {
     out.push(b'Z');
 }
 
+/// [`write_rfc3339`] as a string.
 pub fn to_rfc3339(t: &DateTime<Utc>) -> String {
     let mut out = Vec::with_capacity(27);
     write_rfc3339(&mut out, t);

@@ -72,6 +72,7 @@ impl Lease {
     }
 }
 
+/// The state documents of objects in a state store: claims, checkpoints, completion.
 pub struct ObjectLedger<'a> {
     store: &'a dyn StateStore,
 }
@@ -96,6 +97,7 @@ pub fn identity(object: &ObjectRef) -> String {
 }
 
 impl<'a> ObjectLedger<'a> {
+    /// A ledger kept in `store`.
     pub fn new(store: &'a dyn StateStore) -> Self {
         ObjectLedger { store }
     }
@@ -186,6 +188,7 @@ impl<'a> ObjectLedger<'a> {
         self.write(lease).await
     }
 
+    /// Marks the object done after `next_ordinal` records; later events for it are skipped.
     pub async fn complete(&self, lease: &mut Lease, next_ordinal: u64) -> Result<(), StateError> {
         lease.state.status = ObjectStatus::Completed;
         lease.state.next_ordinal = next_ordinal;
@@ -212,6 +215,7 @@ impl<'a> ObjectLedger<'a> {
         Ok(())
     }
 
+    /// The object's state document, if it has one.
     pub async fn get(&self, object: &ObjectRef) -> Result<Option<ObjectState>, StateError> {
         let key = state_key(object, &identity(object));
         match self.store.get(&key).await? {

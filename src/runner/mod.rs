@@ -34,7 +34,9 @@ pub struct RunnerSettings {
     pub safety_margin: Duration,
     /// How long a claim on an object lasts beyond the invocation's deadline.
     pub lease_grace: Duration,
+    /// Decompression limits per object.
     pub limits: DecodeLimits,
+    /// Parse every object as this format instead of detecting it.
     pub format: Option<Format>,
 }
 
@@ -69,20 +71,42 @@ pub struct ObjectReport {
     pub deliver_time: Duration,
 }
 
+/// Why an object was not processed to the end.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// Another invocation holds the object's lease.
     #[error("{object} is being processed by invocation {owner}; retry later")]
-    Busy { object: String, owner: String },
+    Busy {
+        /// The object's URI.
+        object: String,
+        /// Request id of the invocation holding the lease.
+        owner: String,
+    },
+    /// The deadline came first; the checkpoint is saved and a retry resumes there.
     #[error(
         "time ran short in {object} after {next_ordinal} records; checkpoint saved, the retry resumes there"
     )]
-    DeadlineReached { object: String, next_ordinal: u64 },
+    DeadlineReached {
+        /// The object's URI.
+        object: String,
+        /// Ordinal the retry resumes at.
+        next_ordinal: u64,
+    },
+    /// The object could not be read.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// Rows could be neither delivered nor dead-lettered.
     #[error("delivering {object} failed: {message}")]
-    Delivery { object: String, message: String },
+    Delivery {
+        /// The object's URI.
+        object: String,
+        /// Why.
+        message: String,
+    },
+    /// The ledger's state store failed.
     #[error("state store: {0}")]
     State(#[from] crate::state::StateError),
+    /// Decoding or parsing failed, or the parser thread did.
     #[error("{0}")]
     Object(String),
 }
@@ -97,12 +121,16 @@ impl RunError {
 /// Runs objects through the pipeline: where they come from, the ledger, where the rows
 /// go, and the enrichment between.
 pub struct Runner {
+    /// Where objects are read from.
     pub source: Arc<dyn ObjectSource>,
     /// The object ledger's store; without one, repeated events are not deduplicated and
     /// an interrupted object starts over.
     pub state: Option<Arc<dyn StateStore>>,
+    /// Where rows go.
     pub delivery: Arc<dyn Delivery>,
+    /// The enrichment between parsing and delivery.
     pub enricher: Arc<dyn Enricher>,
+    /// Batching and limits.
     pub settings: RunnerSettings,
 }
 

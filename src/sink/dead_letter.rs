@@ -23,22 +23,31 @@ use crate::state::{PutCondition, S3Location, StateError, StateStore};
 use super::Row;
 use super::sentinel::{FailedRow, SendReport, SentinelClient};
 
+/// Ending of every dead-letter file name.
 pub const FILE_SUFFIX: &str = ".ndjson.gz";
 
 /// One dead-lettered row: the row exactly as it was sent, where it was going, and why it
 /// was not accepted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeadLetterEntry {
+    /// The row's JSON object, as sent.
     pub row: Box<RawValue>,
+    /// Why it was not accepted, in words.
     pub reason: String,
     /// `rejected`, `too_large`, `retries_exhausted`, `auth`, `deadline`, ...
     pub reason_kind: String,
+    /// The HTTP status of the refusal, if there was an answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The DCR stream it was sent to.
     pub stream: String,
+    /// Its table's name.
     pub table: String,
+    /// Its `SourceLogType`.
     pub log_type: String,
+    /// The object it came from.
     pub source_object: String,
+    /// Its `RecordId`, UUID-shaped.
     pub record_id: String,
     /// Position of the record in its source object.
     #[serde(default)]
@@ -51,6 +60,7 @@ pub struct DeadLetterEntry {
 }
 
 impl DeadLetterEntry {
+    /// An entry for `row`, dead-lettered now.
     pub fn new(
         row: &Row,
         stream: &str,
@@ -79,6 +89,7 @@ impl DeadLetterEntry {
         }
     }
 
+    /// An entry for a row a send did not get accepted.
     pub fn from_failed(failed: &FailedRow) -> Self {
         DeadLetterEntry::new(
             &failed.row,
@@ -109,7 +120,9 @@ impl DeadLetterEntry {
 /// Where the dead letter lives: an S3 prefix or a local folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeadLetterLocation {
+    /// Files under an S3 prefix.
     S3(S3Location),
+    /// Files in a local folder.
     Dir(std::path::PathBuf),
 }
 
@@ -142,16 +155,26 @@ impl DeadLetterLocation {
     }
 }
 
+/// Why the dead letter could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum DeadLetterError {
+    /// The store failed.
     #[error("dead letter {location}: {source}")]
     Store {
+        /// The dead letter's location.
         location: String,
+        /// The store's error.
         #[source]
         source: StateError,
     },
+    /// A file is not gzip NDJSON.
     #[error("dead letter file {key}: {message}")]
-    Unreadable { key: String, message: String },
+    Unreadable {
+        /// The file's key.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// Where dead-lettered rows are written and read back.
@@ -164,7 +187,9 @@ pub struct DeadLetter {
 /// What one write stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeadLetterWrite {
+    /// Keys of the files written.
     pub files: Vec<String>,
+    /// Rows written.
     pub rows: u64,
 }
 
@@ -177,6 +202,7 @@ fn object_hash(source_object: &str) -> String {
 const NAME_ATTEMPTS: usize = 20;
 
 impl DeadLetter {
+    /// A dead letter in `store`; `location` names it in logs and errors.
     pub fn new(store: Arc<dyn StateStore>, location: impl Into<String>) -> Self {
         DeadLetter {
             store,
@@ -184,6 +210,7 @@ impl DeadLetter {
         }
     }
 
+    /// A dead letter under an S3 prefix.
     pub fn s3(client: aws_sdk_s3::Client, location: &S3Location) -> Self {
         DeadLetter::new(
             Arc::new(S3StateStore::new(
@@ -195,12 +222,14 @@ impl DeadLetter {
         )
     }
 
+    /// A dead letter in a local folder.
     pub fn dir(path: impl Into<std::path::PathBuf>) -> Self {
         let path = path.into();
         let location = path.display().to_string();
         DeadLetter::new(Arc::new(LocalDirStore::new(path)), location)
     }
 
+    /// `s3://bucket/prefix` or the folder's path.
     pub fn location(&self) -> &str {
         &self.location
     }
@@ -309,9 +338,11 @@ impl DeadLetter {
 /// A dead-letter file's content.
 #[derive(Debug, Clone, Default)]
 pub struct DeadLetterFile {
+    /// The entries, in file order.
     pub entries: Vec<DeadLetterEntry>,
     /// Lines that are not entries (damaged or hand-edited), kept verbatim on rewrite.
     pub other_lines: Vec<String>,
+    /// Version tag of the file as read, for a conditional rewrite.
     pub etag: String,
 }
 
@@ -365,21 +396,28 @@ impl Default for ReplayOptions {
 /// What a replay did.
 #[derive(Debug, Default)]
 pub struct ReplayReport {
+    /// Dead-letter files looked at.
     pub files: u64,
+    /// Files deleted because every row was accepted.
     pub files_deleted: u64,
+    /// Files rewritten with the rows still not accepted.
     pub files_rewritten: u64,
     /// Files that could not be read or updated, with the reason; left as they were.
     pub file_errors: Vec<(String, String)>,
+    /// Entries read.
     pub rows_read: u64,
+    /// Rows Sentinel accepted this time.
     pub rows_accepted: u64,
     /// Rows still in the dead letter afterwards, by reason kind.
     pub rows_remaining: BTreeMap<String, u64>,
     /// Rows per target stream (what a dry run would send).
     pub rows_by_stream: BTreeMap<String, u64>,
+    /// What sending them again took.
     pub delivery: SendReport,
 }
 
 impl ReplayReport {
+    /// Rows still in the dead letter afterwards.
     pub fn remaining(&self) -> u64 {
         self.rows_remaining.values().sum()
     }

@@ -25,18 +25,26 @@ pub use sentinel_delivery::SentinelDelivery;
 /// accepted or dead-lettered; nothing else may happen to it.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct DeliveryReport {
+    /// Rows the API accepted.
     pub accepted: u64,
+    /// Rows written to the dead letter.
     pub dead_lettered: u64,
     /// Accepted / dead-lettered per log type (alert rows count under no log type).
     pub accepted_by_type: std::collections::BTreeMap<LogType, u64>,
+    /// Dead-lettered rows per log type.
     pub dead_lettered_by_type: std::collections::BTreeMap<LogType, u64>,
+    /// HTTP requests sent, retries included.
     pub requests: u64,
+    /// Requests that were retries.
     pub retries: u64,
+    /// Answers 429 or 503.
     pub throttles: u64,
+    /// Bytes sent, retries included.
     pub bytes_sent: u64,
 }
 
 impl DeliveryReport {
+    /// Adds `other`'s counts.
     pub fn merge(&mut self, other: &DeliveryReport) {
         self.accepted += other.accepted;
         self.dead_lettered += other.dead_lettered;
@@ -59,12 +67,16 @@ impl DeliveryReport {
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct DeliveryError {
+    /// What went wrong.
     pub message: String,
+    /// Ids of the rows that were accepted before it did.
     pub accepted: Vec<RecordId>,
+    /// What was achieved before it did.
     pub report: DeliveryReport,
 }
 
 impl DeliveryError {
+    /// An error with nothing accepted.
     pub fn new(message: impl Into<String>) -> Self {
         DeliveryError {
             message: message.into(),

@@ -14,7 +14,9 @@ use super::{Delivery, DeliveryError, DeliveryReport};
 use crate::record::{Reject, Row};
 use crate::state::{PutCondition, StateStore};
 
+/// Delivery to Sentinel, with the dead letter for what it refuses.
 pub struct SentinelDelivery {
+    /// The Logs Ingestion API client.
     pub client: SentinelClient,
     /// Without a dead letter, rows Sentinel refuses fail the object so it is retried (and
     /// eventually lands in the event source's own DLQ) instead of being dropped.

@@ -30,6 +30,7 @@ impl Encoding {
     }
 }
 
+/// Decompression bomb limits for one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
     /// Most decompressed bytes one object may produce.
@@ -37,6 +38,7 @@ pub struct DecodeLimits {
     /// Most decompressed bytes per compressed byte, checked once `ratio_grace_bytes` have
     /// come out. Real AWS logs compress 5-30x; a bomb compresses thousands of times.
     pub max_ratio: u64,
+    /// Decompressed bytes before `max_ratio` is checked.
     pub ratio_grace_bytes: u64,
 }
 

@@ -12,11 +12,15 @@ use serde_json::Value;
 /// One object to process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRef {
+    /// The bucket; empty for a local file.
     pub bucket: String,
     /// Decoded key, ready for GetObject.
     pub key: String,
+    /// The object version the event names, if versioned.
     pub version_id: Option<String>,
+    /// The ETag the event gives.
     pub etag: Option<String>,
+    /// Size in bytes, as the event gives it.
     pub size: Option<u64>,
 }
 

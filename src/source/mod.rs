@@ -4,6 +4,6 @@ pub mod decode;
 pub mod event;
 pub mod object;
 
-pub use decode::{DecodeLimits, Decoded, Encoding, decode};
+pub use decode::DecodeLimits;
 pub use event::ObjectRef;
-pub use object::{LocalSource, ObjectSource, OpenedObject, S3Source, SourceError};
+pub use object::{LocalSource, ObjectSource, S3Source, SourceError};

@@ -30,8 +30,10 @@ pub enum SourceError {
     Other { object: String, message: String },
 }
 
+/// Where objects are read from.
 #[async_trait]
 pub trait ObjectSource: Send + Sync {
+    /// Opens `object` for streaming.
     async fn open(&self, object: &ObjectRef) -> Result<OpenedObject, SourceError>;
 }
 
@@ -79,6 +81,7 @@ impl ObjectSource for S3Source {
 /// Reads `bucket` as a directory and `key` as a path below it (CLI, tests); the key `-`
 /// in no bucket is standard input.
 pub struct LocalSource {
+    /// The folder buckets are subfolders of.
     pub root: PathBuf,
 }
 

@@ -8,12 +8,14 @@ use tokio::sync::Mutex;
 
 use super::{PutCondition, StateError, StateStore, Versioned};
 
+/// A state store in a local folder.
 pub struct LocalDirStore {
     root: PathBuf,
     lock: Mutex<()>,
 }
 
 impl LocalDirStore {
+    /// A store whose keys are paths below `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         LocalDirStore {
             root: root.into(),

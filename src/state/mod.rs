@@ -11,7 +11,9 @@ use async_trait::async_trait;
 /// A bucket and key prefix (the prefix is empty or ends with `/`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct S3Location {
+    /// The bucket.
     pub bucket: String,
+    /// Key prefix, empty or ending with `/`.
     pub prefix: String,
 }
 
@@ -22,6 +24,7 @@ pub struct Versioned {
     pub etag: String,
 }
 
+/// When a write may replace what is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutCondition {
     /// Unconditional.
@@ -32,17 +35,21 @@ pub enum PutCondition {
     IfAbsent,
 }
 
+/// Why a state store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// Another writer got there first; read again, merge, retry.
     #[error("conditional write lost to a concurrent writer")]
     PreconditionFailed,
+    /// Any other failure of the store.
     #[error("state store: {0}")]
     Other(#[from] anyhow::Error),
 }
 
+/// Small objects under one prefix, with conditional writes.
 #[async_trait]
 pub trait StateStore: Send + Sync {
+    /// The object under `key` and its version tag; `None` when absent.
     async fn get(&self, key: &str) -> Result<Option<Versioned>, StateError>;
     /// Returns the new version tag.
     async fn put(
@@ -51,6 +58,7 @@ pub trait StateStore: Send + Sync {
         body: Vec<u8>,
         condition: PutCondition,
     ) -> Result<String, StateError>;
+    /// Removes the object under `key`.
     async fn delete(&self, key: &str) -> Result<(), StateError>;
     /// Keys under `prefix`, in lexical order.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StateError>;

@@ -10,6 +10,7 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use super::{PutCondition, StateError, StateStore, Versioned};
 
+/// A state store under an S3 prefix.
 #[derive(Clone)]
 pub struct S3StateStore {
     client: Client,
@@ -31,6 +32,7 @@ impl S3StateStore {
         }
     }
 
+    /// The bucket.
     pub fn bucket(&self) -> &str {
         &self.bucket
     }

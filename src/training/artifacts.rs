@@ -18,17 +18,24 @@ use crate::ml::runtime::{ModelError, ModelSet};
 /// What a training run produces.
 #[derive(Debug, Clone)]
 pub struct Artifacts {
+    /// The manifest of the new set.
     pub manifest: Manifest,
+    /// The anomaly model, ONNX.
     pub anomaly_onnx: Vec<u8>,
+    /// The classifier, ONNX.
     pub classifier_onnx: Vec<u8>,
+    /// What went into training and how the models did.
     pub report: TrainingReport,
 }
 
 /// Provenance written into the manifest.
 #[derive(Debug, Clone)]
 pub struct Provenance {
+    /// The set's version, written to `ModelVersion`.
     pub set_version: String,
+    /// Where the rows came from.
     pub source: String,
+    /// How labels were assigned.
     pub labelling: String,
 }
 

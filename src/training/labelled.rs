@@ -360,16 +360,21 @@ fn resolve(
 /// One labelled record in raw form (as the generator makes them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelledRaw {
+    /// The log type the raw text parses as.
     pub log_type: LogType,
+    /// The category it is labelled with.
     pub label: Category,
+    /// The record as AWS would deliver it.
     pub raw: Raw,
     /// For line formats whose field list comes from a header (VPC flow logs).
     pub header: Option<String>,
     /// The scenario that produced it (`benign/...`, `attack/...`, `ops/...`).
     pub scenario: &'static str,
+    /// The event's time.
     pub time: DateTime<Utc>,
 }
 
+/// A record's source text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Raw {
     /// One JSON value (a CloudTrail event, a WAF log entry, ...).
@@ -379,6 +384,7 @@ pub enum Raw {
 }
 
 impl Raw {
+    /// The text, whichever kind.
     pub fn text(&self) -> &str {
         match self {
             Raw::Json(s) | Raw::Line(s) => s,

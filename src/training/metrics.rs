@@ -78,6 +78,7 @@ pub struct BinaryScores {
     pub false_negatives: u64,
 }
 
+/// Precision, recall and F1 of `predicted` against `actual`.
 pub fn binary_scores(predicted: &[bool], actual: &[bool]) -> BinaryScores {
     let mut tp = 0;
     let mut fp = 0;

@@ -28,6 +28,7 @@ use crate::ml::runtime::tensors::{
     RECONSTRUCTION_ERROR,
 };
 
+/// ONNX operator set version of both graphs.
 pub const OPSET: i64 = 13;
 const IR_VERSION: i64 = 8;
 const FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
@@ -37,7 +38,9 @@ const FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
 pub struct ModelInfo {
     /// `anomaly` or `classifier`.
     pub kind: &'static str,
+    /// `<set_version>/anomaly` or `<set_version>/classifier`.
     pub version: String,
+    /// What the model computes, in words.
     pub description: String,
 }
 
@@ -307,6 +310,7 @@ pub fn classifier_graph(model: &ClassifierModel, info: &ModelInfo) -> pb::ModelP
     g.finish(info)
 }
 
+/// The model as `.onnx` file bytes.
 pub fn encode(model: &pb::ModelProto) -> Vec<u8> {
     model.encode_to_vec()
 }

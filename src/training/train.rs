@@ -141,10 +141,12 @@ pub fn family_of_row(row: &[f32]) -> usize {
         .unwrap_or(Family::Text.index())
 }
 
+/// Settings of a training run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Share of variance of normal traffic the PCA subspace keeps.
     pub variance_to_keep: f64,
+    /// Most principal components the PCA keeps.
     pub max_components: usize,
     /// Normal rows used to fit the anomaly model (a deterministic sample beyond this).
     pub max_anomaly_rows: usize,
@@ -155,6 +157,7 @@ pub struct TrainConfig {
     pub l2: f64,
     /// Share of rows held out for the metrics in the manifest.
     pub holdout_fraction: f64,
+    /// Seed of the samples, shuffles and the holdout split.
     pub seed: u64,
 }
 

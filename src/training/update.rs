@@ -8,12 +8,21 @@ use crate::features::{FeatureVector, N_FEATURES};
 use crate::ml::Category;
 use crate::ml::runtime::ModelError;
 
+/// Why [`Connector::update_models`] changed nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
+    /// Features and labels differ in number.
     #[error("{labels} labels for {rows} feature rows")]
-    Mismatch { rows: usize, labels: usize },
+    Mismatch {
+        /// Feature rows given.
+        rows: usize,
+        /// Labels given.
+        labels: usize,
+    },
+    /// Training failed.
     #[error("training failed: {0}")]
     Train(#[from] TrainError),
+    /// The new models did not load or pass their checks.
     #[error("the new models were not put in service: {0}")]
     Load(#[from] ModelError),
 }
@@ -24,9 +33,9 @@ impl Connector {
     /// or deploy) with its training report.
     ///
     /// ```no_run
-    /// # use s3_sentinel_connector::enrich::Connector;
-    /// # use s3_sentinel_connector::ml::Category;
-    /// # fn labelled() -> (Vec<s3_sentinel_connector::record::Record>, Vec<Category>) { unimplemented!() }
+    /// # use s3_sentinel_connector::Connector;
+    /// # use s3_sentinel_connector::Category;
+    /// # fn labelled() -> (Vec<s3_sentinel_connector::Record>, Vec<Category>) { unimplemented!() }
     /// let connector = Connector::new()?;
     /// let (records, labels) = labelled();
     /// let features = connector.extract_features(&records);

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use s3_sentinel_connector::config::{self, vars};
-use s3_sentinel_connector::emulator::{Emulator, EmulatorOptions, RunningEmulator};
-use s3_sentinel_connector::record::Row;
-use s3_sentinel_connector::record::{LogType, Record, RecordId, time};
-use s3_sentinel_connector::sink::sentinel::{SentinelClient, SentinelSettings};
+use s3_sentinel_connector::Row;
+use s3_sentinel_connector::{Emulator, EmulatorOptions, RunningEmulator};
+use s3_sentinel_connector::{LogType, Record, RecordId, time};
+use s3_sentinel_connector::{SentinelClient, SentinelSettings};
+use s3_sentinel_connector::{sentinel_from_map, vars};
 
 pub const TENANT: &str = "00000000-0000-0000-0000-00000000beef";
 pub const CLIENT_ID: &str = "test-app";
@@ -39,7 +39,7 @@ pub fn sentinel_config(url: &str, extra: &[(&str, &str)]) -> SentinelSettings {
     for (k, v) in extra {
         map.insert(k.to_string(), v.to_string());
     }
-    let mut config = config::sentinel_from_map(&map).expect("valid test configuration");
+    let mut config = sentinel_from_map(&map).expect("valid test configuration");
     config.delivery.initial_backoff = Duration::from_millis(20);
     config.delivery.max_backoff = Duration::from_millis(200);
     config

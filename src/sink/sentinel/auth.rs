@@ -71,6 +71,7 @@ pub fn validate_tenant(tenant: &str) -> Result<(), String> {
     }
 }
 
+/// Why no token could be had.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
     /// The credentials themselves are wrong or unreadable: retrying will not help until
@@ -83,6 +84,7 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// Whether retrying cannot help until the credentials are fixed.
     pub fn is_permanent(&self) -> bool {
         matches!(self, AuthError::Rejected(_))
     }
@@ -117,6 +119,7 @@ pub struct SecretsManagerCredentials {
 }
 
 impl SecretsManagerCredentials {
+    /// Credentials read from secret `secret_id` (name or ARN) through `client`.
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
         SecretsManagerCredentials {
             client,

@@ -103,14 +103,17 @@ impl SentinelClient {
         client
     }
 
+    /// Which stream each table's rows go to.
     pub fn streams(&self) -> &StreamMap {
         &self.streams
     }
 
+    /// Limits, retries and timeouts of sending.
     pub fn settings(&self) -> &DeliverySettings {
         &self.settings
     }
 
+    /// The Entra ID token source.
     pub fn auth(&self) -> &TokenProvider {
         &self.auth
     }

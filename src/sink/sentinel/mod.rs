@@ -21,10 +21,7 @@ use crate::record::LogType;
 
 use crate::record::Row;
 
-pub use auth::{
-    AuthError, CredentialsLoader, SecretsManagerCredentials, StaticCredentials, TokenProvider,
-};
-pub use auth::{AzureCredentials, CredentialsSource, Secret};
+pub use auth::{AuthError, AzureCredentials, CredentialsSource, Secret, SecretsManagerCredentials};
 pub use client::SentinelClient;
 pub use settings::{
     DEFAULT_ALERT_STREAM, DEFAULT_AUTHORITY_HOST, DEFAULT_TOKEN_SCOPE, DeliverySettings,
@@ -39,25 +36,41 @@ pub use streams::{
 pub enum FailureReason {
     /// The API refused the request for good (400 schema errors, 403, 404, ...): the
     /// response body says why.
-    Rejected { status: u16, body: String },
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The response body.
+        body: String,
+    },
     /// The row alone does not fit in one request.
     TooLarge {
+        /// The row's size, gzip-compressed, in bytes.
         compressed_bytes: usize,
+        /// The request limit, in bytes.
         limit: usize,
         /// The server's 413 body when the server, not the packer, said so.
         server_body: Option<String>,
     },
     /// Retryable failures (5xx, timeouts, dropped connections, throttling) until the
     /// attempts ran out.
-    RetriesExhausted { attempts: u32, last_error: String },
+    RetriesExhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure, in words.
+        last_error: String,
+    },
     /// No token could be had (bad credentials, unreadable secret), or the API kept
     /// answering 401 to fresh tokens.
-    Auth { message: String },
+    Auth {
+        /// What went wrong.
+        message: String,
+    },
     /// The deadline came before the row was accepted (see [`SentinelClient::fail_unsent`]).
     Deadline,
 }
 
 impl FailureReason {
+    /// The HTTP status that refused the row, if one did.
     pub fn status(&self) -> Option<u16> {
         match self {
             FailureReason::Rejected { status, .. } => Some(*status),

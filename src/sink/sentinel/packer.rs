@@ -29,7 +29,9 @@ fn deflate_bound(raw: usize) -> usize {
 /// One request body and the rows in it, in order.
 #[derive(Debug, Clone)]
 pub struct Chunk {
+    /// The rows in the body.
     pub rows: Vec<Row>,
+    /// The gzip JSON array, as sent.
     pub body: Bytes,
     /// Uncompressed JSON bytes of the array.
     pub raw_bytes: usize,
@@ -38,13 +40,18 @@ pub struct Chunk {
 /// A row that does not fit in a request even alone.
 #[derive(Debug, Clone)]
 pub struct Oversize {
+    /// The row.
     pub row: Row,
+    /// Its size alone in a body, gzip-compressed, in bytes.
     pub compressed_bytes: usize,
 }
 
+/// What [`pack`] made of a stream's rows.
 #[derive(Debug, Default)]
 pub struct Packed {
+    /// Request bodies, rows in their order.
     pub chunks: Vec<Chunk>,
+    /// Rows too large for any body.
     pub oversize: Vec<Oversize>,
 }
 

@@ -20,12 +20,17 @@ pub const MAX_REQUEST_BYTES: usize = 1_048_576;
 pub struct SentinelSettings {
     /// Data collection endpoint (or the DCR's own logs ingestion endpoint), no trailing `/`.
     pub ingestion_endpoint: String,
+    /// The DCR's immutable id (`dcr-...`).
     pub dcr_immutable_id: String,
+    /// Which stream each table's rows go to.
     pub streams: StreamMap,
+    /// Where the Entra ID client credentials come from.
     pub credentials: CredentialsSource,
     /// Entra ID authority host, no trailing `/`.
     pub authority_host: String,
+    /// OAuth scope of the token, ending in `/.default`.
     pub token_scope: String,
+    /// Limits, retries and timeouts of sending.
     pub delivery: DeliverySettings,
 }
 

@@ -13,6 +13,7 @@ pub struct StreamMap {
 }
 
 impl StreamMap {
+    /// The stream `table`'s rows go to: its entry or [`Table::default_stream`].
     pub fn stream_for(&self, table: Table) -> String {
         self.streams
             .get(&table)
@@ -20,6 +21,7 @@ impl StreamMap {
             .unwrap_or_else(|| table.default_stream())
     }
 
+    /// Sends `table`'s rows to `stream`.
     pub fn set(&mut self, table: Table, stream: impl Into<String>) {
         self.streams.insert(table, stream.into());
     }
@@ -31,6 +33,7 @@ impl StreamMap {
         }
     }
 
+    /// The tables with an entry, and their streams.
     pub fn entries(&self) -> impl Iterator<Item = (Table, &str)> {
         self.streams.iter().map(|(t, s)| (*t, s.as_str()))
     }

@@ -49,12 +49,16 @@ use crate::patterns::AnalyzerConfig;
 use crate::record::Record;
 use crate::training::replay::analyze_as_delivered;
 
+/// What to generate: which organisation, how much, over which period.
 #[derive(Debug, Clone)]
 pub struct SynthConfig {
+    /// Seed of every random choice; the same seed gives the same records.
     pub seed: u64,
     /// Multiplies every volume (1.0 gives about 75,000 records).
     pub scale: f64,
+    /// Start of the simulated period.
     pub start: DateTime<Utc>,
+    /// Length of the period in days.
     pub days: i64,
 }
 
@@ -167,12 +171,19 @@ pub fn summary(
 
 /// The simulated organisation.
 pub struct Env {
+    /// The organisation's AWS account id.
     pub account: &'static str,
+    /// Another AWS account id, outside the organisation.
     pub partner_account: &'static str,
+    /// The region most activity happens in.
     pub region: &'static str,
+    /// Regions used now and then.
     pub other_regions: &'static [&'static str],
+    /// Start of the simulated period.
     pub start: DateTime<Utc>,
+    /// Length of the period in days.
     pub days: i64,
+    /// Multiplies every volume.
     pub scale: f64,
     /// Office and VPN egress addresses people work from.
     pub office_ips: Vec<String>,
@@ -180,14 +191,20 @@ pub struct Env {
     pub ci_ips: Vec<String>,
     /// Private addresses of instances.
     pub instance_ips: Vec<String>,
+    /// EC2 instance ids.
     pub instance_ids: Vec<String>,
+    /// The people who sign in through SSO.
     pub people: Vec<Person>,
 }
 
+/// One person of the organisation.
 #[derive(Debug, Clone)]
 pub struct Person {
+    /// First name; their SSO session is `<name>@acme.example`.
     pub name: String,
+    /// The SSO role they assume (administrator, read-only or developer).
     pub sso_role: &'static str,
+    /// Whether that role is the administrator one.
     pub admin: bool,
 }
 
@@ -308,6 +325,7 @@ pub const CLI_AGENTS: &[&str] = &[
     "aws-sdk-js/3.540.0 ua/2.0 os/linux#5.10.213 lang/js md/nodejs#20.11.1 api/s3#3.540.0",
 ];
 
+/// User agents of web browsers.
 pub const BROWSER_AGENTS: &[&str] = &[
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.3 Safari/605.1.15",
@@ -316,14 +334,17 @@ pub const BROWSER_AGENTS: &[&str] = &[
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Mobile Safari/537.36",
 ];
 
+/// `YYYY-MM-DDTHH:MM:SSZ`, whole seconds.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, microseconds.
 pub fn rfc3339_micros(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// A random UUID-shaped id (8-4-4-4-12 hex digits).
 pub fn uuid(rng: &mut SplitMix64) -> String {
     let h = rng.hex(32);
     format!(

@@ -77,15 +77,16 @@ pub(super) fn attacks(g: &mut Gen<'_>) {
         let actor = stolen_credentials(g);
         // Low-privilege credentials get many denials while exploring.
         let denial_rate = if g.rng.chance(0.4) { 0.5 } else { 0.05 };
+        let region_hop = *g.rng.pick(&[
+            "us-west-2",
+            "eu-west-1",
+            "ap-southeast-1",
+            "sa-east-1",
+            "eu-north-1",
+            "ap-northeast-1",
+        ]);
         let incident = Incident {
-            region_hop: *g.rng.pick(&[
-                "us-west-2",
-                "eu-west-1",
-                "ap-southeast-1",
-                "sa-east-1",
-                "eu-north-1",
-                "ap-northeast-1",
-            ]),
+            region_hop,
             outsider: format!("{}", g.rng.range(100_000_000_000, 999_999_999_999)),
         };
         // Nearly every intrusion starts by asking who it is.
