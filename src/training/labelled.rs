@@ -374,6 +374,26 @@ pub struct LabelledRaw {
     pub time: DateTime<Utc>,
 }
 
+impl LabelledRaw {
+    /// A record of a format that needs no header, with the label its scenario gives it.
+    pub fn new(
+        log_type: LogType,
+        raw: Raw,
+        time: DateTime<Utc>,
+        label: Category,
+        scenario: &'static str,
+    ) -> Self {
+        LabelledRaw {
+            log_type,
+            label,
+            raw,
+            header: None,
+            scenario,
+            time,
+        }
+    }
+}
+
 /// A record's source text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Raw {

@@ -65,6 +65,12 @@ impl SplitMix64 {
         weights.len() - 1
     }
 
+    /// An item drawn with probability proportional to its `weight`.
+    pub fn pick_weighted<'a, T>(&mut self, items: &'a [T], weight: impl Fn(&T) -> f64) -> &'a T {
+        let weights: Vec<f64> = items.iter().map(weight).collect();
+        &items[self.weighted(&weights)]
+    }
+
     /// Standard normal (Box-Muller).
     pub fn normal(&mut self) -> f64 {
         let u1 = self.unit().max(f64::MIN_POSITIVE);

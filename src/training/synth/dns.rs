@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::{Env, LabelledRaw, Raw, rfc3339};
+use super::{Env, LabelledRaw, Raw, Records, rfc3339};
 use crate::ml::Category;
 use crate::record::LogType;
 use crate::training::rng::SplitMix64;
@@ -73,21 +73,10 @@ fn base32(rng: &mut SplitMix64, len: usize) -> String {
 
 pub fn generate(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
     let mut rng = rng.fork("queries");
-    let mut out = Vec::new();
-    let mut push = |t: DateTime<Utc>, e: String, label: Category, scenario: &'static str| {
-        out.push(LabelledRaw {
-            log_type: LogType::Route53Resolver,
-            label,
-            raw: Raw::Json(e),
-            header: None,
-            scenario,
-            time: t,
-        })
-    };
-    let weights: Vec<f64> = DOMAINS.iter().map(|d| d.1).collect();
+    let mut out = Records::new(LogType::Route53Resolver);
     for _ in 0..env.count(7_000) {
         let t = env.any_time(&mut rng);
-        let domain = DOMAINS[rng.weighted(&weights)].0;
+        let domain = rng.pick_weighted(DOMAINS, |d| d.1).0;
         let roll = rng.unit();
         let e = if roll < 0.05 {
             // Search-domain expansion: the resolver first tries the name under the VPC
@@ -105,16 +94,16 @@ pub fn generate(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
             let qtype = *rng.pick(&["A", "A", "A", "AAAA"]);
             entry(&mut rng, env, t, domain, qtype, "NOERROR", None)
         };
-        push(t, e, Category::Normal, "benign/dns");
+        out.push(t, Raw::Json(e), Category::Normal, "benign/dns");
     }
     // Resolution failures when an upstream is down.
     for _ in 0..env.count(25) {
         let mut t = env.any_time(&mut rng);
-        let domain = DOMAINS[rng.weighted(&weights)].0;
+        let domain = rng.pick_weighted(DOMAINS, |d| d.1).0;
         for _ in 0..rng.range(3, 15) {
             t += Duration::milliseconds(rng.range(100, 5000));
             let e = entry(&mut rng, env, t, domain, "A", "SERVFAIL", None);
-            push(t, e, Category::SystemError, "ops/dns-servfail");
+            out.push(t, Raw::Json(e), Category::SystemError, "ops/dns-servfail");
         }
     }
     for n in 0..env.count(45) {
@@ -133,7 +122,12 @@ pub fn generate(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
                     let q = format!("{}.{}.{zone}", base32(&mut rng, len), base32(&mut rng, 12));
                     let qtype = *rng.pick(&["TXT", "TXT", "NULL", "A"]);
                     let e = entry(&mut rng, env, t, &q, qtype, "NOERROR", None);
-                    push(t, e, Category::CriticalSecurity, "attack/dns-tunnel");
+                    out.push(
+                        t,
+                        Raw::Json(e),
+                        Category::CriticalSecurity,
+                        "attack/dns-tunnel",
+                    );
                 }
             }
             // Malware trying generated rendezvous domains.
@@ -147,7 +141,7 @@ pub fn generate(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
                         rng.pick(&["com", "net", "info", "biz"])
                     );
                     let e = entry(&mut rng, env, t, &q, "A", "NXDOMAIN", None);
-                    push(t, e, Category::CriticalSecurity, "attack/dga");
+                    out.push(t, Raw::Json(e), Category::CriticalSecurity, "attack/dga");
                 }
             }
             // Known-bad destinations stopped by DNS Firewall.
@@ -161,10 +155,15 @@ pub fn generate(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
                 for _ in 0..rng.range(2, 12) {
                     t += Duration::seconds(rng.range(1, 300));
                     let e = entry(&mut rng, env, t, bad, "A", "NXDOMAIN", Some("BLOCK"));
-                    push(t, e, Category::CriticalSecurity, "attack/dns-blocked");
+                    out.push(
+                        t,
+                        Raw::Json(e),
+                        Category::CriticalSecurity,
+                        "attack/dns-blocked",
+                    );
                 }
             }
         }
     }
-    out
+    out.into_vec()
 }

@@ -46,7 +46,7 @@ use super::train::Dataset;
 use crate::features::Extractor;
 use crate::ml::Category;
 use crate::patterns::AnalyzerConfig;
-use crate::record::Record;
+use crate::record::{LogType, Record};
 use crate::training::replay::analyze_as_delivered;
 
 /// What to generate: which organisation, how much, over which period.
@@ -333,6 +333,31 @@ pub const BROWSER_AGENTS: &[&str] = &[
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_3 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.3 Mobile/15E148 Safari/604.1",
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Mobile Safari/537.36",
 ];
+
+/// The records a generator emits for one log type, in the order it emits them.
+struct Records {
+    log_type: LogType,
+    items: Vec<LabelledRaw>,
+}
+
+impl Records {
+    fn new(log_type: LogType) -> Self {
+        Records {
+            log_type,
+            items: Vec::new(),
+        }
+    }
+
+    /// Adds a record, labelled as its scenario says.
+    fn push(&mut self, t: DateTime<Utc>, raw: Raw, label: Category, scenario: &'static str) {
+        let record = LabelledRaw::new(self.log_type, raw, t, label, scenario);
+        self.items.push(record);
+    }
+
+    fn into_vec(self) -> Vec<LabelledRaw> {
+        self.items
+    }
+}
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, whole seconds.
 pub fn rfc3339(t: DateTime<Utc>) -> String {

@@ -50,12 +50,8 @@ impl Gen<'_> {
             if f.ingress { "ingress" } else { "egress" },
         );
         self.out.push(LabelledRaw {
-            log_type: LogType::VpcFlow,
-            label,
-            raw: Raw::Line(line),
             header: Some(HEADER.to_string()),
-            scenario,
-            time: t,
+            ..LabelledRaw::new(LogType::VpcFlow, Raw::Line(line), t, label, scenario)
         });
     }
 
@@ -65,6 +61,151 @@ impl Gen<'_> {
 
     fn bytes_for(&mut self, packets: i64, per_packet: f64) -> i64 {
         (packets as f64 * per_packet * (0.6 + 0.8 * self.rng.unit())) as i64
+    }
+
+    /// An accepted TCP connection of `kind` from an ephemeral port of `src` to `dst_port` of
+    /// `dst`, carrying `packets` packets. Its size is drawn before the port.
+    fn tcp(&mut self, t: DateTime<Utc>, (src, dst, dst_port): Route<'_>, packets: i64, kind: &Tcp) {
+        let bytes = self.bytes_for(packets, kind.bytes_per_packet);
+        let src_port = self.ephemeral();
+        let flow = Flow {
+            src,
+            dst,
+            src_port,
+            dst_port,
+            protocol: 6,
+            packets,
+            bytes,
+            accept: true,
+            tcp_flags: kind.tcp_flags,
+            ingress: kind.ingress,
+        };
+        self.emit(t, flow, kind.label, kind.scenario);
+    }
+}
+
+/// Source address, destination address and destination port of a connection.
+type Route<'a> = (&'a str, &'a str, i64);
+
+/// What the accepted TCP connections of one scenario have in common.
+struct Tcp {
+    bytes_per_packet: f64,
+    tcp_flags: i64,
+    ingress: bool,
+    label: Category,
+    scenario: &'static str,
+}
+
+/// TCP flags of a whole connection (SYN, ACK and FIN seen).
+const COMPLETE: i64 = 19;
+
+const INTERNAL: Tcp = Tcp {
+    bytes_per_packet: 700.0,
+    tcp_flags: COMPLETE,
+    ingress: true,
+    label: Category::Normal,
+    scenario: "benign/internal",
+};
+
+const INBOUND_WEB: Tcp = Tcp {
+    bytes_per_packet: 500.0,
+    tcp_flags: COMPLETE,
+    ingress: true,
+    label: Category::Normal,
+    scenario: "benign/inbound-web",
+};
+
+const EGRESS: Tcp = Tcp {
+    bytes_per_packet: 900.0,
+    tcp_flags: COMPLETE,
+    ingress: false,
+    label: Category::Normal,
+    scenario: "benign/egress",
+};
+
+/// An attack seen in flow logs as a run of accepted TCP sessions with remote peers.
+struct SessionRun {
+    sessions: (i64, i64),
+    gap_seconds: (i64, i64),
+    packets: (i64, i64),
+    tcp: Tcp,
+}
+
+/// Password guessing over SSH that gets through the security group.
+const SSH_BRUTEFORCE: SessionRun = SessionRun {
+    sessions: (15, 60),
+    gap_seconds: (1, 20),
+    packets: (12, 40),
+    tcp: Tcp {
+        bytes_per_packet: 120.0,
+        tcp_flags: 27,
+        ingress: true,
+        label: Category::CriticalSecurity,
+        scenario: "attack/ssh-bruteforce",
+    },
+};
+
+/// Bulk exfiltration.
+const EXFILTRATION: SessionRun = SessionRun {
+    sessions: (3, 12),
+    gap_seconds: (30, 600),
+    packets: (200_000, 4_000_000),
+    tcp: Tcp {
+        bytes_per_packet: 1400.0,
+        tcp_flags: COMPLETE,
+        ingress: false,
+        label: Category::CriticalSecurity,
+        scenario: "attack/exfiltration",
+    },
+};
+
+/// Crypto-mining pool connections.
+const MINING: SessionRun = SessionRun {
+    sessions: (10, 40),
+    gap_seconds: (50, 70),
+    packets: (20, 80),
+    tcp: Tcp {
+        bytes_per_packet: 180.0,
+        tcp_flags: 3,
+        ingress: false,
+        label: Category::CriticalSecurity,
+        scenario: "attack/mining",
+    },
+};
+
+/// Lateral movement over admin protocols.
+const LATERAL_MOVEMENT: SessionRun = SessionRun {
+    sessions: (5, 25),
+    gap_seconds: (1, 120),
+    packets: (10, 300),
+    tcp: Tcp {
+        bytes_per_packet: 400.0,
+        tcp_flags: 27,
+        ingress: false,
+        label: Category::CriticalSecurity,
+        scenario: "attack/lateral-movement",
+    },
+};
+
+/// The sessions of `run` between `victim` and the peer (address and port) `peer` draws
+/// for each session; inbound runs come from the peer, the others go to it.
+fn session_run(
+    g: &mut Gen<'_>,
+    mut t: DateTime<Utc>,
+    victim: &str,
+    run: &SessionRun,
+    mut peer: impl FnMut(&mut Gen<'_>) -> (String, i64),
+) {
+    for _ in 0..g.rng.range(run.sessions.0, run.sessions.1) {
+        t += Duration::seconds(g.rng.range(run.gap_seconds.0, run.gap_seconds.1));
+        let (remote, port) = peer(g);
+        let packets = g.rng.range(run.packets.0, run.packets.1);
+        let route = if run.tcp.ingress {
+            (remote.as_str(), victim, port)
+        } else {
+            (victim, remote.as_str(), port)
+        };
+        g.tcp(t, route, packets, &run.tcp);
     }
 }
 
@@ -96,73 +237,19 @@ fn benign(g: &mut Gen<'_>) {
             0 => {
                 let port = *g.rng.pick(&[443, 5432, 6379, 8080, 9092, 2049]);
                 let packets = g.rng.log_normal(30.0, 1.2) as i64 + 2;
-                let bytes = g.bytes_for(packets, 700.0);
-                let sp = g.ephemeral();
-                g.emit(
-                    t,
-                    Flow {
-                        src: &a,
-                        dst: &b,
-                        src_port: sp,
-                        dst_port: port,
-                        protocol: 6,
-                        packets,
-                        bytes,
-                        accept: true,
-                        tcp_flags: 19,
-                        ingress: true,
-                    },
-                    Category::Normal,
-                    "benign/internal",
-                );
+                g.tcp(t, (&a, &b, port), packets, &INTERNAL);
             }
             // Clients reaching the load balancer.
             1 => {
                 let client = env.internet_ip(&mut g.rng);
                 let packets = g.rng.log_normal(14.0, 0.9) as i64 + 3;
-                let bytes = g.bytes_for(packets, 500.0);
-                let sp = g.ephemeral();
-                g.emit(
-                    t,
-                    Flow {
-                        src: &client,
-                        dst: &a,
-                        src_port: sp,
-                        dst_port: 443,
-                        protocol: 6,
-                        packets,
-                        bytes,
-                        accept: true,
-                        tcp_flags: 19,
-                        ingress: true,
-                    },
-                    Category::Normal,
-                    "benign/inbound-web",
-                );
+                g.tcp(t, (&client, &a, 443), packets, &INBOUND_WEB);
             }
             // Instances calling out (package mirrors, SaaS APIs, AWS endpoints).
             2 => {
                 let remote = env.internet_ip(&mut g.rng);
                 let packets = g.rng.log_normal(40.0, 1.4) as i64 + 3;
-                let bytes = g.bytes_for(packets, 900.0);
-                let sp = g.ephemeral();
-                g.emit(
-                    t,
-                    Flow {
-                        src: &a,
-                        dst: &remote,
-                        src_port: sp,
-                        dst_port: 443,
-                        protocol: 6,
-                        packets,
-                        bytes,
-                        accept: true,
-                        tcp_flags: 19,
-                        ingress: false,
-                    },
-                    Category::Normal,
-                    "benign/egress",
-                );
+                g.tcp(t, (&a, &remote, 443), packets, &EGRESS);
             }
             // DNS to the VPC resolver.
             3 => {
@@ -271,88 +358,19 @@ fn attacks(g: &mut Gen<'_>) {
                     );
                 }
             }
-            // Password guessing over SSH that gets through the security group.
             1 => {
                 let attacker = env.internet_ip(&mut g.rng);
-                for _ in 0..g.rng.range(15, 60) {
-                    t += Duration::seconds(g.rng.range(1, 20));
-                    let packets = g.rng.range(12, 40);
-                    let bytes = g.bytes_for(packets, 120.0);
-                    let sp = g.ephemeral();
-                    g.emit(
-                        t,
-                        Flow {
-                            src: &attacker,
-                            dst: &victim,
-                            src_port: sp,
-                            dst_port: 22,
-                            protocol: 6,
-                            packets,
-                            bytes,
-                            accept: true,
-                            tcp_flags: 27,
-                            ingress: true,
-                        },
-                        Category::CriticalSecurity,
-                        "attack/ssh-bruteforce",
-                    );
-                }
+                session_run(g, t, &victim, &SSH_BRUTEFORCE, |_| (attacker.clone(), 22));
             }
-            // Bulk exfiltration.
             2 => {
                 let drop = env.internet_ip(&mut g.rng);
                 let port = *g.rng.pick(&[443, 8443, 9001, 21, 2222]);
-                for _ in 0..g.rng.range(3, 12) {
-                    t += Duration::seconds(g.rng.range(30, 600));
-                    let packets = g.rng.range(200_000, 4_000_000);
-                    let bytes = g.bytes_for(packets, 1400.0);
-                    let sp = g.ephemeral();
-                    g.emit(
-                        t,
-                        Flow {
-                            src: &victim,
-                            dst: &drop,
-                            src_port: sp,
-                            dst_port: port,
-                            protocol: 6,
-                            packets,
-                            bytes,
-                            accept: true,
-                            tcp_flags: 19,
-                            ingress: false,
-                        },
-                        Category::CriticalSecurity,
-                        "attack/exfiltration",
-                    );
-                }
+                session_run(g, t, &victim, &EXFILTRATION, |_| (drop.clone(), port));
             }
-            // Crypto-mining pool connections.
             3 => {
                 let pool = env.internet_ip(&mut g.rng);
                 let port = *g.rng.pick(&[3333, 4444, 5555, 14444, 45700]);
-                for _ in 0..g.rng.range(10, 40) {
-                    t += Duration::seconds(g.rng.range(50, 70));
-                    let packets = g.rng.range(20, 80);
-                    let bytes = g.bytes_for(packets, 180.0);
-                    let sp = g.ephemeral();
-                    g.emit(
-                        t,
-                        Flow {
-                            src: &victim,
-                            dst: &pool,
-                            src_port: sp,
-                            dst_port: port,
-                            protocol: 6,
-                            packets,
-                            bytes,
-                            accept: true,
-                            tcp_flags: 3,
-                            ingress: false,
-                        },
-                        Category::CriticalSecurity,
-                        "attack/mining",
-                    );
-                }
+                session_run(g, t, &victim, &MINING, |_| (pool.clone(), port));
             }
             // Command-and-control beacons: small, regular, to one rare address.
             4 => {
@@ -374,7 +392,7 @@ fn attacks(g: &mut Gen<'_>) {
                             packets,
                             bytes: packets * 160,
                             accept: true,
-                            tcp_flags: if proto == 6 { 19 } else { 0 },
+                            tcp_flags: if proto == 6 { COMPLETE } else { 0 },
                             ingress: false,
                         },
                         Category::CriticalSecurity,
@@ -382,34 +400,10 @@ fn attacks(g: &mut Gen<'_>) {
                     );
                 }
             }
-            // Lateral movement over admin protocols.
-            _ => {
-                for _ in 0..g.rng.range(5, 25) {
-                    t += Duration::seconds(g.rng.range(1, 120));
-                    let target = g.rng.pick(&env.instance_ips).clone();
-                    let port = *g.rng.pick(&[445, 3389, 5985, 5986, 22, 135]);
-                    let packets = g.rng.range(10, 300);
-                    let bytes = g.bytes_for(packets, 400.0);
-                    let sp = g.ephemeral();
-                    g.emit(
-                        t,
-                        Flow {
-                            src: &victim,
-                            dst: &target,
-                            src_port: sp,
-                            dst_port: port,
-                            protocol: 6,
-                            packets,
-                            bytes,
-                            accept: true,
-                            tcp_flags: 27,
-                            ingress: false,
-                        },
-                        Category::CriticalSecurity,
-                        "attack/lateral-movement",
-                    );
-                }
-            }
+            _ => session_run(g, t, &victim, &LATERAL_MOVEMENT, |g| {
+                let target = g.rng.pick(&env.instance_ips).clone();
+                (target, *g.rng.pick(&[445, 3389, 5985, 5986, 22, 135]))
+            }),
         }
     }
 }

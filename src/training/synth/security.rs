@@ -104,6 +104,16 @@ const FINDINGS: &[(&str, f64, &str, Category)] = &[
     ),
 ];
 
+/// GuardDuty findings and firewall alerts come from benign activity too: their scenario
+/// follows the label.
+fn scenario_of(label: Category, benign: &'static str, attack: &'static str) -> &'static str {
+    if label == Category::Normal {
+        benign
+    } else {
+        attack
+    }
+}
+
 pub fn generate_guardduty(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
     let mut rng = rng.fork("findings");
     let detector = rng.hex(32);
@@ -140,14 +150,9 @@ pub fn generate_guardduty(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
                 "title": title,
                 "description": title,
             });
-            LabelledRaw {
-                log_type: LogType::GuardDuty,
-                label,
-                raw: Raw::Json(finding.to_string()),
-                header: None,
-                scenario: if label == Category::Normal { "benign/guardduty" } else { "attack/guardduty" },
-                time: t,
-            }
+            let scenario = scenario_of(label, "benign/guardduty", "attack/guardduty");
+            let raw = Raw::Json(finding.to_string());
+            LabelledRaw::new(LogType::GuardDuty, raw, t, label, scenario)
         })
         .collect()
 }
@@ -289,19 +294,10 @@ pub fn generate_firewall(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
                 "severity": severity,
             },
         });
-        let scenario = if label == Category::Normal {
-            "benign/firewall"
-        } else {
-            "attack/firewall"
-        };
-        out.push(LabelledRaw {
-            log_type: LogType::NetworkFirewallAlert,
-            label,
-            raw: Raw::Json(firewall_event(env, t, event, &mut rng)),
-            header: None,
-            scenario,
-            time: t,
-        });
+        let scenario = scenario_of(label, "benign/firewall", "attack/firewall");
+        let raw = Raw::Json(firewall_event(env, t, event, &mut rng));
+        let alert = LabelledRaw::new(LogType::NetworkFirewallAlert, raw, t, label, scenario);
+        out.push(alert);
     }
     // TLS inspection: mostly clean revocation checks, some failing handshakes.
     for _ in 0..env.count(800) {
@@ -322,22 +318,14 @@ pub fn generate_firewall(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
             event["revocation_check"] =
                 json!({"leaf_cert_fpr": rng.hex(40), "action": "pass", "status": "good"});
         }
-        out.push(LabelledRaw {
-            log_type: LogType::NetworkFirewallTls,
-            label: if failing {
-                Category::SystemError
-            } else {
-                Category::Normal
-            },
-            raw: Raw::Json(firewall_event(env, t, event, &mut rng)),
-            header: None,
-            scenario: if failing {
-                "ops/tls-error"
-            } else {
-                "benign/tls"
-            },
-            time: t,
-        });
+        let (label, scenario) = if failing {
+            (Category::SystemError, "ops/tls-error")
+        } else {
+            (Category::Normal, "benign/tls")
+        };
+        let raw = Raw::Json(firewall_event(env, t, event, &mut rng));
+        let tls = LabelledRaw::new(LogType::NetworkFirewallTls, raw, t, label, scenario);
+        out.push(tls);
     }
     out
 }

@@ -17,12 +17,26 @@ const SERVICES: &[&str] = &[
     "web-frontend",
     "notifier",
 ];
+const PATHS: &[&str] = &[
+    "/api/products",
+    "/api/cart",
+    "/api/orders",
+    "/api/account",
+    "/health",
+];
 const HOSTS: &[&str] = &[
     "ip-10-0-3-17",
     "ip-10-0-5-201",
     "ip-10-0-7-44",
     "ip-10-0-9-12",
 ];
+
+/// What a scenario logs: a text line, or a JSON document (`json` adds time and service).
+enum Message {
+    Line(String),
+    Json(serde_json::Value),
+}
+use Message::{Json, Line};
 
 struct Gen<'e> {
     env: &'e Env,
@@ -42,14 +56,8 @@ impl Gen<'_> {
         } else {
             format!("{} {message}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
         };
-        self.out.push(LabelledRaw {
-            log_type: LogType::Text,
-            label,
-            raw: Raw::Line(line),
-            header: None,
-            scenario,
-            time: t,
-        });
+        let record = LabelledRaw::new(LogType::Text, Raw::Line(line), t, label, scenario);
+        self.out.push(record);
     }
 
     fn json(
@@ -62,14 +70,22 @@ impl Gen<'_> {
         let mut v = value;
         v["time"] = json!(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
         v["service"] = json!(self.rng.pick(SERVICES));
-        self.out.push(LabelledRaw {
-            log_type: LogType::GenericJson,
-            label,
-            raw: Raw::Json(v.to_string()),
-            header: None,
-            scenario,
-            time: t,
-        });
+        let raw = Raw::Json(v.to_string());
+        let record = LabelledRaw::new(LogType::GenericJson, raw, t, label, scenario);
+        self.out.push(record);
+    }
+
+    fn emit(
+        &mut self,
+        t: DateTime<Utc>,
+        message: Message,
+        label: Category,
+        scenario: &'static str,
+    ) {
+        match message {
+            Line(line) => self.line(t, line, label, scenario),
+            Json(value) => self.json(t, value, label, scenario),
+        }
     }
 
     fn pid(&mut self) -> i64 {
@@ -91,20 +107,13 @@ pub fn generate(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
 }
 
 fn normal(g: &mut Gen<'_>) {
-    let paths = [
-        "/api/products",
-        "/api/cart",
-        "/api/orders",
-        "/api/account",
-        "/health",
-    ];
     for _ in 0..g.env.count(11_000) {
         let t = g.env.any_time(&mut g.rng);
         let svc = *g.rng.pick(SERVICES);
         let rid = g.rng.hex(16);
         let kind = g.rng.below(14);
         if kind < 3 {
-            let path = *g.rng.pick(&paths);
+            let path = *g.rng.pick(PATHS);
             let status = *g.rng.pick(&[200, 200, 200, 201, 304, 404]);
             let ms = g.rng.log_normal(25.0, 0.7) as i64;
             g.json(t, json!({"level": "info", "msg": "request completed", "method": "GET", "path": path, "status": status, "latency_ms": ms, "request_id": rid}), Category::Normal, "benign/app-json");
@@ -113,7 +122,7 @@ fn normal(g: &mut Gen<'_>) {
         let message = match kind {
             3 => format!(
                 "INFO [{svc}] GET {} 200 {}ms request_id={rid}",
-                g.rng.pick(&paths),
+                g.rng.pick(PATHS),
                 g.rng.log_normal(20.0, 0.6) as i64
             ),
             4 => format!(
@@ -162,78 +171,94 @@ fn normal(g: &mut Gen<'_>) {
     }
 }
 
-fn errors(g: &mut Gen<'_>) {
-    for _ in 0..g.env.count(120) {
+/// `incidents` times, one service logs a burst of 1 to 8 messages of one of `kinds` kinds
+/// (`message` writes them), `gap_ms` apart: how failures and slowdowns show in application
+/// logs.
+fn incidents(
+    g: &mut Gen<'_>,
+    incidents: usize,
+    kinds: u64,
+    gap_ms: (i64, i64),
+    (label, scenario): (Category, &'static str),
+    message: impl Fn(&mut Gen<'_>, u64, &str) -> Message,
+) {
+    for _ in 0..g.env.count(incidents) {
         let mut t = g.env.any_time(&mut g.rng);
         let svc = *g.rng.pick(SERVICES);
-        let kind = g.rng.below(7);
+        let kind = g.rng.below(kinds);
         for _ in 0..g.rng.range(1, 8) {
-            t += Duration::milliseconds(g.rng.range(5, 4000));
-            if kind == 6 {
-                g.json(t, json!({"level": "error", "msg": "upstream request failed", "upstream": "inventory", "status": 502, "error": "connection refused"}), Category::SystemError, "ops/app-error");
-                continue;
-            }
-            let message = match kind {
-                0 => format!(
-                    "ERROR [{svc}] unhandled exception: java.lang.NullPointerException at com.acme.orders.CartService.total(CartService.java:{})",
-                    g.rng.range(20, 400)
-                ),
-                1 => format!(
-                    "ERROR [{svc}] failed to connect to db-primary.prod.internal:5432: connection refused"
-                ),
-                2 => format!("FATAL [{svc}] out of memory, aborting"),
-                3 => format!(
-                    "kernel: Out of memory: Killed process {} (java) total-vm:{}kB, anon-rss:{}kB",
-                    g.pid(),
-                    g.rng.range(4_000_000, 9_000_000),
-                    g.rng.range(2_000_000, 4_000_000)
-                ),
-                4 => format!(
-                    "systemd[1]: {svc}.service: Main process exited, code=killed, status=9/KILL"
-                ),
-                _ => format!(
-                    "ERROR [{svc}] Traceback (most recent call last): File \"/app/worker.py\", line {}, in handle: KeyError: 'order_id'",
-                    g.rng.range(10, 300)
-                ),
-            };
-            g.line(t, message, Category::SystemError, "ops/app-error");
+            t += Duration::milliseconds(g.rng.range(gap_ms.0, gap_ms.1));
+            let m = message(g, kind, svc);
+            g.emit(t, m, label, scenario);
         }
     }
 }
 
+fn errors(g: &mut Gen<'_>) {
+    let scenario = (Category::SystemError, "ops/app-error");
+    incidents(g, 120, 7, (5, 4000), scenario, |g, kind, svc| match kind {
+        0 => Line(format!(
+            "ERROR [{svc}] unhandled exception: java.lang.NullPointerException at com.acme.orders.CartService.total(CartService.java:{})",
+            g.rng.range(20, 400)
+        )),
+        1 => Line(format!(
+            "ERROR [{svc}] failed to connect to db-primary.prod.internal:5432: connection refused"
+        )),
+        2 => Line(format!("FATAL [{svc}] out of memory, aborting")),
+        3 => Line(format!(
+            "kernel: Out of memory: Killed process {} (java) total-vm:{}kB, anon-rss:{}kB",
+            g.pid(),
+            g.rng.range(4_000_000, 9_000_000),
+            g.rng.range(2_000_000, 4_000_000)
+        )),
+        4 => Line(format!(
+            "systemd[1]: {svc}.service: Main process exited, code=killed, status=9/KILL"
+        )),
+        5 => Line(format!(
+            "ERROR [{svc}] Traceback (most recent call last): File \"/app/worker.py\", line {}, in handle: KeyError: 'order_id'",
+            g.rng.range(10, 300)
+        )),
+        _ => Json(
+            json!({"level": "error", "msg": "upstream request failed", "upstream": "inventory", "status": 502, "error": "connection refused"}),
+        ),
+    });
+}
+
 fn slowness(g: &mut Gen<'_>) {
-    for _ in 0..g.env.count(110) {
-        let mut t = g.env.any_time(&mut g.rng);
-        let svc = *g.rng.pick(SERVICES);
-        let kind = g.rng.below(6);
-        for _ in 0..g.rng.range(1, 8) {
-            t += Duration::milliseconds(g.rng.range(100, 10_000));
-            if kind == 5 {
+    let scenario = (Category::Performance, "ops/app-slow");
+    incidents(
+        g,
+        110,
+        6,
+        (100, 10_000),
+        scenario,
+        |g, kind, svc| match kind {
+            0 => Line(format!(
+                "WARN [{svc}] slow query took {}ms: SELECT * FROM orders WHERE customer_id = ?",
+                g.rng.range(2_000, 20_000)
+            )),
+            1 => Line(format!(
+                "WARN [{svc}] request to api.stripe.com timed out after 30000ms"
+            )),
+            2 => Line(format!(
+                "WARN [{svc}] connection pool exhausted (max=50), waiting for a free connection"
+            )),
+            3 => Line(format!(
+                "INFO [{svc}] GC pause {}ms (G1 Evacuation Pause) young",
+                g.rng.range(800, 4_000)
+            )),
+            4 => Line(format!(
+                "WARN [{svc}] queue backlog {} messages, consumers lagging",
+                g.rng.range(5_000, 200_000)
+            )),
+            _ => {
                 let latency = g.rng.range(5_000, 30_000);
-                g.json(t, json!({"level": "warn", "msg": "deadline exceeded calling payments", "latency_ms": latency}), Category::Performance, "ops/app-slow");
-                continue;
+                Json(
+                    json!({"level": "warn", "msg": "deadline exceeded calling payments", "latency_ms": latency}),
+                )
             }
-            let message = match kind {
-                0 => format!(
-                    "WARN [{svc}] slow query took {}ms: SELECT * FROM orders WHERE customer_id = ?",
-                    g.rng.range(2_000, 20_000)
-                ),
-                1 => format!("WARN [{svc}] request to api.stripe.com timed out after 30000ms"),
-                2 => format!(
-                    "WARN [{svc}] connection pool exhausted (max=50), waiting for a free connection"
-                ),
-                3 => format!(
-                    "INFO [{svc}] GC pause {}ms (G1 Evacuation Pause) young",
-                    g.rng.range(800, 4_000)
-                ),
-                _ => format!(
-                    "WARN [{svc}] queue backlog {} messages, consumers lagging",
-                    g.rng.range(5_000, 200_000)
-                ),
-            };
-            g.line(t, message, Category::Performance, "ops/app-slow");
-        }
-    }
+        },
+    );
 }
 
 fn intrusions(g: &mut Gen<'_>) {
@@ -244,6 +269,18 @@ fn intrusions(g: &mut Gen<'_>) {
             // Password guessing, sometimes successful.
             0 => {
                 let pid = g.pid();
+                // `outcome` is what sshd says of the attempt ("Failed password for root").
+                let attempt = |g: &mut Gen<'_>, t, outcome: &str| {
+                    let port = g.rng.range(30000, 65000);
+                    let message =
+                        format!("sshd[{pid}]: {outcome} from {attacker} port {port} ssh2");
+                    g.line(
+                        t,
+                        message,
+                        Category::CriticalSecurity,
+                        "attack/ssh-bruteforce",
+                    );
+                };
                 let tries = g.rng.range(5, 40);
                 for _ in 0..tries {
                     t += Duration::milliseconds(g.rng.range(200, 3000));
@@ -255,29 +292,11 @@ fn intrusions(g: &mut Gen<'_>) {
                     } else {
                         "invalid user "
                     };
-                    let message = format!(
-                        "sshd[{pid}]: Failed password for {invalid}{user} from {attacker} port {} ssh2",
-                        g.rng.range(30000, 65000)
-                    );
-                    g.line(
-                        t,
-                        message,
-                        Category::CriticalSecurity,
-                        "attack/ssh-bruteforce",
-                    );
+                    attempt(g, t, &format!("Failed password for {invalid}{user}"));
                 }
                 if g.rng.chance(0.4) {
                     t += Duration::seconds(2);
-                    let message = format!(
-                        "sshd[{pid}]: Accepted password for root from {attacker} port {} ssh2",
-                        g.rng.range(30000, 65000)
-                    );
-                    g.line(
-                        t,
-                        message,
-                        Category::CriticalSecurity,
-                        "attack/ssh-bruteforce",
-                    );
+                    attempt(g, t, "Accepted password for root");
                 }
             }
             // A web shell trying to escalate and stay.

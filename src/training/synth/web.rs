@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use super::{BROWSER_AGENTS, Env, LabelledRaw, Raw, rfc3339_micros};
+use super::{BROWSER_AGENTS, Env, LabelledRaw, Raw, Records, rfc3339_micros};
 use crate::ml::Category;
 use crate::record::LogType;
 use crate::training::rng::SplitMix64;
@@ -73,20 +73,74 @@ fn fill(template: &str, rng: &mut SplitMix64) -> String {
         .replace("{word}", rng.pick::<&str>(WORDS))
 }
 
-struct AlbLine<'a> {
-    client: &'a str,
-    method: &'a str,
-    path: &'a str,
+/// Who asked the load balancer for what.
+struct Request {
+    client: String,
+    method: &'static str,
+    path: String,
+    agent: &'static str,
+}
+
+/// A shopper's request for one of the site's pages, and the status that page usually gets.
+fn shopper(rng: &mut SplitMix64, env: &Env) -> (Request, i64) {
+    let client = env.internet_ip(rng);
+    let (method, template, status, _) = *rng.pick_weighted(PAGES, |p| p.3);
+    let path = fill(template, rng);
+    let agent = *rng.pick(BROWSER_AGENTS);
+    let request = Request {
+        client,
+        method,
+        path,
+        agent,
+    };
+    (request, status)
+}
+
+/// How the load balancer answered: the status, the target's status, the three processing
+/// times in seconds (-1 for a stage never reached) and the bytes sent.
+struct Response {
     status: i64,
     target_status: Option<i64>,
     request_s: f64,
     target_s: f64,
     response_s: f64,
     sent: i64,
-    agent: &'a str,
 }
 
-fn alb_line(rng: &mut SplitMix64, env: &Env, t: DateTime<Utc>, l: AlbLine<'_>) -> String {
+impl Response {
+    /// A target's response, after `target_s` seconds.
+    fn from_target(status: i64, target_s: f64, sent: i64) -> Self {
+        Response {
+            status,
+            target_status: Some(status),
+            request_s: 0.001,
+            target_s,
+            response_s: 0.0,
+            sent,
+        }
+    }
+
+    /// The load balancer's own error when no target answered; `request_s` is -1 when it
+    /// could not even route the request.
+    fn without_target(status: i64, request_s: f64, sent: i64) -> Self {
+        Response {
+            status,
+            target_status: None,
+            request_s,
+            target_s: -1.0,
+            response_s: -1.0,
+            sent,
+        }
+    }
+}
+
+fn alb_line(
+    rng: &mut SplitMix64,
+    env: &Env,
+    t: DateTime<Utc>,
+    request: &Request,
+    response: Response,
+) -> String {
     let target = format!("{}:8080", rng.pick(&env.instance_ips));
     let fmt_s = |s: f64| {
         if s < 0.0 {
@@ -95,8 +149,10 @@ fn alb_line(rng: &mut SplitMix64, env: &Env, t: DateTime<Utc>, l: AlbLine<'_>) -
             format!("{s:.3}")
         }
     };
-    let target_status = l.target_status.map_or("-".to_string(), |s| s.to_string());
-    let target_field = if l.target_status.is_some() {
+    let target_status = response
+        .target_status
+        .map_or("-".to_string(), |s| s.to_string());
+    let target_field = if response.target_status.is_some() {
         target.clone()
     } else {
         "-".to_string()
@@ -104,17 +160,17 @@ fn alb_line(rng: &mut SplitMix64, env: &Env, t: DateTime<Utc>, l: AlbLine<'_>) -
     format!(
         "https {} app/prod-web/50dc6c495c0c9188 {}:{} {target_field} {} {} {} {} {target_status} {} {} \"{} https://{HOST}:443{} HTTP/2.0\" \"{}\" TLS_AES_128_GCM_SHA256 TLSv1.3 arn:aws:elasticloadbalancing:us-east-1:{}:targetgroup/web/73e2d6bc24d8a067 \"Root=1-{:08x}-{}\" \"{HOST}\" \"arn:aws:acm:us-east-1:{}:certificate/5a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d\" 1 {} \"forward\" \"-\" \"-\" \"{target_field}\" \"{target_status}\" \"-\" \"-\" TID_{}",
         rfc3339_micros(t),
-        l.client,
+        request.client,
         rng.range(1024, 65535),
-        fmt_s(l.request_s),
-        fmt_s(l.target_s),
-        fmt_s(l.response_s),
-        l.status,
+        fmt_s(response.request_s),
+        fmt_s(response.target_s),
+        fmt_s(response.response_s),
+        response.status,
         rng.range(200, 1500),
-        l.sent,
-        l.method,
-        l.path,
-        l.agent,
+        response.sent,
+        request.method,
+        request.path,
+        request.agent,
         env.account,
         t.timestamp(),
         rng.hex(24),
@@ -126,48 +182,19 @@ fn alb_line(rng: &mut SplitMix64, env: &Env, t: DateTime<Utc>, l: AlbLine<'_>) -
 
 pub fn generate_alb(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
     let mut rng = rng.fork("alb");
-    let mut out = Vec::new();
-    let mut push = |t: DateTime<Utc>, line: String, label: Category, scenario: &'static str| {
-        out.push(LabelledRaw {
-            log_type: LogType::Alb,
-            label,
-            raw: Raw::Line(line),
-            header: None,
-            scenario,
-            time: t,
-        })
-    };
-    let weights: Vec<f64> = PAGES.iter().map(|p| p.3).collect();
+    let mut out = Records::new(LogType::Alb);
     for _ in 0..env.count(9_000) {
         let t = env.any_time(&mut rng);
-        let client = env.internet_ip(&mut rng);
-        let (method, template, status, _) = PAGES[rng.weighted(&weights)];
-        let path = fill(template, &mut rng);
-        let agent = *rng.pick(BROWSER_AGENTS);
+        let (request, status) = shopper(&mut rng, env);
         let target_s = rng.log_normal(0.045, 0.7).min(1.5);
         let sent = if status == 304 {
             0
         } else {
             rng.log_normal(4000.0, 1.2) as i64
         };
-        let line = alb_line(
-            &mut rng,
-            env,
-            t,
-            AlbLine {
-                client: &client,
-                method,
-                path: &path,
-                status,
-                target_status: Some(status),
-                request_s: 0.001,
-                target_s,
-                response_s: 0.0,
-                sent,
-                agent,
-            },
-        );
-        push(t, line, Category::Normal, "benign/web");
+        let response = Response::from_target(status, target_s, sent);
+        let line = alb_line(&mut rng, env, t, &request, response);
+        out.push(t, Raw::Line(line), Category::Normal, "benign/web");
     }
     // Server errors: targets crashing, refusing or missing.
     for _ in 0..env.count(40) {
@@ -175,50 +202,14 @@ pub fn generate_alb(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
         let kind = rng.below(3);
         for _ in 0..rng.range(3, 20) {
             t += Duration::milliseconds(rng.range(10, 3000));
-            let client = env.internet_ip(&mut rng);
-            let (method, template, _, _) = PAGES[rng.weighted(&weights)];
-            let path = fill(template, &mut rng);
-            let agent = *rng.pick(BROWSER_AGENTS);
-            let l = match kind {
-                0 => AlbLine {
-                    client: &client,
-                    method,
-                    path: &path,
-                    status: 502,
-                    target_status: None,
-                    request_s: 0.001,
-                    target_s: -1.0,
-                    response_s: -1.0,
-                    sent: 272,
-                    agent,
-                },
-                1 => AlbLine {
-                    client: &client,
-                    method,
-                    path: &path,
-                    status: 503,
-                    target_status: None,
-                    request_s: -1.0,
-                    target_s: -1.0,
-                    response_s: -1.0,
-                    sent: 162,
-                    agent,
-                },
-                _ => AlbLine {
-                    client: &client,
-                    method,
-                    path: &path,
-                    status: 500,
-                    target_status: Some(500),
-                    request_s: 0.001,
-                    target_s: rng.log_normal(0.2, 0.8),
-                    response_s: 0.0,
-                    sent: 1200,
-                    agent,
-                },
+            let (request, _) = shopper(&mut rng, env);
+            let response = match kind {
+                0 => Response::without_target(502, 0.001, 272),
+                1 => Response::without_target(503, -1.0, 162),
+                _ => Response::from_target(500, rng.log_normal(0.2, 0.8), 1200),
             };
-            let line = alb_line(&mut rng, env, t, l);
-            push(t, line, Category::SystemError, "ops/http-5xx");
+            let line = alb_line(&mut rng, env, t, &request, response);
+            out.push(t, Raw::Line(line), Category::SystemError, "ops/http-5xx");
         }
     }
     // Slowness: saturated targets and timeouts.
@@ -226,39 +217,15 @@ pub fn generate_alb(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
         let mut t = env.any_time(&mut rng);
         for _ in 0..rng.range(3, 20) {
             t += Duration::milliseconds(rng.range(100, 5000));
-            let client = env.internet_ip(&mut rng);
-            let (method, template, status, _) = PAGES[rng.weighted(&weights)];
-            let path = fill(template, &mut rng);
-            let agent = *rng.pick(BROWSER_AGENTS);
-            let l = if rng.chance(0.3) {
-                AlbLine {
-                    client: &client,
-                    method,
-                    path: &path,
-                    status: 504,
-                    target_status: None,
-                    request_s: 0.001,
-                    target_s: -1.0,
-                    response_s: -1.0,
-                    sent: 202,
-                    agent,
-                }
+            let (request, status) = shopper(&mut rng, env);
+            let response = if rng.chance(0.3) {
+                Response::without_target(504, 0.001, 202)
             } else {
-                AlbLine {
-                    client: &client,
-                    method,
-                    path: &path,
-                    status,
-                    target_status: Some(status),
-                    request_s: 0.001,
-                    target_s: rng.range(2_000, 28_000) as f64 / 1000.0,
-                    response_s: 0.0,
-                    sent: 3000,
-                    agent,
-                }
+                let target_s = rng.range(2_000, 28_000) as f64 / 1000.0;
+                Response::from_target(status, target_s, 3000)
             };
-            let line = alb_line(&mut rng, env, t, l);
-            push(t, line, Category::Performance, "ops/http-slow");
+            let line = alb_line(&mut rng, env, t, &request, response);
+            out.push(t, Raw::Line(line), Category::Performance, "ops/http-slow");
         }
     }
     // Probes, injection attempts and credential stuffing.
@@ -279,27 +246,18 @@ pub fn generate_alb(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
                 (m, p.to_string(), *rng.pick(&[404, 403, 400, 500, 200]))
             };
             let target_s = rng.log_normal(0.03, 0.5);
-            let line = alb_line(
-                &mut rng,
-                env,
-                t,
-                AlbLine {
-                    client: &attacker,
-                    method,
-                    path: &path,
-                    status,
-                    target_status: Some(status),
-                    request_s: 0.001,
-                    target_s,
-                    response_s: 0.0,
-                    sent: 500,
-                    agent,
-                },
-            );
-            push(t, line, Category::CriticalSecurity, "attack/web");
+            let request = Request {
+                client: attacker.clone(),
+                method,
+                path,
+                agent,
+            };
+            let response = Response::from_target(status, target_s, 500);
+            let line = alb_line(&mut rng, env, t, &request, response);
+            out.push(t, Raw::Line(line), Category::CriticalSecurity, "attack/web");
         }
     }
-    out
+    out.into_vec()
 }
 
 /// `request` is (client address, method, path with query); `verdict` is (action,
@@ -356,23 +314,12 @@ fn waf_entry(
 
 pub fn generate_waf(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
     let mut rng = rng.fork("waf");
-    let mut out = Vec::new();
-    let mut push = |t: DateTime<Utc>, entry: String, label: Category, scenario: &'static str| {
-        out.push(LabelledRaw {
-            log_type: LogType::Waf,
-            label,
-            raw: Raw::Json(entry),
-            header: None,
-            scenario,
-            time: t,
-        })
-    };
-    let weights: Vec<f64> = PAGES.iter().map(|p| p.3).collect();
+    let mut out = Records::new(LogType::Waf);
     const ALLOW: (&str, &str, &str) = ("ALLOW", "Default_Action", "REGULAR");
     for _ in 0..env.count(5_000) {
         let t = env.any_time(&mut rng);
         let client = env.internet_ip(&mut rng);
-        let (method, template, _, _) = PAGES[rng.weighted(&weights)];
+        let (method, template, _, _) = *rng.pick_weighted(PAGES, |p| p.3);
         let path = fill(template, &mut rng);
         let roll = rng.unit();
         let (verdict, counted) = if roll < 0.02 {
@@ -391,7 +338,7 @@ pub fn generate_waf(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
             (ALLOW, None)
         };
         let entry = waf_entry(&mut rng, env, t, (&client, method, &path), verdict, counted);
-        push(t, entry, Category::Normal, "benign/waf");
+        out.push(t, Raw::Json(entry), Category::Normal, "benign/waf");
     }
     for n in 0..env.count(70) {
         let mut t = env.any_time(&mut rng);
@@ -446,8 +393,8 @@ pub fn generate_waf(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
                     )
                 }
             };
-            push(t, entry, Category::CriticalSecurity, scenario);
+            out.push(t, Raw::Json(entry), Category::CriticalSecurity, scenario);
         }
     }
-    out
+    out.into_vec()
 }

@@ -51,20 +51,21 @@ const TECHNIQUES: [Technique; 12] = [
 ];
 
 impl Technique {
-    fn calls(self, g: &mut Gen<'_>, incident: &Incident) -> Vec<Call<'static>> {
+    /// Appends the technique's calls to `seq`.
+    fn add_calls(self, g: &mut Gen<'_>, incident: &Incident, seq: &mut Vec<Call<'static>>) {
         match self {
-            Technique::Discovery => discovery(g, incident),
-            Technique::DefenseEvasion => defense_evasion(g, incident),
-            Technique::PersistenceIam => persistence_iam(g, incident),
-            Technique::PersistenceLambda => persistence_lambda(g, incident),
-            Technique::SecretTheft => secret_theft(g, incident),
-            Technique::Sharing => sharing(g, incident),
-            Technique::Exposure => exposure(g, incident),
-            Technique::RemoteExecution => remote_execution(g, incident),
-            Technique::Hijacking => hijacking(g, incident),
-            Technique::Destruction => destruction(g, incident),
-            Technique::ConsoleIntrusion => console_intrusion(g, incident),
-            Technique::InstanceCredentials => instance_credentials(g, incident),
+            Technique::Discovery => discovery(g, incident, seq),
+            Technique::DefenseEvasion => defense_evasion(g, incident, seq),
+            Technique::PersistenceIam => persistence_iam(g, incident, seq),
+            Technique::PersistenceLambda => persistence_lambda(g, incident, seq),
+            Technique::SecretTheft => secret_theft(g, incident, seq),
+            Technique::Sharing => sharing(g, incident, seq),
+            Technique::Exposure => exposure(g, incident, seq),
+            Technique::RemoteExecution => remote_execution(g, incident, seq),
+            Technique::Hijacking => hijacking(g, incident, seq),
+            Technique::Destruction => destruction(g, incident, seq),
+            Technique::ConsoleIntrusion => console_intrusion(g, incident, seq),
+            Technique::InstanceCredentials => instance_credentials(g, incident, seq),
         }
     }
 }
@@ -91,7 +92,7 @@ pub(super) fn attacks(g: &mut Gen<'_>) {
         };
         // Nearly every intrusion starts by asking who it is.
         let mut seq = vec![Call::new("sts.amazonaws.com", "GetCallerIdentity")];
-        seq.extend(technique.calls(g, &incident));
+        technique.add_calls(g, &incident, &mut seq);
         let actor = if technique == Technique::ConsoleIntrusion {
             console_actor(g, actor)
         } else if technique == Technique::InstanceCredentials {
@@ -214,8 +215,7 @@ fn emit_incident(
 }
 
 /// Enumerating identities, data stores, detectors and every region.
-fn discovery(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> {
-    let mut seq = Vec::new();
+fn discovery(g: &mut Gen<'_>, _incident: &Incident, seq: &mut Vec<Call<'static>>) {
     for (s, e) in [
         ("iam.amazonaws.com", "ListUsers"),
         ("iam.amazonaws.com", "ListRoles"),
@@ -260,12 +260,10 @@ fn discovery(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> {
                 .params(json!({"bucketName": format!("acme-{}", g.rng.hex(6))})),
         );
     }
-    seq
 }
 
 /// Turning off the trail, GuardDuty, flow logs, Config, alarms.
-fn defense_evasion(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> {
-    let mut seq = Vec::new();
+fn defense_evasion(g: &mut Gen<'_>, _incident: &Incident, seq: &mut Vec<Call<'static>>) {
     seq.push(Call::new("cloudtrail.amazonaws.com", "DescribeTrails"));
     let actions: &[(&str, &str)] = &[
         ("cloudtrail.amazonaws.com", "StopLogging"),
@@ -308,13 +306,11 @@ fn defense_evasion(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> 
         };
         seq.push(Call::new(s, e).params(params));
     }
-    seq
 }
 
 /// A new user, role, trust or federation the attacker controls.
-fn persistence_iam(g: &mut Gen<'_>, incident: &Incident) -> Vec<Call<'static>> {
+fn persistence_iam(g: &mut Gen<'_>, incident: &Incident, seq: &mut Vec<Call<'static>>) {
     let outsider = &incident.outsider;
-    let mut seq = Vec::new();
     let new_user = g
         .rng
         .pick(&[
@@ -371,13 +367,11 @@ fn persistence_iam(g: &mut Gen<'_>, incident: &Incident) -> Vec<Call<'static>> {
             );
         }
     }
-    seq
 }
 
 /// A function backdoored through its code, a layer or its policy.
-fn persistence_lambda(g: &mut Gen<'_>, incident: &Incident) -> Vec<Call<'static>> {
+fn persistence_lambda(g: &mut Gen<'_>, incident: &Incident, seq: &mut Vec<Call<'static>>) {
     let outsider = &incident.outsider;
-    let mut seq = Vec::new();
     seq.push(Call::new("lambda.amazonaws.com", "ListFunctions20150331"));
     let f = *g
         .rng
@@ -390,12 +384,10 @@ fn persistence_lambda(g: &mut Gen<'_>, incident: &Incident) -> Vec<Call<'static>
         }
         _ => seq.push(Call::new("lambda.amazonaws.com", "AddPermission20150331v2").params(json!({"functionName": f, "statementId": "public", "action": "lambda:InvokeFunction", "principal": "*"}))),
     }
-    seq
 }
 
 /// Secrets, decrypted parameters, instance passwords and user data read in bulk.
-fn secret_theft(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> {
-    let mut seq = Vec::new();
+fn secret_theft(g: &mut Gen<'_>, _incident: &Incident, seq: &mut Vec<Call<'static>>) {
     match g.rng.below(4) {
         0 => {
             seq.push(Call::new("secretsmanager.amazonaws.com", "ListSecrets"));
@@ -437,12 +429,10 @@ fn secret_theft(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> {
             }
         }
     };
-    seq
 }
 
 /// Snapshots, images or a bucket shared with an outside account, then read.
-fn sharing(g: &mut Gen<'_>, incident: &Incident) -> Vec<Call<'static>> {
-    let mut seq = Vec::new();
+fn sharing(g: &mut Gen<'_>, incident: &Incident, seq: &mut Vec<Call<'static>>) {
     match g.rng.below(4) {
         0 => {
             seq.push(Call::new("ec2.amazonaws.com", "DescribeSnapshots"));
@@ -468,12 +458,10 @@ fn sharing(g: &mut Gen<'_>, incident: &Incident) -> Vec<Call<'static>> {
             }
         }
     };
-    seq
 }
 
 /// A database or remote-access port opened to the internet.
-fn exposure(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> {
-    let mut seq = Vec::new();
+fn exposure(g: &mut Gen<'_>, _incident: &Incident, seq: &mut Vec<Call<'static>>) {
     seq.push(Call::new("ec2.amazonaws.com", "DescribeSecurityGroups"));
     let port = *g.rng.pick(&[22, 3389, 5432, 3306, 6379]);
     seq.push(
@@ -483,12 +471,10 @@ fn exposure(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> {
             port,
         )),
     );
-    seq
 }
 
 /// Commands, sessions or keys pushed to instances; new instances for mining.
-fn remote_execution(g: &mut Gen<'_>, incident: &Incident) -> Vec<Call<'static>> {
-    let mut seq = Vec::new();
+fn remote_execution(g: &mut Gen<'_>, incident: &Incident, seq: &mut Vec<Call<'static>>) {
     match g.rng.below(4) {
         0 => {
             for _ in 0..g.rng.range(3, 30) {
@@ -552,12 +538,10 @@ fn remote_execution(g: &mut Gen<'_>, incident: &Incident) -> Vec<Call<'static>> 
             }
         }
     };
-    seq
 }
 
 /// Model access enabled and invoked (LLM hijacking).
-fn hijacking(g: &mut Gen<'_>, incident: &Incident) -> Vec<Call<'static>> {
-    let mut seq = Vec::new();
+fn hijacking(g: &mut Gen<'_>, incident: &Incident, seq: &mut Vec<Call<'static>>) {
     seq.push(Call::new("bedrock.amazonaws.com", "ListFoundationModels"));
     for _ in 0..g.rng.range(2, 8) {
         seq.push(Call::new(
@@ -565,27 +549,20 @@ fn hijacking(g: &mut Gen<'_>, incident: &Incident) -> Vec<Call<'static>> {
             "GetFoundationModelAvailability",
         ));
     }
-    seq.push(Call::new(
-        "bedrock.amazonaws.com",
+    for name in [
         "PutUseCaseForModelAccess",
-    ));
-    seq.push(Call::new(
-        "bedrock.amazonaws.com",
         "CreateFoundationModelAgreement",
-    ));
-    seq.push(Call::new(
-        "bedrock.amazonaws.com",
         "PutFoundationModelEntitlement",
-    ));
+    ] {
+        seq.push(Call::new("bedrock.amazonaws.com", name));
+    }
     for _ in 0..g.rng.range(3, 20) {
         seq.push(Call::new("bedrock.amazonaws.com", "InvokeModel").region(incident.region_hop));
     }
-    seq
 }
 
 /// Keys, buckets, databases, backups and instances deleted.
-fn destruction(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> {
-    let mut seq = Vec::new();
+fn destruction(g: &mut Gen<'_>, _incident: &Incident, seq: &mut Vec<Call<'static>>) {
     let actions: &[(&str, &str)] = &[
         ("kms.amazonaws.com", "ScheduleKeyDeletion"),
         ("s3.amazonaws.com", "DeleteBucket"),
@@ -599,12 +576,10 @@ fn destruction(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> {
         let (s, e) = *g.rng.pick(actions);
         seq.push(Call::new(s, e));
     }
-    seq
 }
 
 /// Password guessing, then a sign-in without MFA, then a look around.
-fn console_intrusion(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> {
-    let mut seq = Vec::new();
+fn console_intrusion(g: &mut Gen<'_>, _incident: &Incident, seq: &mut Vec<Call<'static>>) {
     // Password guessing, then a sign-in without MFA, then a look around.
     let attempts = g.rng.range(3, 25);
     for _ in 0..attempts {
@@ -622,16 +597,13 @@ fn console_intrusion(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>
     seq.push(c);
     seq.push(Call::new("iam.amazonaws.com", "ListUsers"));
     seq.push(Call::new("iam.amazonaws.com", "CreateAccessKey"));
-    seq
 }
 
 /// An instance role's credentials used to read the data it can reach.
-fn instance_credentials(g: &mut Gen<'_>, _incident: &Incident) -> Vec<Call<'static>> {
-    let mut seq = Vec::new();
+fn instance_credentials(g: &mut Gen<'_>, _incident: &Incident, seq: &mut Vec<Call<'static>>) {
     seq.push(Call::new("s3.amazonaws.com", "ListBuckets"));
     seq.push(Call::new("ec2.amazonaws.com", "DescribeInstances"));
     for _ in 0..g.rng.range(5, 40) {
         seq.push(Call::new("s3.amazonaws.com", "GetObject").params(json!({"bucketName": "acme-prod-data", "key": format!("exports/{}.parquet", g.rng.hex(10))})).data());
     }
-    seq
 }

@@ -206,14 +206,9 @@ impl Gen<'_> {
         if !call.additional.is_null() {
             event["additionalEventData"] = call.additional;
         }
-        self.out.push(LabelledRaw {
-            log_type: LogType::CloudTrail,
-            label,
-            raw: Raw::Json(event.to_string()),
-            header: None,
-            scenario,
-            time: t,
-        });
+        let raw = Raw::Json(event.to_string());
+        let record = LabelledRaw::new(LogType::CloudTrail, raw, t, label, scenario);
+        self.out.push(record);
     }
 }
 
@@ -737,91 +732,107 @@ fn long_term_key_users(g: &mut Gen<'_>) {
     }
 }
 
+/// Automation failing the same call again and again: one of `calls`, made `attempts` times,
+/// each failing with one of `errors`; the k-th attempt comes k times a step drawn from
+/// `step` (counted in `step_unit`) after the first.
+struct Trouble {
+    label: Category,
+    scenario: &'static str,
+    incidents: usize,
+    calls: &'static [(&'static str, &'static str)],
+    attempts: (i64, i64),
+    errors: &'static [(&'static str, &'static str)],
+    step_unit: fn(i64) -> Duration,
+    step: (i64, i64),
+}
+
+/// Throttling bursts of automation.
+const THROTTLING: Trouble = Trouble {
+    label: Category::Performance,
+    scenario: "ops/throttling",
+    incidents: 25,
+    calls: &[
+        ("ec2.amazonaws.com", "DescribeInstances"),
+        ("ssm.amazonaws.com", "GetParameter"),
+        ("kms.amazonaws.com", "Decrypt"),
+        ("secretsmanager.amazonaws.com", "GetSecretValue"),
+        ("monitoring.amazonaws.com", "GetMetricData"),
+    ],
+    attempts: (6, 20),
+    errors: &[
+        ("ThrottlingException", "Rate exceeded"),
+        ("RequestLimitExceeded", "Request limit exceeded."),
+        ("Client.RequestLimitExceeded", "Request limit exceeded."),
+    ],
+    step_unit: Duration::milliseconds,
+    step: (50, 900),
+};
+
+/// Service-side failures.
+const SERVICE_FAILURES: Trouble = Trouble {
+    label: Category::SystemError,
+    scenario: "ops/service-error",
+    incidents: 30,
+    calls: &[
+        ("dynamodb.amazonaws.com", "DescribeTable"),
+        ("ec2.amazonaws.com", "RunInstances"),
+        ("rds.amazonaws.com", "DescribeDBInstances"),
+        ("lambda.amazonaws.com", "GetFunction"),
+    ],
+    attempts: (2, 10),
+    errors: &[
+        ("InternalError", "An internal error has occurred"),
+        (
+            "ServiceUnavailable",
+            "Service is unavailable. Please try again later.",
+        ),
+        (
+            "InternalFailure",
+            "The request processing has failed because of an unknown error.",
+        ),
+    ],
+    step_unit: Duration::seconds,
+    step: (1, 20),
+};
+
+/// A deployed role missing a permission.
+const MISSING_PERMISSION: Trouble = Trouble {
+    label: Category::SystemError,
+    scenario: "ops/missing-permission",
+    incidents: 15,
+    calls: &[
+        ("s3.amazonaws.com", "PutObject"),
+        ("sqs.amazonaws.com", "SendMessage"),
+        ("dynamodb.amazonaws.com", "DescribeTable"),
+        ("kms.amazonaws.com", "Decrypt"),
+    ],
+    attempts: (5, 25),
+    errors: &[(
+        "AccessDenied",
+        "User is not authorized to perform this action",
+    )],
+    step_unit: Duration::seconds,
+    step: (5, 60),
+};
+
 fn operational_trouble(g: &mut Gen<'_>) {
-    // Throttling bursts of automation.
-    for _ in 0..g.env.count(25) {
-        let t0 = g.env.any_time(&mut g.rng);
-        let role = *g.rng.pick(APP_ROLES);
-        let actor = role_actor(g, role);
-        let (source, name) = *g.rng.pick(&[
-            ("ec2.amazonaws.com", "DescribeInstances"),
-            ("ssm.amazonaws.com", "GetParameter"),
-            ("kms.amazonaws.com", "Decrypt"),
-            ("secretsmanager.amazonaws.com", "GetSecretValue"),
-            ("monitoring.amazonaws.com", "GetMetricData"),
-        ]);
-        for k in 0..g.rng.range(6, 20) {
-            let (code, message) = *g.rng.pick(&[
-                ("ThrottlingException", "Rate exceeded"),
-                ("RequestLimitExceeded", "Request limit exceeded."),
-                ("Client.RequestLimitExceeded", "Request limit exceeded."),
-            ]);
-            let t = t0 + Duration::milliseconds(k * g.rng.range(50, 900));
-            g.emit(
-                t,
-                &actor,
-                Call::new(source, name).error(code, message),
-                Category::Performance,
-                "ops/throttling",
-            );
-        }
-    }
-    // Service-side failures.
-    for _ in 0..g.env.count(30) {
-        let t0 = g.env.any_time(&mut g.rng);
-        let role = *g.rng.pick(APP_ROLES);
-        let actor = role_actor(g, role);
-        let (source, name) = *g.rng.pick(&[
-            ("dynamodb.amazonaws.com", "DescribeTable"),
-            ("ec2.amazonaws.com", "RunInstances"),
-            ("rds.amazonaws.com", "DescribeDBInstances"),
-            ("lambda.amazonaws.com", "GetFunction"),
-        ]);
-        for k in 0..g.rng.range(2, 10) {
-            let (code, message) = *g.rng.pick(&[
-                ("InternalError", "An internal error has occurred"),
-                (
-                    "ServiceUnavailable",
-                    "Service is unavailable. Please try again later.",
-                ),
-                (
-                    "InternalFailure",
-                    "The request processing has failed because of an unknown error.",
-                ),
-            ]);
-            let t = t0 + Duration::seconds(k * g.rng.range(1, 20));
-            g.emit(
-                t,
-                &actor,
-                Call::new(source, name).error(code, message),
-                Category::SystemError,
-                "ops/service-error",
-            );
-        }
-    }
-    // A deployed role missing a permission: the same call denied over and over.
-    for _ in 0..g.env.count(15) {
-        let t0 = g.env.any_time(&mut g.rng);
-        let role = *g.rng.pick(APP_ROLES);
-        let actor = role_actor(g, role);
-        let (source, name) = *g.rng.pick(&[
-            ("s3.amazonaws.com", "PutObject"),
-            ("sqs.amazonaws.com", "SendMessage"),
-            ("dynamodb.amazonaws.com", "DescribeTable"),
-            ("kms.amazonaws.com", "Decrypt"),
-        ]);
-        for k in 0..g.rng.range(5, 25) {
-            let t = t0 + Duration::seconds(k * g.rng.range(5, 60));
-            g.emit(
-                t,
-                &actor,
-                Call::new(source, name).error(
-                    "AccessDenied",
-                    "User is not authorized to perform this action",
-                ),
-                Category::SystemError,
-                "ops/missing-permission",
-            );
+    for trouble in [THROTTLING, SERVICE_FAILURES, MISSING_PERMISSION] {
+        for _ in 0..g.env.count(trouble.incidents) {
+            let t0 = g.env.any_time(&mut g.rng);
+            let role = *g.rng.pick(APP_ROLES);
+            let actor = role_actor(g, role);
+            let (source, name) = *g.rng.pick(trouble.calls);
+            for k in 0..g.rng.range(trouble.attempts.0, trouble.attempts.1) {
+                // A single possible error is not drawn.
+                let (code, message) = match trouble.errors {
+                    [only] => *only,
+                    errors => *g.rng.pick(errors),
+                };
+                let step = k * g.rng.range(trouble.step.0, trouble.step.1);
+                let t = t0 + (trouble.step_unit)(step);
+                let call = Call::new(source, name).error(code, message);
+                g.emit(t, &actor, call, trouble.label, trouble.scenario);
+            }
         }
     }
 }
