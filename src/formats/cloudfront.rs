@@ -6,6 +6,7 @@
 //! object name (`<distribution-id>.<YYYY-MM-DD-HH>.<unique>.gz`).
 
 use std::borrow::Cow;
+use std::io::BufRead;
 
 use percent_encoding::percent_decode_str;
 
@@ -13,7 +14,7 @@ use super::fields::{
     Extras, JsonObject, clip, is_absent, is_blank, line_text, parse_time, raw_text,
 };
 use super::json_stream::{Item, split_values};
-use super::lines::LineReader;
+use super::lines::{LineReader, TOO_LONG};
 use super::{Emitter, ParseError, Parser};
 use crate::record::{LogType, Record, Value, time};
 
@@ -35,90 +36,58 @@ enum Kind {
     EpochMillis,
 }
 
-const FIELDS: &[(&str, &str, Kind)] = &[
-    ("date", "", Kind::Date),
-    ("time", "", Kind::TimeOfDay),
-    ("timestamp", "", Kind::Epoch),
-    ("timestamp(ms)", "", Kind::EpochMillis),
-    ("x-edge-location", "EdgeLocation", Kind::Str),
-    ("sc-bytes", "ScBytes", Kind::Long),
-    ("c-ip", "ClientIp", Kind::Str),
-    ("cs-method", "CsMethod", Kind::Str),
-    ("cs(Host)", "CsHost", Kind::Str),
-    ("cs-uri-stem", "CsUriStem", Kind::Str),
-    ("sc-status", "ScStatus", Kind::Int),
-    ("cs(Referer)", "CsReferer", Kind::Str),
-    ("cs(User-Agent)", "CsUserAgent", Kind::Encoded),
-    ("cs-uri-query", "CsUriQuery", Kind::Str),
-    ("cs(Cookie)", "CsCookie", Kind::Str),
-    ("x-edge-result-type", "EdgeResultType", Kind::Str),
-    ("x-edge-request-id", "EdgeRequestId", Kind::Str),
-    ("x-host-header", "HostHeader", Kind::Str),
-    ("cs-protocol", "CsProtocol", Kind::Str),
-    ("cs-bytes", "CsBytes", Kind::Long),
-    ("time-taken", "TimeTaken", Kind::Real),
-    ("x-forwarded-for", "ForwardedFor", Kind::Str),
-    ("ssl-protocol", "SslProtocol", Kind::Str),
-    ("ssl-cipher", "SslCipher", Kind::Str),
-    (
-        "x-edge-response-result-type",
-        "EdgeResponseResultType",
-        Kind::Str,
-    ),
-    ("cs-protocol-version", "CsProtocolVersion", Kind::Str),
-    ("fle-status", "FleStatus", Kind::Str),
-    ("fle-encrypted-fields", "FleEncryptedFields", Kind::Str),
-    ("c-port", "ClientPort", Kind::Int),
-    ("time-to-first-byte", "TimeToFirstByte", Kind::Real),
-    (
-        "x-edge-detailed-result-type",
-        "EdgeDetailedResultType",
-        Kind::Str,
-    ),
-    ("sc-content-type", "ScContentType", Kind::Str),
-    ("sc-content-len", "ScContentLen", Kind::Long),
-    ("sc-range-start", "ScRangeStart", Kind::Long),
-    ("sc-range-end", "ScRangeEnd", Kind::Long),
-    ("DistributionId", "DistributionId", Kind::Str),
-    ("distribution-id", "DistributionId", Kind::Str),
-];
+const FIELDS: &[(&str, &str, Kind)] = {
+    use Kind::*;
+    &[
+        ("date", "", Date),
+        ("time", "", TimeOfDay),
+        ("timestamp", "", Epoch),
+        ("timestamp(ms)", "", EpochMillis),
+        ("x-edge-location", "EdgeLocation", Str),
+        ("sc-bytes", "ScBytes", Long),
+        ("c-ip", "ClientIp", Str),
+        ("cs-method", "CsMethod", Str),
+        ("cs(Host)", "CsHost", Str),
+        ("cs-uri-stem", "CsUriStem", Str),
+        ("sc-status", "ScStatus", Int),
+        ("cs(Referer)", "CsReferer", Str),
+        ("cs(User-Agent)", "CsUserAgent", Encoded),
+        ("cs-uri-query", "CsUriQuery", Str),
+        ("cs(Cookie)", "CsCookie", Str),
+        ("x-edge-result-type", "EdgeResultType", Str),
+        ("x-edge-request-id", "EdgeRequestId", Str),
+        ("x-host-header", "HostHeader", Str),
+        ("cs-protocol", "CsProtocol", Str),
+        ("cs-bytes", "CsBytes", Long),
+        ("time-taken", "TimeTaken", Real),
+        ("x-forwarded-for", "ForwardedFor", Str),
+        ("ssl-protocol", "SslProtocol", Str),
+        ("ssl-cipher", "SslCipher", Str),
+        ("x-edge-response-result-type", "EdgeResponseResultType", Str),
+        ("cs-protocol-version", "CsProtocolVersion", Str),
+        ("fle-status", "FleStatus", Str),
+        ("fle-encrypted-fields", "FleEncryptedFields", Str),
+        ("c-port", "ClientPort", Int),
+        ("time-to-first-byte", "TimeToFirstByte", Real),
+        ("x-edge-detailed-result-type", "EdgeDetailedResultType", Str),
+        ("sc-content-type", "ScContentType", Str),
+        ("sc-content-len", "ScContentLen", Long),
+        ("sc-range-start", "ScRangeStart", Long),
+        ("sc-range-end", "ScRangeEnd", Long),
+        ("DistributionId", "DistributionId", Str),
+        ("distribution-id", "DistributionId", Str),
+    ]
+};
 
-/// The 33 fields of the current legacy layout, used when a file has no `#Fields` header.
-const STANDARD_FIELDS: &[&str] = &[
-    "date",
-    "time",
-    "x-edge-location",
-    "sc-bytes",
-    "c-ip",
-    "cs-method",
-    "cs(Host)",
-    "cs-uri-stem",
-    "sc-status",
-    "cs(Referer)",
-    "cs(User-Agent)",
-    "cs-uri-query",
-    "cs(Cookie)",
-    "x-edge-result-type",
-    "x-edge-request-id",
-    "x-host-header",
-    "cs-protocol",
-    "cs-bytes",
-    "time-taken",
-    "x-forwarded-for",
-    "ssl-protocol",
-    "ssl-cipher",
-    "x-edge-response-result-type",
-    "cs-protocol-version",
-    "fle-status",
-    "fle-encrypted-fields",
-    "c-port",
-    "time-to-first-byte",
-    "x-edge-detailed-result-type",
-    "sc-content-type",
-    "sc-content-len",
-    "sc-range-start",
-    "sc-range-end",
-];
+/// The 33 fields of the current legacy layout, as a `#Fields` header names them; used when a
+/// file has no such header.
+const STANDARD_FIELDS: &str = "\
+    date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status \
+    cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id \
+    x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher \
+    x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port \
+    time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len \
+    sc-range-start sc-range-end";
 
 fn lookup(name: &str) -> Option<(&'static str, Kind)> {
     FIELDS
@@ -247,7 +216,7 @@ impl CloudFrontParser {
         let values: Vec<&str> = text.split('\t').collect();
         let names: Vec<&str> = match &self.fields {
             Some(f) => f.iter().map(String::as_str).collect(),
-            None => STANDARD_FIELDS.to_vec(),
+            None => STANDARD_FIELDS.split(' ').collect(),
         };
         if values.len() != names.len() {
             return Err(format!(
@@ -272,11 +241,7 @@ impl CloudFrontParser {
 }
 
 impl Parser for CloudFrontParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
+    fn parse(&mut self, input: &mut dyn BufRead, out: &mut Emitter<'_>) -> Result<(), ParseError> {
         let source = out.source_object().clone();
         let distribution = distribution_from_key(&source);
         let mut lines = LineReader::new(input);
@@ -287,13 +252,7 @@ impl Parser for CloudFrontParser {
             let text = line_text(line.bytes);
             let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
             if line.cut {
-                out.reject(
-                    LOG_TYPE,
-                    Some(line.number),
-                    line.offset,
-                    line.bytes,
-                    "line longer than the line limit",
-                )?;
+                out.reject_line(LOG_TYPE, &line, TOO_LONG)?;
                 continue;
             }
             if let Some(directive) = trimmed.strip_prefix('#') {
@@ -329,9 +288,7 @@ impl Parser for CloudFrontParser {
             }
             match self.tsv_line(text.trim_end_matches(['\r', '\n']), distribution) {
                 Ok(record) => out.emit(line.bytes, record)?,
-                Err(reason) => {
-                    out.reject(LOG_TYPE, Some(line.number), line.offset, line.bytes, reason)?
-                }
+                Err(reason) => out.reject_line(LOG_TYPE, &line, reason)?,
             }
         }
         Ok(())
@@ -389,8 +346,7 @@ mod tests {
     #[test]
     fn legacy_tsv_with_header_and_key_distribution() {
         let text = format!(
-            "#Version: 1.0\n#Fields: {}\n{}\n{}\n",
-            STANDARD_FIELDS.join(" "),
+            "#Version: 1.0\n#Fields: {STANDARD_FIELDS}\n{}\n{}\n",
             tsv_line("2026-11-20"),
             tsv_line("2026-11-21")
         );
@@ -412,8 +368,7 @@ mod tests {
         let line = tsv_line("2026-11-20");
         let short: Vec<&str> = line.split('\t').take(31).collect();
         let text = format!(
-            "#Fields: {}\n{}\n{}\n",
-            STANDARD_FIELDS.join(" "),
+            "#Fields: {STANDARD_FIELDS}\n{}\n{}\n",
             tsv_line("2026-11-20"),
             short.join("\t")
         );

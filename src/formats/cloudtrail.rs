@@ -7,6 +7,8 @@
 //! Bare events (one per line, or concatenated, as EventBridge and CloudTrail Lake exports
 //! write them) and top-level arrays of events are read too.
 
+use std::io::BufRead;
+
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
@@ -29,11 +31,7 @@ enum Mode {
 }
 
 impl Parser for CloudTrailParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
+    fn parse(&mut self, input: &mut dyn BufRead, out: &mut Emitter<'_>) -> Result<(), ParseError> {
         // Bare events (one per line, as EventBridge or Lake exports write them) go through
         // the line-based splitter, which resyncs after a truncated line; `{"Records":[...]}`
         // documents and arrays are streamed, since one can be gigabytes on a single line.
@@ -93,7 +91,7 @@ impl Parser for CloudTrailParser {
 }
 
 /// Reads the next item and rejects it (garbage, or a value in the wrong place).
-fn reject_item<R: std::io::BufRead>(
+fn reject_item<R: BufRead>(
     stream: &mut JsonStream<R>,
     out: &mut Emitter<'_>,
     why: &str,
@@ -114,7 +112,7 @@ fn reject_item<R: std::io::BufRead>(
 
 /// Members of a top-level object whose `{` was consumed. `Records` is streamed; any other
 /// members are collected (compactly re-joined) in case the object is a bare event.
-fn read_object<R: std::io::BufRead>(
+fn read_object<R: BufRead>(
     stream: &mut JsonStream<R>,
     offset: u64,
     out: &mut Emitter<'_>,
@@ -238,7 +236,7 @@ fn read_object<R: std::io::BufRead>(
 /// Elements of an events array whose `[` (at `offset`) was consumed, up to its `]`. An
 /// array cut off between two elements is reported too: the object is damaged even though
 /// no event is.
-fn read_events<R: std::io::BufRead>(
+fn read_events<R: BufRead>(
     stream: &mut JsonStream<R>,
     offset: u64,
     opening: &[u8],

@@ -6,9 +6,8 @@
 
 use std::borrow::Cow;
 
-use super::fields::{Extras, clip, int_field, is_absent, is_blank, line_text, push_int32};
-use super::lines::LineReader;
-use super::{Emitter, ParseError, Parser};
+use super::fields::{Extras, clip, int_field, is_absent, push_int32};
+use super::lines::LineParser;
 use crate::record::{LogType, Record, Value, time};
 
 /// Splits on spaces. A field that is wholly double-quoted may contain spaces; its quotes are
@@ -162,6 +161,25 @@ struct Row<'f> {
 }
 
 impl<'f> Row<'f> {
+    /// A row of `log_type` from the fields of a line that needs at least `min` of them.
+    fn new(
+        fields: &'f [Cow<'f, str>],
+        log_type: LogType,
+        min: usize,
+        what: &str,
+    ) -> Result<Self, String> {
+        if fields.len() < min {
+            return Err(format!(
+                "{what} line has {} fields, at least {min} expected",
+                fields.len()
+            ));
+        }
+        Ok(Row {
+            fields,
+            record: Record::new(log_type),
+            extras: Extras::new(),
+        })
+    }
     fn get(&self, i: usize) -> &'f str {
         self.fields.get(i).map(|s| s.as_ref()).unwrap_or("")
     }
@@ -208,25 +226,45 @@ impl<'f> Row<'f> {
         push_int32(&mut self.record, &mut self.extras, port_column, port);
         Ok(())
     }
-    fn trailing(&mut self, known: usize) {
+    /// Text columns for the fields from `first` on.
+    fn texts(&mut self, first: usize, columns: &[&'static str]) {
+        for (i, column) in (first..).zip(columns) {
+            self.text(i, column);
+        }
+    }
+    /// The row, with fields past the `known` ones of its layout kept as `trailing_fields`.
+    fn finish(mut self, known: usize) -> Record {
         if self.fields.len() > known {
             let rest: Vec<&str> = self.fields[known..].iter().map(|s| s.as_ref()).collect();
             self.extras.strings("trailing_fields", rest);
         }
-    }
-    fn finish(mut self) -> Record {
         self.extras.finish(&mut self.record);
         self.record
     }
 }
 
-fn need(fields: &[Cow<'_, str>], min: usize, what: &str) -> Result<(), String> {
-    if fields.len() < min {
-        return Err(format!(
-            "{what} line has {} fields, at least {min} expected",
-            fields.len()
-        ));
-    }
+/// The 15 fields of a classic ELB access log line, which an ALB line repeats after its type
+/// field, from field `first` on; `target` is AWS's name for the target address
+/// (`target:port` or `backend:port`).
+fn classic_fields(row: &mut Row<'_>, first: usize, target: &str) -> Result<(), String> {
+    row.time(first)?;
+    row.text(first + 1, "Alb");
+    row.host_port(first + 2, "ClientIp", "ClientPort", "client:port")?;
+    row.host_port(first + 3, "TargetIp", "TargetPort", target)?;
+    let processing_times = [
+        "RequestProcessingTime",
+        "TargetProcessingTime",
+        "ResponseProcessingTime",
+    ];
+    row.texts(first + 4, &processing_times);
+    row.int(first + 7, "ElbStatusCode", "elb_status_code")?;
+    row.text(first + 8, "TargetStatusCode");
+    row.long(first + 9, "ReceivedBytes", "received_bytes")?;
+    row.long(first + 10, "SentBytes", "sent_bytes")?;
+    row.texts(
+        first + 11,
+        &["RequestRaw", "UserAgent", "SslCipher", "SslProtocol"],
+    );
     Ok(())
 }
 
@@ -234,132 +272,92 @@ const ALB_FIELDS: usize = 30;
 
 fn alb(fields: &[Cow<'_, str>]) -> Result<Record, String> {
     // The 2016 layout ended at trace_id (18 fields); later fields are optional.
-    need(fields, 18, "ALB access log")?;
-    let mut row = Row {
-        fields,
-        record: Record::new(LogType::Alb),
-        extras: Extras::new(),
-    };
+    let mut row = Row::new(fields, LogType::Alb, 18, "ALB access log")?;
     row.text(0, "ALBType");
-    row.time(1)?;
-    row.text(2, "Alb");
-    row.host_port(3, "ClientIp", "ClientPort", "client:port")?;
-    row.host_port(4, "TargetIp", "TargetPort", "target:port")?;
-    row.text(5, "RequestProcessingTime");
-    row.text(6, "TargetProcessingTime");
-    row.text(7, "ResponseProcessingTime");
-    row.int(8, "ElbStatusCode", "elb_status_code")?;
-    row.text(9, "TargetStatusCode");
-    row.long(10, "ReceivedBytes", "received_bytes")?;
-    row.long(11, "SentBytes", "sent_bytes")?;
-    row.text(12, "RequestRaw");
-    row.text(13, "UserAgent");
-    row.text(14, "SslCipher");
-    row.text(15, "SslProtocol");
-    row.text(16, "TargetGroupArn");
-    row.text(17, "TraceId");
-    row.text(18, "DomainName");
-    row.text(19, "ChosenCertArn");
-    row.text(20, "MatchedRulePriority");
-    row.text(21, "RequestCreationTime");
-    row.text(22, "ActionsExecuted");
-    row.text(23, "RedirectUrl");
-    row.text(24, "LambdaErrorReason");
-    row.text(25, "TargetPortList");
-    row.text(26, "TargetStatusCodeList");
-    row.text(27, "Classification");
-    row.text(28, "ClassificationReason");
-    row.text(29, "ConnTraceId");
-    row.trailing(ALB_FIELDS);
-    Ok(row.finish())
+    classic_fields(&mut row, 1, "target:port")?;
+    row.texts(
+        16,
+        &[
+            "TargetGroupArn",
+            "TraceId",
+            "DomainName",
+            "ChosenCertArn",
+            "MatchedRulePriority",
+            "RequestCreationTime",
+            "ActionsExecuted",
+            "RedirectUrl",
+            "LambdaErrorReason",
+            "TargetPortList",
+            "TargetStatusCodeList",
+            "Classification",
+            "ClassificationReason",
+            "ConnTraceId",
+        ],
+    );
+    Ok(row.finish(ALB_FIELDS))
 }
 
 const NLB_FIELDS: usize = 22;
 
 fn nlb(fields: &[Cow<'_, str>]) -> Result<Record, String> {
-    need(fields, 20, "NLB access log")?;
-    let mut row = Row {
-        fields,
-        record: Record::new(LogType::Nlb),
-        extras: Extras::new(),
-    };
-    row.text(0, "NLBType");
-    row.text(1, "Version");
+    let mut row = Row::new(fields, LogType::Nlb, 20, "NLB access log")?;
+    row.texts(0, &["NLBType", "Version"]);
     row.time(2)?;
-    row.text(3, "Nlb");
-    row.text(4, "Listener");
-    row.text(5, "ClientIPPort");
-    row.text(6, "TargetIPPort");
-    row.text(7, "ConnectionTime");
-    row.text(8, "TlsHandshakeTime");
-    row.text(9, "ReceivedBytes");
-    row.text(10, "SentBytes");
-    row.text(11, "IncomingTLSAlert");
-    row.text(12, "ChosenCertArn");
-    row.text(13, "ChosenCertSerial");
-    row.text(14, "TLSCipher");
-    row.text(15, "TLSProtocolVersion");
-    row.text(16, "TLSNamedGroup");
-    row.text(17, "DomainName");
-    row.text(18, "ALPNFEProtocol");
-    row.text(19, "ALPNBEProtocol");
-    row.text(20, "ALPNClientPrefList");
-    row.text(21, "TLSConnectionCreationTime");
-    row.trailing(NLB_FIELDS);
-    Ok(row.finish())
+    row.texts(
+        3,
+        &[
+            "Nlb",
+            "Listener",
+            "ClientIPPort",
+            "TargetIPPort",
+            "ConnectionTime",
+            "TlsHandshakeTime",
+            "ReceivedBytes",
+            "SentBytes",
+            "IncomingTLSAlert",
+            "ChosenCertArn",
+            "ChosenCertSerial",
+            "TLSCipher",
+            "TLSProtocolVersion",
+            "TLSNamedGroup",
+            "DomainName",
+            "ALPNFEProtocol",
+            "ALPNBEProtocol",
+            "ALPNClientPrefList",
+            "TLSConnectionCreationTime",
+        ],
+    );
+    Ok(row.finish(NLB_FIELDS))
 }
 
 const CLASSIC_FIELDS: usize = 15;
 
 fn classic(fields: &[Cow<'_, str>]) -> Result<Record, String> {
-    need(fields, 13, "classic ELB access log")?;
-    let mut row = Row {
-        fields,
-        record: Record::new(LogType::ClassicElb),
-        extras: Extras::new(),
-    };
-    row.time(0)?;
-    row.text(1, "Alb");
-    row.host_port(2, "ClientIp", "ClientPort", "client:port")?;
-    row.host_port(3, "TargetIp", "TargetPort", "backend:port")?;
-    row.text(4, "RequestProcessingTime");
-    row.text(5, "TargetProcessingTime");
-    row.text(6, "ResponseProcessingTime");
-    row.int(7, "ElbStatusCode", "elb_status_code")?;
-    row.text(8, "TargetStatusCode");
-    row.long(9, "ReceivedBytes", "received_bytes")?;
-    row.long(10, "SentBytes", "sent_bytes")?;
-    row.text(11, "RequestRaw");
-    row.text(12, "UserAgent");
-    row.text(13, "SslCipher");
-    row.text(14, "SslProtocol");
-    row.trailing(CLASSIC_FIELDS);
-    Ok(row.finish())
+    let mut row = Row::new(fields, LogType::ClassicElb, 13, "classic ELB access log")?;
+    classic_fields(&mut row, 0, "backend:port")?;
+    Ok(row.finish(CLASSIC_FIELDS))
 }
 
 const CONNECTION_FIELDS: usize = 12;
 
 fn connection(fields: &[Cow<'_, str>]) -> Result<Record, String> {
-    need(fields, 11, "ALB connection log")?;
-    let mut row = Row {
-        fields,
-        record: Record::new(LogType::AlbConnection),
-        extras: Extras::new(),
-    };
+    let mut row = Row::new(fields, LogType::AlbConnection, 11, "ALB connection log")?;
     row.time(0)?;
     row.text(1, "ClientIp");
     row.int(2, "ClientPort", "client_port")?;
     row.extra(3, "listener_port");
-    row.text(4, "SslProtocol");
-    row.text(5, "SslCipher");
-    row.extra(6, "tls_handshake_latency");
-    row.extra(7, "leaf_client_cert_subject");
-    row.extra(8, "leaf_client_cert_validity");
-    row.extra(9, "leaf_client_cert_serial_number");
-    row.extra(10, "tls_verify_status");
+    row.texts(4, &["SslProtocol", "SslCipher"]);
+    for (i, name) in (6..).zip([
+        "tls_handshake_latency",
+        "leaf_client_cert_subject",
+        "leaf_client_cert_validity",
+        "leaf_client_cert_serial_number",
+        "tls_verify_status",
+    ]) {
+        row.extra(i, name);
+    }
     row.text(11, "ConnTraceId");
-    row.trailing(CONNECTION_FIELDS);
-    Ok(row.finish())
+    Ok(row.finish(CONNECTION_FIELDS))
 }
 
 /// One ELB log line of any kind.
@@ -377,46 +375,14 @@ pub fn record_from_line(line: &str) -> Result<Record, String> {
 #[derive(Debug, Default)]
 pub struct ElbParser;
 
-impl Parser for ElbParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
-        let mut lines = LineReader::new(input);
-        while let Some(line) = lines.next_line()? {
-            if is_blank(line.bytes) {
-                continue;
-            }
-            let text = line_text(line.bytes);
-            let fields = split_fields(&text);
-            let kind = classify(&fields);
-            let log_type = kind.map(LineKind::log_type).unwrap_or(LogType::Alb);
-            if line.cut {
-                out.reject(
-                    log_type,
-                    Some(line.number),
-                    line.offset,
-                    line.bytes,
-                    "line longer than the line limit",
-                )?;
-                continue;
-            }
-            let result = match kind {
-                Some(LineKind::Alb) => alb(&fields),
-                Some(LineKind::Nlb) => nlb(&fields),
-                Some(LineKind::ClassicElb) => classic(&fields),
-                Some(LineKind::AlbConnection) => connection(&fields),
-                None => Err("not an ALB, NLB, classic ELB or ALB connection log line".into()),
-            };
-            match result {
-                Ok(record) => out.emit(line.bytes, record)?,
-                Err(reason) => {
-                    out.reject(log_type, Some(line.number), line.offset, line.bytes, reason)?
-                }
-            }
-        }
-        Ok(())
+impl LineParser for ElbParser {
+    fn log_type(&self, text: &str) -> LogType {
+        let kind = classify(&split_fields(text));
+        kind.map(LineKind::log_type).unwrap_or(LogType::Alb)
+    }
+
+    fn record(&mut self, text: &str) -> Result<Option<Record>, String> {
+        record_from_line(text).map(Some)
     }
 }
 

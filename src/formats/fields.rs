@@ -431,6 +431,23 @@ pub fn push_cow(record: &mut Record, column: &'static str, value: Option<Cow<'_,
     }
 }
 
+/// Pushes each `(column, key)` string member of `object` (see [`push_cow`]).
+pub fn push_strs(record: &mut Record, object: &JsonObject<'_>, columns: &[(&'static str, &str)]) {
+    for (column, key) in columns {
+        push_cow(record, column, object.str(key));
+    }
+}
+
+/// Pushes each `(column, key)` member of `object` as a `dynamic` column, unless it is
+/// missing or null.
+pub fn push_json(record: &mut Record, object: &JsonObject<'_>, columns: &[(&'static str, &str)]) {
+    for (column, key) in columns {
+        if let Some(raw) = object.json(key) {
+            record.push(column, Value::Json(raw));
+        }
+    }
+}
+
 /// Parses an integer field of a text log: `-` or empty is absent, anything else not a number
 /// is an error naming the field.
 pub fn int_field(name: &str, text: &str) -> Result<Option<i64>, String> {

@@ -1,12 +1,14 @@
 //! Anything else: generic JSON lines and plain text lines -> S3SentinelLogs_CL, the message in
 //! `Message` and a timestamp found in it as `ExtractedTime` (and the row's time).
 
+use std::io::BufRead;
+
 use serde_json::value::RawValue;
 
-use super::fields::{JsonObject, is_blank, leading_timestamp, line_text};
-use super::json_lines::{Piece, for_each_value};
-use super::lines::LineReader;
-use super::{Emitter, ParseError, Parser, Stop};
+use super::fields::{JsonObject, json_error_reason, leading_timestamp, line_text};
+use super::json_lines::for_each_element;
+use super::lines::LineParser;
+use super::{Emitter, ParseError, Parser};
 use crate::record::{LogType, Record, Value};
 
 /// Members that commonly hold an event's time, in order of preference.
@@ -55,89 +57,33 @@ pub fn record_from_text(line: &str) -> Record {
 pub struct GenericJsonParser;
 
 impl Parser for GenericJsonParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
-        for_each_value(input, |piece| match piece {
-            Piece::Value {
-                line,
-                offset,
-                bytes,
-            } => {
-                if bytes.first() == Some(&b'[') {
-                    match serde_json::from_slice::<Vec<&RawValue>>(bytes) {
-                        Ok(items) => {
-                            for item in items {
-                                let b = item.get().as_bytes();
-                                out.emit(b, record_from_json(b))?;
-                            }
-                            Ok(())
-                        }
-                        Err(e) => out.reject(
-                            LogType::GenericJson,
-                            Some(line),
-                            offset,
-                            bytes,
-                            super::fields::json_error_reason(&e),
-                        ),
-                    }
-                } else if let Err(e) = serde_json::from_slice::<&RawValue>(bytes) {
-                    out.reject(
-                        LogType::GenericJson,
-                        Some(line),
-                        offset,
-                        bytes,
-                        super::fields::json_error_reason(&e),
-                    )
-                } else {
-                    out.emit(bytes, record_from_json(bytes))
+    fn parse(&mut self, input: &mut dyn BufRead, out: &mut Emitter<'_>) -> Result<(), ParseError> {
+        for_each_element(
+            input,
+            out,
+            LogType::GenericJson,
+            |out, line, offset, bytes| match serde_json::from_slice::<&RawValue>(bytes) {
+                Ok(_) => out.emit(bytes, record_from_json(bytes)),
+                Err(e) => {
+                    let reason = json_error_reason(&e);
+                    out.reject(LogType::GenericJson, Some(line), offset, bytes, reason)
                 }
-            }
-            Piece::Bad {
-                line,
-                offset,
-                bytes,
-                reason,
-            } => out.reject(LogType::GenericJson, Some(line), offset, bytes, reason),
-        })
+            },
+        )
     }
 }
 
 #[derive(Debug, Default)]
 pub struct TextParser;
 
-impl Parser for TextParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
-        let mut lines = LineReader::new(input);
-        while let Some(line) = lines.next_line()? {
-            if is_blank(line.bytes) {
-                continue;
-            }
-            if line.cut {
-                out.reject(
-                    LogType::Text,
-                    Some(line.number),
-                    line.offset,
-                    line.bytes,
-                    "line longer than the line limit",
-                )?;
-                continue;
-            }
-            let text = line_text(line.bytes);
-            emit_text(out, line.bytes, &text)?;
-        }
-        Ok(())
+impl LineParser for TextParser {
+    fn log_type(&self, _text: &str) -> LogType {
+        LogType::Text
     }
-}
 
-fn emit_text(out: &mut Emitter<'_>, raw: &[u8], text: &str) -> Result<(), Stop> {
-    out.emit(raw, record_from_text(text))
+    fn record(&mut self, text: &str) -> Result<Option<Record>, String> {
+        Ok(Some(record_from_text(text)))
+    }
 }
 
 #[cfg(test)]

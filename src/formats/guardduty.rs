@@ -2,12 +2,30 @@
 //! wrapped as EventBridge events (`"detail": {finding}`) or as a `{"findings":[...]}` list
 //! (the GetFindings API shape) are unwrapped.
 
-use super::fields::{Extras, JsonObject, push_cow};
-use super::json_lines::parse_objects;
-use super::{Emitter, ParseError, Parser};
+use super::fields::{Extras, JsonObject, push_json, push_strs};
+use super::json_lines::object_parser;
 use crate::record::{LogType, Record, Value};
 
 const LOG_TYPE: LogType = LogType::GuardDuty;
+
+/// (column, member) of the string columns.
+const STRINGS: &[(&str, &str)] = &[
+    ("AccountId", "accountId"),
+    ("ActivityType", "type"),
+    ("Arn", "arn"),
+    ("Description", "description"),
+    ("Id", "id"),
+    ("Partition", "partition"),
+    ("Region", "region"),
+    ("SchemaVersion", "schemaVersion"),
+    ("Title", "title"),
+];
+
+/// (column, member) of the `dynamic` columns.
+const DYNAMIC: &[(&str, &str)] = &[
+    ("ResourceDetails", "resource"),
+    ("ServiceDetails", "service"),
+];
 
 const MAPPED: &[&str] = &[
     "accountId",
@@ -38,24 +56,10 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
     let time = updated
         .or(created)
         .ok_or("not a GuardDuty finding: updatedAt and createdAt are missing")?;
-    let mut r = Record::new(LOG_TYPE);
-    r.time = Some(time);
+    let mut r = Record::at(LOG_TYPE, time);
     let mut extras = Extras::new();
-    push_cow(&mut r, "AccountId", finding.str("accountId"));
-    push_cow(&mut r, "ActivityType", finding.str("type"));
-    push_cow(&mut r, "Arn", finding.str("arn"));
-    push_cow(&mut r, "Description", finding.str("description"));
-    push_cow(&mut r, "Id", finding.str("id"));
-    push_cow(&mut r, "Partition", finding.str("partition"));
-    push_cow(&mut r, "Region", finding.str("region"));
-    push_cow(&mut r, "SchemaVersion", finding.str("schemaVersion"));
-    push_cow(&mut r, "Title", finding.str("title"));
-    if let Some(raw) = finding.json("resource") {
-        r.push("ResourceDetails", Value::Json(raw));
-    }
-    if let Some(raw) = finding.json("service") {
-        r.push("ServiceDetails", Value::Json(raw));
-    }
+    push_strs(&mut r, finding, STRINGS);
+    push_json(&mut r, finding, DYNAMIC);
     if let Some(severity) = finding.f64("severity")? {
         // The table's Severity is an int; flooring keeps the band (Low < 4 <= Medium < 7 <=
         // High < 9 <= Critical), and the exact score is kept when it has a fraction.
@@ -74,20 +78,12 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
     Ok(r)
 }
 
-#[derive(Debug, Default)]
-pub struct GuardDutyParser;
-
-impl Parser for GuardDutyParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
-        parse_objects(input, out, LOG_TYPE, Some("findings"), &mut |_, obj| {
-            record_from_object(obj)
-        })
-    }
-}
+object_parser!(
+    GuardDutyParser,
+    LOG_TYPE,
+    Some("findings"),
+    record_from_object
+);
 
 #[cfg(test)]
 mod tests {

@@ -297,56 +297,63 @@ pub fn parse_objects_unwrapping(
     unwrap: &Unwrap<'_>,
     convert: &mut ObjectToRecord<'_>,
 ) -> Result<(), ParseError> {
+    for_each_element(input, out, reject_type, |out, line, offset, bytes| {
+        let result = JsonObject::parse(bytes).and_then(|obj| {
+            if let Some(items) = unwrap(&obj) {
+                return Ok(Err(items));
+            }
+            convert(bytes, &obj).map(Ok)
+        });
+        match result {
+            Ok(Ok(record)) => out.emit(bytes, record),
+            Ok(Err(items)) => {
+                for item in items {
+                    let b = item.get().as_bytes();
+                    match JsonObject::parse(b).and_then(|obj| convert(b, &obj)) {
+                        Ok(record) => out.emit(b, record)?,
+                        Err(reason) => out.reject(reject_type, Some(line), offset, b, reason)?,
+                    }
+                }
+                Ok(())
+            }
+            Err(reason) => out.reject(reject_type, Some(line), offset, bytes, reason),
+        }
+    })
+}
+
+/// Calls `element` with every value of `input` (and its line and offset), the elements of
+/// a top-level array one by one; an array that is not valid JSON and text that is no value
+/// are rejects of `reject_type`.
+pub fn for_each_element(
+    input: &mut dyn BufRead,
+    out: &mut Emitter<'_>,
+    reject_type: LogType,
+    mut element: impl FnMut(&mut Emitter<'_>, u64, u64, &[u8]) -> Result<(), Stop>,
+) -> Result<(), ParseError> {
     for_each_value(input, |piece| match piece {
         Piece::Value {
             line,
             offset,
             bytes,
-        } => {
-            let mut one = |bytes: &[u8]| -> Result<(), Stop> {
-                let result = JsonObject::parse(bytes).and_then(|obj| {
-                    if let Some(items) = unwrap(&obj) {
-                        return Ok(Err(items));
-                    }
-                    convert(bytes, &obj).map(Ok)
-                });
-                match result {
-                    Ok(Ok(record)) => out.emit(bytes, record),
-                    Ok(Err(items)) => {
-                        for item in items {
-                            let b = item.get().as_bytes();
-                            match JsonObject::parse(b).and_then(|obj| convert(b, &obj)) {
-                                Ok(record) => out.emit(b, record)?,
-                                Err(reason) => {
-                                    out.reject(reject_type, Some(line), offset, b, reason)?
-                                }
-                            }
-                        }
-                        Ok(())
-                    }
-                    Err(reason) => out.reject(reject_type, Some(line), offset, bytes, reason),
-                }
-            };
-            if bytes.first() == Some(&b'[') {
-                match serde_json::from_slice::<Vec<&RawValue>>(bytes) {
-                    Ok(items) => {
-                        for item in items {
-                            one(item.get().as_bytes())?;
-                        }
-                        Ok(())
-                    }
-                    Err(e) => out.reject(
-                        reject_type,
-                        Some(line),
-                        offset,
-                        bytes,
-                        json_error_reason(&e),
-                    ),
-                }
-            } else {
-                one(bytes)
+        } if bytes.first() == Some(&b'[') => {
+            match serde_json::from_slice::<Vec<&RawValue>>(bytes) {
+                Ok(items) => items
+                    .iter()
+                    .try_for_each(|item| element(out, line, offset, item.get().as_bytes())),
+                Err(e) => out.reject(
+                    reject_type,
+                    Some(line),
+                    offset,
+                    bytes,
+                    json_error_reason(&e),
+                ),
             }
         }
+        Piece::Value {
+            line,
+            offset,
+            bytes,
+        } => element(out, line, offset, bytes),
         Piece::Bad {
             line,
             offset,
@@ -355,6 +362,35 @@ pub fn parse_objects_unwrapping(
         } => out.reject(reject_type, Some(line), offset, bytes, reason),
     })
 }
+
+/// Declares `$name`, the [`Parser`](crate::formats::Parser) of a JSON-object format whose
+/// objects `$record` turns into rows ([`parse_objects`]: arrays, and an array under
+/// `$wrapper_key`, are expanded; what fails is a reject of `$log_type`).
+macro_rules! object_parser {
+    ($name:ident, $log_type:expr, $wrapper_key:expr, $record:path) => {
+        #[derive(Debug, Default)]
+        pub struct $name;
+
+        impl $crate::formats::Parser for $name {
+            fn parse(
+                &mut self,
+                input: &mut dyn std::io::BufRead,
+                out: &mut $crate::formats::Emitter<'_>,
+            ) -> Result<(), $crate::formats::ParseError> {
+                let record =
+                    &mut |_: &[u8], obj: &$crate::formats::fields::JsonObject<'_>| $record(obj);
+                $crate::formats::json_lines::parse_objects(
+                    input,
+                    out,
+                    $log_type,
+                    $wrapper_key,
+                    record,
+                )
+            }
+        }
+    };
+}
+pub(crate) use object_parser;
 
 /// The elements of `obj[key]` when the object is just that wrapper around an array.
 fn wrapped_array<'a>(obj: &JsonObject<'a>, key: &str) -> Option<Vec<&'a RawValue>> {

@@ -3,8 +3,15 @@
 
 use std::io::{self, BufRead};
 
+use super::fields::{is_blank, line_text};
+use super::{Emitter, ParseError, Parser};
+use crate::record::{LogType, Record};
+
 /// Lines longer than this are cut and reported as rejects; memory stays bounded.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The reason given for a line cut at the limit.
+pub const TOO_LONG: &str = "line longer than the line limit";
 
 #[derive(Debug)]
 pub struct Line<'a> {
@@ -83,6 +90,39 @@ impl<R: BufRead> LineReader<R> {
             bytes,
             cut,
         }))
+    }
+}
+
+/// A parser of a format with one record a line. Its [`Parser`] skips blank lines, rejects
+/// a line cut at the length limit without parsing it, and emits or rejects what
+/// [`LineParser::record`] makes of the others.
+pub trait LineParser {
+    /// The table the line's reject goes to.
+    fn log_type(&self, text: &str) -> LogType;
+    /// The line's record, nothing (a header line), or why it is not a record.
+    fn record(&mut self, text: &str) -> Result<Option<Record>, String>;
+}
+
+impl<P: LineParser> Parser for P {
+    fn parse(&mut self, input: &mut dyn BufRead, out: &mut Emitter<'_>) -> Result<(), ParseError> {
+        let mut lines = LineReader::new(input);
+        while let Some(line) = lines.next_line()? {
+            if is_blank(line.bytes) {
+                continue;
+            }
+            let text = line_text(line.bytes);
+            let result = if line.cut {
+                Err(TOO_LONG.to_string())
+            } else {
+                self.record(&text)
+            };
+            match result {
+                Ok(Some(record)) => out.emit(line.bytes, record)?,
+                Ok(None) => {}
+                Err(reason) => out.reject_line(self.log_type(&text), &line, reason)?,
+            }
+        }
+        Ok(())
     }
 }
 

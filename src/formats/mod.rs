@@ -30,6 +30,7 @@ use std::io::{self, BufRead};
 use std::sync::Arc;
 
 use crate::record::{LogType, Record, RecordId, Reject};
+use lines::Line;
 
 pub use detect::{Detection, detect};
 pub use object::{ObjectError, ObjectJob, ObjectOutcome, parse_object};
@@ -256,6 +257,16 @@ impl<'a> Emitter<'a> {
         record.source_object = self.source_object.clone();
         *self.stats.records.entry(record.log_type).or_default() += 1;
         self.sink.record(record)
+    }
+
+    /// Rejects a whole line.
+    pub fn reject_line(
+        &mut self,
+        log_type: LogType,
+        line: &Line<'_>,
+        reason: impl fmt::Display,
+    ) -> Result<(), Stop> {
+        self.reject(log_type, Some(line.number), line.offset, line.bytes, reason)
     }
 
     /// Counts a line or value that could not be parsed and passes it to the sink.

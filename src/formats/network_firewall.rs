@@ -2,9 +2,8 @@
 //! AWSNetworkFirewallTls, by the Suricata `event_type` of each record (a file usually holds
 //! one kind, but nothing depends on that).
 
-use super::fields::{Extras, JsonObject, push_cow};
-use super::json_lines::parse_objects;
-use super::{Emitter, ParseError, Parser};
+use super::fields::{Extras, JsonObject, push_cow, push_strs};
+use super::json_lines::object_parser;
 use crate::record::{LogType, Record, Value};
 
 /// Event members each table maps; the rest of `event` goes to `AdditionalFields`.
@@ -65,6 +64,14 @@ const ENVELOPE_KEYS: &[&str] = &[
     "event",
 ];
 
+/// (column, member) of the event's type, flow id and protocols, in the alert and flow tables.
+const FLOW_IDENTITY: &[(&str, &str)] = &[
+    ("EventType", "event_type"),
+    ("FlowId", "flow_id"),
+    ("Proto", "proto"),
+    ("AppProto", "app_proto"),
+];
+
 /// Which table a record goes to.
 fn kind_of(event: &JsonObject<'_>) -> Result<LogType, String> {
     match event.str("event_type").as_deref() {
@@ -90,13 +97,19 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
     let mut r = Record::new(log_type);
     r.time = time;
     let mut extras = Extras::new();
-    push_cow(&mut r, "FirewallName", obj.str("firewall_name"));
-    push_cow(&mut r, "AvailabilityZone", obj.str("availability_zone"));
+    let envelope = [
+        ("FirewallName", "firewall_name"),
+        ("AvailabilityZone", "availability_zone"),
+    ];
+    push_strs(&mut r, obj, &envelope);
     extras.unmapped(obj, ENVELOPE_KEYS);
-    push_cow(&mut r, "SrcIp", event.str("src_ip"));
-    push_cow(&mut r, "SrcPort", event.str("src_port"));
-    push_cow(&mut r, "DestIp", event.str("dest_ip"));
-    push_cow(&mut r, "DestPort", event.str("dest_port"));
+    let endpoints = [
+        ("SrcIp", "src_ip"),
+        ("SrcPort", "src_port"),
+        ("DestIp", "dest_ip"),
+        ("DestPort", "dest_port"),
+    ];
+    push_strs(&mut r, &event, &endpoints);
     match log_type {
         LogType::NetworkFirewallAlert => {
             if let Some(t) = event_time {
@@ -105,20 +118,23 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
             if let Some(t) = event.time("timestamp")? {
                 r.push("Timestamp", Value::Time(t));
             }
-            push_cow(&mut r, "EventType", event.str("event_type"));
-            push_cow(&mut r, "FlowId", event.str("flow_id"));
-            push_cow(&mut r, "Proto", event.str("proto"));
-            push_cow(&mut r, "AppProto", event.str("app_proto"));
-            push_cow(&mut r, "Direction", event.str("direction"));
-            push_cow(&mut r, "PktSrc", event.str("pkt_src"));
-            push_cow(&mut r, "TxId", event.str("tx_id"));
+            push_strs(&mut r, &event, FLOW_IDENTITY);
+            let alert_event = [
+                ("Direction", "direction"),
+                ("PktSrc", "pkt_src"),
+                ("TxId", "tx_id"),
+            ];
+            push_strs(&mut r, &event, &alert_event);
             if let Some(alert) = event.object("alert") {
-                push_cow(&mut r, "AlertAction", alert.str("action"));
-                push_cow(&mut r, "SignatureId", alert.str("signature_id"));
-                push_cow(&mut r, "Rev", alert.str("rev"));
-                push_cow(&mut r, "Signature", alert.str("signature"));
-                push_cow(&mut r, "Category", alert.str("category"));
-                push_cow(&mut r, "Severity", alert.str("severity"));
+                let columns = [
+                    ("AlertAction", "action"),
+                    ("SignatureId", "signature_id"),
+                    ("Rev", "rev"),
+                    ("Signature", "signature"),
+                    ("Category", "category"),
+                    ("Severity", "severity"),
+                ];
+                push_strs(&mut r, &alert, &columns);
                 if alert.unmapped(ALERT_KEYS).next().is_some() {
                     if let Some(raw) = event.raw("alert") {
                         extras.raw("alert", raw);
@@ -138,16 +154,16 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
             if let Some(t) = event.time("timestamp")? {
                 r.push("Timestamp", Value::Time(t));
             }
-            push_cow(&mut r, "EventType", event.str("event_type"));
-            push_cow(&mut r, "FlowId", event.str("flow_id"));
-            push_cow(&mut r, "Proto", event.str("proto"));
-            push_cow(&mut r, "AppProto", event.str("app_proto"));
+            push_strs(&mut r, &event, FLOW_IDENTITY);
             if let Some(flow) = event.object("netflow") {
-                push_cow(&mut r, "NetFlowPkts", flow.str("pkts"));
-                push_cow(&mut r, "NetFlowBytes", flow.str("bytes"));
-                push_cow(&mut r, "NetFlowAge", flow.str("age"));
-                push_cow(&mut r, "NetFlowMinttl", flow.str("min_ttl"));
-                push_cow(&mut r, "NetFlowMaxttl", flow.str("max_ttl"));
+                let columns = [
+                    ("NetFlowPkts", "pkts"),
+                    ("NetFlowBytes", "bytes"),
+                    ("NetFlowAge", "age"),
+                    ("NetFlowMinttl", "min_ttl"),
+                    ("NetFlowMaxttl", "max_ttl"),
+                ];
+                push_strs(&mut r, &flow, &columns);
                 if let Some(t) = flow.time("start")? {
                     r.push("NetFlowStart", Value::Time(t));
                 }
@@ -189,13 +205,12 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
                 push_cow(&mut r, "ErrorMessage", err.str("error_message"));
             }
             if let Some(check) = event.object("revocation_check") {
-                push_cow(
-                    &mut r,
-                    "LeafCertificateFingerprint",
-                    check.str("leaf_cert_fpr"),
-                );
-                push_cow(&mut r, "Action", check.str("action"));
-                push_cow(&mut r, "Status", check.str("status"));
+                let columns = [
+                    ("LeafCertificateFingerprint", "leaf_cert_fpr"),
+                    ("Action", "action"),
+                    ("Status", "status"),
+                ];
+                push_strs(&mut r, &check, &columns);
             }
             extras.unmapped(&event, TLS_EVENT_KEYS);
         }
@@ -204,24 +219,12 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
     Ok(r)
 }
 
-#[derive(Debug, Default)]
-pub struct NetworkFirewallParser;
-
-impl Parser for NetworkFirewallParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
-        parse_objects(
-            input,
-            out,
-            LogType::NetworkFirewallAlert,
-            None,
-            &mut |_, obj| record_from_object(obj),
-        )
-    }
-}
+object_parser!(
+    NetworkFirewallParser,
+    LogType::NetworkFirewallAlert,
+    None,
+    record_from_object
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,54 +1,47 @@
 //! Route 53 Resolver query logs (VPC DNS, with DNS Firewall fields) -> AWSRoute53Resolver.
 
-use super::fields::{Extras, JsonObject, push_cow};
-use super::json_lines::parse_objects;
-use super::{Emitter, ParseError, Parser};
+use super::fields::{Extras, JsonObject, push_json, push_strs};
+use super::json_lines::object_parser;
 use crate::record::{LogType, Record, Value};
 
 const LOG_TYPE: LogType = LogType::Route53Resolver;
 
+/// (column, member) of the string columns.
 const STRINGS: &[(&str, &str)] = &[
-    ("version", "Version"),
-    ("account_id", "AccountId"),
-    ("region", "Region"),
-    ("vpc_id", "VpcId"),
-    ("query_name", "QueryName"),
-    ("query_type", "QueryType"),
-    ("query_class", "QueryClass"),
-    ("rcode", "Rcode"),
-    ("srcaddr", "SrcAddr"),
-    ("srcport", "SrcPort"),
-    ("transport", "Transport"),
-    ("firewall_rule_action", "FirewallRuleAction"),
-    ("firewall_rule_group_id", "FirewallRuleGroupId"),
-    ("firewall_domain_list_id", "FirewallDomainListId"),
+    ("Version", "version"),
+    ("AccountId", "account_id"),
+    ("Region", "region"),
+    ("VpcId", "vpc_id"),
+    ("QueryName", "query_name"),
+    ("QueryType", "query_type"),
+    ("QueryClass", "query_class"),
+    ("Rcode", "rcode"),
+    ("SrcAddr", "srcaddr"),
+    ("SrcPort", "srcport"),
+    ("Transport", "transport"),
+    ("FirewallRuleAction", "firewall_rule_action"),
+    ("FirewallRuleGroupId", "firewall_rule_group_id"),
+    ("FirewallDomainListId", "firewall_domain_list_id"),
 ];
 
-const DYNAMIC: &[(&str, &str)] = &[("answers", "Answers"), ("srcids", "SrcIds")];
+/// (column, member) of the `dynamic` columns.
+const DYNAMIC: &[(&str, &str)] = &[("Answers", "answers"), ("SrcIds", "srcids")];
 
 /// One query log object as a row.
 pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
     let time = obj
         .time("query_timestamp")?
         .ok_or("not a Resolver query log: query_timestamp is missing")?;
-    let mut r = Record::new(LOG_TYPE);
-    r.time = Some(time);
-    for (key, column) in STRINGS {
-        push_cow(&mut r, column, obj.str(key));
-    }
-    for (key, column) in DYNAMIC {
-        if let Some(raw) = obj.json(key) {
-            r.push(column, Value::Json(raw));
-        }
-    }
+    let mut r = Record::at(LOG_TYPE, time);
+    push_strs(&mut r, obj, STRINGS);
+    push_json(&mut r, obj, DYNAMIC);
     // The table documents `LogType` as the kind of DNS log; every record here is one.
     r.push("LogType", Value::Str("ResolverQueryLogs".to_owned()));
     let mut extras = Extras::new();
     for (key, value) in obj.members.iter() {
         let key = key.as_ref();
-        let mapped = key == "query_timestamp"
-            || STRINGS.iter().any(|(k, _)| *k == key)
-            || DYNAMIC.iter().any(|(k, _)| *k == key);
+        let mapped =
+            key == "query_timestamp" || STRINGS.iter().chain(DYNAMIC).any(|(_, k)| *k == key);
         if !mapped {
             extras.raw(key, value);
         }
@@ -57,20 +50,7 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
     Ok(r)
 }
 
-#[derive(Debug, Default)]
-pub struct Route53ResolverParser;
-
-impl Parser for Route53ResolverParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
-        parse_objects(input, out, LOG_TYPE, None, &mut |_, obj| {
-            record_from_object(obj)
-        })
-    }
-}
+object_parser!(Route53ResolverParser, LOG_TYPE, None, record_from_object);
 
 #[cfg(test)]
 mod tests {

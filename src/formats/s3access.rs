@@ -5,9 +5,8 @@
 //! original ones, later ones are optional, and any newer trailing fields are kept in
 //! `AdditionalFields`.
 
-use super::fields::{Extras, clip, int_field, is_absent, is_blank, line_text, push_int32};
-use super::lines::{LineReader, split_quoted};
-use super::{Emitter, ParseError, Parser};
+use super::fields::{Extras, clip, int_field, is_absent, push_int32};
+use super::lines::{LineParser, split_quoted};
 use crate::record::{LogType, Record, Value, time};
 
 const LOG_TYPE: LogType = LogType::S3Access;
@@ -96,31 +95,13 @@ pub fn looks_like_line(line: &str) -> bool {
 #[derive(Debug, Default)]
 pub struct S3AccessParser;
 
-impl Parser for S3AccessParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
-        let mut lines = LineReader::new(input);
-        while let Some(line) = lines.next_line()? {
-            if is_blank(line.bytes) {
-                continue;
-            }
-            let text = line_text(line.bytes);
-            let result = if line.cut {
-                Err("line longer than the line limit".to_string())
-            } else {
-                record_from_line(&text)
-            };
-            match result {
-                Ok(record) => out.emit(line.bytes, record)?,
-                Err(reason) => {
-                    out.reject(LOG_TYPE, Some(line.number), line.offset, line.bytes, reason)?
-                }
-            }
-        }
-        Ok(())
+impl LineParser for S3AccessParser {
+    fn log_type(&self, _text: &str) -> LogType {
+        LOG_TYPE
+    }
+
+    fn record(&mut self, text: &str) -> Result<Option<Record>, String> {
+        record_from_line(text).map(Some)
     }
 }
 

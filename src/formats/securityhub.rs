@@ -5,9 +5,11 @@
 //! delivered by Firehose, often several events concatenated on one line. Bare findings and
 //! the `{"Findings": [...]}` shape of the GetFindings API are read too.
 
+use std::io::BufRead;
+
 use serde_json::value::RawValue;
 
-use super::fields::{JsonObject, json_error_reason, push_cow};
+use super::fields::{JsonObject, json_error_reason, push_cow, push_json, push_strs};
 use super::json_lines::parse_objects_unwrapping;
 use super::{Emitter, ParseError, Parser};
 use crate::record::{LogType, Record, Value};
@@ -24,8 +26,7 @@ pub fn record_from_finding(bytes: &[u8], finding: &JsonObject<'_>) -> Result<Rec
     let time = updated
         .or(created)
         .ok_or("not a Security Hub finding: UpdatedAt and CreatedAt are missing")?;
-    let mut r = Record::new(LOG_TYPE);
-    r.time = Some(time);
+    let mut r = Record::at(LOG_TYPE, time);
     push_cow(&mut r, "AwsAccountId", finding.str("AwsAccountId"));
     push_cow(&mut r, "AwsRegion", finding.str("Region"));
     for (column, key) in [
@@ -39,49 +40,53 @@ pub fn record_from_finding(bytes: &[u8], finding: &JsonObject<'_>) -> Result<Rec
             r.push(column, Value::Time(t));
         }
     }
-    for (column, key) in [
-        ("AwsSecurityFindingDescription", "Description"),
-        ("AwsSecurityFindingGeneratorId", "GeneratorId"),
-        ("AwsSecurityFindingId", "Id"),
-        ("AwsSecurityFindingProductArn", "ProductArn"),
-        ("AwsSecurityFindingProductName", "ProductName"),
-        ("AwsSecurityFindingTitle", "Title"),
-        ("RecordState", "RecordState"),
-        ("SchemaVersion", "SchemaVersion"),
-    ] {
-        push_cow(&mut r, column, finding.str(key));
-    }
-    for (column, key) in [
-        ("AwsSecurityFindingProductFields", "ProductFields"),
-        ("AwsSecurityFindingSeverity", "Severity"),
-        ("AwsSecurityFindingTypes", "Types"),
-        ("Remediation", "Remediation"),
-        ("Resources", "Resources"),
-    ] {
-        if let Some(raw) = finding.json(key) {
-            r.push(column, Value::Json(raw));
-        }
-    }
+    push_strs(
+        &mut r,
+        finding,
+        &[
+            ("AwsSecurityFindingDescription", "Description"),
+            ("AwsSecurityFindingGeneratorId", "GeneratorId"),
+            ("AwsSecurityFindingId", "Id"),
+            ("AwsSecurityFindingProductArn", "ProductArn"),
+            ("AwsSecurityFindingProductName", "ProductName"),
+            ("AwsSecurityFindingTitle", "Title"),
+            ("RecordState", "RecordState"),
+            ("SchemaVersion", "SchemaVersion"),
+        ],
+    );
+    push_json(
+        &mut r,
+        finding,
+        &[
+            ("AwsSecurityFindingProductFields", "ProductFields"),
+            ("AwsSecurityFindingSeverity", "Severity"),
+            ("AwsSecurityFindingTypes", "Types"),
+            ("Remediation", "Remediation"),
+            ("Resources", "Resources"),
+        ],
+    );
     if let Some(compliance) = finding.object("Compliance") {
-        push_cow(
+        push_strs(
             &mut r,
-            "ComplianceSecurityControlId",
-            compliance.str("SecurityControlId"),
+            &compliance,
+            &[
+                ("ComplianceSecurityControlId", "SecurityControlId"),
+                ("ComplianceStatus", "Status"),
+            ],
         );
-        push_cow(&mut r, "ComplianceStatus", compliance.str("Status"));
-        for (column, key) in [
-            ("ComplianceAssociatedStandards", "AssociatedStandards"),
-            ("ComplianceRelatedRequirements", "RelatedRequirements"),
-            (
-                "ComplianceSecurityControlParameters",
-                "SecurityControlParameters",
-            ),
-            ("ComplianceStatusReasons", "StatusReasons"),
-        ] {
-            if let Some(raw) = compliance.json(key) {
-                r.push(column, Value::Json(raw));
-            }
-        }
+        push_json(
+            &mut r,
+            &compliance,
+            &[
+                ("ComplianceAssociatedStandards", "AssociatedStandards"),
+                ("ComplianceRelatedRequirements", "RelatedRequirements"),
+                (
+                    "ComplianceSecurityControlParameters",
+                    "SecurityControlParameters",
+                ),
+                ("ComplianceStatusReasons", "StatusReasons"),
+            ],
+        );
     }
     // `Workflow.Status` replaced the deprecated top-level `WorkflowState`.
     let workflow = finding
@@ -109,11 +114,7 @@ fn findings<'a>(obj: &JsonObject<'a>) -> Option<Vec<&'a RawValue>> {
 pub struct SecurityHubParser;
 
 impl Parser for SecurityHubParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
+    fn parse(&mut self, input: &mut dyn BufRead, out: &mut Emitter<'_>) -> Result<(), ParseError> {
         parse_objects_unwrapping(input, out, LOG_TYPE, &findings, &mut |bytes, obj| {
             record_from_finding(bytes, obj)
         })

@@ -6,10 +6,11 @@
 //! the field count: the default v2 format has 14 fields, and "all fields in default order"
 //! files have one of the documented longer lengths.
 
+use std::io::BufRead;
 use std::sync::Arc;
 
 use super::fields::{Extras, int_field, is_absent, line_text, push_int32};
-use super::lines::LineReader;
+use super::lines::{LineReader, TOO_LONG};
 use super::{Emitter, ParseError, Parser};
 use crate::record::{LogType, Record, Value, time};
 
@@ -24,142 +25,76 @@ enum Kind {
 }
 
 /// Source field name -> (column, kind). Fields not listed go to `AdditionalFields`.
-const FIELD_COLUMNS: &[(&str, &str, Kind)] = &[
-    ("version", "Version", Kind::Int),
-    ("account-id", "AccountId", Kind::Str),
-    ("interface-id", "InterfaceId", Kind::Str),
-    ("srcaddr", "SrcAddr", Kind::Str),
-    ("dstaddr", "DstAddr", Kind::Str),
-    ("srcport", "SrcPort", Kind::Int),
-    ("dstport", "DstPort", Kind::Int),
-    ("protocol", "Protocol", Kind::Int),
-    ("packets", "Packets", Kind::Int),
-    ("bytes", "Bytes", Kind::Long),
-    ("start", "Start", Kind::EpochSeconds),
-    ("end", "End", Kind::EpochSeconds),
-    ("action", "Action", Kind::Str),
-    ("log-status", "LogStatus", Kind::Str),
-    ("vpc-id", "VpcId", Kind::Str),
-    ("subnet-id", "SubnetId", Kind::Str),
-    ("instance-id", "InstanceId", Kind::Str),
-    ("tcp-flags", "TcpFlags", Kind::Int),
-    ("type", "TrafficType", Kind::Str),
-    ("pkt-srcaddr", "PktSrcAddr", Kind::Str),
-    ("pkt-dstaddr", "PktDstAddr", Kind::Str),
-    ("region", "Region", Kind::Str),
-    ("az-id", "AzId", Kind::Str),
-    ("sublocation-type", "SublocationType", Kind::Str),
-    ("sublocation-id", "SublocationId", Kind::Str),
-    ("pkt-src-aws-service", "PktSrcAwsService", Kind::Str),
-    ("pkt-dst-aws-service", "PktDstAwsService", Kind::Str),
-    ("flow-direction", "FlowDirection", Kind::Str),
-    ("traffic-path", "TrafficPath", Kind::Str),
-    ("ecs-cluster-arn", "EcsClusterArn", Kind::Str),
-    ("ecs-cluster-name", "EcsClusterName", Kind::Str),
-    (
-        "ecs-container-instance-arn",
-        "EcsContainerInstanceArn",
-        Kind::Str,
-    ),
-    (
-        "ecs-container-instance-id",
-        "EcsContainerInstanceId",
-        Kind::Str,
-    ),
-    ("ecs-container-id", "EcsContainerId", Kind::Str),
-    ("ecs-second-container-id", "EcsSecondContainerId", Kind::Str),
-    ("ecs-service-name", "EcsServiceName", Kind::Str),
-    ("ecs-task-definition-arn", "EcsTaskDefinitionArn", Kind::Str),
-    ("ecs-task-arn", "EcsTaskArn", Kind::Str),
-    ("ecs-task-id", "EcsTaskId", Kind::Str),
-];
+const FIELD_COLUMNS: &[(&str, &str, Kind)] = {
+    use Kind::*;
+    &[
+        ("version", "Version", Int),
+        ("account-id", "AccountId", Str),
+        ("interface-id", "InterfaceId", Str),
+        ("srcaddr", "SrcAddr", Str),
+        ("dstaddr", "DstAddr", Str),
+        ("srcport", "SrcPort", Int),
+        ("dstport", "DstPort", Int),
+        ("protocol", "Protocol", Int),
+        ("packets", "Packets", Int),
+        ("bytes", "Bytes", Long),
+        ("start", "Start", EpochSeconds),
+        ("end", "End", EpochSeconds),
+        ("action", "Action", Str),
+        ("log-status", "LogStatus", Str),
+        ("vpc-id", "VpcId", Str),
+        ("subnet-id", "SubnetId", Str),
+        ("instance-id", "InstanceId", Str),
+        ("tcp-flags", "TcpFlags", Int),
+        ("type", "TrafficType", Str),
+        ("pkt-srcaddr", "PktSrcAddr", Str),
+        ("pkt-dstaddr", "PktDstAddr", Str),
+        ("region", "Region", Str),
+        ("az-id", "AzId", Str),
+        ("sublocation-type", "SublocationType", Str),
+        ("sublocation-id", "SublocationId", Str),
+        ("pkt-src-aws-service", "PktSrcAwsService", Str),
+        ("pkt-dst-aws-service", "PktDstAwsService", Str),
+        ("flow-direction", "FlowDirection", Str),
+        ("traffic-path", "TrafficPath", Str),
+        ("ecs-cluster-arn", "EcsClusterArn", Str),
+        ("ecs-cluster-name", "EcsClusterName", Str),
+        ("ecs-container-instance-arn", "EcsContainerInstanceArn", Str),
+        ("ecs-container-instance-id", "EcsContainerInstanceId", Str),
+        ("ecs-container-id", "EcsContainerId", Str),
+        ("ecs-second-container-id", "EcsSecondContainerId", Str),
+        ("ecs-service-name", "EcsServiceName", Str),
+        ("ecs-task-definition-arn", "EcsTaskDefinitionArn", Str),
+        ("ecs-task-arn", "EcsTaskArn", Str),
+        ("ecs-task-id", "EcsTaskId", Str),
+    ]
+};
 
-/// Every VPC flow log field in AWS's default order; v2 is the first 14, and each later
-/// version appends its fields (v3: 21, v4: 25, v5: 29, v7 ECS: 39, v8: 40).
-const DEFAULT_ORDER: &[&str] = &[
-    "version",
-    "account-id",
-    "interface-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-    "vpc-id",
-    "subnet-id",
-    "instance-id",
-    "tcp-flags",
-    "type",
-    "pkt-srcaddr",
-    "pkt-dstaddr",
-    "region",
-    "az-id",
-    "sublocation-type",
-    "sublocation-id",
-    "pkt-src-aws-service",
-    "pkt-dst-aws-service",
-    "flow-direction",
-    "traffic-path",
-    "ecs-cluster-arn",
-    "ecs-cluster-name",
-    "ecs-container-instance-arn",
-    "ecs-container-instance-id",
-    "ecs-container-id",
-    "ecs-second-container-id",
-    "ecs-service-name",
-    "ecs-task-definition-arn",
-    "ecs-task-arn",
-    "ecs-task-id",
-    "reject-reason",
-];
+/// Every VPC flow log field in AWS's default order, as a header line names them; v2 is the
+/// first 14, and each later version appends its fields (v3: 21, v4: 25, v5: 29, v7 ECS: 39,
+/// v8: 40).
+const DEFAULT_ORDER: &str = "\
+    version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes \
+    start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr \
+    pkt-dstaddr region az-id sublocation-type sublocation-id pkt-src-aws-service \
+    pkt-dst-aws-service flow-direction traffic-path ecs-cluster-arn ecs-cluster-name \
+    ecs-container-instance-arn ecs-container-instance-id ecs-container-id \
+    ecs-second-container-id ecs-service-name ecs-task-definition-arn ecs-task-arn ecs-task-id \
+    reject-reason";
 
 const DEFAULT_LENGTHS: [usize; 6] = [14, 21, 25, 29, 39, 40];
 
-/// The Transit Gateway flow log default format.
-const TGW_DEFAULT_ORDER: &[&str] = &[
-    "version",
-    "resource-type",
-    "account-id",
-    "tgw-id",
-    "tgw-attachment-id",
-    "tgw-src-vpc-account-id",
-    "tgw-dst-vpc-account-id",
-    "tgw-src-vpc-id",
-    "tgw-dst-vpc-id",
-    "tgw-src-subnet-id",
-    "tgw-dst-subnet-id",
-    "tgw-src-eni",
-    "tgw-dst-eni",
-    "tgw-src-az-id",
-    "tgw-dst-az-id",
-    "tgw-pair-attachment-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "log-status",
-    "type",
-    "packets-lost-no-route",
-    "packets-lost-blackhole",
-    "packets-lost-mtu-exceeded",
-    "packets-lost-ttl-expired",
-    "tcp-flags",
-    "region",
-    "flow-direction",
-    "pkt-src-aws-service",
-    "pkt-dst-aws-service",
-];
+/// The Transit Gateway flow log default format, as its header line names it.
+const TGW_DEFAULT_ORDER: &str = "\
+    version resource-type account-id tgw-id tgw-attachment-id tgw-src-vpc-account-id \
+    tgw-dst-vpc-account-id tgw-src-vpc-id tgw-dst-vpc-id tgw-src-subnet-id tgw-dst-subnet-id \
+    tgw-src-eni tgw-dst-eni tgw-src-az-id tgw-dst-az-id tgw-pair-attachment-id srcaddr dstaddr \
+    srcport dstport protocol packets bytes start end log-status type packets-lost-no-route \
+    packets-lost-blackhole packets-lost-mtu-exceeded packets-lost-ttl-expired tcp-flags region \
+    flow-direction pkt-src-aws-service pkt-dst-aws-service";
+
+/// How many fields [`TGW_DEFAULT_ORDER`] names.
+const TGW_FIELDS: usize = 36;
 
 #[derive(Debug)]
 struct Slot {
@@ -212,7 +147,10 @@ fn is_header(tokens: &[&str]) -> bool {
     });
     let known = tokens
         .iter()
-        .filter(|t| FIELD_COLUMNS.iter().any(|(n, _, _)| n == *t) || TGW_DEFAULT_ORDER.contains(t))
+        .filter(|t| {
+            FIELD_COLUMNS.iter().any(|(n, _, _)| n == *t)
+                || TGW_DEFAULT_ORDER.split(' ').any(|n| n == **t)
+        })
         .count();
     shaped && known * 2 >= tokens.len()
 }
@@ -226,15 +164,15 @@ pub struct VpcFlowParser {
 impl VpcFlowParser {
     fn default_layout(&mut self, tokens: &[&str]) -> Option<Arc<Layout>> {
         let n = tokens.len();
-        let tgw = n == TGW_DEFAULT_ORDER.len() && tokens.get(1) == Some(&"TransitGateway");
+        let tgw = n == TGW_FIELDS && tokens.get(1) == Some(&"TransitGateway");
         let key = if tgw { usize::MAX } else { n };
         if let Some((_, l)) = self.defaults.iter().find(|(k, _)| *k == key) {
             return Some(l.clone());
         }
         let layout = if tgw {
-            Layout::from_names(TGW_DEFAULT_ORDER.iter().copied())
+            Layout::from_names(TGW_DEFAULT_ORDER.split(' '))
         } else if DEFAULT_LENGTHS.contains(&n) {
-            Layout::from_names(DEFAULT_ORDER[..n].iter().copied())
+            Layout::from_names(DEFAULT_ORDER.split(' ').take(n))
         } else {
             return None;
         };
@@ -324,7 +262,7 @@ pub fn looks_like_record(line: &str) -> bool {
     if !version_ok {
         return false;
     }
-    if n == TGW_DEFAULT_ORDER.len() && tokens[1] == "TransitGateway" {
+    if n == TGW_FIELDS && tokens[1] == "TransitGateway" {
         return true;
     }
     DEFAULT_LENGTHS.contains(&n)
@@ -339,11 +277,7 @@ pub fn looks_like_header(line: &str) -> bool {
 }
 
 impl Parser for VpcFlowParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
+    fn parse(&mut self, input: &mut dyn BufRead, out: &mut Emitter<'_>) -> Result<(), ParseError> {
         let mut lines = LineReader::new(input);
         while let Some(line) = lines.next_line()? {
             let log_type = self
@@ -351,22 +285,15 @@ impl Parser for VpcFlowParser {
                 .as_ref()
                 .map(|h| h.log_type)
                 .unwrap_or(LogType::VpcFlow);
+            // Unlike the other line formats, a blank line that is too long is rejected.
             if line.cut {
-                out.reject(
-                    log_type,
-                    Some(line.number),
-                    line.offset,
-                    line.bytes,
-                    "line longer than the line limit",
-                )?;
+                out.reject_line(log_type, &line, TOO_LONG)?;
                 continue;
             }
             match self.line(&line_text(line.bytes)) {
                 Ok(Some(record)) => out.emit(line.bytes, record)?,
                 Ok(None) => {}
-                Err(reason) => {
-                    out.reject(log_type, Some(line.number), line.offset, line.bytes, reason)?
-                }
+                Err(reason) => out.reject_line(log_type, &line, reason)?,
             }
         }
         Ok(())
@@ -429,7 +356,9 @@ mod tests {
 
     #[test]
     fn transit_gateway_lines() {
-        let header = TGW_DEFAULT_ORDER.join(" ");
+        assert_eq!(TGW_DEFAULT_ORDER.split(' ').count(), TGW_FIELDS);
+        assert_eq!(DEFAULT_ORDER.split(' ').count(), DEFAULT_LENGTHS[5]);
+        let header = TGW_DEFAULT_ORDER;
         let line = "6 TransitGateway 111122223333 tgw-1 tgw-attach-1 111122223333 444455556666 vpc-a vpc-b subnet-a subnet-b eni-a eni-b use1-az1 use1-az2 tgw-attach-2 10.0.0.1 10.1.0.1 1234 443 6 10 1000 0 0 0 0 1763632800 1763632860 OK IPv4 2 us-east-1 ingress - -";
         let got = parse(&format!("{header}\n{line}\n{line}\n"));
         assert_eq!(got.records.len(), 2, "{:?}", got.rejects);

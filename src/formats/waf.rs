@@ -3,9 +3,8 @@
 
 use serde_json::value::RawValue;
 
-use super::fields::{Extras, JsonObject, Text, push_cow};
-use super::json_lines::parse_objects;
-use super::{Emitter, ParseError, Parser};
+use super::fields::{Extras, JsonObject, Text, push_json, push_strs};
+use super::json_lines::object_parser;
 use crate::record::{LogType, Record, Value};
 
 const LOG_TYPE: LogType = LogType::Waf;
@@ -35,17 +34,41 @@ const MAPPED: &[&str] = &[
     "ja3Fingerprint",
 ];
 
+/// (column, member) of the top-level string columns.
+const STRINGS: &[(&str, &str)] = &[
+    ("FormatVersion", "formatVersion"),
+    ("WebAclId", "webaclId"),
+    ("TerminatingRuleId", "terminatingRuleId"),
+    ("TerminatingRuleType", "terminatingRuleType"),
+    ("Action", "action"),
+    ("HttpSourceName", "httpSourceName"),
+    ("HttpSourceId", "httpSourceId"),
+    ("Ja3Fingerprint", "ja3Fingerprint"),
+];
+
+/// (column, member) of the top-level `dynamic` columns.
 const DYNAMIC: &[(&str, &str)] = &[
-    ("terminatingRuleMatchDetails", "TerminatingRuleMatchDetails"),
-    ("ruleGroupList", "RuleGroupList"),
-    ("rateBasedRuleList", "RateBasedRuleList"),
-    ("nonTerminatingMatchingRules", "NonTerminatingMatchingRules"),
-    ("requestHeadersInserted", "RequestHeadersInserted"),
-    ("labels", "Labels"),
-    ("captchaResponse", "CaptchaResponse"),
-    ("challengeResponse", "ChallengeResponse"),
-    ("oversizeFields", "OversizeFields"),
-    ("excludedRules", "ExcludedRules"),
+    ("TerminatingRuleMatchDetails", "terminatingRuleMatchDetails"),
+    ("RuleGroupList", "ruleGroupList"),
+    ("RateBasedRuleList", "rateBasedRuleList"),
+    ("NonTerminatingMatchingRules", "nonTerminatingMatchingRules"),
+    ("RequestHeadersInserted", "requestHeadersInserted"),
+    ("Labels", "labels"),
+    ("CaptchaResponse", "captchaResponse"),
+    ("ChallengeResponse", "challengeResponse"),
+    ("OversizeFields", "oversizeFields"),
+    ("ExcludedRules", "excludedRules"),
+];
+
+/// (column, member) of the string columns from `httpRequest`.
+const REQUEST_STRINGS: &[(&str, &str)] = &[
+    ("ClientIp", "clientIp"),
+    ("Country", "country"),
+    ("Uri", "uri"),
+    ("Args", "args"),
+    ("HttpVersion", "httpVersion"),
+    ("HttpMethod", "httpMethod"),
+    ("RequestId", "requestId"),
 ];
 
 #[derive(serde::Deserialize)]
@@ -61,39 +84,15 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
     let time = obj
         .time("timestamp")?
         .ok_or("not a WAF log record: timestamp is missing")?;
-    let mut r = Record::new(LOG_TYPE);
-    r.time = Some(time);
-    push_cow(&mut r, "FormatVersion", obj.str("formatVersion"));
-    push_cow(&mut r, "WebAclId", obj.str("webaclId"));
-    push_cow(&mut r, "TerminatingRuleId", obj.str("terminatingRuleId"));
-    push_cow(
-        &mut r,
-        "TerminatingRuleType",
-        obj.str("terminatingRuleType"),
-    );
-    push_cow(&mut r, "Action", obj.str("action"));
-    push_cow(&mut r, "HttpSourceName", obj.str("httpSourceName"));
-    push_cow(&mut r, "HttpSourceId", obj.str("httpSourceId"));
-    push_cow(&mut r, "Ja3Fingerprint", obj.str("ja3Fingerprint"));
+    let mut r = Record::at(LOG_TYPE, time);
+    push_strs(&mut r, obj, STRINGS);
     if let Some(code) = obj.i64("responseCodeSent")? {
         r.push("ResponseCodeSent", Value::Int(code));
     }
-    for (key, column) in DYNAMIC {
-        if let Some(raw) = obj.json(key) {
-            r.push(column, Value::Json(raw));
-        }
-    }
+    push_json(&mut r, obj, DYNAMIC);
     if let Some(request) = obj.object("httpRequest") {
-        push_cow(&mut r, "ClientIp", request.str("clientIp"));
-        push_cow(&mut r, "Country", request.str("country"));
-        push_cow(&mut r, "Uri", request.str("uri"));
-        push_cow(&mut r, "Args", request.str("args"));
-        push_cow(&mut r, "HttpVersion", request.str("httpVersion"));
-        push_cow(&mut r, "HttpMethod", request.str("httpMethod"));
-        push_cow(&mut r, "RequestId", request.str("requestId"));
-        if let Some(headers) = request.json("headers") {
-            r.push("Headers", Value::Json(headers));
-        }
+        push_strs(&mut r, &request, REQUEST_STRINGS);
+        push_json(&mut r, &request, &[("Headers", "headers")]);
     }
     if let Some(raw) = obj.json("httpRequest") {
         r.push("HttpRequest", Value::Json(raw));
@@ -147,20 +146,7 @@ fn terminating_rule(obj: &JsonObject<'_>, r: &mut Record) {
     }
 }
 
-#[derive(Debug, Default)]
-pub struct WafParser;
-
-impl Parser for WafParser {
-    fn parse(
-        &mut self,
-        input: &mut dyn std::io::BufRead,
-        out: &mut Emitter<'_>,
-    ) -> Result<(), ParseError> {
-        parse_objects(input, out, LOG_TYPE, None, &mut |_, obj| {
-            record_from_object(obj)
-        })
-    }
-}
+object_parser!(WafParser, LOG_TYPE, None, record_from_object);
 
 #[cfg(test)]
 mod tests {

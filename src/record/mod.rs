@@ -204,6 +204,14 @@ impl Record {
         }
     }
 
+    /// An empty record of `log_type` for an event at `time`.
+    pub fn at(log_type: LogType, time: DateTime<Utc>) -> Self {
+        Record {
+            time: Some(time),
+            ..Record::new(log_type)
+        }
+    }
+
     /// The table the record goes to.
     pub fn table(&self) -> Table {
         self.log_type.table()
