@@ -37,25 +37,19 @@ pub fn workspace_tables() -> BTreeMap<String, Vec<String>> {
 /// An entity mapping: entity type and (identifier, column) pairs.
 pub type EntityMapping = (&'static str, &'static [(&'static str, &'static str)]);
 
-/// A scheduled analytics rule.
+/// A scheduled analytics rule or a hunting query.
 #[derive(Debug, Clone)]
-pub struct AnalyticsRule {
-    /// File name of the rule's YAML under `analytics/`.
+pub struct ContentQuery {
+    /// File name of its YAML under `analytics/` or `hunting/`.
     pub file: &'static str,
-    /// The rule's fixed GUID.
+    /// Its fixed GUID.
     pub id: &'static str,
     /// Display name.
     pub name: &'static str,
-    /// What the rule finds, shown in Sentinel.
+    /// What it finds or looks for, shown in Sentinel.
     pub description: &'static str,
-    /// Sentinel severity: `High`, `Medium`, `Low` or `Informational`.
-    pub severity: &'static str,
-    /// How often the rule runs, as a KQL timespan (`1h`).
-    pub query_frequency: &'static str,
-    /// How far back each run looks, as a KQL timespan.
-    pub query_period: &'static str,
-    /// An alert is raised when the query returns more rows than this.
-    pub trigger_threshold: u32,
+    /// When an analytics rule runs and what it raises; `None` for a hunting query.
+    pub schedule: Option<Schedule>,
     /// MITRE ATT&CK tactics.
     pub tactics: &'static [&'static str],
     /// MITRE ATT&CK technique ids (`T1078`).
@@ -66,25 +60,29 @@ pub struct AnalyticsRule {
     pub entities: &'static [EntityMapping],
 }
 
-/// A hunting query.
+/// When a scheduled analytics rule runs and how severe its alerts are.
 #[derive(Debug, Clone)]
-pub struct HuntingQuery {
-    /// File name of the query's YAML under `hunting/`.
-    pub file: &'static str,
-    /// The query's fixed GUID.
-    pub id: &'static str,
-    /// Display name.
-    pub name: &'static str,
-    /// What the query looks for, shown in Sentinel.
-    pub description: &'static str,
-    /// MITRE ATT&CK tactics.
-    pub tactics: &'static [&'static str],
-    /// MITRE ATT&CK technique ids.
-    pub techniques: &'static [&'static str],
-    /// The KQL query.
-    pub query: String,
-    /// Entities Sentinel extracts from the result rows.
-    pub entities: &'static [EntityMapping],
+pub struct Schedule {
+    /// Sentinel severity: `High`, `Medium`, `Low` or `Informational`.
+    pub severity: &'static str,
+    /// How often the rule runs, as a KQL timespan (`1h`).
+    pub query_frequency: &'static str,
+    /// How far back each run looks, as a KQL timespan.
+    pub query_period: &'static str,
+    /// An alert is raised when the query returns more rows than this.
+    pub trigger_threshold: u32,
+}
+
+impl Schedule {
+    /// Every hour over the last hour, an alert for any row.
+    fn hourly(severity: &'static str) -> Option<Schedule> {
+        Some(Schedule {
+            severity,
+            query_frequency: "1h",
+            query_period: "1h",
+            trigger_threshold: 0,
+        })
+    }
 }
 
 /// The built-in tables whose rows carry a principal or a source address, for `union`.
@@ -100,6 +98,28 @@ fn all_built_in() -> String {
         .map(|t| t.name())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Rows of every built-in table over the hunting period (7 days) that have `column`.
+fn hunted_rows_with(column: &str) -> String {
+    format!(
+        "union withsource = SourceTable {}
+| where TimeGenerated > ago(7d)
+| where isnotempty({column})
+",
+        all_built_in()
+    )
+}
+
+/// Rows of every built-in table (`all`) that pass `filter`, counted as `count` by `by` and
+/// `bin` of time.
+fn counted_over_time(all: &str, filter: &str, count: &str, by: &str, bin: &str) -> String {
+    format!(
+        "union withsource = SourceTable {all}
+| where {filter}
+| summarize {count} = count() by {by}, bin(TimeGenerated, {bin})
+"
+    )
 }
 
 /// The actor of an activity row: an AWS principal where the table has one, else the
@@ -118,19 +138,16 @@ const ACCOUNT_AND_IP: &[EntityMapping] = &[
 ];
 
 /// The scheduled analytics rules of the content.
-pub fn analytics_rules() -> Vec<AnalyticsRule> {
+pub fn analytics_rules() -> Vec<ContentQuery> {
     vec![
-        AnalyticsRule {
+        ContentQuery {
             file: "S3Sentinel-CriticalHighPriorityRecord.yaml",
             id: "8ed443f2-63a5-41a3-a1da-7030b91edf3c",
             name: "S3 Sentinel connector - Critical or High priority AWS record",
             description: "AWS records the connector's priority model rated Critical or High \
 (Priority_CF), with the anomaly score, the reasons and the category the models gave. \
 RecordId_CF identifies the row; SourceObject_CF names the S3 object it came from.",
-            severity: "High",
-            query_frequency: "1h",
-            query_period: "1h",
-            trigger_threshold: 0,
+            schedule: Schedule::hourly("High"),
             tactics: &["InitialAccess", "PrivilegeEscalation", "DefenseEvasion", "Impact"],
             techniques: &["T1078", "T1562", "T1485"],
             query: format!(
@@ -146,17 +163,14 @@ RecordId_CF identifies the row; SourceObject_CF names the S3 object it came from
             ),
             entities: ACCOUNT_AND_IP,
         },
-        AnalyticsRule {
+        ContentQuery {
             file: "S3Sentinel-AnomalyBurstByActor.yaml",
             id: "07e0b28b-b6b8-4707-be30-40fb90d7ba92",
             name: "S3 Sentinel connector - Burst of anomalies from one principal or address",
             description: "At least 5 records flagged as anomalies (IsAnomaly_CF) within an hour \
 from the same AWS principal, or from the same source address when the record has no \
 principal. Many anomalies from one actor are more telling than any single one.",
-            severity: "Medium",
-            query_frequency: "1h",
-            query_period: "1h",
-            trigger_threshold: 0,
+            schedule: Schedule::hourly("Medium"),
             tactics: &["Discovery", "CredentialAccess", "Exfiltration"],
             techniques: &["T1087", "T1110", "T1530"],
             query: format!(
@@ -176,7 +190,7 @@ union withsource = SourceTable {ACTIVITY_TABLES}
             ),
             entities: ACCOUNT_AND_IP,
         },
-        AnalyticsRule {
+        ContentQuery {
             file: "S3Sentinel-NewTemplateOnSensitiveService.yaml",
             id: "0324535c-0870-469e-b6e2-37a2d47e2ab5",
             name: "S3 Sentinel connector - Never-seen event template on a sensitive AWS service",
@@ -184,10 +198,7 @@ union withsource = SourceTable {ACTIVITY_TABLES}
 Secrets Manager, GuardDuty, Config, SSO or S3 whose log template the connector's pattern \
 miner had never seen before (PatternFlags_CF contains \"new\"). New shapes of calls to \
 these services are rare in a settled account.",
-            severity: "Medium",
-            query_frequency: "1h",
-            query_period: "1h",
-            trigger_threshold: 0,
+            schedule: Schedule::hourly("Medium"),
             tactics: &["Persistence", "PrivilegeEscalation", "DefenseEvasion"],
             techniques: &["T1098", "T1562", "T1556"],
             query: format!(
@@ -204,7 +215,7 @@ AWSCloudTrail
             ),
             entities: ACCOUNT_AND_IP,
         },
-        AnalyticsRule {
+        ContentQuery {
             file: "S3Sentinel-ConnectorHealthAlerts.yaml",
             id: "7b9c89fc-17f7-4a7b-a065-fd7538b72605",
             name: "S3 Sentinel connector - Dead-lettered rows or model drift",
@@ -213,10 +224,7 @@ Sentinel refused that went to the dead letter (AlertName starting \"Dead-lettere
 one per table, stream and kind of refusal) and drift of the live data away from the \
 models' training data (AlertName starting \"Model drift\"). Dead letters are replayed \
 with `s3-sentinel replay` once the cause is fixed; drift calls for retraining.",
-            severity: "Medium",
-            query_frequency: "1h",
-            query_period: "1h",
-            trigger_threshold: 0,
+            schedule: Schedule::hourly("Medium"),
             tactics: &["DefenseEvasion"],
             techniques: &["T1562"],
             query: format!(
@@ -229,17 +237,19 @@ with `s3-sentinel replay` once the cause is fixed; drift calls for retraining.",
             ),
             entities: &[],
         },
-        AnalyticsRule {
+        ContentQuery {
             file: "S3Sentinel-IngestionStopped.yaml",
             id: "d5577cb7-e2fc-4202-863d-76c16e5edbae",
             name: "S3 Sentinel connector - A log type stopped arriving",
             description: "A log type that arrived through the connector during the last day \
 has sent nothing for two hours: the S3 trigger, the function or the Azure side may be \
 broken (see DCRLogErrors and the function's dead-letter alarm).",
-            severity: "Low",
-            query_frequency: "1h",
-            query_period: "1d",
-            trigger_threshold: 0,
+            schedule: Some(Schedule {
+                severity: "Low",
+                query_frequency: "1h",
+                query_period: "1d",
+                trigger_threshold: 0,
+            }),
             tactics: &["DefenseEvasion"],
             techniques: &["T1562"],
             query: format!(
@@ -258,14 +268,15 @@ broken (see DCRLogErrors and the function's dead-letter alarm).",
 }
 
 /// The hunting queries of the content.
-pub fn hunting_queries() -> Vec<HuntingQuery> {
+pub fn hunting_queries() -> Vec<ContentQuery> {
     vec![
-        HuntingQuery {
+        ContentQuery {
             file: "S3Sentinel-TopAnomalousPrincipals.yaml",
             id: "739a9982-bdfd-4f2a-b21d-bf70286a844f",
             name: "S3 Sentinel connector - Most anomalous AWS principals",
             description: "CloudTrail principals ranked by their anomalous calls over the \
 hunting period, with the API calls and reasons behind the scores.",
+            schedule: None,
             tactics: &["Discovery", "PrivilegeEscalation"],
             techniques: &["T1087", "T1078"],
             query: "AWSCloudTrail
@@ -280,55 +291,48 @@ hunting period, with the API calls and reasons behind the scores.",
             .to_string(),
             entities: ACCOUNT_AND_IP,
         },
-        HuntingQuery {
+        ContentQuery {
             file: "S3Sentinel-RareTemplates.yaml",
             id: "36eb3fb7-c963-45f4-bfb0-e7e7bae34fb6",
             name: "S3 Sentinel connector - Rare log templates",
             description: "Log templates (PatternId_CF) seen at most three times in the hunting \
 period across every table the connector fills: one-off shapes of activity.",
+            schedule: None,
             tactics: &["Discovery", "Execution"],
             techniques: &["T1059"],
-            query: format!(
-                "union withsource = SourceTable {}
-| where TimeGenerated > ago(7d)
-| where isnotempty(PatternId_CF)
-| summarize Occurrences = count(), FirstSeen = min(TimeGenerated),
+            query: hunted_rows_with("PatternId_CF")
+                + "| summarize Occurrences = count(), FirstSeen = min(TimeGenerated),
     Example = take_any(RecordId_CF) by SourceTable, PatternId_CF, PatternTemplate_CF
 | where Occurrences <= 3
 | order by Occurrences asc
 ",
-                all_built_in()
-            ),
             entities: &[],
         },
-        HuntingQuery {
+        ContentQuery {
             file: "S3Sentinel-BackfilledRecords.yaml",
             id: "bf0e2fd9-6a4f-439f-987e-712208693666",
             name: "S3 Sentinel connector - Records whose event time is older than TimeGenerated",
             description: "Azure replaces a TimeGenerated more than two days old with the \
 ingestion time; EventTime_CF keeps the event's own time. This lists backfilled or late \
 records by how late they arrived, to hunt in old activity by its real time.",
+            schedule: None,
             tactics: &["DefenseEvasion"],
             techniques: &["T1070"],
-            query: format!(
-                "union withsource = SourceTable {}
-| where TimeGenerated > ago(7d)
-| where isnotempty(EventTime_CF)
-| extend DelayHours = datetime_diff(\"hour\", TimeGenerated, EventTime_CF)
+            query: hunted_rows_with("EventTime_CF")
+                + "| extend DelayHours = datetime_diff(\"hour\", TimeGenerated, EventTime_CF)
 | where DelayHours >= 48
 | summarize Rows = count(), OldestEvent = min(EventTime_CF) by SourceTable, SourceObject_CF
 | order by OldestEvent asc
 ",
-                all_built_in()
-            ),
             entities: &[],
         },
-        HuntingQuery {
+        ContentQuery {
             file: "S3Sentinel-UnusualSequences.yaml",
             id: "fbc3c81c-e6c2-4405-b83b-8c9eb609aace",
             name: "S3 Sentinel connector - Unusual event sequences",
             description: "Records whose place in their source's event sequence the pattern \
 stage found unlikely (high SequenceScore_CF), with the templates around them.",
+            schedule: None,
             tactics: &["Execution", "Persistence"],
             techniques: &["T1059", "T1098"],
             query: format!(
@@ -343,28 +347,24 @@ stage found unlikely (high SequenceScore_CF), with the templates around them.",
             ),
             entities: ACCOUNT_AND_IP,
         },
-        HuntingQuery {
+        ContentQuery {
             file: "S3Sentinel-ModelVersionScores.yaml",
             id: "94653b47-7a72-416a-9f67-5f41abe15f10",
             name: "S3 Sentinel connector - Scores per model version",
             description: "Anomaly rate and score percentiles per model version (ModelVersion_CF) \
 and log type: a model swap that changes the rate sharply deserves a look before its \
 alerts are trusted.",
+            schedule: None,
             tactics: &["DefenseEvasion"],
             techniques: &["T1562"],
-            query: format!(
-                "union withsource = SourceTable {}
-| where TimeGenerated > ago(7d)
-| where isnotempty(ModelVersion_CF)
-| extend Ingested = ingestion_time()
+            query: hunted_rows_with("ModelVersion_CF")
+                + "| extend Ingested = ingestion_time()
 | summarize Rows = count(), Anomalies = countif(IsAnomaly_CF == true),
     P50 = percentile(AnomalyScore_CF, 50), P99 = percentile(AnomalyScore_CF, 99),
     FirstSeen = min(Ingested), LastSeen = max(Ingested)
     by ModelVersion_CF, SourceLogType_CF
 | extend AnomalyRate = round(100.0 * Anomalies / Rows, 2)
 ",
-                all_built_in()
-            ),
             entities: &[],
         },
     ]
@@ -376,21 +376,23 @@ pub fn workbook_queries() -> Vec<(&'static str, String, &'static str)> {
     vec![
         (
             "Records by priority",
-            format!(
-                "union withsource = SourceTable {all}
-| where isnotempty(Priority_CF)
-| summarize Records = count() by Priority_CF, bin(TimeGenerated, 1h)
-"
+            counted_over_time(
+                &all,
+                "isnotempty(Priority_CF)",
+                "Records",
+                "Priority_CF",
+                "1h",
             ),
             "timechart",
         ),
         (
             "Anomalies by log type",
-            format!(
-                "union withsource = SourceTable {all}
-| where IsAnomaly_CF == true
-| summarize Anomalies = count() by SourceLogType_CF, bin(TimeGenerated, 1h)
-"
+            counted_over_time(
+                &all,
+                "IsAnomaly_CF == true",
+                "Anomalies",
+                "SourceLogType_CF",
+                "1h",
             ),
             "timechart",
         ),
@@ -422,11 +424,12 @@ pub fn workbook_queries() -> Vec<(&'static str, String, &'static str)> {
         ),
         (
             "Model versions",
-            format!(
-                "union withsource = SourceTable {all}
-| where isnotempty(ModelVersion_CF)
-| summarize Records = count() by ModelVersion_CF, bin(TimeGenerated, 1d)
-"
+            counted_over_time(
+                &all,
+                "isnotempty(ModelVersion_CF)",
+                "Records",
+                "ModelVersion_CF",
+                "1d",
             ),
             "barchart",
         ),
@@ -518,42 +521,31 @@ fn yaml_entities(out: &mut String, entities: &[EntityMapping]) {
     }
 }
 
-impl AnalyticsRule {
-    /// The rule as Azure-Sentinel YAML.
+impl ContentQuery {
+    /// The rule or query as Azure-Sentinel YAML.
     pub fn to_yaml(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "id: {}", self.id);
         let _ = writeln!(out, "name: {}", yaml_quote(self.name));
         let _ = writeln!(out, "description: {}", yaml_quote(self.description));
-        let _ = writeln!(out, "severity: {}", self.severity);
+        if let Some(s) = &self.schedule {
+            let _ = writeln!(out, "severity: {}", s.severity);
+        }
         let _ = writeln!(out, "requiredDataConnectors: []");
-        let _ = writeln!(out, "queryFrequency: {}", self.query_frequency);
-        let _ = writeln!(out, "queryPeriod: {}", self.query_period);
-        let _ = writeln!(out, "triggerOperator: gt");
-        let _ = writeln!(out, "triggerThreshold: {}", self.trigger_threshold);
+        if let Some(s) = &self.schedule {
+            let _ = writeln!(out, "queryFrequency: {}", s.query_frequency);
+            let _ = writeln!(out, "queryPeriod: {}", s.query_period);
+            let _ = writeln!(out, "triggerOperator: gt");
+            let _ = writeln!(out, "triggerThreshold: {}", s.trigger_threshold);
+        }
         yaml_list(&mut out, "tactics", self.tactics);
         yaml_list(&mut out, "relevantTechniques", self.techniques);
         yaml_block(&mut out, "query", &self.query);
         yaml_entities(&mut out, self.entities);
         let _ = writeln!(out, "version: 1.0.0");
-        let _ = writeln!(out, "kind: Scheduled");
-        out
-    }
-}
-
-impl HuntingQuery {
-    /// The query as Azure-Sentinel YAML.
-    pub fn to_yaml(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "id: {}", self.id);
-        let _ = writeln!(out, "name: {}", yaml_quote(self.name));
-        let _ = writeln!(out, "description: {}", yaml_quote(self.description));
-        let _ = writeln!(out, "requiredDataConnectors: []");
-        yaml_list(&mut out, "tactics", self.tactics);
-        yaml_list(&mut out, "relevantTechniques", self.techniques);
-        yaml_block(&mut out, "query", &self.query);
-        yaml_entities(&mut out, self.entities);
-        let _ = writeln!(out, "version: 1.0.0");
+        if self.schedule.is_some() {
+            let _ = writeln!(out, "kind: Scheduled");
+        }
         out
     }
 }
