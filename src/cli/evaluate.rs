@@ -1,13 +1,12 @@
 //! `s3-sentinel evaluate`: metrics of a model set on labelled records, optionally against
 //! a baseline (the models deployed now), as text, one JSON object, and an HTML report.
 
-use std::fs::File;
-use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use super::train::read_labelled;
 use crate::evaluation::models::{
     Comparison, EvalOptions, Evaluation, compare, format_comparison, format_summary,
 };
@@ -136,9 +135,6 @@ pub struct LabelledSet {
     pub summary: DataSummary,
 }
 
-/// Rejected lines shown before summarizing the rest.
-const REJECTS_SHOWN: usize = 10;
-
 /// Reads labelled files and/or generates records.
 pub fn load_labelled(
     files: &[PathBuf],
@@ -155,20 +151,7 @@ pub fn load_labelled(
         },
     };
     for path in files {
-        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let read = labelled::read(BufReader::new(file), &base)
-            .with_context(|| format!("reading {}", path.display()))?;
-        for (line, reason) in read.rejected.iter().take(REJECTS_SHOWN) {
-            eprintln!("{}:{line}: skipped: {reason}", path.display());
-        }
-        if read.rejected.len() > REJECTS_SHOWN {
-            eprintln!(
-                "{}: {} more lines skipped",
-                path.display(),
-                read.rejected.len() - REJECTS_SHOWN
-            );
-        }
+        let read = read_labelled(path)?;
         set.summary.lines_skipped += read.rejected.len();
         set.summary.sources.push(path.display().to_string());
         set.records.extend(read.records);

@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
@@ -98,7 +98,7 @@ fn base_manifest(base: &str) -> Result<crate::ml::manifest::Manifest> {
     if base == "embedded" {
         return crate::ml::embedded::manifest().context("reading the embedded manifest");
     }
-    let path = std::path::Path::new(base).join(crate::ml::manifest::MANIFEST_FILE);
+    let path = Path::new(base).join(crate::ml::manifest::MANIFEST_FILE);
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     crate::ml::manifest::Manifest::from_json(&bytes)
         .with_context(|| format!("parsing {}", path.display()))
@@ -146,6 +146,26 @@ pub fn with_base(args: &TrainArgs) -> Result<TrainArgs> {
 
 /// Rejected lines shown before summarizing the rest.
 const REJECTS_SHOWN: usize = 10;
+
+/// Reads a labelled JSON-lines file (paths in it are relative to its folder), showing the
+/// first lines it skipped on standard error.
+pub(super) fn read_labelled(path: &Path) -> Result<labelled::Labelled> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let base = path.parent().map(PathBuf::from).unwrap_or_default();
+    let read = labelled::read(BufReader::new(file), &base)
+        .with_context(|| format!("reading {}", path.display()))?;
+    for (line, reason) in read.rejected.iter().take(REJECTS_SHOWN) {
+        eprintln!("{}:{line}: skipped: {reason}", path.display());
+    }
+    if read.rejected.len() > REJECTS_SHOWN {
+        eprintln!(
+            "{}: {} more lines skipped",
+            path.display(),
+            read.rejected.len() - REJECTS_SHOWN
+        );
+    }
+    Ok(read)
+}
 
 pub fn run(args: &TrainArgs) -> Result<()> {
     let base_version = match &args.base {
@@ -219,23 +239,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
 
     for path in &args.data {
-        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let base = path.parent().map(PathBuf::from).unwrap_or_default();
-        let mut read = labelled::read(BufReader::new(file), &base)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let mut read = read_labelled(path)?;
         // Exported Sentinel rows carry the pattern stage's columns; raw records get them
         // by replaying the file through it, as the generated data does.
         replay::analyze_missing(&mut read.records, AnalyzerConfig::default());
-        for (line, reason) in read.rejected.iter().take(REJECTS_SHOWN) {
-            eprintln!("{}:{line}: skipped: {reason}", path.display());
-        }
-        if read.rejected.len() > REJECTS_SHOWN {
-            eprintln!(
-                "{}: {} more lines skipped",
-                path.display(),
-                read.rejected.len() - REJECTS_SHOWN
-            );
-        }
         eprintln!(
             "{}: {} labelled records, {} lines skipped",
             path.display(),
