@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::priority::Priority;
-use crate::record::json::{write_str, write_value};
-use crate::record::{LogType, Record, RecordId, Table, Value, time};
+use crate::record::json::ObjectWriter;
+use crate::record::{LogType, Record, RecordId, Table, Value, prefix_within};
 
 /// Why an alert was raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl Alert {
         );
         Alert {
             time: record.time.unwrap_or_else(Utc::now),
-            name: truncate(&name, 256),
+            name: prefix_within(&name, 256).to_string(),
             severity,
             description,
             trigger,
@@ -136,83 +136,37 @@ impl Alert {
     }
 
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let mut first = true;
-        let mut key = |out: &mut Vec<u8>, name: &str| {
-            out.push(if first { b'{' } else { b',' });
-            first = false;
-            out.push(b'"');
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
-        };
-        key(out, "TimeGenerated");
-        write_time(out, &self.time);
-        key(out, "AlertName");
-        write_str(out, &self.name);
-        key(out, "AlertSeverity");
-        write_str(out, self.severity.name());
-        key(out, "Description");
-        write_str(out, &self.description);
-        key(out, "AlertTrigger");
-        write_str(out, self.trigger.name());
-        key(out, "SourceRecordId");
-        write_id(out, self.source_record_id);
-        key(out, "SourceTable");
-        write_str(out, self.source_table.name());
-        key(out, "SourceSummary");
-        write_str(out, &self.summary);
-        key(out, "SourceLogType");
-        write_str(out, self.source_log_type.name());
-        key(out, "SourceObject");
-        write_str(out, &self.source_object);
+        let mut row = ObjectWriter::new(out);
+        row.time("TimeGenerated", &self.time);
+        row.str("AlertName", &self.name);
+        row.str("AlertSeverity", self.severity.name());
+        row.str("Description", &self.description);
+        row.str("AlertTrigger", self.trigger.name());
+        row.id("SourceRecordId", self.source_record_id);
+        row.str("SourceTable", self.source_table.name());
+        row.str("SourceSummary", &self.summary);
+        row.str("SourceLogType", self.source_log_type.name());
+        row.str("SourceObject", &self.source_object);
         if let Some(t) = self.event_time {
-            key(out, "EventTime");
-            write_time(out, &t);
+            row.time("EventTime", &t);
         }
-        key(out, "AnomalyScore");
-        write_value(out, &Value::Real(self.anomaly_score));
-        key(out, "PriorityScore");
-        write_value(out, &Value::Real(self.priority_score));
-        key(out, "Priority");
-        write_str(out, Priority::from_score(self.priority_score).name());
-        key(out, "LogCategory");
-        write_str(out, self.category);
-        key(out, "AnomalyReasons");
-        out.extend_from_slice(self.reasons.as_bytes());
-        key(out, "ModelVersion");
-        write_str(out, &self.model_version);
-        key(out, "RecordId");
-        write_id(out, self.id());
-        out.push(b'}');
+        row.value("AnomalyScore", &Value::Real(self.anomaly_score));
+        row.value("PriorityScore", &Value::Real(self.priority_score));
+        let priority = Priority::from_score(self.priority_score);
+        row.str("Priority", priority.name());
+        row.str("LogCategory", self.category);
+        row.raw("AnomalyReasons", &self.reasons);
+        row.str("ModelVersion", &self.model_version);
+        row.id("RecordId", self.id());
+        row.finish();
     }
-}
-
-fn write_time(out: &mut Vec<u8>, t: &DateTime<Utc>) {
-    out.push(b'"');
-    time::write_rfc3339(out, t);
-    out.push(b'"');
-}
-
-fn write_id(out: &mut Vec<u8>, id: RecordId) {
-    out.push(b'"');
-    id.write_to(out);
-    out.push(b'"');
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::tables::CONNECTOR_COLUMNS;
+    use crate::record::time;
 
     #[test]
     fn alert_rows_use_only_declared_columns() {

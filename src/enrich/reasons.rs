@@ -9,7 +9,7 @@
 use chrono::Timelike;
 
 use crate::features::{F, FEATURES, N_FEATURES};
-use crate::record::Record;
+use crate::record::{Record, clipped};
 
 pub const MAX_REASONS: usize = 3;
 pub const MIN_REASONS: usize = 2;
@@ -253,13 +253,13 @@ pub fn describe(r: &Record, slot: usize) -> String {
         },
         F::HttpAttackMarkers => {
             match first_col(r, &["RequestRaw", "Uri", "CsUriStem", "RequestUri"]) {
-                Some(u) => format!("{generic}: {}", truncate(u, 120)),
+                Some(u) => format!("{generic}: {}", clipped(u, 120)),
                 None => generic.to_string(),
             }
         }
         F::DnsEntropy | F::DnsLength | F::DnsNxdomain | F::DnsUnusualType => {
             match col(r, "QueryName") {
-                Some(q) => format!("{generic}: {}", truncate(q, 120)),
+                Some(q) => format!("{generic}: {}", clipped(q, 120)),
                 None => generic.to_string(),
             }
         }
@@ -268,7 +268,7 @@ pub fn describe(r: &Record, slot: usize) -> String {
             None => generic.to_string(),
         },
         F::Severity => match first_col(r, &["Title", "Signature"]) {
-            Some(t) => format!("{generic}: {}", truncate(t, 120)),
+            Some(t) => format!("{generic}: {}", clipped(t, 120)),
             None => generic.to_string(),
         },
         F::TextLevel
@@ -280,7 +280,7 @@ pub fn describe(r: &Record, slot: usize) -> String {
         | F::TextPerfWords
         | F::TextLifecycle
         | F::TextTrace => match col(r, "Message") {
-            Some(m) => format!("{generic}: \"{}\"", truncate(m, 100)),
+            Some(m) => format!("{generic}: \"{}\"", clipped(m, 100)),
             None => generic.to_string(),
         },
         F::PatternNew
@@ -292,22 +292,11 @@ pub fn describe(r: &Record, slot: usize) -> String {
         | F::SequenceUnseen
         | F::CorrelationNew
         | F::CorrelationBroken => match col(r, "PatternTemplate") {
-            Some(t) => format!("{generic}: {}", truncate(t, 100)),
+            Some(t) => format!("{generic}: {}", clipped(t, 100)),
             None => generic.to_string(),
         },
         _ => generic.to_string(),
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::value::RawValue;
 
 use crate::record::json::write_str;
-use crate::record::{Record, Value, time};
+use crate::record::{Record, Value, clipped, time};
 
 /// The connector column holding source fields that have no column in the destination table
 /// (a JSON object keyed by the source field name), so nothing a log carries is dropped.
@@ -327,15 +327,7 @@ pub fn json_error_reason(e: &serde_json::Error) -> String {
 
 /// Cuts long text for error messages.
 pub fn clip(text: &str) -> String {
-    const MAX: usize = 80;
-    if text.len() <= MAX {
-        return text.to_string();
-    }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    clipped(text, 80)
 }
 
 /// Builds the `AdditionalFields` JSON object incrementally; nothing is allocated until the

@@ -2,44 +2,86 @@
 //! columns last. Written by hand instead of through `serde_json::Value` because this is
 //! the hot path of every object: no intermediate map, no per-key allocation.
 
-use super::{Record, Value, columns, time};
+use super::{Record, RecordId, Value, columns, time};
 
 /// Appends the record as one JSON object to `out`.
 pub fn write_record(record: &Record, out: &mut Vec<u8>) {
-    out.push(b'{');
-    let mut first = true;
+    let mut object = ObjectWriter::new(out);
     if let Some(t) = record.time {
-        write_key(out, columns::TIME_GENERATED, &mut first);
-        write_time(out, &t);
+        object.time(columns::TIME_GENERATED, &t);
     }
     for (name, value) in &record.columns {
-        write_key(out, name, &mut first);
-        write_value(out, value);
+        object.value(name, value);
     }
-    write_key(out, columns::SOURCE_LOG_TYPE, &mut first);
-    write_str(out, record.log_type.name());
-    write_key(out, columns::SOURCE_OBJECT, &mut first);
-    write_str(out, &record.source_object);
+    object.str(columns::SOURCE_LOG_TYPE, record.log_type.name());
+    object.str(columns::SOURCE_OBJECT, &record.source_object);
     if let Some(t) = record.time {
-        write_key(out, columns::EVENT_TIME, &mut first);
-        write_time(out, &t);
+        object.time(columns::EVENT_TIME, &t);
     }
-    write_key(out, columns::RECORD_ID, &mut first);
-    out.push(b'"');
-    record.id.write_to(out);
-    out.push(b'"');
-    out.push(b'}');
+    object.id(columns::RECORD_ID, record.id);
+    object.finish();
 }
 
-fn write_key(out: &mut Vec<u8>, name: &str, first: &mut bool) {
-    if !*first {
-        out.push(b',');
+/// Writes one JSON object member by member: records, and rows built without one (alerts).
+pub struct ObjectWriter<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> ObjectWriter<'o> {
+    /// Opens the object.
+    pub fn new(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        ObjectWriter { out, first: true }
     }
-    *first = false;
-    // Column names are ASCII identifiers (checked by the table tests): no escaping needed.
-    out.push(b'"');
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
+
+    fn key(&mut self, name: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        // Column names are ASCII identifiers (checked by the table tests): no escaping needed.
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    /// A member holding `value`.
+    pub fn value(&mut self, name: &str, value: &Value) {
+        self.key(name);
+        write_value(self.out, value);
+    }
+
+    /// A string member.
+    pub fn str(&mut self, name: &str, value: &str) {
+        self.key(name);
+        write_str(self.out, value);
+    }
+
+    /// A timestamp member (RFC 3339 text).
+    pub fn time(&mut self, name: &str, t: &chrono::DateTime<chrono::Utc>) {
+        self.key(name);
+        write_time(self.out, t);
+    }
+
+    /// A record id member (its text form).
+    pub fn id(&mut self, name: &str, id: RecordId) {
+        self.key(name);
+        self.out.push(b'"');
+        id.write_to(self.out);
+        self.out.push(b'"');
+    }
+
+    /// A member whose value is JSON text already.
+    pub fn raw(&mut self, name: &str, json: &str) {
+        self.key(name);
+        self.out.extend_from_slice(json.as_bytes());
+    }
+
+    /// Closes the object.
+    pub fn finish(self) {
+        self.out.push(b'}');
+    }
 }
 
 pub fn write_value(out: &mut Vec<u8>, value: &Value) {

@@ -300,3 +300,26 @@ impl Reject {
         String::from_utf8_lossy(cut).into_owned()
     }
 }
+
+/// The longest start of `text` no longer than `max_bytes` that ends on a character
+/// boundary.
+pub fn prefix_within(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `text` cut to at most `max_bytes` (on a character boundary), with `…` where it was cut.
+pub fn clipped(text: &str, max_bytes: usize) -> String {
+    let prefix = prefix_within(text, max_bytes);
+    if prefix.len() == text.len() {
+        text.to_string()
+    } else {
+        format!("{prefix}…")
+    }
+}
