@@ -156,9 +156,26 @@ fn mask_key(key: &str) -> String {
     }
 }
 
+/// Columns holding an HTTP status, in order of preference.
+const STATUS_COLUMNS: [&str; 4] = [
+    "ElbStatusCode",
+    "HttpStatus",
+    "ScStatus",
+    "ResponseCodeSent",
+];
+
+/// The first HTTP status column that holds a number.
+fn status_number(r: &Record) -> Option<f64> {
+    STATUS_COLUMNS.iter().find_map(|c| number(r, c))
+}
+
 pub fn describe(r: &Record, slot: usize) -> String {
-    let f = F::ALL[slot];
     let generic = FEATURES[slot].description;
+    specific(r, F::ALL[slot], generic).unwrap_or_else(|| generic.to_string())
+}
+
+/// The reason for feature `f` told with this record's own values, when it has them.
+fn specific(r: &Record, f: F, generic: &str) -> Option<String> {
     let event = col(r, "EventName").unwrap_or("the call");
     match f {
         F::CtDefenseEvasion
@@ -167,110 +184,55 @@ pub fn describe(r: &Record, slot: usize) -> String {
         | F::CtExposure
         | F::CtExecution
         | F::CtImpact
-        | F::CtDiscovery => format!("{event} {generic}"),
-        F::CtVerbDestructive | F::CtVerbWrite => format!("{event}: {generic}"),
-        F::CtSecurityService => format!(
+        | F::CtDiscovery => Some(format!("{event} {generic}")),
+        F::CtVerbDestructive | F::CtVerbWrite => Some(format!("{event}: {generic}")),
+        F::CtSecurityService => Some(format!(
             "{event} on {}: {generic}",
             col(r, "EventSource").unwrap_or("a security service")
-        ),
+        )),
         F::CtIamUser | F::CtRoot | F::CtAssumedRole | F::CtFederated | F::CtAwsService => {
-            format!("made by {}", identity(r))
+            Some(format!("made by {}", identity(r)))
         }
-        F::CtLongTermKey => match col(r, "UserIdentityAccessKeyId") {
-            Some(key) => format!("signed with long-term access key {}", mask_key(key)),
-            None => generic.to_string(),
-        },
-        F::CtNoMfa => format!("{} without MFA", identity(r)),
-        F::CtRegionRarity => format!(
+        F::CtLongTermKey => col(r, "UserIdentityAccessKeyId")
+            .map(|key| format!("signed with long-term access key {}", mask_key(key))),
+        F::CtNoMfa => Some(format!("{} without MFA", identity(r))),
+        F::CtRegionRarity => Some(format!(
             "in region {}, which accounts rarely use",
             col(r, "AWSRegion").unwrap_or("?")
-        ),
-        F::CtOtherAccount => format!("{event} grants access to another account or to everyone"),
-        F::SourcePublic => match source_address(r) {
-            Some(ip) => format!("came from public address {ip}"),
-            None => generic.to_string(),
-        },
-        F::HourSin | F::HourCos => match r.time {
-            Some(t) => format!(
+        )),
+        F::CtOtherAccount => Some(format!(
+            "{event} grants access to another account or to everyone"
+        )),
+        F::SourcePublic => source_address(r).map(|ip| format!("came from public address {ip}")),
+        F::HourSin | F::HourCos => r.time.map(|t| {
+            format!(
                 "at {:02}:{:02} UTC, an unusual hour for this activity",
                 t.hour(),
                 t.minute()
-            ),
-            None => generic.to_string(),
-        },
-        F::Weekend => "on a weekend".to_string(),
+            )
+        }),
+        F::Weekend => Some("on a weekend".to_string()),
         F::Failure | F::Denied | F::ServerError | F::Throttled => {
             let detail = first_col(r, &["ErrorCode", "Rcode", "Action", "AlertAction"])
                 .map(str::to_string)
-                .or_else(|| {
-                    first_col(
-                        r,
-                        &[
-                            "ElbStatusCode",
-                            "HttpStatus",
-                            "ScStatus",
-                            "ResponseCodeSent",
-                        ],
-                    )
-                    .map(|s| format!("HTTP {s}"))
-                })
-                .or_else(|| {
-                    [
-                        "ElbStatusCode",
-                        "HttpStatus",
-                        "ScStatus",
-                        "ResponseCodeSent",
-                    ]
-                    .iter()
-                    .find_map(|c| number(r, c))
-                    .map(|s| format!("HTTP {s}"))
-                });
-            match detail {
-                Some(d) => format!("{generic} ({d})"),
-                None => generic.to_string(),
-            }
+                .or_else(|| first_col(r, &STATUS_COLUMNS).map(|s| format!("HTTP {s}")))
+                .or_else(|| status_number(r).map(|s| format!("HTTP {s}")));
+            detail.map(|d| format!("{generic} ({d})"))
         }
-        F::Http4xx | F::Http5xx => {
-            match [
-                "ElbStatusCode",
-                "HttpStatus",
-                "ScStatus",
-                "ResponseCodeSent",
-            ]
-            .iter()
-            .find_map(|c| number(r, c))
-            {
-                Some(s) => format!("{generic} (HTTP {s})"),
-                None => generic.to_string(),
-            }
-        }
-        F::SensitivePort => match first_col(r, &["DestPort"])
+        F::Http4xx | F::Http5xx => status_number(r).map(|s| format!("{generic} (HTTP {s})")),
+        F::SensitivePort => first_col(r, &["DestPort"])
             .map(str::to_string)
             .or_else(|| number(r, "DstPort").map(|p| p.to_string()))
-        {
-            Some(p) => format!("involves port {p} (remote administration or database)"),
-            None => generic.to_string(),
-        },
-        F::HttpAttackMarkers => {
-            match first_col(r, &["RequestRaw", "Uri", "CsUriStem", "RequestUri"]) {
-                Some(u) => format!("{generic}: {}", clipped(u, 120)),
-                None => generic.to_string(),
-            }
-        }
+            .map(|p| format!("involves port {p} (remote administration or database)")),
+        F::HttpAttackMarkers => first_col(r, &["RequestRaw", "Uri", "CsUriStem", "RequestUri"])
+            .map(|u| format!("{generic}: {}", clipped(u, 120))),
         F::DnsEntropy | F::DnsLength | F::DnsNxdomain | F::DnsUnusualType => {
-            match col(r, "QueryName") {
-                Some(q) => format!("{generic}: {}", clipped(q, 120)),
-                None => generic.to_string(),
-            }
+            col(r, "QueryName").map(|q| format!("{generic}: {}", clipped(q, 120)))
         }
-        F::GdHighImpact | F::GdRecon => match col(r, "ActivityType") {
-            Some(t) => format!("{generic}: {t}"),
-            None => generic.to_string(),
-        },
-        F::Severity => match first_col(r, &["Title", "Signature"]) {
-            Some(t) => format!("{generic}: {}", clipped(t, 120)),
-            None => generic.to_string(),
-        },
+        F::GdHighImpact | F::GdRecon => col(r, "ActivityType").map(|t| format!("{generic}: {t}")),
+        F::Severity => {
+            first_col(r, &["Title", "Signature"]).map(|t| format!("{generic}: {}", clipped(t, 120)))
+        }
         F::TextLevel
         | F::TextWarn
         | F::TextError
@@ -279,10 +241,7 @@ pub fn describe(r: &Record, slot: usize) -> String {
         | F::TextSecurityWords
         | F::TextPerfWords
         | F::TextLifecycle
-        | F::TextTrace => match col(r, "Message") {
-            Some(m) => format!("{generic}: \"{}\"", clipped(m, 100)),
-            None => generic.to_string(),
-        },
+        | F::TextTrace => col(r, "Message").map(|m| format!("{generic}: \"{}\"", clipped(m, 100))),
         F::PatternNew
         | F::PatternRare
         | F::FrequencySpike
@@ -291,11 +250,10 @@ pub fn describe(r: &Record, slot: usize) -> String {
         | F::SequenceSurprise
         | F::SequenceUnseen
         | F::CorrelationNew
-        | F::CorrelationBroken => match col(r, "PatternTemplate") {
-            Some(t) => format!("{generic}: {}", clipped(t, 100)),
-            None => generic.to_string(),
-        },
-        _ => generic.to_string(),
+        | F::CorrelationBroken => {
+            col(r, "PatternTemplate").map(|t| format!("{generic}: {}", clipped(t, 100)))
+        }
+        _ => None,
     }
 }
 
@@ -307,29 +265,31 @@ mod tests {
 
     #[test]
     fn renders_record_specific_reasons() {
-        let mut r = Record::new(LogType::CloudTrail);
-        r.push("EventName", "StopLogging");
-        r.push("EventSource", "cloudtrail.amazonaws.com");
-        r.push("UserIdentityType", "IAMUser");
-        r.push("UserIdentityUserName", "christophe");
-        r.push("UserIdentityAccessKeyId", "AKIAGGWFBBHBE7D3M9WI");
-        r.push("SourceIpAddress", "86.245.153.234");
-        assert_eq!(
-            describe(&r, F::CtDefenseEvasion as usize),
-            "StopLogging turns off or weakens logging, monitoring or guardrails (defense evasion)"
+        let r = Record::with_columns(
+            LogType::CloudTrail,
+            [
+                ("EventName", "StopLogging"),
+                ("EventSource", "cloudtrail.amazonaws.com"),
+                ("UserIdentityType", "IAMUser"),
+                ("UserIdentityUserName", "christophe"),
+                ("UserIdentityAccessKeyId", "AKIAGGWFBBHBE7D3M9WI"),
+                ("SourceIpAddress", "86.245.153.234"),
+            ],
         );
-        assert_eq!(
-            describe(&r, F::CtIamUser as usize),
-            "made by IAMUser christophe"
-        );
-        assert_eq!(
-            describe(&r, F::CtLongTermKey as usize),
-            "signed with long-term access key AKIA…M9WI"
-        );
-        assert_eq!(
-            describe(&r, F::SourcePublic as usize),
-            "came from public address 86.245.153.234"
-        );
+        for (feature, reason) in [
+            (
+                F::CtDefenseEvasion,
+                "StopLogging turns off or weakens logging, monitoring or guardrails (defense evasion)",
+            ),
+            (F::CtIamUser, "made by IAMUser christophe"),
+            (
+                F::CtLongTermKey,
+                "signed with long-term access key AKIA…M9WI",
+            ),
+            (F::SourcePublic, "came from public address 86.245.153.234"),
+        ] {
+            assert_eq!(describe(&r, feature as usize), reason);
+        }
         let v = features::tests::extract(&r);
         let mut contributions = vec![0.0f32; N_FEATURES];
         contributions[F::CtDefenseEvasion as usize] = 100.0;

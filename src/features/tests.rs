@@ -4,6 +4,7 @@ use super::*;
 pub(crate) fn extract(record: &Record) -> FeatureVector {
     Extractor::new().extract(record)
 }
+use crate::record::Value;
 use crate::record::time::parse_iso8601;
 
 fn cloudtrail(event_source: &str, event_name: &str, identity: &str) -> Record {
@@ -26,6 +27,13 @@ fn cloudtrail(event_source: &str, event_name: &str, identity: &str) -> Record {
 
 fn at(v: &FeatureVector, f: F) -> f32 {
     v[f as usize]
+}
+
+/// Checks that each of `features` is fully set (1.0) in `v`.
+fn assert_set(v: &FeatureVector, features: &[F]) {
+    for f in features {
+        assert_eq!(at(v, *f), 1.0, "{f:?}");
+    }
 }
 
 #[test]
@@ -71,12 +79,17 @@ fn cloudtrail_defense_evasion_by_a_user() {
         "StopLogging",
         "IAMUser",
     ));
-    assert_eq!(at(&v, F::CtDefenseEvasion), 1.0);
-    assert_eq!(at(&v, F::CtVerbDestructive), 1.0);
-    assert_eq!(at(&v, F::CtSecurityService), 1.0);
-    assert_eq!(at(&v, F::CtIamUser), 1.0);
-    assert_eq!(at(&v, F::CtLongTermKey), 1.0);
-    assert_eq!(at(&v, F::SourcePublic), 1.0);
+    assert_set(
+        &v,
+        &[
+            F::CtDefenseEvasion,
+            F::CtVerbDestructive,
+            F::CtSecurityService,
+            F::CtIamUser,
+            F::CtLongTermKey,
+            F::SourcePublic,
+        ],
+    );
     let read = extract(&cloudtrail(
         "ec2.amazonaws.com",
         "DescribeInstances",
@@ -111,10 +124,10 @@ fn cloudtrail_errors_and_sharing() {
     );
     r.push("ErrorCode", "Client.UnauthorizedOperation");
     let v = extract(&r);
-    assert_eq!(at(&v, F::CtExposure), 1.0);
-    assert_eq!(at(&v, F::CtOtherAccount), 1.0);
-    assert_eq!(at(&v, F::Failure), 1.0);
-    assert_eq!(at(&v, F::Denied), 1.0);
+    assert_set(
+        &v,
+        &[F::CtExposure, F::CtOtherAccount, F::Failure, F::Denied],
+    );
     assert_eq!(at(&v, F::Size), 0.0);
 }
 
@@ -129,48 +142,58 @@ fn console_login_without_mfa() {
     );
     r.push("ResponseElements", r#"{"ConsoleLogin":"Success"}"#);
     let v = extract(&r);
-    assert_eq!(at(&v, F::CtNoMfa), 1.0);
-    assert_eq!(at(&v, F::CtConsole), 1.0);
+    assert_set(&v, &[F::CtNoMfa, F::CtConsole]);
     assert_eq!(at(&v, F::CtLongTermKey), 0.0);
     assert_eq!(at(&v, F::Failure), 0.0);
 }
 
 #[test]
 fn vpc_flow_rejected_ssh_probe() {
-    let mut r = Record::new(LogType::VpcFlow);
-    r.push("SrcAddr", "198.51.100.9");
-    r.push("DstAddr", "10.0.1.5");
-    r.push("DstPort", 22i64);
-    r.push("Protocol", 6i64);
-    r.push("Packets", 1i64);
-    r.push("Bytes", 40i64);
-    r.push("Action", "REJECT");
-    r.push("TcpFlags", 2i64);
+    let r = Record::with_columns(
+        LogType::VpcFlow,
+        [
+            ("SrcAddr", "198.51.100.9".into()),
+            ("DstAddr", "10.0.1.5".into()),
+            ("DstPort", Value::Int(22)),
+            ("Protocol", Value::Int(6)),
+            ("Packets", Value::Int(1)),
+            ("Bytes", Value::Int(40)),
+            ("Action", "REJECT".into()),
+            ("TcpFlags", Value::Int(2)),
+        ],
+    );
     let v = extract(&r);
-    assert_eq!(at(&v, F::NetReject), 1.0);
-    assert_eq!(at(&v, F::SensitivePort), 1.0);
-    assert_eq!(at(&v, F::NetInbound), 1.0);
-    assert_eq!(at(&v, F::NetSynOnly), 1.0);
-    assert_eq!(at(&v, F::SourcePublic), 1.0);
+    assert_set(
+        &v,
+        &[
+            F::NetReject,
+            F::SensitivePort,
+            F::NetInbound,
+            F::NetSynOnly,
+            F::SourcePublic,
+        ],
+    );
 }
 
 #[test]
 fn alb_slow_server_error() {
-    let mut r = Record::new(LogType::Alb);
-    r.push("ElbStatusCode", 504i64);
-    r.push("TargetStatusCode", "-");
-    r.push("RequestProcessingTime", "0.001");
-    r.push("TargetProcessingTime", "-1");
-    r.push("ResponseProcessingTime", "-1");
-    r.push(
-        "RequestRaw",
-        "GET https://shop.example.com:443/api/cart?id=1 HTTP/1.1",
+    let r = Record::with_columns(
+        LogType::Alb,
+        [
+            ("ElbStatusCode", Value::Int(504)),
+            ("TargetStatusCode", "-".into()),
+            ("RequestProcessingTime", "0.001".into()),
+            ("TargetProcessingTime", "-1".into()),
+            ("ResponseProcessingTime", "-1".into()),
+            (
+                "RequestRaw",
+                "GET https://shop.example.com:443/api/cart?id=1 HTTP/1.1".into(),
+            ),
+            ("ClientIp", "203.0.113.50".into()),
+        ],
     );
-    r.push("ClientIp", "203.0.113.50");
     let v = extract(&r);
-    assert_eq!(at(&v, F::Http5xx), 1.0);
-    assert_eq!(at(&v, F::HttpTargetFailure), 1.0);
-    assert_eq!(at(&v, F::ServerError), 1.0);
+    assert_set(&v, &[F::Http5xx, F::HttpTargetFailure, F::ServerError]);
     let mut slow = Record::new(LogType::Alb);
     slow.push("ElbStatusCode", 200i64);
     slow.push("TargetProcessingTime", "12.5");
@@ -222,25 +245,31 @@ fn findings_and_dns() {
     assert!(at(&v, F::DnsEntropy) > 0.8);
     assert_eq!(at(&v, F::DnsUnusualType), 1.0);
 
-    let mut waf = Record::new(LogType::Waf);
-    waf.push("Action", "BLOCK");
-    waf.push("TerminatingRuleId", "AWS-AWSManagedRulesSQLiRuleSet");
-    waf.push("TerminatingRuleType", "MANAGED_RULE_GROUP");
-    waf.push("Uri", "/login");
-    waf.push("Args", "user=admin'%20or%201=1--");
+    let waf = Record::with_columns(
+        LogType::Waf,
+        [
+            ("Action", "BLOCK"),
+            ("TerminatingRuleId", "AWS-AWSManagedRulesSQLiRuleSet"),
+            ("TerminatingRuleType", "MANAGED_RULE_GROUP"),
+            ("Uri", "/login"),
+            ("Args", "user=admin'%20or%201=1--"),
+        ],
+    );
     let v = extract(&waf);
     assert_eq!(at(&v, F::WafBlocked), 1.0);
     assert!(at(&v, F::HttpAttackMarkers) > 0.0);
 
-    let mut fw = Record::new(LogType::NetworkFirewallAlert);
-    fw.push("Severity", "1");
-    fw.push("AlertAction", "blocked");
-    fw.push("Category", "A Network Trojan was detected");
-    fw.push("DestPort", "3389");
+    let fw = Record::with_columns(
+        LogType::NetworkFirewallAlert,
+        [
+            ("Severity", "1"),
+            ("AlertAction", "blocked"),
+            ("Category", "A Network Trojan was detected"),
+            ("DestPort", "3389"),
+        ],
+    );
     let v = extract(&fw);
-    assert_eq!(at(&v, F::Severity), 1.0);
-    assert_eq!(at(&v, F::FwBlocked), 1.0);
-    assert_eq!(at(&v, F::SensitivePort), 1.0);
+    assert_set(&v, &[F::Severity, F::FwBlocked, F::SensitivePort]);
 }
 
 #[test]

@@ -212,6 +212,19 @@ impl Record {
         }
     }
 
+    /// A record of `log_type` with these columns, in order (tests build theirs this way).
+    #[cfg(test)]
+    pub fn with_columns<V: Into<Value>>(
+        log_type: LogType,
+        columns: impl IntoIterator<Item = (&'static str, V)>,
+    ) -> Self {
+        let mut r = Record::new(log_type);
+        for (name, value) in columns {
+            r.push(name, value);
+        }
+        r
+    }
+
     /// The table the record goes to.
     pub fn table(&self) -> Table {
         self.log_type.table()
