@@ -484,15 +484,19 @@ mod tests {
 
     #[test]
     fn verbs() {
-        assert_eq!(verb_of("DescribeInstances"), Verb::Read);
-        assert_eq!(verb_of("ListBuckets"), Verb::Read);
-        assert_eq!(verb_of("StopLogging"), Verb::Destructive);
-        assert_eq!(verb_of("DeleteTrail"), Verb::Destructive);
-        assert_eq!(verb_of("CreateUser"), Verb::Write);
-        assert_eq!(verb_of("AssumeRole"), Verb::Other);
-        // `Getaway` is not `Get` + something.
-        assert_eq!(verb_of("Getaway"), Verb::Other);
-        assert_eq!(verb_of("ConsoleLogin"), Verb::Other);
+        for (name, verb) in [
+            ("DescribeInstances", Verb::Read),
+            ("ListBuckets", Verb::Read),
+            ("StopLogging", Verb::Destructive),
+            ("DeleteTrail", Verb::Destructive),
+            ("CreateUser", Verb::Write),
+            ("AssumeRole", Verb::Other),
+            // `Getaway` is not `Get` + something.
+            ("Getaway", Verb::Other),
+            ("ConsoleLogin", Verb::Other),
+        ] {
+            assert_eq!(verb_of(name), verb, "{name}");
+        }
     }
 
     #[test]

@@ -186,18 +186,19 @@ mod tests {
 
     #[test]
     fn address_classes() {
-        assert_eq!(classify_address("10.1.2.3"), AddressClass::Private);
-        assert_eq!(classify_address("172.20.0.1"), AddressClass::Private);
-        assert_eq!(classify_address("100.70.1.1"), AddressClass::Private);
-        assert_eq!(classify_address("8.8.8.8"), AddressClass::Public);
-        assert_eq!(classify_address("AWS Internal"), AddressClass::AwsService);
-        assert_eq!(
-            classify_address("lambda.amazonaws.com"),
-            AddressClass::AwsService
-        );
-        assert_eq!(classify_address("fd00::1"), AddressClass::Private);
-        assert_eq!(classify_address("2001:db8::1"), AddressClass::Public);
-        assert_eq!(classify_address("255.18.064.253"), AddressClass::Unparsed);
+        for (address, class) in [
+            ("10.1.2.3", AddressClass::Private),
+            ("172.20.0.1", AddressClass::Private),
+            ("100.70.1.1", AddressClass::Private),
+            ("8.8.8.8", AddressClass::Public),
+            ("AWS Internal", AddressClass::AwsService),
+            ("lambda.amazonaws.com", AddressClass::AwsService),
+            ("fd00::1", AddressClass::Private),
+            ("2001:db8::1", AddressClass::Public),
+            ("255.18.064.253", AddressClass::Unparsed),
+        ] {
+            assert_eq!(classify_address(address), class, "{address}");
+        }
         assert!(classify_address("255.18.064.253").is_public());
     }
 
