@@ -318,16 +318,13 @@ mod tests {
     use crate::record::time::parse_iso8601;
     use crate::state::local::LocalDirStore;
     use crate::training::artifacts::{Provenance, train_and_export};
-    use crate::training::train::{TrainConfig, tests::toy_dataset};
+    use crate::training::train::tests::{toy_config, toy_dataset};
 
     pub(crate) fn toy_models() -> ModelSet {
         let data = toy_dataset(1_200, 21);
         let artifacts = train_and_export(
             &data,
-            &TrainConfig {
-                classifier_rows_per_class: 200,
-                ..TrainConfig::default()
-            },
+            &toy_config(200),
             &Provenance {
                 set_version: "toy-1".into(),
                 source: "toy".into(),

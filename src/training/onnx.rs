@@ -329,7 +329,8 @@ pub fn metadata(bytes: &[u8]) -> Result<Vec<(String, String)>, prost::DecodeErro
 mod tests {
     use super::*;
     use crate::ml::runtime::run_outputs;
-    use crate::training::train::{TrainConfig, tests::toy_dataset, train};
+    use crate::training::train::tests::{toy_config, toy_dataset};
+    use crate::training::train::train;
 
     fn info(kind: &'static str) -> ModelInfo {
         ModelInfo {
@@ -342,10 +343,7 @@ mod tests {
     #[test]
     fn tract_reproduces_smartcore_on_held_out_rows() {
         let data = toy_dataset(1_500, 11);
-        let config = TrainConfig {
-            classifier_rows_per_class: 300,
-            ..TrainConfig::default()
-        };
+        let config = toy_config(300);
         let models = train(&data, &config).unwrap();
         // Rows the models never saw.
         let held_out = toy_dataset(300, 12345);
@@ -396,14 +394,7 @@ mod tests {
 
     #[test]
     fn metadata_carries_the_feature_schema() {
-        let models = train(
-            &toy_dataset(400, 2),
-            &TrainConfig {
-                classifier_rows_per_class: 50,
-                ..TrainConfig::default()
-            },
-        )
-        .unwrap();
+        let models = train(&toy_dataset(400, 2), &toy_config(50)).unwrap();
         let bytes = encode(&classifier_graph(&models.classifier, &info("classifier")));
         let meta = metadata(&bytes).unwrap();
         let get = |k: &str| {

@@ -251,6 +251,18 @@ impl Standardizer {
         }
     }
 
+    /// Every row of `rows` (row-major features) standardized, row-major.
+    pub fn apply_rows(&self, rows: &[f32]) -> Vec<f64> {
+        let mut z = vec![0.0; rows.len() / N_FEATURES * N_FEATURES];
+        for (out, row) in z
+            .chunks_exact_mut(N_FEATURES)
+            .zip(rows.chunks_exact(N_FEATURES))
+        {
+            self.apply(row, out);
+        }
+        z
+    }
+
     fn matrix(&self, data: &Dataset, rows: &[usize]) -> Result<DenseMatrix<f64>, TrainError> {
         let mut values = vec![0.0; rows.len() * N_FEATURES];
         for (chunk, &i) in values.chunks_exact_mut(N_FEATURES).zip(rows) {
@@ -388,13 +400,7 @@ impl AnomalyModel {
     /// graph must reproduce.
     pub fn reference(&self, rows: &[f32]) -> Result<AnomalyOutputs, TrainError> {
         let n = rows.len() / N_FEATURES;
-        let mut z = vec![0.0; n * N_FEATURES];
-        for (out, row) in z
-            .chunks_exact_mut(N_FEATURES)
-            .zip(rows.chunks_exact(N_FEATURES))
-        {
-            self.standardizer.apply(row, out);
-        }
+        let z = self.standardizer.apply_rows(rows);
         let zm = sc(DenseMatrix::new(n, N_FEATURES, z.clone(), false))?;
         let proj = sc(self.pca.transform(&zm))?;
         let k = self.n_components;
@@ -442,30 +448,24 @@ pub struct ClassifierOutputs {
 
 impl ClassifierModel {
     pub fn reference(&self, rows: &[f32]) -> Result<ClassifierOutputs, TrainError> {
-        let n = rows.len() / N_FEATURES;
-        let mut z = vec![0.0; n * N_FEATURES];
-        for (out, row) in z
-            .chunks_exact_mut(N_FEATURES)
-            .zip(rows.chunks_exact(N_FEATURES))
-        {
-            self.standardizer.apply(row, out);
-        }
+        let z = self.standardizer.apply_rows(rows);
         let coef = self.lr.coefficients();
         let intercept = self.lr.intercept();
-        let mut probabilities = Vec::with_capacity(n * 4);
-        for r in 0..n {
-            let zr = &z[r * N_FEATURES..(r + 1) * N_FEATURES];
-            let logits: Vec<f64> = (0..4)
-                .map(|c| {
-                    (0..N_FEATURES)
-                        .map(|j| zr[j] * *coef.get((c, j)))
-                        .sum::<f64>()
-                        + *intercept.get((c, 0))
-                })
-                .collect();
-            probabilities.extend(softmax(&logits));
-        }
-        let zm = sc(DenseMatrix::new(n, N_FEATURES, z, false))?;
+        let probabilities: Vec<f64> = z
+            .chunks_exact(N_FEATURES)
+            .flat_map(|zr| {
+                let logits: Vec<f64> = (0..4)
+                    .map(|c| {
+                        (0..N_FEATURES)
+                            .map(|j| zr[j] * *coef.get((c, j)))
+                            .sum::<f64>()
+                            + *intercept.get((c, 0))
+                    })
+                    .collect();
+                softmax(&logits)
+            })
+            .collect();
+        let zm = sc(DenseMatrix::new(z.len() / N_FEATURES, N_FEATURES, z, false))?;
         let predicted = sc(self.lr.predict(&zm))?;
         let labels = predicted
             .iter()
@@ -763,6 +763,15 @@ pub(crate) mod tests {
     use super::*;
     use crate::features::F;
 
+    /// Settings for training on the toy data, with `rows_per_class` classifier rows per
+    /// category.
+    pub fn toy_config(rows_per_class: usize) -> TrainConfig {
+        TrainConfig {
+            classifier_rows_per_class: rows_per_class,
+            ..TrainConfig::default()
+        }
+    }
+
     /// A small synthetic dataset in feature space: normal rows near a few prototypes,
     /// labelled rows with the slots their category sets.
     pub fn toy_dataset(rows: usize, seed: u64) -> Dataset {
@@ -806,10 +815,7 @@ pub(crate) mod tests {
     #[test]
     fn trains_and_separates_the_toy_categories() {
         let data = toy_dataset(2_000, 3);
-        let config = TrainConfig {
-            classifier_rows_per_class: 400,
-            ..TrainConfig::default()
-        };
+        let config = toy_config(400);
         let models = train(&data, &config).unwrap();
         let report = &models.report;
         assert!(report.classifier.macro_f1 > 0.95, "{report:?}");
@@ -849,10 +855,7 @@ pub(crate) mod tests {
     #[test]
     fn training_is_deterministic() {
         let data = toy_dataset(600, 9);
-        let config = TrainConfig {
-            classifier_rows_per_class: 100,
-            ..TrainConfig::default()
-        };
+        let config = toy_config(100);
         let a = train(&data, &config).unwrap();
         let b = train(&data, &config).unwrap();
         assert_eq!(a.anomaly.components, b.anomaly.components);
@@ -864,14 +867,7 @@ pub(crate) mod tests {
     #[test]
     fn survival_is_monotone_and_bounded() {
         let data = toy_dataset(1_000, 5);
-        let models = train(
-            &data,
-            &TrainConfig {
-                classifier_rows_per_class: 100,
-                ..TrainConfig::default()
-            },
-        )
-        .unwrap();
+        let models = train(&data, &toy_config(100)).unwrap();
         let cal = &models.anomaly.calibration;
         let mut last = 1.0;
         for i in 0..400 {
