@@ -14,6 +14,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::models::{Comparison, Evaluation, FeatureImportance, format_summary};
 use crate::ml::Category;
+use crate::training::metrics::threshold_steps;
 
 /// The `id` of each plot's `<figure>` in the report, in page order.
 pub const PLOT_IDS: [&str; 7] = [
@@ -108,26 +109,8 @@ fn counts(positive: &[bool]) -> (usize, usize) {
 /// Cumulative (true positives, false positives) at each distinct threshold, thinned to
 /// about [`CURVE_POINTS`] points (the first and last always kept).
 fn sweep(scores: &[f64], positive: &[bool]) -> Vec<(usize, usize)> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let mut points = vec![(0usize, 0usize)];
-    let (mut tp, mut fp) = (0, 0);
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
-            j += 1;
-        }
-        for &k in &order[i..=j] {
-            if positive[k] {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-        }
-        points.push((tp, fp));
-        i = j + 1;
-    }
+    points.extend(threshold_steps(scores, positive));
     let step = points.len().div_ceil(CURVE_POINTS).max(1);
     let last = *points.last().expect("one point");
     let mut thinned: Vec<(usize, usize)> = points.into_iter().step_by(step).collect();

@@ -39,6 +39,12 @@ pub struct Provenance {
     pub labelling: String,
 }
 
+/// What the anomaly model computes, in its ONNX metadata.
+const ANOMALY_DESCRIPTION: &str = "PCA reconstruction error of standardized features, calibrated per log family: anomaly_score = 1 - p^(1/3), p = share of normal training records of the family with a larger error";
+/// What the classifier computes, in its ONNX metadata.
+const CLASSIFIER_DESCRIPTION: &str =
+    "Multinomial logistic regression over critical_security, system_error, performance, normal";
+
 /// Trains both models and exports them with their manifest.
 pub fn train_and_export(
     data: &Dataset,
@@ -46,21 +52,13 @@ pub fn train_and_export(
     provenance: &Provenance,
 ) -> Result<Artifacts, TrainError> {
     let models = train::train(data, config)?;
-    let anomaly_onnx = onnx::encode(&onnx::anomaly_graph(
-        &models.anomaly,
-        &ModelInfo {
-            kind: "anomaly",
-            version: format!("{}/anomaly", provenance.set_version),
-            description: "PCA reconstruction error of standardized features, calibrated per log family: anomaly_score = 1 - p^(1/3), p = share of normal training records of the family with a larger error".to_string(),
-        },
-    ));
+    let set = &provenance.set_version;
+    let anomaly_info = ModelInfo::of_set(set, "anomaly", ANOMALY_DESCRIPTION);
+    let anomaly_onnx = onnx::encode(&onnx::anomaly_graph(&models.anomaly, &anomaly_info));
+    let classifier_info = ModelInfo::of_set(set, "classifier", CLASSIFIER_DESCRIPTION);
     let classifier_onnx = onnx::encode(&onnx::classifier_graph(
         &models.classifier,
-        &ModelInfo {
-            kind: "classifier",
-            version: format!("{}/classifier", provenance.set_version),
-            description: "Multinomial logistic regression over critical_security, system_error, performance, normal".to_string(),
-        },
+        &classifier_info,
     ));
     let drift = drift_profile(data, &models.anomaly)?;
     let drift_log_types = log_type_drift_profiles(data, &models.anomaly)?;
@@ -117,8 +115,16 @@ const DRIFT_SAMPLE: usize = 20_000;
 /// sample of) the training rows.
 fn drift_profile(data: &Dataset, anomaly: &AnomalyModel) -> Result<DriftProfile, TrainError> {
     let step = data.len().div_ceil(DRIFT_SAMPLE).max(1);
-    let picked: Vec<usize> = (0..data.len()).step_by(step).collect();
-    let rows: Vec<Vec<f32>> = picked.iter().map(|&i| data.row(i).to_vec()).collect();
+    sample_profile(data, anomaly, (0..data.len()).step_by(step))
+}
+
+/// Reference histograms of the features and the anomaly score of the rows `picked`.
+fn sample_profile(
+    data: &Dataset,
+    anomaly: &AnomalyModel,
+    picked: impl Iterator<Item = usize>,
+) -> Result<DriftProfile, TrainError> {
+    let rows: Vec<Vec<f32>> = picked.map(|i| data.row(i).to_vec()).collect();
     let flat: Vec<f32> = rows.iter().flatten().copied().collect();
     let scores: Vec<f32> = anomaly
         .reference(&flat)?
@@ -156,22 +162,8 @@ fn log_type_drift_profiles(
             continue;
         }
         let step = members.len().div_ceil(LOG_TYPE_DRIFT_SAMPLE).max(1);
-        let rows: Vec<Vec<f32>> = members
-            .iter()
-            .step_by(step)
-            .map(|&i| data.row(i).to_vec())
-            .collect();
-        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-        let scores: Vec<f32> = anomaly
-            .reference(&flat)?
-            .scores
-            .iter()
-            .map(|s| *s as f32)
-            .collect();
-        out.insert(
-            name.to_string(),
-            DriftProfile::from_training(&FeatureSchema::current().names, &rows, &scores),
-        );
+        let picked = members.iter().copied().step_by(step);
+        out.insert(name.to_string(), sample_profile(data, anomaly, picked)?);
     }
     Ok(out)
 }

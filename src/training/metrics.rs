@@ -42,9 +42,23 @@ pub fn average_precision(scores: &[f64], positive: &[bool]) -> Option<f64> {
     if n_pos == 0 {
         return None;
     }
+    let (mut ap, mut last_recall) = (0.0, 0.0);
+    for (tp, fp) in threshold_steps(scores, positive) {
+        let recall = tp as f64 / n_pos as f64;
+        let precision = tp as f64 / (tp + fp) as f64;
+        ap += (recall - last_recall) * precision;
+        last_recall = recall;
+    }
+    Some(ap)
+}
+
+/// Cumulative (true positives, false positives) at each distinct score, highest first:
+/// what a threshold at that score lets through.
+pub fn threshold_steps(scores: &[f64], positive: &[bool]) -> Vec<(usize, usize)> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let (mut tp, mut fp, mut ap, mut last_recall) = (0usize, 0usize, 0.0, 0.0);
+    let mut steps = Vec::new();
+    let (mut tp, mut fp) = (0, 0);
     let mut i = 0;
     while i < order.len() {
         let mut j = i;
@@ -58,13 +72,20 @@ pub fn average_precision(scores: &[f64], positive: &[bool]) -> Option<f64> {
                 fp += 1;
             }
         }
-        let recall = tp as f64 / n_pos as f64;
-        let precision = tp as f64 / (tp + fp) as f64;
-        ap += (recall - last_recall) * precision;
-        last_recall = recall;
+        steps.push((tp, fp));
         i = j + 1;
     }
-    Some(ap)
+    steps
+}
+
+/// `part / whole`, or 0 when `whole` is 0.
+fn share(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 { part / whole } else { 0.0 }
+}
+
+/// The harmonic mean of precision and recall (0 when both are).
+fn f1(precision: f64, recall: f64) -> f64 {
+    share(2.0 * precision * recall, precision + recall)
 }
 
 /// Precision, recall and F1 of a binary decision.
@@ -91,25 +112,12 @@ pub fn binary_scores(predicted: &[bool], actual: &[bool]) -> BinaryScores {
             (false, false) => {}
         }
     }
-    let precision = if tp + fp > 0 {
-        tp as f64 / (tp + fp) as f64
-    } else {
-        0.0
-    };
-    let recall = if tp + fn_ > 0 {
-        tp as f64 / (tp + fn_) as f64
-    } else {
-        0.0
-    };
-    let f1 = if precision + recall > 0.0 {
-        2.0 * precision * recall / (precision + recall)
-    } else {
-        0.0
-    };
+    let precision = share(tp as f64, (tp + fp) as f64);
+    let recall = share(tp as f64, (tp + fn_) as f64);
     BinaryScores {
         precision,
         recall,
-        f1,
+        f1: f1(precision, recall),
         true_positives: tp,
         false_positives: fp,
         false_negatives: fn_,
@@ -130,27 +138,14 @@ pub fn class_report(predicted: &[Category], actual: &[Category]) -> ClassReport 
             let tp = confusion[i][i] as f64;
             let predicted: u64 = (0..4).map(|a| confusion[a][i]).sum();
             let support: u64 = confusion[i].iter().sum();
-            let precision = if predicted > 0 {
-                tp / predicted as f64
-            } else {
-                0.0
-            };
-            let recall = if support > 0 {
-                tp / support as f64
-            } else {
-                0.0
-            };
-            let f1 = if precision + recall > 0.0 {
-                2.0 * precision * recall / (precision + recall)
-            } else {
-                0.0
-            };
+            let precision = share(tp, predicted as f64);
+            let recall = share(tp, support as f64);
             ClassScores {
                 category: c,
                 support,
                 precision,
                 recall,
-                f1,
+                f1: f1(precision, recall),
             }
         })
         .collect();
@@ -164,11 +159,7 @@ pub fn class_report(predicted: &[Category], actual: &[Category]) -> ClassReport 
         confusion,
         per_class,
         macro_f1,
-        accuracy: if rows > 0 {
-            correct as f64 / rows as f64
-        } else {
-            0.0
-        },
+        accuracy: share(correct as f64, rows as f64),
         rows,
     }
 }

@@ -44,6 +44,17 @@ pub struct ModelInfo {
     pub description: String,
 }
 
+impl ModelInfo {
+    /// The `kind` model of the set `set_version`.
+    pub fn of_set(set_version: &str, kind: &'static str, description: &str) -> Self {
+        ModelInfo {
+            kind,
+            version: format!("{set_version}/{kind}"),
+            description: description.to_string(),
+        }
+    }
+}
+
 struct Graph {
     nodes: Vec<pb::NodeProto>,
     initializers: Vec<pb::TensorProto>,
