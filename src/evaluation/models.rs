@@ -25,6 +25,7 @@
 //! Pure computation: no files or network.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -491,10 +492,13 @@ impl Comparison {
     }
 }
 
+/// A metric that may be missing (`n/a`), to four decimals.
+fn opt(v: Option<f64>) -> String {
+    v.map_or("n/a".to_string(), |v| format!("{v:.4}"))
+}
+
 /// A short plain-text summary for terminals.
 pub fn format_summary(e: &Evaluation) -> String {
-    use std::fmt::Write as _;
-    let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -563,8 +567,6 @@ pub fn format_summary(e: &Evaluation) -> String {
 }
 
 pub fn format_comparison(c: &Comparison) -> String {
-    use std::fmt::Write as _;
-    let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
     let mut out = String::new();
     let _ = writeln!(
         out,

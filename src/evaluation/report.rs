@@ -130,27 +130,32 @@ fn non_normal(e: &Evaluation) -> Vec<bool> {
 
 type Curve = (String, RGBColor, Vec<(f64, f64)>);
 
+/// A curve panel's title and axis names, and whether it draws the diagonal.
+struct CurvePanel {
+    title: String,
+    x_desc: &'static str,
+    y_desc: &'static str,
+    diagonal: bool,
+}
+
 fn curve_chart(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
-    title: &str,
-    x_desc: &str,
-    y_desc: &str,
+    panel: &CurvePanel,
     curves: &[Curve],
-    diagonal: bool,
 ) -> Drawn {
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 16))
+        .caption(&panel.title, ("sans-serif", 16))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(44)
         .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
     chart
         .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
+        .x_desc(panel.x_desc)
+        .y_desc(panel.y_desc)
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    if diagonal {
+    if panel.diagonal {
         chart.draw_series(LineSeries::new(
             [(0.0, 0.0), (1.0, 1.0)],
             BLACK.mix(0.3).stroke_width(1),
@@ -166,13 +171,49 @@ fn curve_chart(
             .label(label.as_str())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
     }
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
+}
+
+/// The legend of a chart's labelled series, at `position`.
+fn draw_legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Drawn {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .draw()?;
     Ok(())
+}
+
+/// Two curve panels side by side, each plotting its `P`: in each, `curve` gives the
+/// candidate's curve and, when there is one, the deployed set's (legend label, points).
+fn paired_curves_svg<P: Copy>(
+    plot: &'static str,
+    (e, baseline): (&Evaluation, Option<&Evaluation>),
+    panels: [(P, CurvePanel); 2],
+    curve: impl Fn(&Evaluation, &str, P) -> (String, Vec<(f64, f64)>),
+) -> Result<String, ReportError> {
+    svg(plot, (WIDTH * 2, HEIGHT), |area| {
+        let (left, right) = area.split_horizontally(WIDTH);
+        for (area, (which, panel)) in [&left, &right].into_iter().zip(panels) {
+            let roles = [
+                (Some(e), CANDIDATE, "candidate"),
+                (baseline, BASELINE, "deployed"),
+            ];
+            let curves: Vec<Curve> = roles
+                .into_iter()
+                .filter_map(|(eval, color, role)| {
+                    let (label, points) = curve(eval?, role, which);
+                    Some((label, color, points))
+                })
+                .collect();
+            curve_chart(area, &panel, &curves)?;
+        }
+        Ok(())
+    })
 }
 
 fn auc_label(name: &str, version: &str, auc: Option<f64>) -> String {
@@ -183,90 +224,70 @@ fn auc_label(name: &str, version: &str, auc: Option<f64>) -> String {
 }
 
 fn roc_svg(e: &Evaluation, baseline: Option<&Evaluation>) -> Result<String, ReportError> {
-    svg("ROC curves", (WIDTH * 2, HEIGHT), |area| {
-        let (left, right) = area.split_horizontally(WIDTH);
-        for (panel, which) in [(&left, "AnomalyScore"), (&right, "PriorityScore")] {
-            let mut curves = Vec::new();
-            for (eval, color, role) in [
-                (Some(e), CANDIDATE, "candidate"),
-                (baseline, BASELINE, "deployed"),
-            ] {
-                let Some(eval) = eval else { continue };
-                let positive = non_normal(eval);
-                let (scores, auc) = if which == "AnomalyScore" {
-                    (&eval.details.anomaly_scores, eval.anomaly.roc_auc)
-                } else {
-                    (
-                        &eval.details.priority_scores,
-                        eval.priority.roc_auc_non_normal,
-                    )
-                };
-                curves.push((
-                    auc_label(role, &eval.model_version, auc),
-                    color,
-                    roc_points(scores, &positive),
-                ));
-            }
-            curve_chart(
-                panel,
-                &format!("ROC of {which}: non-normal vs normal"),
-                "false positive rate",
-                "true positive rate",
-                &curves,
-                true,
-            )?;
-        }
-        Ok(())
+    let panel = |which: &str| CurvePanel {
+        title: format!("ROC of {which}: non-normal vs normal"),
+        x_desc: "false positive rate",
+        y_desc: "true positive rate",
+        diagonal: true,
+    };
+    let panels = [
+        ("AnomalyScore", panel("AnomalyScore")),
+        ("PriorityScore", panel("PriorityScore")),
+    ];
+    paired_curves_svg("ROC curves", (e, baseline), panels, |eval, role, which| {
+        let positive = non_normal(eval);
+        let (scores, auc) = if which == "AnomalyScore" {
+            (&eval.details.anomaly_scores, eval.anomaly.roc_auc)
+        } else {
+            (
+                &eval.details.priority_scores,
+                eval.priority.roc_auc_non_normal,
+            )
+        };
+        let label = auc_label(role, &eval.model_version, auc);
+        (label, roc_points(scores, &positive))
     })
 }
 
 fn pr_svg(e: &Evaluation, baseline: Option<&Evaluation>) -> Result<String, ReportError> {
-    svg("PR curves", (WIDTH * 2, HEIGHT), |area| {
-        let (left, right) = area.split_horizontally(WIDTH);
-        for (panel, critical_only) in [(&left, false), (&right, true)] {
-            let mut curves = Vec::new();
-            for (eval, color, role) in [
-                (Some(e), CANDIDATE, "candidate"),
-                (baseline, BASELINE, "deployed"),
-            ] {
-                let Some(eval) = eval else { continue };
-                let (scores, positive): (Vec<f64>, Vec<bool>) = if critical_only {
-                    eval.details
-                        .anomaly_scores
-                        .iter()
-                        .zip(&eval.details.labels)
-                        .filter(|(_, l)| matches!(l, Category::Normal | Category::CriticalSecurity))
-                        .map(|(s, l)| (*s, *l == Category::CriticalSecurity))
-                        .unzip()
-                } else {
-                    (eval.details.anomaly_scores.clone(), non_normal(eval))
-                };
-                let ap = if critical_only {
-                    eval.anomaly.pr_auc_critical
-                } else {
-                    eval.anomaly.pr_auc
-                };
-                curves.push((
-                    auc_label(role, &eval.model_version, ap),
-                    color,
-                    pr_points(&scores, &positive),
-                ));
-            }
-            curve_chart(
-                panel,
-                if critical_only {
-                    "PR of AnomalyScore: critical_security vs normal"
-                } else {
-                    "PR of AnomalyScore: non-normal vs normal"
-                },
-                "recall",
-                "precision",
-                &curves,
-                false,
-            )?;
-        }
-        Ok(())
-    })
+    let panel = |title: &str| CurvePanel {
+        title: title.to_string(),
+        x_desc: "recall",
+        y_desc: "precision",
+        diagonal: false,
+    };
+    let panels = [
+        (false, panel("PR of AnomalyScore: non-normal vs normal")),
+        (
+            true,
+            panel("PR of AnomalyScore: critical_security vs normal"),
+        ),
+    ];
+    paired_curves_svg(
+        "PR curves",
+        (e, baseline),
+        panels,
+        |eval, role, critical_only| {
+            let (scores, positive): (Vec<f64>, Vec<bool>) = if critical_only {
+                eval.details
+                    .anomaly_scores
+                    .iter()
+                    .zip(&eval.details.labels)
+                    .filter(|(_, l)| matches!(l, Category::Normal | Category::CriticalSecurity))
+                    .map(|(s, l)| (*s, *l == Category::CriticalSecurity))
+                    .unzip()
+            } else {
+                (eval.details.anomaly_scores.clone(), non_normal(eval))
+            };
+            let ap = if critical_only {
+                eval.anomaly.pr_auc_critical
+            } else {
+                eval.anomaly.pr_auc
+            };
+            let label = auc_label(role, &eval.model_version, ap);
+            (label, pr_points(&scores, &positive))
+        },
+    )
 }
 
 fn confusion_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, e: &Evaluation, role: &str) -> Drawn {
@@ -399,56 +420,38 @@ fn histogram_svg(e: &Evaluation) -> Result<String, ReportError> {
                         PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2))
                     });
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperMiddle)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()?;
+            draw_legend(&mut chart, SeriesLabelPosition::UpperMiddle)?;
         }
         Ok(())
     })
 }
 
 fn calibration_svg(e: &Evaluation, baseline: Option<&Evaluation>) -> Result<String, ReportError> {
-    svg("calibration", (WIDTH * 2, HEIGHT), |area| {
-        let (left, right) = area.split_horizontally(WIDTH);
-        for (panel, confidence) in [(&left, false), (&right, true)] {
-            let mut curves = Vec::new();
-            for (eval, color, role) in [
-                (Some(e), CANDIDATE, "candidate"),
-                (baseline, BASELINE, "deployed"),
-            ] {
-                let Some(eval) = eval else { continue };
-                let cal = if confidence {
-                    &eval.confidence_calibration
-                } else {
-                    &eval.priority.calibration
-                };
-                curves.push((
-                    format!("{role} {} (ECE {:.3})", eval.model_version, cal.ece),
-                    color,
-                    cal.bins
-                        .iter()
-                        .map(|b| (b.mean_predicted, b.mean_observed))
-                        .collect(),
-                ));
-            }
-            curve_chart(
-                panel,
-                if confidence {
-                    "LogCategoryConfidence vs accuracy"
-                } else {
-                    "PriorityScore vs weight of the true category"
-                },
-                "mean predicted (per bin)",
-                "mean observed (per bin)",
-                &curves,
-                true,
-            )?;
-        }
-        Ok(())
-    })
+    let panel = |title: &str| CurvePanel {
+        title: title.to_string(),
+        x_desc: "mean predicted (per bin)",
+        y_desc: "mean observed (per bin)",
+        diagonal: true,
+    };
+    let panels = [
+        (false, panel("PriorityScore vs weight of the true category")),
+        (true, panel("LogCategoryConfidence vs accuracy")),
+    ];
+    paired_curves_svg(
+        "calibration",
+        (e, baseline),
+        panels,
+        |eval, role, confidence| {
+            let cal = if confidence {
+                &eval.confidence_calibration
+            } else {
+                &eval.priority.calibration
+            };
+            let label = format!("{role} {} (ECE {:.3})", eval.model_version, cal.ece);
+            let points = cal.bins.iter().map(|b| (b.mean_predicted, b.mean_observed));
+            (label, points.collect())
+        },
+    )
 }
 
 fn bar_panel(
@@ -575,13 +578,7 @@ fn comparison_svg(comparison: &Comparison) -> Result<String, ReportError> {
                     .pos(Pos::new(HPos::Center, VPos::Top)),
             )
         }))?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
 }
 
