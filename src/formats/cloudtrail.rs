@@ -695,6 +695,7 @@ fn lift_security_group_rule(r: &mut Record, params: &RawValue) {
 mod tests {
     use super::*;
     use crate::formats::Collect;
+    use crate::formats::{assert_strs, extras, time_text};
 
     fn parse(text: &str) -> Collect {
         crate::formats::parse_checked(&mut CloudTrailParser, "s3://b/k", text)
@@ -709,7 +710,7 @@ mod tests {
         assert_eq!(got.records.len(), 1);
         assert!(got.rejects.is_empty());
         let r = &got.records[0];
-        assert_eq!(time::to_rfc3339(&r.time.unwrap()), "2026-11-20T10:01:02Z");
+        assert_eq!(time_text(r), "2026-11-20T10:01:02Z");
         let s = |c| r.get_str(c).unwrap_or_else(|| panic!("{c} missing"));
         assert_eq!(s("EventName"), "StopLogging");
         assert_eq!(s("EventSource"), "cloudtrail.amazonaws.com");
@@ -751,8 +752,7 @@ mod tests {
         assert!(parse("").rejects.is_empty());
         // Cut between two events: both events, and a reject saying the file is damaged.
         let cut = parse(&format!("{{\"Records\":[{ASSUMED_ROLE},{ASSUMED_ROLE}"));
-        assert_eq!(cut.records.len(), 2);
-        assert_eq!(cut.rejects.len(), 1);
+        assert_eq!(cut.counts(), (2, 1));
         assert!(cut.rejects[0].reason.contains("not closed"));
         // Bare events resync after a truncated line.
         let lines = format!(
@@ -771,8 +771,7 @@ mod tests {
             "{{\"Records\":[{ASSUMED_ROLE},{bad_time},\"scalar\",{ASSUMED_ROLE},{truncated}"
         );
         let got = parse(&doc);
-        assert_eq!(got.records.len(), 2);
-        assert_eq!(got.rejects.len(), 3, "{:?}", got.rejects);
+        assert_eq!(got.counts(), (2, 3), "{:?}", got.rejects);
         assert!(
             got.rejects[0]
                 .reason
@@ -795,16 +794,17 @@ mod tests {
         let ev = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","userName":"bob","sessionContext":{"sourceIdentity":"x"}},"eventTime":"2026-11-20T10:05:00Z","eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","requestParameters":{"groupId":"sg-1","ipPermissions":{"items":[{"ipProtocol":"tcp","fromPort":22,"toPort":22,"groups":{},"ipRanges":{"items":[{"cidrIp":"0.0.0.0/0"}]},"ipv6Ranges":{},"prefixListIds":{}}]}}}"#;
         let got = parse(ev);
         let r = &got.records[0];
-        assert_eq!(r.get_str("CidrIp"), Some("0.0.0.0/0"));
-        assert_eq!(r.get_str("SourcePort"), Some("22"));
-        assert_eq!(r.get_str("DestinationPort"), Some("22"));
-        assert_eq!(r.get_str("IpProtocol"), Some("tcp"));
-        // An identity with members that have no column is kept whole.
-        assert!(
-            r.get_str("AdditionalFields")
-                .unwrap()
-                .contains("sourceIdentity")
+        assert_strs(
+            r,
+            &[
+                ("CidrIp", "0.0.0.0/0"),
+                ("SourcePort", "22"),
+                ("DestinationPort", "22"),
+                ("IpProtocol", "tcp"),
+            ],
         );
+        // An identity with members that have no column is kept whole.
+        assert!(extras(r).contains("sourceIdentity"));
     }
 
     #[test]

@@ -390,6 +390,7 @@ impl LineParser for ElbParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
+    use crate::formats::{assert_strs, extras, time_text};
 
     fn parse(text: &str) -> Collect {
         crate::formats::parse_checked(&mut ElbParser, "f", text)
@@ -404,9 +405,8 @@ mod tests {
     fn mixed_kinds_in_one_file() {
         let got = parse(&format!("{ALB}\n{NLB}\n{CLASSIC}\n{CONNECTION}\n"));
         assert!(got.rejects.is_empty(), "{:?}", got.rejects);
-        let kinds: Vec<_> = got.records.iter().map(|r| r.log_type).collect();
         assert_eq!(
-            kinds,
+            got.log_types(),
             vec![
                 LogType::Alb,
                 LogType::Nlb,
@@ -427,21 +427,28 @@ mod tests {
             alb.get_str("UserAgent"),
             Some("Mozilla/5.0 (X11; \"quoted\")")
         );
-        assert_eq!(alb.get_str("ActionsExecuted"), Some("waf,forward"));
-        assert_eq!(alb.get_str("ConnTraceId"), Some("TID_0a1b2c"));
-        assert!(alb.get("RedirectUrl").is_none());
-        assert_eq!(
-            time::to_rfc3339(&alb.time.unwrap()),
-            "2026-11-20T10:00:01.123456Z"
+        assert_strs(
+            alb,
+            &[
+                ("ActionsExecuted", "waf,forward"),
+                ("ConnTraceId", "TID_0a1b2c"),
+            ],
         );
+        assert!(alb.get("RedirectUrl").is_none());
+        assert_eq!(time_text(alb), "2026-11-20T10:00:01.123456Z");
 
         let nlb = &got.records[1];
         assert_eq!(
             nlb.get_str("ALPNClientPrefList"),
             Some("\"h2\",\"http/1.1\"")
         );
-        assert_eq!(nlb.get_str("ClientIPPort"), Some("203.0.113.8:61000"));
-        assert_eq!(nlb.get_str("ReceivedBytes"), Some("512"));
+        assert_strs(
+            nlb,
+            &[
+                ("ClientIPPort", "203.0.113.8:61000"),
+                ("ReceivedBytes", "512"),
+            ],
+        );
 
         let classic = &got.records[2];
         assert_eq!(classic.get_str("Alb"), Some("legacy-lb"));
@@ -449,7 +456,7 @@ mod tests {
         assert!(classic.get("TargetStatusCode").is_none());
 
         let conn = &got.records[3];
-        let extra = conn.get_str("AdditionalFields").unwrap();
+        let extra = extras(conn);
         assert!(extra.contains("\"tls_verify_status\":\"Failed:ClientCertUntrusted\""));
         assert!(extra.contains("\"leaf_client_cert_subject\":\"CN=client,O=Example\""));
     }
@@ -462,11 +469,7 @@ mod tests {
         let got = parse(&line);
         let r = &got.records[0];
         assert_eq!(r.get_str("ClientIp"), Some("2001:db8::4"));
-        assert!(
-            r.get_str("AdditionalFields")
-                .unwrap()
-                .contains("\"trailing_fields\":[\"future-field\"]")
-        );
+        assert!(extras(r).contains("\"trailing_fields\":[\"future-field\"]"));
     }
 
     #[test]
@@ -474,8 +477,7 @@ mod tests {
         let short = "http 2026-11-20T10:00:01Z app/x 1.2.3.4:5";
         let bad_status = ALB.replace(" 200 200 ", " OK 200 ");
         let got = parse(&format!("{short}\ngarbage line\n{bad_status}\n{ALB}\n"));
-        assert_eq!(got.records.len(), 1);
-        assert_eq!(got.rejects.len(), 3);
+        assert_eq!(got.counts(), (1, 3));
         assert!(got.rejects[0].reason.contains("at least 18"));
         assert!(got.rejects[1].reason.contains("not an ALB"));
         assert!(got.rejects[2].reason.contains("elb_status_code"));

@@ -90,7 +90,8 @@ impl LineParser for TextParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::{tables::check_record, time};
+    use crate::formats::time_text;
+    use crate::record::tables::check_record;
 
     fn run(parser: &mut dyn Parser, text: &[u8]) -> Collect {
         let mut sink = Collect::default();
@@ -108,11 +109,10 @@ mod tests {
             &mut GenericJsonParser,
             b"{\"level\":\"info\",\"time\":\"2026-11-20T10:00:30Z\",\"msg\":\"up\"}\n[{\"a\":1},2]\nnot json\n{\"ts\":1763632831}\n{\"x\":tru}\n",
         );
-        assert_eq!(got.records.len(), 4);
-        assert_eq!(got.rejects.len(), 2, "{:?}", got.rejects);
+        assert_eq!(got.counts(), (4, 2), "{:?}", got.rejects);
         let r = &got.records[0];
         assert_eq!(r.log_type, LogType::GenericJson);
-        assert_eq!(time::to_rfc3339(&r.time.unwrap()), "2026-11-20T10:00:30Z");
+        assert_eq!(time_text(r), "2026-11-20T10:00:30Z");
         assert_eq!(
             r.get_str("Message"),
             Some("{\"level\":\"info\",\"time\":\"2026-11-20T10:00:30Z\",\"msg\":\"up\"}")

@@ -89,7 +89,7 @@ object_parser!(
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::time;
+    use crate::formats::{extras, time_text};
 
     fn parse(text: &str) -> Collect {
         crate::formats::parse_checked(&mut GuardDutyParser, "f", text)
@@ -109,16 +109,9 @@ mod tests {
         assert!(got.rejects.is_empty(), "{:?}", got.rejects);
         assert_eq!(got.records.len(), 4);
         let r = &got.records[0];
-        assert_eq!(
-            time::to_rfc3339(&r.time.unwrap()),
-            "2026-11-20T10:00:14.500000Z"
-        );
+        assert_eq!(time_text(r), "2026-11-20T10:00:14.500000Z");
         assert_eq!(r.get("Severity"), Some(&Value::Int(8)));
-        assert!(
-            r.get_str("AdditionalFields")
-                .unwrap()
-                .contains("\"severity\":8.5")
-        );
+        assert!(extras(r).contains("\"severity\":8.5"));
         assert!(matches!(r.get("ResourceDetails"), Some(Value::Json(_))));
         assert!(matches!(r.get("TimeCreated"), Some(Value::Time(_))));
         assert_eq!(

@@ -190,6 +190,41 @@ pub(crate) fn parse_checked(parser: &mut dyn Parser, source: &str, text: &str) -
     sink
 }
 
+/// What the parsers' unit tests check of their output.
+#[cfg(test)]
+impl Collect {
+    /// How many records and rejects there are.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        (self.records.len(), self.rejects.len())
+    }
+
+    /// The records' log types, in order.
+    pub(crate) fn log_types(&self) -> Vec<LogType> {
+        self.records.iter().map(|r| r.log_type).collect()
+    }
+}
+
+/// A record's time as RFC 3339 text (the parsers' unit tests).
+#[cfg(test)]
+pub(crate) fn time_text(r: &Record) -> String {
+    crate::record::time::to_rfc3339(&r.time.expect("the record has a time"))
+}
+
+/// Checks a record's string columns, `(column, value)` (the parsers' unit tests).
+#[cfg(test)]
+pub(crate) fn assert_strs(r: &Record, expected: &[(&str, &str)]) {
+    for (column, value) in expected {
+        assert_eq!(r.get_str(column), Some(*value), "{column}");
+    }
+}
+
+/// A record's `AdditionalFields` JSON text (the parsers' unit tests).
+#[cfg(test)]
+pub(crate) fn extras(r: &Record) -> &str {
+    r.get_str(fields::ADDITIONAL_FIELDS)
+        .expect("the record has AdditionalFields")
+}
+
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ParseStats {
     pub records: BTreeMap<LogType, u64>,

@@ -230,7 +230,7 @@ object_parser!(
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::time;
+    use crate::formats::{assert_strs, extras, time_text};
 
     fn parse(text: &str) -> Collect {
         crate::formats::parse_checked(&mut NetworkFirewallParser, "f", text)
@@ -244,9 +244,8 @@ mod tests {
     fn three_kinds_to_three_tables() {
         let got = parse(&format!("{ALERT}\n{FLOW}\n{TLS}\n"));
         assert!(got.rejects.is_empty(), "{:?}", got.rejects);
-        let types: Vec<_> = got.records.iter().map(|r| r.log_type).collect();
         assert_eq!(
-            types,
+            got.log_types(),
             vec![
                 LogType::NetworkFirewallAlert,
                 LogType::NetworkFirewallFlow,
@@ -254,38 +253,46 @@ mod tests {
             ]
         );
         let a = &got.records[0];
-        assert_eq!(
-            time::to_rfc3339(&a.time.unwrap()),
-            "2025-11-20T10:00:11.250000Z"
+        assert_eq!(time_text(a), "2025-11-20T10:00:11.250000Z");
+        assert_strs(
+            a,
+            &[
+                ("SignatureId", "2027758"),
+                ("Severity", "1"),
+                ("Sni", "c2.bad.example"),
+                ("SrcPort", "49152"),
+            ],
         );
-        assert_eq!(a.get_str("SignatureId"), Some("2027758"));
-        assert_eq!(a.get_str("Severity"), Some("1"));
-        assert_eq!(a.get_str("Sni"), Some("c2.bad.example"));
-        assert_eq!(a.get_str("SrcPort"), Some("49152"));
         assert!(matches!(a.get("EventTimestamp"), Some(Value::Time(_))));
-        let extra = a.get_str("AdditionalFields").unwrap();
+        let extra = extras(a);
         assert!(extra.contains("\"gid\":1"), "{extra}");
         assert!(extra.contains("\"tls\""));
 
         let f = &got.records[1];
-        assert_eq!(f.get_str("EventTimestamp"), Some("1763632812"));
-        assert_eq!(f.get_str("NetFlowBytes"), Some("140"));
+        assert_strs(
+            f,
+            &[("EventTimestamp", "1763632812"), ("NetFlowBytes", "140")],
+        );
         assert_eq!(f.get("Syn"), Some(&Value::Bool(true)));
         assert!(f.get("Rst").is_none());
         assert!(matches!(f.get("NetFlowStart"), Some(Value::Time(_))));
 
         let t = &got.records[2];
-        assert_eq!(t.get_str("ErrorMessage"), Some("certificate has expired"));
-        assert_eq!(t.get_str("Status"), Some("REVOKED"));
-        assert_eq!(time::to_rfc3339(&t.time.unwrap()), "2025-11-20T10:00:13Z");
+        assert_strs(
+            t,
+            &[
+                ("ErrorMessage", "certificate has expired"),
+                ("Status", "REVOKED"),
+            ],
+        );
+        assert_eq!(time_text(t), "2025-11-20T10:00:13Z");
     }
 
     #[test]
     fn unknown_event_types_and_shapes_are_rejected() {
         let dns = ALERT.replace("\"alert\",\"src_ip\"", "\"dns\",\"src_ip\"");
         let got = parse(&format!("{dns}\n{{\"firewall_name\":\"x\"}}\n{ALERT}\n"));
-        assert_eq!(got.records.len(), 1);
-        assert_eq!(got.rejects.len(), 2);
+        assert_eq!(got.counts(), (1, 2));
         assert!(got.rejects[0].reason.contains("dns"));
         assert!(got.rejects[1].reason.contains("no event object"));
     }

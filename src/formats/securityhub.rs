@@ -125,7 +125,7 @@ impl Parser for SecurityHubParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::time;
+    use crate::formats::{assert_strs, time_text};
 
     fn parse(text: &str) -> Collect {
         crate::formats::parse_checked(&mut SecurityHubParser, "f", text)
@@ -157,14 +157,16 @@ mod tests {
         assert_eq!(got.records.len(), 6);
         let r = &got.records[0];
         assert_eq!(r.log_type, LogType::SecurityHub);
-        assert_eq!(
-            time::to_rfc3339(&r.time.unwrap()),
-            "2026-11-20T10:00:05.250000Z"
+        assert_eq!(time_text(r), "2026-11-20T10:00:05.250000Z");
+        assert_strs(
+            r,
+            &[
+                ("ComplianceStatus", "FAILED"),
+                ("ComplianceSecurityControlId", "S3.8"),
+                ("WorkflowState", "NOTIFIED"),
+                ("AwsRegion", "us-east-1"),
+            ],
         );
-        assert_eq!(r.get_str("ComplianceStatus"), Some("FAILED"));
-        assert_eq!(r.get_str("ComplianceSecurityControlId"), Some("S3.8"));
-        assert_eq!(r.get_str("WorkflowState"), Some("NOTIFIED"));
-        assert_eq!(r.get_str("AwsRegion"), Some("us-east-1"));
         assert!(matches!(
             r.get("AwsSecurityFindingSeverity"),
             Some(Value::Json(_))
@@ -182,8 +184,7 @@ mod tests {
             "{{\"SchemaVersion\":\"2018-10-08\",\"ProductArn\":\"p\"}}\n{{\"Findings\":[{{\"Id\":1}}]}}\n{{broken\n{FINDING}\n"
         );
         let got = parse(&text);
-        assert_eq!(got.records.len(), 1);
-        assert_eq!(got.rejects.len(), 3);
+        assert_eq!(got.counts(), (1, 3));
         assert!(got.rejects[0].reason.contains("UpdatedAt"));
     }
 }

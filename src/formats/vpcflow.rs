@@ -304,6 +304,7 @@ impl Parser for VpcFlowParser {
 mod tests {
     use super::*;
     use crate::formats::Collect;
+    use crate::formats::{extras, time_text};
 
     fn parse(text: &str) -> Collect {
         crate::formats::parse_checked(&mut VpcFlowParser::default(), "f", text)
@@ -322,7 +323,7 @@ mod tests {
         assert_eq!(r.get("DstPort"), Some(&Value::Int(443)));
         assert_eq!(r.get("Bytes"), Some(&Value::Int(3400)));
         assert_eq!(r.get_str("Action"), Some("ACCEPT"));
-        assert_eq!(time::to_rfc3339(&r.time.unwrap()), "2025-11-20T10:00:00Z");
+        assert_eq!(time_text(r), "2025-11-20T10:00:00Z");
         assert!(matches!(r.get("End"), Some(Value::Time(_))));
         let nodata = &got.records[1];
         assert_eq!(nodata.get_str("LogStatus"), Some("NODATA"));
@@ -340,17 +341,12 @@ mod tests {
              10.0.0.9 1763632802\n",
         );
         // The last header has three names but its line only two fields.
-        assert_eq!(got.records.len(), 2);
-        assert_eq!(got.rejects.len(), 1);
+        assert_eq!(got.counts(), (2, 1));
         assert!(got.rejects[0].reason.contains("2 fields"));
         let r = &got.records[0];
         assert_eq!(r.get_str("FlowDirection"), Some("ingress"));
         assert_eq!(r.get("TcpFlags"), Some(&Value::Int(2)));
-        assert!(
-            r.get_str("AdditionalFields")
-                .unwrap()
-                .contains("\"reject-reason\":\"BPA\"")
-        );
+        assert!(extras(r).contains("\"reject-reason\":\"BPA\""));
         assert!(got.records[1].get("AdditionalFields").is_none());
     }
 
@@ -366,7 +362,7 @@ mod tests {
         // Also without a header.
         let got = parse(&format!("{line}\n"));
         assert_eq!(got.records.len(), 1);
-        let extra = got.records[0].get_str("AdditionalFields").unwrap();
+        let extra = extras(&got.records[0]);
         assert!(extra.contains("\"tgw-id\":\"tgw-1\""));
     }
 
@@ -378,8 +374,7 @@ mod tests {
              2 111122223333 eni-1 10.0.0.1 10.0.0.2 80 443 6 1 1 yesterday 1763632860 ACCEPT OK\n\
              2 111122223333 eni-1 10.0.0.1 10.0.0.2 80 443 6 1 1 1763632800 1763632860 ACCEPT OK\n",
         );
-        assert_eq!(got.records.len(), 1);
-        assert_eq!(got.rejects.len(), 3);
+        assert_eq!(got.counts(), (1, 3));
         assert!(got.rejects[0].reason.contains("srcport"));
         assert!(got.rejects[1].reason.contains("no header"));
         assert!(got.rejects[2].reason.contains("start"));

@@ -152,7 +152,7 @@ object_parser!(WafParser, LOG_TYPE, None, record_from_object);
 mod tests {
     use super::*;
     use crate::formats::Collect;
-    use crate::record::time;
+    use crate::formats::{assert_strs, extras, time_text};
 
     fn parse(text: &str) -> Collect {
         crate::formats::parse_checked(&mut WafParser, "f", text)
@@ -165,14 +165,16 @@ mod tests {
     fn maps_a_blocked_request() {
         let got = parse(&format!("{BLOCK}\n"));
         let r = &got.records[0];
-        assert_eq!(
-            time::to_rfc3339(&r.time.unwrap()),
-            "2025-11-20T10:00:07.123000Z"
+        assert_eq!(time_text(r), "2025-11-20T10:00:07.123000Z");
+        assert_strs(
+            r,
+            &[
+                ("Action", "BLOCK"),
+                ("FormatVersion", "1"),
+                ("ClientIp", "203.0.113.50"),
+                ("Country", "NL"),
+            ],
         );
-        assert_eq!(r.get_str("Action"), Some("BLOCK"));
-        assert_eq!(r.get_str("FormatVersion"), Some("1"));
-        assert_eq!(r.get_str("ClientIp"), Some("203.0.113.50"));
-        assert_eq!(r.get_str("Country"), Some("NL"));
         assert_eq!(r.get("ResponseCodeSent"), Some(&Value::Int(403)));
         assert!(matches!(r.get("Headers"), Some(Value::Json(_))));
         assert!(matches!(r.get("Labels"), Some(Value::Json(_))));
@@ -184,11 +186,7 @@ mod tests {
             rule["ruleMatchDetails"][0]["conditionType"],
             "SQL_INJECTION"
         );
-        assert!(
-            r.get_str("AdditionalFields")
-                .unwrap()
-                .contains("ja4Fingerprint")
-        );
+        assert!(extras(r).contains("ja4Fingerprint"));
     }
 
     #[test]
@@ -211,8 +209,7 @@ mod tests {
             &BLOCK[..300],
             &GROUP[..50]
         ));
-        assert_eq!(got.records.len(), 2);
-        assert_eq!(got.rejects.len(), 3);
+        assert_eq!(got.counts(), (2, 3));
         assert!(got.rejects[0].reason.contains("timestamp"));
         assert!(got.rejects[1].reason.contains("truncated"));
         assert!(got.rejects[2].reason.contains("end of stream"));
