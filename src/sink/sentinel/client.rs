@@ -58,6 +58,9 @@ impl SentinelClient {
         let http = reqwest::Client::builder()
             .user_agent(concat!("s3-sentinel-connector/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
+            // A redirect would carry the rows (or the client secret) to another origin and
+            // take its answer for the real one's: neither endpoint ever redirects.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(50))
             .build()?;
         let auth = TokenProvider::new(
@@ -402,7 +405,7 @@ impl SentinelClient {
                     let text = if verdict == Verdict::Accepted {
                         String::new()
                     } else {
-                        truncate(response.text().await.unwrap_or_default())
+                        read_bounded(response, MAX_BODY_IN_REASON).await
                     };
                     if verdict != Verdict::Unauthorized {
                         unauthorized_in_a_row = 0;
@@ -473,7 +476,8 @@ impl SentinelClient {
 
     /// Sleeps `wait` unless that would leave no time for another attempt.
     async fn sleep_within(&self, wait: Duration, deadline: Instant) -> bool {
-        if Instant::now() + wait + self.min_attempt_time > deadline {
+        let ready = Instant::now().checked_add(wait.saturating_add(self.min_attempt_time));
+        if ready.is_none_or(|ready| ready > deadline) {
             return false;
         }
         if !wait.is_zero() {
@@ -483,13 +487,22 @@ impl SentinelClient {
     }
 }
 
-fn truncate(mut text: String) -> String {
-    if text.len() > MAX_BODY_IN_REASON {
-        let mut cut = MAX_BODY_IN_REASON;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
+/// The start of a response body, at most `max` bytes (an error page can be large, and a
+/// hostile endpoint can answer without end); `…` marks a cut.
+pub async fn read_bounded(mut response: reqwest::Response, max: usize) -> String {
+    let mut body = Vec::new();
+    let mut cut = false;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = max - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            cut = true;
+            break;
         }
-        text.truncate(cut);
+        body.extend_from_slice(&chunk);
+    }
+    let mut text = String::from_utf8_lossy(&body).into_owned();
+    if cut {
         text.push('…');
     }
     text
