@@ -220,6 +220,7 @@ impl Runner {
             records: Vec::with_capacity(self.settings.batch_records),
             bytes_estimate: 0,
             rejects: Vec::new(),
+            reject_bytes: 0,
             next_ordinal: report.resumed_from,
             already_delivered: already_delivered.into_iter().collect(),
             batch_records: self.settings.batch_records,
@@ -320,8 +321,11 @@ impl Runner {
                     return Ok((Stopped::Failed(e.message), delivered_up_to));
                 }
             }
-            delivered_up_to = batch.next_ordinal;
-            session.checkpoint(delivered_up_to, &[]).await?;
+            // A batch of rejects alone moves no record past the checkpoint.
+            if batch.next_ordinal > delivered_up_to {
+                delivered_up_to = batch.next_ordinal;
+                session.checkpoint(delivered_up_to, &[]).await?;
+            }
         }
         Ok((Stopped::Finished, delivered_up_to))
     }

@@ -170,9 +170,10 @@ impl Delivery for SentinelDelivery {
         rejects: Vec<Reject>,
     ) -> Result<(), DeliveryError> {
         let Some(store) = &self.rejects else {
-            for r in rejects.iter().take(5) {
-                tracing::warn!(object = source_object, line = ?r.line, reason = %r.reason,
-                    "rejected input (no rejects location configured)");
+            if let Some(first) = rejects.first() {
+                tracing::warn!(object = source_object, count = rejects.len(), line = ?first.line,
+                    reason = %first.reason,
+                    "rejected input lines dropped: no dead letter configured to keep them");
             }
             return Ok(());
         };
