@@ -30,6 +30,9 @@ pub struct Config {
     pub sentinel: SentinelSettings,
     /// Where rows Sentinel refuses go; without one they fail their object.
     pub dead_letter: Option<DeadLetterLocation>,
+    /// `LOG_BUCKETS`: the only buckets whose objects an event may name (the role can read
+    /// the state and dead-letter prefixes too); `None` accepts any.
+    pub log_buckets: Option<Vec<String>>,
 }
 
 /// Everything but delivery: what a local run that writes files needs too.
@@ -143,6 +146,10 @@ pub mod vars {
     pub const MODEL_CHECK_MINUTES: &str = "MODEL_CHECK_MINUTES";
     /// Ed25519 public key, 64 hex digits, that model manifests must be signed with.
     pub const MODEL_PUBLIC_KEY: &str = "MODEL_PUBLIC_KEY";
+    /// `true` serves unsigned model manifests (an explicit opt-out of signing).
+    pub const MODEL_ALLOW_UNSIGNED: &str = "MODEL_ALLOW_UNSIGNED";
+    /// Comma-separated buckets whose objects may be read; events naming others are refused.
+    pub const LOG_BUCKETS: &str = "LOG_BUCKETS";
     /// Minutes between merges of the adaptive thresholds into the state.
     pub const THRESHOLD_PERSIST_MINUTES: &str = "THRESHOLD_PERSIST_MINUTES";
     /// Hours after which a log type's drift counts restart.
@@ -264,10 +271,32 @@ impl Config {
             (None, Some(dir)) => Some(DeadLetterLocation::Dir(dir.into())),
             (None, None) => None,
         };
+        let log_buckets = match vars.get(vars::LOG_BUCKETS) {
+            None => None,
+            Some(list) => {
+                let buckets: Vec<String> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if let Some(bad) = buckets.iter().find(|b| !valid_bucket(b)) {
+                    return Err(err(
+                        vars::LOG_BUCKETS,
+                        format!(
+                            "must be S3 bucket names separated by commas, got {}",
+                            quoted(bad)
+                        ),
+                    ));
+                }
+                Some(buckets)
+            }
+        };
         Ok(Config {
             pipeline: pipeline_config(&vars)?,
             sentinel,
             dead_letter,
+            log_buckets,
         })
     }
 }
@@ -306,11 +335,20 @@ where
 }
 
 fn pipeline_config(vars: &Vars<'_>) -> Result<PipelineConfig, ConfigError> {
+    let model_store = s3_location(vars, vars::MODEL_BUCKET, vars::MODEL_PREFIX, "models/")?;
+    let models = model_settings(vars)?;
+    if model_store.is_some() && models.public_key.is_none() && !models.allow_unsigned {
+        return Err(err(
+            vars::MODEL_PUBLIC_KEY,
+            "is required with MODEL_BUCKET: the function serves only signed model manifests \
+             (set MODEL_ALLOW_UNSIGNED=true to serve unsigned ones)",
+        ));
+    }
     Ok(PipelineConfig {
         runner: runner_settings(vars)?,
-        models: model_settings(vars)?,
+        models,
         state: s3_location(vars, vars::STATE_BUCKET, vars::STATE_PREFIX, "state/")?,
-        model_store: s3_location(vars, vars::MODEL_BUCKET, vars::MODEL_PREFIX, "models/")?,
+        model_store,
     })
 }
 
@@ -388,6 +426,7 @@ fn model_settings(vars: &Vars<'_>) -> Result<ModelSettings, ConfigError> {
             60,
         )?,
         public_key,
+        allow_unsigned: boolean(vars, vars::MODEL_ALLOW_UNSIGNED)?,
         persist_interval: vars.duration(
             vars::THRESHOLD_PERSIST_MINUTES,
             defaults.persist_interval,
@@ -622,6 +661,14 @@ fn is_loopback(host: &str) -> bool {
             .unwrap_or(false)
 }
 
+/// 3-63 lowercase letters, digits, '-' and '.'.
+fn valid_bucket(bucket: &str) -> bool {
+    (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+}
+
 fn s3_location(
     vars: &Vars<'_>,
     bucket_var: &'static str,
@@ -631,10 +678,7 @@ fn s3_location(
     let Some(bucket) = vars.get(bucket_var) else {
         return Ok(None);
     };
-    let valid_bucket = (3..=63).contains(&bucket.len())
-        && bucket
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let valid_bucket = valid_bucket(&bucket);
     if !valid_bucket {
         return Err(err(
             bucket_var,
@@ -653,6 +697,18 @@ fn s3_location(
         prefix.push('/');
     }
     Ok(Some(S3Location { bucket, prefix }))
+}
+
+fn boolean(vars: &Vars<'_>, name: &'static str) -> Result<bool, ConfigError> {
+    match vars.get(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "true" || v == "1" => Ok(true),
+        Some(v) if v == "false" || v == "0" => Ok(false),
+        Some(v) => Err(err(
+            name,
+            format!("must be true or false, got {}", quoted(&v)),
+        )),
+    }
 }
 
 fn unit_interval(vars: &Vars<'_>, name: &'static str, default: f64) -> Result<f64, ConfigError> {
@@ -829,6 +885,7 @@ mod tests {
             (vars::STATE_PREFIX, "/conn/state"),
             (vars::DEAD_LETTER_BUCKET, "my-dl"),
             (vars::MODEL_BUCKET, "my-models"),
+            (vars::MODEL_ALLOW_UNSIGNED, "true"),
             (
                 vars::STREAM_MAP,
                 "{\"AWSCloudTrail\": \"Custom-Trail\", \"awsvpcflow\": \"Microsoft-AWSVPCFlow\"}",

@@ -64,7 +64,11 @@ async fn swaps_verified_models_and_keeps_current_ones_on_any_failure() {
     let b = bucket().await;
     let handle = ModelHandle::new(embedded::load().unwrap());
     let default_version = handle.current().version().to_string();
-    let mut swapper = swapper(&b, &handle, SwapConfig::default());
+    let unsigned = SwapConfig {
+        allow_unsigned: true,
+        ..SwapConfig::default()
+    };
+    let mut swapper = swapper(&b, &handle, unsigned);
 
     // Empty bucket: the embedded defaults serve.
     assert_eq!(swapper.check_now().await, SwapOutcome::NoManifest);
@@ -172,6 +176,7 @@ async fn checks_at_most_once_per_interval() {
         SwapConfig {
             interval: Duration::from_secs(600),
             public_key: None,
+            allow_unsigned: true,
         },
     );
     let start = Instant::now();
@@ -206,6 +211,7 @@ async fn signed_manifests_only_when_a_key_is_configured() {
         SwapConfig {
             interval: Duration::from_secs(60),
             public_key: Some(public),
+            allow_unsigned: false,
         },
     );
     let manifest = republished("v2-signed");

@@ -38,7 +38,8 @@ async fn history_survives_cold_starts_and_merges_concurrent_writers() {
     cold.load(&store).await.unwrap();
     let total = cold.state().log_types["WAF"].total;
     assert!((total - 120.0).abs() < 1e-6, "{total}");
-    assert!(cold.threshold(LogType::Waf) > 0.999);
+    // Raised by the noise, as far as the ceiling.
+    assert!(cold.threshold(LogType::Waf) > 0.99);
     // Other log types keep the configured threshold.
     assert_eq!(cold.threshold(LogType::CloudTrail), 0.95);
 
@@ -47,11 +48,17 @@ async fn history_survives_cold_starts_and_merges_concurrent_writers() {
     cold.persist(&store, now + Duration::days(7)).await.unwrap();
     let total = cold.state().log_types["WAF"].total;
     assert!((total - 61.0).abs() < 1e-6, "{total}");
-    assert!(store.get(THRESHOLDS_STATE_KEY).await.unwrap().is_some());
+    assert!(
+        store
+            .get(THRESHOLDS_STATE_KEY, 1 << 20)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
-async fn corrupt_state_is_a_clear_error() {
+async fn corrupt_state_is_set_aside_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDirStore::new(dir.path());
     store
@@ -63,6 +70,25 @@ async fn corrupt_state_is_a_clear_error() {
         .await
         .unwrap();
     let mut t = AdaptiveThresholds::new(config());
-    let err = t.load(&store).await.unwrap_err().to_string();
-    assert!(err.contains(THRESHOLDS_STATE_KEY), "{err}");
+    t.load(&store).await.unwrap();
+    assert_eq!(t.threshold(LogType::Waf), 0.95);
+    let damage = store.damage().take();
+    assert_eq!(damage.len(), 1);
+    assert_eq!(damage[0].key, THRESHOLDS_STATE_KEY);
+    assert!(damage[0].reason.contains("not valid"), "{:?}", damage[0]);
+    let moved = damage[0].set_aside_as.clone().unwrap();
+    assert_eq!(
+        store.get(&moved, 1024).await.unwrap().unwrap().body,
+        b"not json"
+    );
+    // The next save starts a fresh history.
+    t.observe(LogType::Waf, 0.5);
+    t.persist(&store, Utc::now()).await.unwrap();
+    assert!(
+        store
+            .get(THRESHOLDS_STATE_KEY, 1 << 20)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -16,7 +16,7 @@ use serde_json::{Value as Json, json};
 use super::schema;
 use crate::record::Table;
 
-pub use crate::record::alert::{DEAD_LETTER_ALERT_PREFIX, DRIFT_ALERT_PREFIX};
+pub use crate::record::alert::{DEAD_LETTER_ALERT_PREFIX, DRIFT_ALERT_PREFIX, STATE_ALERT_PREFIX};
 
 /// Every workspace table a query may name, with its columns as the workspace has them.
 pub fn workspace_tables() -> BTreeMap<String, Vec<String>> {
@@ -207,12 +207,14 @@ AWSCloudTrail
         AnalyticsRule {
             file: "S3Sentinel-ConnectorHealthAlerts.yaml",
             id: "7b9c89fc-17f7-4a7b-a065-fd7538b72605",
-            name: "S3 Sentinel connector - Dead-lettered rows or model drift",
+            name: "S3 Sentinel connector - Dead-lettered rows, model drift or damaged state",
             description: "Health alerts the connector writes to S3SentinelAlerts_CL: rows \
 Sentinel refused that went to the dead letter (AlertName starting \"Dead-lettered rows\", \
 one per table, stream and kind of refusal) and drift of the live data away from the \
-models' training data (AlertName starting \"Model drift\"). Dead letters are replayed \
-with `s3-sentinel replay` once the cause is fixed; drift calls for retraining.",
+models' training data (AlertName starting \"Model drift\") and state documents \
+the connector could not use and set aside (AlertName starting \"Damaged state\"). Dead \
+letters are replayed with `s3-sentinel replay` once the cause is fixed; drift calls for \
+retraining; damaged state calls for a look at who can write the state bucket.",
             severity: "Medium",
             query_frequency: "1h",
             query_period: "1h",
@@ -223,6 +225,7 @@ with `s3-sentinel replay` once the cause is fixed; drift calls for retraining.",
                 "S3SentinelAlerts_CL
 | where TimeGenerated > ago(1h)
 | where AlertName startswith \"{DEAD_LETTER_ALERT_PREFIX}\" or AlertName startswith \"{DRIFT_ALERT_PREFIX}\"
+    or AlertName startswith \"{STATE_ALERT_PREFIX}\"
 | project TimeGenerated, AlertName, AlertSeverity, Description, AlertTrigger, SourceTable,
     SourceObject, ModelVersion, RecordId
 "

@@ -58,10 +58,11 @@ impl Enricher for PatternStage {
     }
 
     async fn load_state(&self, store: &dyn StateStore) -> anyhow::Result<()> {
-        let stored = db::load(store, db::DEFAULT_KEY).await?;
+        let config = self.lock().config().clone();
+        let stored = db::load(store, db::DEFAULT_KEY, &config.db_limits, Utc::now()).await?;
         // Without the stored transitions every principal's next call would look unseen
         // until the first save: the models weigh sequence surprise.
-        let sequences = sequence::load(store, sequence::DEFAULT_KEY).await?;
+        let sequences = sequence::load(store, sequence::DEFAULT_KEY, config.sequence_order).await?;
         let mut analyzer = self.lock();
         analyzer.replace_db(stored);
         if let Some(model) = sequences {

@@ -227,6 +227,11 @@ impl PatternAnalyzer {
         }
     }
 
+    /// The settings it runs with.
+    pub fn config(&self) -> &AnalyzerConfig {
+        &self.config
+    }
+
     /// The database as known to this process: stored plus counted since.
     pub fn db(&self) -> &PatternDb {
         &self.db

@@ -16,7 +16,7 @@ use tokio_util::io::SyncIoBridge;
 
 use crate::enrich::Enricher;
 use crate::formats::{Format, ObjectError, ObjectJob, ObjectOutcome, ParseStats, parse_object};
-use crate::sink::{Delivery, DeliveryReport};
+use crate::sink::{Delivery, DeliveryReport, health};
 use crate::source::{DecodeLimits, ObjectRef, ObjectSource, SourceError};
 use crate::state::StateStore;
 use batch::{Batch, BatchingSink};
@@ -38,6 +38,9 @@ pub struct RunnerSettings {
     pub limits: DecodeLimits,
     /// Parse every object as this format instead of detecting it.
     pub format: Option<Format>,
+    /// Claim objects in the ledger of the state store (the function); off, every object
+    /// is processed from its start (`s3-sentinel process` writing files).
+    pub ledger: bool,
 }
 
 impl Default for RunnerSettings {
@@ -49,6 +52,7 @@ impl Default for RunnerSettings {
             lease_grace: Duration::from_secs(30),
             limits: DecodeLimits::default(),
             format: None,
+            ledger: true,
         }
     }
 }
@@ -123,8 +127,9 @@ impl RunError {
 pub struct Runner {
     /// Where objects are read from.
     pub source: Arc<dyn ObjectSource>,
-    /// The object ledger's store; without one, repeated events are not deduplicated and
-    /// an interrupted object starts over.
+    /// The state store: the object ledger (unless `settings.ledger` is off) and what the
+    /// enrichment stages learn. Without one, repeated events are not deduplicated and an
+    /// interrupted object starts over.
     pub state: Option<Arc<dyn StateStore>>,
     /// Where rows go.
     pub delivery: Arc<dyn Delivery>,
@@ -153,6 +158,7 @@ impl Runner {
         {
             tracing::warn!(error = %format!("{e:#}"), "could not load the enrichment state; starting fresh");
         }
+        self.report_damage().await;
     }
 
     /// Merges what the enrichment stages learned into the state store (conditional
@@ -162,6 +168,25 @@ impl Runner {
             && let Err(e) = self.enricher.save_state(store.as_ref()).await
         {
             tracing::warn!(error = %format!("{e:#}"), "could not save the enrichment state");
+        }
+        self.report_damage().await;
+    }
+
+    /// Raises a connector-health alert row for each state document set aside since the
+    /// last call. Best effort: the damage is also in the logs.
+    pub async fn report_damage(&self) {
+        let Some(store) = &self.state else {
+            return;
+        };
+        let damage = store.damage().take();
+        if damage.is_empty() {
+            return;
+        }
+        let location = store.location();
+        let rows = health::damaged_state_alerts(&damage, &location, Utc::now());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        if let Err(e) = self.delivery.deliver(&location, rows, deadline).await {
+            tracing::warn!(error = %e, "the damaged-state alert was not delivered");
         }
     }
 
@@ -186,8 +211,10 @@ impl Runner {
         }
 
         let lease_until = lease_deadline(deadline, self.settings.lease_grace);
-        let (mut session, start) =
-            Session::open(self.state.as_deref(), &identified, owner, lease_until).await?;
+        let ledger = self.state.as_deref().filter(|_| self.settings.ledger);
+        let opened_session = Session::open(ledger, &identified, owner, lease_until).await;
+        self.report_damage().await;
+        let (mut session, start) = opened_session?;
         let already_delivered = match start {
             Start::Duplicate => {
                 tracing::info!(object = %uri, "object already delivered; duplicate event skipped");
