@@ -289,7 +289,9 @@ impl Config {
                         ),
                     ));
                 }
-                Some(buckets)
+                // Empty (a template parameter left blank) means no restriction, not "refuse
+                // every event".
+                (!buckets.is_empty()).then_some(buckets)
             }
         };
         Ok(Config {
@@ -834,6 +836,7 @@ mod tests {
             (vars::ALERT_STREAM, "alerts"),
             (vars::TOKEN_SCOPE, "https://monitor.azure.com"),
             (vars::TENANT_ID, "a/b"),
+            (vars::LOG_BUCKETS, "logs,Not_A_Bucket"),
         ];
         for (var, value) in cases {
             let e = with(&[(var, value)]).unwrap_err();
@@ -846,12 +849,28 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.variable, vars::DEAD_LETTER_DIR);
+        // A model bucket without a key to check its manifests is an unsigned deployment,
+        // which must be asked for.
+        let e = with(&[(vars::MODEL_BUCKET, "models")]).unwrap_err();
+        assert_eq!(e.variable, vars::MODEL_PUBLIC_KEY);
+        assert!(e.to_string().contains(vars::MODEL_ALLOW_UNSIGNED), "{e}");
         let mut map = base();
         map.remove(vars::CLIENT_ID);
         assert_eq!(
             Config::from_map(&map).unwrap_err().variable,
             vars::CLIENT_ID
         );
+    }
+
+    #[test]
+    fn log_buckets_restrict_events_unless_blank() {
+        let config = with(&[(vars::LOG_BUCKETS, " logs-a, logs-b ,")]).unwrap();
+        assert_eq!(
+            config.log_buckets,
+            Some(vec!["logs-a".to_string(), "logs-b".to_string()])
+        );
+        assert_eq!(with(&[(vars::LOG_BUCKETS, "")]).unwrap().log_buckets, None);
+        assert_eq!(with(&[]).unwrap().log_buckets, None);
     }
 
     #[test]

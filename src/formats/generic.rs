@@ -37,6 +37,19 @@ fn message_record(
     r
 }
 
+/// Largest JSON value kept as one record, as for a text line: a bigger one is rejected
+/// (its start kept) instead of being copied into a record and a row.
+const MAX_RECORD_BYTES: usize = super::lines::DEFAULT_MAX_LINE_BYTES;
+
+fn too_large(bytes: &[u8]) -> Option<String> {
+    (bytes.len() > MAX_RECORD_BYTES).then(|| {
+        format!(
+            "JSON value of {} bytes, over the {MAX_RECORD_BYTES}-byte limit of one record",
+            bytes.len()
+        )
+    })
+}
+
 /// One JSON value as a row; objects contribute their time member.
 pub fn record_from_json(bytes: &[u8]) -> Record {
     let text = line_text(bytes);
@@ -71,7 +84,16 @@ impl Parser for GenericJsonParser {
                         Ok(items) => {
                             for item in items {
                                 let b = item.get().as_bytes();
-                                out.emit(b, record_from_json(b))?;
+                                match too_large(b) {
+                                    Some(reason) => out.reject(
+                                        LogType::GenericJson,
+                                        Some(line),
+                                        offset,
+                                        b,
+                                        reason,
+                                    )?,
+                                    None => out.emit(b, record_from_json(b))?,
+                                }
                             }
                             Ok(())
                         }
@@ -91,6 +113,8 @@ impl Parser for GenericJsonParser {
                         bytes,
                         super::fields::json_error_reason(&e),
                     )
+                } else if let Some(reason) = too_large(bytes) {
+                    out.reject(LogType::GenericJson, Some(line), offset, bytes, reason)
                 } else {
                     out.emit(bytes, record_from_json(bytes))
                 }
@@ -154,6 +178,17 @@ mod tests {
             check_record(r).unwrap();
         }
         sink
+    }
+
+    #[test]
+    fn a_value_over_the_record_limit_is_rejected_and_its_neighbours_kept() {
+        let big = format!("\"{}\"", "x".repeat(MAX_RECORD_BYTES));
+        let text = format!("{{\"a\":1}}\n[{big},{{\"b\":2}}]\n{{\"c\":{big}}}\n{{\"d\":4}}\n");
+        let got = run(&mut GenericJsonParser, text.as_bytes());
+        assert_eq!(got.records.len(), 3);
+        assert_eq!(got.rejects.len(), 2);
+        assert!(got.rejects[0].reason.contains("limit of one record"));
+        assert!(got.rejects.iter().all(|r| r.raw.len() <= 64 * 1024));
     }
 
     #[test]

@@ -143,6 +143,9 @@ pub struct TemplateMiner {
     by_id: HashMap<PatternId, u32>,
     /// `(absorbed, survivor)` ids of merges not yet taken by [`TemplateMiner::take_merges`].
     merges: Vec<(PatternId, PatternId)>,
+    /// Index entries and candidate templates looked at so far: the miner's work, counted
+    /// rather than timed (it must grow with the lines, not with lines x templates).
+    work: std::sync::atomic::AtomicU64,
 }
 
 impl Default for TemplateMiner {
@@ -167,7 +170,13 @@ impl TemplateMiner {
             wildcard_at: HashMap::new(),
             by_id: HashMap::new(),
             merges: Vec::new(),
+            work: Default::default(),
         }
+    }
+
+    /// Index entries and candidate templates looked at since the miner was made.
+    pub fn work(&self) -> u64 {
+        self.work.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Adds a known template (from a pattern database) under its id. A template already
@@ -269,12 +278,17 @@ impl TemplateMiner {
 
     /// The templates of length `n` to compare a signature with.
     fn comparable(&self, words: &[&str], word_wildcards: &[bool]) -> Vec<u32> {
-        self.candidates(words, word_wildcards).unwrap_or_else(|| {
+        let found = self.candidates(words, word_wildcards).unwrap_or_else(|| {
             self.by_length
                 .get(&words.len())
                 .cloned()
                 .unwrap_or_default()
-        })
+        });
+        self.work.fetch_add(
+            (words.len() + found.len()) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        found
     }
 
     /// Merges since the last call, as `(absorbed id, surviving id)`.
@@ -777,6 +791,50 @@ mod tests {
 
     fn template_of(miner: &TemplateMiner, a: Assignment) -> String {
         miner.cluster(miner.resolve(a.index)).template()
+    }
+
+    /// Lines of random words: every line a new shape, the miner's worst case.
+    fn random_word_lines(n: usize) -> Vec<String> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..n)
+            .map(|_| {
+                let words = 6 + next() % 5;
+                (0..words)
+                    .map(|_| {
+                        let len = 3 + next() % 6;
+                        (0..len)
+                            .map(|_| char::from(b'a' + (next() % 26) as u8))
+                            .collect::<String>()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn new_shapes_cost_about_the_same_whatever_the_number_of_templates() {
+        let work = |n: usize| {
+            let mut m = TemplateMiner::default();
+            for line in random_word_lines(n) {
+                m.add(&line);
+            }
+            (m.work(), m.live)
+        };
+        let (small, templates_small) = work(5_000);
+        let (large, templates_large) = work(40_000);
+        assert!(templates_large > 30_000, "{templates_large} templates");
+        assert!(templates_small > 3_000, "{templates_small} templates");
+        // Linear would be 8x; comparing every template of a length would be about 64x.
+        let ratio = large as f64 / small.max(1) as f64;
+        eprintln!("miner: work {small} for 5k lines, {large} for 40k ({ratio:.1}x)");
+        assert!(ratio <= 16.0, "work {large} against {small}: {ratio:.1}x");
     }
 
     #[test]

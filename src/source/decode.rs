@@ -98,6 +98,27 @@ pub enum LimitExceeded {
     },
     #[error("a nested compressed payload unpacks to more than {limit} bytes")]
     Nested { limit: u64 },
+    #[error(
+        "the zstd frame needs a window over {} MiB (compressed with --long?); recompress without it",
+        (1u64 << MAX_ZSTD_WINDOW_LOG) >> 20
+    )]
+    ZstdWindow,
+}
+
+/// Names the zstd error for a frame over the window cap, which the library reports only
+/// as "Frame requires too much memory for decoding".
+struct ZstdWindowCheck<R>(R);
+
+impl<R: Read> Read for ZstdWindowCheck<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            if e.to_string().contains("too much memory") {
+                io::Error::new(io::ErrorKind::InvalidData, LimitExceeded::ZstdWindow)
+            } else {
+                e
+            }
+        })
+    }
 }
 
 struct LimitedReader<R> {
@@ -230,7 +251,7 @@ pub fn decode<R: Read + Send + 'static>(raw: R, limits: DecodeLimits) -> io::Res
             // A frame may ask for a window of up to 2 GiB (`zstd --long=31`): refuse
             // anything beyond what a log object needs instead of allocating it.
             decoder.window_log_max(MAX_ZSTD_WINDOW_LOG)?;
-            Box::new(decoder)
+            Box::new(ZstdWindowCheck(decoder))
         }
         Encoding::Plain => Box::new(buffered),
     };
@@ -284,6 +305,37 @@ mod tests {
         let d = decode(io::Cursor::new(z), DecodeLimits::default()).unwrap();
         assert_eq!(d.encoding, Encoding::Zstd);
         assert_eq!(read_all(d).unwrap(), plain);
+    }
+
+    /// A zstd frame that declares a window of 2^`window_log` bytes.
+    fn zstd_with_window(plain: &[u8], window_log: u32) -> Vec<u8> {
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        enc.set_parameter(zstd::zstd_safe::CParameter::EnableLongDistanceMatching(
+            true,
+        ))
+        .unwrap();
+        enc.set_parameter(zstd::zstd_safe::CParameter::WindowLog(window_log))
+            .unwrap();
+        enc.write_all(plain).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn a_zstd_window_over_the_cap_is_an_error_not_an_allocation() {
+        let plain = b"line of a log\n".repeat(100_000);
+        let within = zstd_with_window(&plain, MAX_ZSTD_WINDOW_LOG);
+        let d = decode(io::Cursor::new(within), DecodeLimits::default()).unwrap();
+        assert_eq!(read_all(d).unwrap(), plain);
+
+        // `zstd --long=27`: a 128 MiB window asked for by a 1.4 MB object.
+        let long = zstd_with_window(&plain, 27);
+        let err = decode(io::Cursor::new(long), DecodeLimits::default())
+            .and_then(read_all)
+            .unwrap_err();
+        assert!(
+            matches!(limit_error(&err), Some(LimitExceeded::ZstdWindow)),
+            "{err}"
+        );
     }
 
     #[test]
