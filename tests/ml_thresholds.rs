@@ -6,6 +6,8 @@ use s3_sentinel_connector::LocalDirStore;
 use s3_sentinel_connector::LogType;
 use s3_sentinel_connector::StateStore;
 use s3_sentinel_connector::{AdaptiveThresholds, THRESHOLDS_STATE_KEY, ThresholdConfig};
+use s3_sentinel_connector::{Alert, Trigger};
+use s3_sentinel_connector::{EnrichConfig, ModelHandle, ModelScorer, Record, embedded, parse_raw};
 
 fn config() -> ThresholdConfig {
     ThresholdConfig {
@@ -90,5 +92,79 @@ async fn corrupt_state_is_set_aside_and_reported() {
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+/// The attack's events: Stratus Red Team detonations from `../shared`.
+fn stratus_attack(shared: &std::path::Path) -> Vec<Record> {
+    let dir = shared.join("datasets/cloudtrail-stratus");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let events: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        for event in events {
+            out.push(parse_raw(LogType::CloudTrail, &event.to_string(), None, "stratus").unwrap());
+        }
+    }
+    out
+}
+
+/// An attacker who floods the trail for a day before acting lifts CloudTrail's adaptive
+/// threshold to the ceiling and no further: the attack's own alerts keep firing. The flood
+/// is the worst case for the threshold: the attack's calls themselves, replayed for a day
+/// (24 x 4,000 events), so the history is all high scores.
+#[tokio::test]
+async fn a_day_of_flooding_does_not_silence_the_attack_after_it() {
+    let Some(shared) = crate::common::shared_dir() else {
+        return;
+    };
+    let attack = stratus_attack(&shared);
+    let scorer = || {
+        ModelScorer::new(
+            ModelHandle::new(embedded::load().unwrap()),
+            EnrichConfig::default(),
+        )
+    };
+    let quiet = scorer();
+    let before = quiet.enrich(&mut attack.clone()).unwrap();
+
+    let flooded = scorer();
+    let flood: Vec<Record> = attack.iter().cycle().take(4_000).cloned().collect();
+    for _hour in 0..24 {
+        flooded.enrich(&mut flood.clone()).unwrap();
+    }
+    let threshold = flooded.anomaly_threshold(LogType::CloudTrail);
+    let after = flooded.enrich(&mut attack.clone()).unwrap();
+    let anomalies = |alerts: &[Alert]| {
+        alerts
+            .iter()
+            .filter(|a| matches!(a.trigger, Trigger::Anomaly | Trigger::Both))
+            .count()
+    };
+    println!(
+        "stratus attack ({} events): {} alerts ({} by anomaly) on a quiet history; after a \
+         day of flooding (threshold {threshold:.4}): {} alerts ({} by anomaly)",
+        attack.len(),
+        before.len(),
+        anomalies(&before),
+        after.len(),
+        anomalies(&after)
+    );
+    assert!(threshold <= ThresholdConfig::default().ceiling);
+    let ids = |alerts: &[Alert]| {
+        alerts
+            .iter()
+            .map(|a| a.source_record_id)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert!(
+        ids(&after).is_superset(&ids(&before)),
+        "every attack event that raised an alert on a quiet history still raises one"
     );
 }

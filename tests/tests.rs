@@ -10,6 +10,7 @@ mod dead_letter_replay;
 mod docs_tables;
 mod emulator_contract;
 mod fixtures;
+mod hostile;
 mod lambda_e2e;
 mod layers;
 mod ml_deploy;

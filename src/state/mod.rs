@@ -25,7 +25,9 @@ pub struct S3Location {
 /// A stored object and the version tag its next conditional write must name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versioned {
+    /// The stored bytes.
     pub body: Vec<u8>,
+    /// Their version tag, for a conditional write that follows.
     pub etag: String,
 }
 
