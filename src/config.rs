@@ -162,6 +162,9 @@ pub mod vars {
     pub const BATCH_RECORDS: &str = "S3_SENTINEL_BATCH_RECORDS";
     /// Seconds kept in reserve before the function's deadline to checkpoint and answer.
     pub const SAFETY_MARGIN_SECONDS: &str = "S3_SENTINEL_SAFETY_MARGIN_SECONDS";
+    /// Seconds past an invocation's deadline before another invocation may take over an
+    /// object it was processing (clock skew between instances).
+    pub const LEASE_GRACE_SECONDS: &str = "S3_SENTINEL_LEASE_GRACE_SECONDS";
     /// Most decompressed bytes per object.
     pub const MAX_DECOMPRESSED_BYTES: &str = "S3_SENTINEL_MAX_DECOMPRESSED_BYTES";
 }
@@ -380,6 +383,18 @@ fn runner_settings(vars: &Vars<'_>) -> Result<RunnerSettings, ConfigError> {
         ));
     }
     settings.safety_margin = Duration::from_secs_f64(margin);
+    let grace: f64 = vars.parse(
+        vars::LEASE_GRACE_SECONDS,
+        settings.lease_grace.as_secs_f64(),
+        "a number of seconds",
+    )?;
+    if !(0.0..=900.0).contains(&grace) {
+        return Err(err(
+            vars::LEASE_GRACE_SECONDS,
+            format!("must be from 0 to 900 seconds, got {grace}"),
+        ));
+    }
+    settings.lease_grace = Duration::from_secs_f64(grace);
     settings.limits.max_decompressed_bytes = vars.parse(
         vars::MAX_DECOMPRESSED_BYTES,
         settings.limits.max_decompressed_bytes,

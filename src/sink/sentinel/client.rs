@@ -12,6 +12,7 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
 use super::{CredentialsSource, DeliverySettings, SentinelSettings};
 use crate::record::Row;
+use crate::sink::Progress;
 
 use super::auth::{
     CredentialsLoader, SecretsManagerCredentials, StaticCredentials, TokenProvider, error_chain,
@@ -156,6 +157,17 @@ impl SentinelClient {
     /// Rows go to their table's stream in order, packed into gzip bodies under the size
     /// limit, with up to `max_parallel_requests` requests in flight.
     pub async fn send(&self, rows: Vec<Row>, deadline: Instant) -> SendReport {
+        self.send_reporting(rows, deadline, &Progress::none()).await
+    }
+
+    /// [`SentinelClient::send`], telling `progress` about each request's rows as soon as
+    /// the API accepts them.
+    pub async fn send_reporting(
+        &self,
+        rows: Vec<Row>,
+        deadline: Instant,
+        progress: &Progress,
+    ) -> SendReport {
         let mut report = SendReport {
             rows: rows.len() as u64,
             ..SendReport::default()
@@ -207,7 +219,7 @@ impl SentinelClient {
         }
 
         let outcomes: Vec<SendReport> = futures::stream::iter(jobs)
-            .map(|(stream, chunk)| self.deliver_chunk(stream, chunk, deadline))
+            .map(|(stream, chunk)| self.deliver_chunk(stream, chunk, deadline, progress))
             .buffer_unordered(self.settings.max_parallel_requests.max(1))
             .collect()
             .await;
@@ -238,10 +250,17 @@ impl SentinelClient {
 
     /// One body and its retries; a 413 splits the rows into halves sent one after the
     /// other.
-    async fn deliver_chunk(&self, stream: Arc<str>, chunk: Chunk, deadline: Instant) -> SendReport {
+    async fn deliver_chunk(
+        &self,
+        stream: Arc<str>,
+        chunk: Chunk,
+        deadline: Instant,
+        progress: &Progress,
+    ) -> SendReport {
         let mut out = SendReport::default();
         match self.post(&stream, &chunk.body, deadline, &mut out).await {
             PostOutcome::Accepted => {
+                progress.accepted(|| chunk.rows.iter().map(|r| r.record_id).collect());
                 out.accepted += chunk.rows.len() as u64;
                 out.bytes_accepted += chunk.body.len() as u64;
                 out.raw_bytes_accepted += chunk.raw_bytes as u64;
@@ -277,7 +296,8 @@ impl SentinelClient {
                     let sub = tokio::task::spawn_blocking(move || packer::pack_one(half, level))
                         .await
                         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-                    let result = Box::pin(self.deliver_chunk(stream.clone(), sub, deadline)).await;
+                    let result =
+                        Box::pin(self.deliver_chunk(stream.clone(), sub, deadline, progress)).await;
                     out.merge(result);
                 }
             }
