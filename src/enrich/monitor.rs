@@ -188,10 +188,20 @@ impl MonitorSnapshot {
 /// recent traffic instead of averaging over the model's whole life.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredDrift {
+    /// Serialization version ([`DRIFT_VERSION`]); windows stored before it had none.
+    #[serde(default = "drift_version")]
+    pub version: u32,
     /// When the window's first counts were stored.
     pub window_start: chrono::DateTime<chrono::Utc>,
     /// Counts of the window so far.
     pub counts: DriftCounts,
+}
+
+/// The serialization version of [`StoredDrift`] this code writes and reads.
+pub const DRIFT_VERSION: u32 = 1;
+
+fn drift_version() -> u32 {
+    DRIFT_VERSION
 }
 
 impl StoredDrift {
@@ -206,6 +216,7 @@ impl StoredDrift {
     ) -> Result<StoredDrift, String> {
         let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
         let fresh = || StoredDrift {
+            version: DRIFT_VERSION,
             window_start: now,
             counts: counts.clone(),
         };
@@ -214,6 +225,12 @@ impl StoredDrift {
         };
         let mut s: StoredDrift =
             serde_json::from_slice(bytes).map_err(|e| format!("not drift counts: {e}"))?;
+        if s.version != DRIFT_VERSION {
+            return Err(format!(
+                "drift counts version {}; this build reads {DRIFT_VERSION}",
+                s.version
+            ));
+        }
         if s.window_start > now + chrono::Duration::minutes(10) {
             return Err(format!(
                 "drift window starting {}, in the future",

@@ -76,11 +76,21 @@ impl Enricher for PatternStage {
             let mut analyzer = self.lock();
             (analyzer.take_delta(), analyzer.take_sequence_delta())
         };
-        let merged = db::persist(store, db::DEFAULT_KEY, &delta, Utc::now()).await?;
-        let model = sequence::persist(store, sequence::DEFAULT_KEY, &sequences).await?;
-        let mut analyzer = self.lock();
-        analyzer.replace_db(merged);
-        analyzer.replace_sequence_model(model);
+        let merged = match db::persist(store, db::DEFAULT_KEY, &delta, Utc::now()).await {
+            Ok(merged) => merged,
+            Err(e) => {
+                self.lock().restore_deltas(Some(&delta), &sequences);
+                return Err(e.into());
+            }
+        };
+        self.lock().replace_db(merged);
+        match sequence::persist(store, sequence::DEFAULT_KEY, &sequences).await {
+            Ok(model) => self.lock().replace_sequence_model(model),
+            Err(e) => {
+                self.lock().restore_deltas(None, &sequences);
+                return Err(e.into());
+            }
+        }
         Ok(())
     }
 }

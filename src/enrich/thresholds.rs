@@ -159,6 +159,10 @@ pub struct ThresholdState {
 impl ThresholdState {
     /// Fades every histogram by the time elapsed since `updated`.
     fn decayed(&self, now: DateTime<Utc>, half_life_hours: f64) -> ThresholdState {
+        // A writer whose clock reading is older than the stored one (it lost a race and
+        // retried) must not move `updated` back: the next writer would fade that stretch
+        // of time a second time.
+        let now = self.updated.map_or(now, |u| u.max(now));
         let hours = self
             .updated
             .map(|u| (now - u).num_milliseconds().max(0) as f64 / 3.6e6)
@@ -313,6 +317,10 @@ impl ThresholdState {
         let mut state: ThresholdState = serde_json::from_slice(bytes)
             .map_err(|e| format!("stored anomaly thresholds ({STATE_KEY}) are not valid: {e}"))?;
         let refuse = |why: String| Err(format!("stored anomaly thresholds ({STATE_KEY}): {why}"));
+        // 0 is the empty history's; 1 what every save writes.
+        if state.version > 1 {
+            return refuse(format!("version {}; this build reads 1", state.version));
+        }
         // A few minutes of clock skew between functions is normal; a future beyond it
         // would stop the history from ever fading.
         if let Some(updated) = state.updated

@@ -249,6 +249,15 @@ impl PatternAnalyzer {
         self.sequences.take_delta()
     }
 
+    /// Puts back what a failed save took, so nothing learned is lost: the next save
+    /// carries it.
+    pub fn restore_deltas(&mut self, db: Option<&PatternDb>, sequences: &SequenceModel) {
+        if let Some(db) = db {
+            self.delta.merge(db);
+        }
+        self.sequences.restore_delta(sequences);
+    }
+
     /// Adopts the sequence model as persisted (with other writers' counts merged in).
     pub fn replace_sequence_model(&mut self, model: SequenceModel) {
         self.sequences.model = model;

@@ -74,11 +74,21 @@ pub struct Surprise {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SequenceModel {
+    /// Serialization version ([`SEQUENCE_VERSION`]); models stored before it had none.
+    #[serde(default = "sequence_version")]
+    version: u32,
     order: usize,
     /// Configuration, never read from a stored model.
     #[serde(skip, default = "default_max_contexts")]
     max_contexts: usize,
     contexts: HashMap<u64, Followers>,
+}
+
+/// The serialization version this code writes and reads.
+pub const SEQUENCE_VERSION: u32 = 1;
+
+fn sequence_version() -> u32 {
+    SEQUENCE_VERSION
 }
 
 fn default_max_contexts() -> usize {
@@ -96,6 +106,7 @@ impl SequenceModel {
     /// contexts see more normal variants as new).
     pub fn new(order: usize) -> Self {
         SequenceModel {
+            version: SEQUENCE_VERSION,
             order: order.max(1),
             max_contexts: DEFAULT_MAX_CONTEXTS,
             contexts: HashMap::new(),
@@ -196,6 +207,12 @@ impl SequenceModel {
     pub fn from_json(bytes: &[u8], order: usize) -> Result<SequenceModel, String> {
         let mut model: SequenceModel =
             serde_json::from_slice(bytes).map_err(|e| format!("not a sequence model: {e}"))?;
+        if model.version != SEQUENCE_VERSION {
+            return Err(format!(
+                "sequence model version {}; this build reads {SEQUENCE_VERSION}",
+                model.version
+            ));
+        }
         if model.order != order {
             return Err(format!(
                 "the stored sequence model looks back {} events; this build looks back {order}",
@@ -274,6 +291,11 @@ impl SequenceTracker {
     pub fn take_delta(&mut self) -> SequenceModel {
         let order = self.delta.order();
         std::mem::replace(&mut self.delta, SequenceModel::new(order))
+    }
+
+    /// Puts back a delta whose persist failed: the next one carries it.
+    pub fn restore_delta(&mut self, delta: &SequenceModel) {
+        self.delta.merge(delta);
     }
 
     /// Whether `entity` has a history (it was seen and not forgotten).
