@@ -137,6 +137,7 @@ RecordId_CF identifies the row; SourceObject_CF names the S3 object it came from
                 "union withsource = SourceTable {}
 | where TimeGenerated > ago(1h)
 | where Priority_CF in (\"Critical\", \"High\")
+| summarize arg_min(TimeGenerated, *) by RecordId_CF
 {ACTOR_COLUMNS}
 | project TimeGenerated, EventTime_CF, SourceTable, SourceLogType_CF, Priority_CF,
     PriorityScore_CF, AnomalyScore_CF, AnomalyReasons_CF, LogCategory_CF, Principal,
@@ -164,6 +165,7 @@ principal. Many anomalies from one actor are more telling than any single one.",
 union withsource = SourceTable {ACTIVITY_TABLES}
 | where TimeGenerated > ago(1h)
 | where IsAnomaly_CF == true
+| summarize arg_min(TimeGenerated, *) by RecordId_CF
 {ACTOR_COLUMNS}
 | extend Actor = iff(isnotempty(Principal), Principal, SourceAddress)
 | where isnotempty(Actor)
@@ -196,6 +198,7 @@ AWSCloudTrail
 | where TimeGenerated > ago(1h)
 | where EventSource in (sensitive)
 | where set_has_element(PatternFlags_CF, \"new\")
+| summarize arg_min(TimeGenerated, *) by RecordId_CF
 | extend Principal = coalesce(UserIdentityArn, UserIdentityPrincipalid), SourceAddress = SourceIpAddress
 | project TimeGenerated, EventSource, EventName, Principal, SourceAddress, AWSRegion,
     RecipientAccountId, ErrorCode, PatternId_CF, PatternTemplate_CF, PatternFlags_CF,
@@ -226,6 +229,7 @@ retraining; damaged state calls for a look at who can write the state bucket.",
 | where TimeGenerated > ago(1h)
 | where AlertName startswith \"{DEAD_LETTER_ALERT_PREFIX}\" or AlertName startswith \"{DRIFT_ALERT_PREFIX}\"
     or AlertName startswith \"{STATE_ALERT_PREFIX}\"
+| summarize arg_min(TimeGenerated, *) by RecordId
 | project TimeGenerated, AlertName, AlertSeverity, Description, AlertTrigger, SourceTable,
     SourceObject, ModelVersion, RecordId
 "
@@ -402,6 +406,7 @@ pub fn workbook_queries() -> Vec<(&'static str, String, &'static str)> {
             format!(
                 "union withsource = SourceTable {ACTIVITY_TABLES}
 | where IsAnomaly_CF == true
+| summarize arg_min(TimeGenerated, *) by RecordId_CF
 {ACTOR_COLUMNS}
 | extend Actor = iff(isnotempty(Principal), Principal, SourceAddress)
 | where isnotempty(Actor)
@@ -560,6 +565,21 @@ impl HuntingQuery {
         out
     }
 }
+
+/// The workspace function that returns one row per `RecordId` (the first ingested) and
+/// every row without one: duplicates from an ambiguous retry or a killed function dropped
+/// at query time. Installed by the ARM template; its body is also in docs/delivery.md.
+pub const DISTINCT_FUNCTION: &str = "S3SentinelDistinct";
+/// [`DISTINCT_FUNCTION`]'s parameter: the table to read.
+pub const DISTINCT_PARAMETERS: &str = "TableName:string";
+/// [`DISTINCT_FUNCTION`]'s body.
+pub const DISTINCT_BODY: &str = r#"let rows = table(TableName)
+    | extend S3SentinelId = tostring(column_ifexists("RecordId_CF", column_ifexists("RecordId", ""))),
+             S3SentinelIngested = ingestion_time();
+union
+    (rows | where isempty(S3SentinelId)),
+    (rows | where isnotempty(S3SentinelId) | summarize arg_min(S3SentinelIngested, *) by S3SentinelId)
+| project-away S3SentinelId, S3SentinelIngested"#;
 
 /// Every file of the content: path below the content folder, and text.
 pub fn files() -> Vec<(String, String)> {
