@@ -9,6 +9,7 @@ mod azure_template;
 mod dead_letter_replay;
 mod docs_tables;
 mod emulator_contract;
+mod faults;
 mod fixtures;
 mod hostile;
 mod lambda_e2e;
