@@ -14,7 +14,8 @@
 #   ANOMALY_THRESHOLD (0.95), PRIORITY_THRESHOLD (0.8)
 #   MODEL_BUCKET, MODEL_PREFIX    where scripts/deploy_models.sh publishes models
 #   MODEL_PUBLIC_KEY              ed25519 public key (hex, `s3-sentinel keygen`): only signed
-#                                 model manifests are served
+#                                 model manifests are served; required with MODEL_BUCKET
+#   MODEL_ALLOW_UNSIGNED=true     serve unsigned manifests from MODEL_BUCKET (opt-out of signing)
 #   DRIFT_PSI_THRESHOLD (0.2)     drift alarms on feature and score PSI
 #   INFERENCE_LATENCY_THRESHOLD_MICROS (200)  inference latency alarm, per record
 #   RESOURCE_USE_THRESHOLD (0.9)  memory and duration alarms, share of the configured limits
@@ -46,6 +47,7 @@ params=(
   "ModelBucketName=${MODEL_BUCKET:-}"
   "ModelPrefix=${MODEL_PREFIX:-models/}"
   "ModelPublicKey=${MODEL_PUBLIC_KEY:-}"
+  "AllowUnsignedModels=${MODEL_ALLOW_UNSIGNED:-false}"
   "DriftPsiThreshold=${DRIFT_PSI_THRESHOLD:-0.2}"
   "InferenceLatencyThresholdMicros=${INFERENCE_LATENCY_THRESHOLD_MICROS:-200}"
   "ResourceUseThreshold=${RESOURCE_USE_THRESHOLD:-0.9}"

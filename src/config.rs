@@ -30,6 +30,9 @@ pub struct Config {
     pub sentinel: SentinelSettings,
     /// Where rows Sentinel refuses go; without one they fail their object.
     pub dead_letter: Option<DeadLetterLocation>,
+    /// `LOG_BUCKETS`: the only buckets whose objects an event may name (the role can read
+    /// the state and dead-letter prefixes too); `None` accepts any.
+    pub log_buckets: Option<Vec<String>>,
 }
 
 /// Everything but delivery: what a local run that writes files needs too.
@@ -143,6 +146,10 @@ pub mod vars {
     pub const MODEL_CHECK_MINUTES: &str = "MODEL_CHECK_MINUTES";
     /// Ed25519 public key, 64 hex digits, that model manifests must be signed with.
     pub const MODEL_PUBLIC_KEY: &str = "MODEL_PUBLIC_KEY";
+    /// `true` serves unsigned model manifests (an explicit opt-out of signing).
+    pub const MODEL_ALLOW_UNSIGNED: &str = "MODEL_ALLOW_UNSIGNED";
+    /// Comma-separated buckets whose objects may be read; events naming others are refused.
+    pub const LOG_BUCKETS: &str = "LOG_BUCKETS";
     /// Minutes between merges of the adaptive thresholds into the state.
     pub const THRESHOLD_PERSIST_MINUTES: &str = "THRESHOLD_PERSIST_MINUTES";
     /// Hours after which a log type's drift counts restart.
@@ -155,6 +162,9 @@ pub mod vars {
     pub const BATCH_RECORDS: &str = "S3_SENTINEL_BATCH_RECORDS";
     /// Seconds kept in reserve before the function's deadline to checkpoint and answer.
     pub const SAFETY_MARGIN_SECONDS: &str = "S3_SENTINEL_SAFETY_MARGIN_SECONDS";
+    /// Seconds past an invocation's deadline before another invocation may take over an
+    /// object it was processing (clock skew between instances).
+    pub const LEASE_GRACE_SECONDS: &str = "S3_SENTINEL_LEASE_GRACE_SECONDS";
     /// Most decompressed bytes per object.
     pub const MAX_DECOMPRESSED_BYTES: &str = "S3_SENTINEL_MAX_DECOMPRESSED_BYTES";
 }
@@ -264,10 +274,34 @@ impl Config {
             (None, Some(dir)) => Some(DeadLetterLocation::Dir(dir.into())),
             (None, None) => None,
         };
+        let log_buckets = match vars.get(vars::LOG_BUCKETS) {
+            None => None,
+            Some(list) => {
+                let buckets: Vec<String> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if let Some(bad) = buckets.iter().find(|b| !valid_bucket(b)) {
+                    return Err(err(
+                        vars::LOG_BUCKETS,
+                        format!(
+                            "must be S3 bucket names separated by commas, got {}",
+                            quoted(bad)
+                        ),
+                    ));
+                }
+                // Empty (a template parameter left blank) means no restriction, not "refuse
+                // every event".
+                (!buckets.is_empty()).then_some(buckets)
+            }
+        };
         Ok(Config {
             pipeline: pipeline_config(&vars)?,
             sentinel,
             dead_letter,
+            log_buckets,
         })
     }
 }
@@ -306,11 +340,20 @@ where
 }
 
 fn pipeline_config(vars: &Vars<'_>) -> Result<PipelineConfig, ConfigError> {
+    let model_store = s3_location(vars, vars::MODEL_BUCKET, vars::MODEL_PREFIX, "models/")?;
+    let models = model_settings(vars)?;
+    if model_store.is_some() && models.public_key.is_none() && !models.allow_unsigned {
+        return Err(err(
+            vars::MODEL_PUBLIC_KEY,
+            "is required with MODEL_BUCKET: the function serves only signed model manifests \
+             (set MODEL_ALLOW_UNSIGNED=true to serve unsigned ones)",
+        ));
+    }
     Ok(PipelineConfig {
         runner: runner_settings(vars)?,
-        models: model_settings(vars)?,
+        models,
         state: s3_location(vars, vars::STATE_BUCKET, vars::STATE_PREFIX, "state/")?,
-        model_store: s3_location(vars, vars::MODEL_BUCKET, vars::MODEL_PREFIX, "models/")?,
+        model_store,
     })
 }
 
@@ -340,6 +383,18 @@ fn runner_settings(vars: &Vars<'_>) -> Result<RunnerSettings, ConfigError> {
         ));
     }
     settings.safety_margin = Duration::from_secs_f64(margin);
+    let grace: f64 = vars.parse(
+        vars::LEASE_GRACE_SECONDS,
+        settings.lease_grace.as_secs_f64(),
+        "a number of seconds",
+    )?;
+    if !(0.0..=900.0).contains(&grace) {
+        return Err(err(
+            vars::LEASE_GRACE_SECONDS,
+            format!("must be from 0 to 900 seconds, got {grace}"),
+        ));
+    }
+    settings.lease_grace = Duration::from_secs_f64(grace);
     settings.limits.max_decompressed_bytes = vars.parse(
         vars::MAX_DECOMPRESSED_BYTES,
         settings.limits.max_decompressed_bytes,
@@ -388,6 +443,7 @@ fn model_settings(vars: &Vars<'_>) -> Result<ModelSettings, ConfigError> {
             60,
         )?,
         public_key,
+        allow_unsigned: boolean(vars, vars::MODEL_ALLOW_UNSIGNED)?,
         persist_interval: vars.duration(
             vars::THRESHOLD_PERSIST_MINUTES,
             defaults.persist_interval,
@@ -622,6 +678,14 @@ fn is_loopback(host: &str) -> bool {
             .unwrap_or(false)
 }
 
+/// 3-63 lowercase letters, digits, '-' and '.'.
+fn valid_bucket(bucket: &str) -> bool {
+    (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+}
+
 fn s3_location(
     vars: &Vars<'_>,
     bucket_var: &'static str,
@@ -631,10 +695,7 @@ fn s3_location(
     let Some(bucket) = vars.get(bucket_var) else {
         return Ok(None);
     };
-    let valid_bucket = (3..=63).contains(&bucket.len())
-        && bucket
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let valid_bucket = valid_bucket(&bucket);
     if !valid_bucket {
         return Err(err(
             bucket_var,
@@ -653,6 +714,18 @@ fn s3_location(
         prefix.push('/');
     }
     Ok(Some(S3Location { bucket, prefix }))
+}
+
+fn boolean(vars: &Vars<'_>, name: &'static str) -> Result<bool, ConfigError> {
+    match vars.get(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "true" || v == "1" => Ok(true),
+        Some(v) if v == "false" || v == "0" => Ok(false),
+        Some(v) => Err(err(
+            name,
+            format!("must be true or false, got {}", quoted(&v)),
+        )),
+    }
 }
 
 fn unit_interval(vars: &Vars<'_>, name: &'static str, default: f64) -> Result<f64, ConfigError> {
@@ -778,6 +851,7 @@ mod tests {
             (vars::ALERT_STREAM, "alerts"),
             (vars::TOKEN_SCOPE, "https://monitor.azure.com"),
             (vars::TENANT_ID, "a/b"),
+            (vars::LOG_BUCKETS, "logs,Not_A_Bucket"),
         ];
         for (var, value) in cases {
             let e = with(&[(var, value)]).unwrap_err();
@@ -790,12 +864,28 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.variable, vars::DEAD_LETTER_DIR);
+        // A model bucket without a key to check its manifests is an unsigned deployment,
+        // which must be asked for.
+        let e = with(&[(vars::MODEL_BUCKET, "models")]).unwrap_err();
+        assert_eq!(e.variable, vars::MODEL_PUBLIC_KEY);
+        assert!(e.to_string().contains(vars::MODEL_ALLOW_UNSIGNED), "{e}");
         let mut map = base();
         map.remove(vars::CLIENT_ID);
         assert_eq!(
             Config::from_map(&map).unwrap_err().variable,
             vars::CLIENT_ID
         );
+    }
+
+    #[test]
+    fn log_buckets_restrict_events_unless_blank() {
+        let config = with(&[(vars::LOG_BUCKETS, " logs-a, logs-b ,")]).unwrap();
+        assert_eq!(
+            config.log_buckets,
+            Some(vec!["logs-a".to_string(), "logs-b".to_string()])
+        );
+        assert_eq!(with(&[(vars::LOG_BUCKETS, "")]).unwrap().log_buckets, None);
+        assert_eq!(with(&[]).unwrap().log_buckets, None);
     }
 
     #[test]
@@ -829,6 +919,7 @@ mod tests {
             (vars::STATE_PREFIX, "/conn/state"),
             (vars::DEAD_LETTER_BUCKET, "my-dl"),
             (vars::MODEL_BUCKET, "my-models"),
+            (vars::MODEL_ALLOW_UNSIGNED, "true"),
             (
                 vars::STREAM_MAP,
                 "{\"AWSCloudTrail\": \"Custom-Trail\", \"awsvpcflow\": \"Microsoft-AWSVPCFlow\"}",

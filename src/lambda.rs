@@ -20,6 +20,8 @@ pub struct App {
     pub runner: Runner,
     /// What Lambda says about where the function runs.
     pub platform: Platform,
+    /// Buckets events may name (`LOG_BUCKETS`); `None` accepts any.
+    pub log_buckets: Option<Vec<String>>,
     /// The shared enrichment state is read by the first invocation, not at cold start, so
     /// the function asks for work as soon as its models are ready.
     state_loaded: tokio::sync::OnceCell<()>,
@@ -52,9 +54,15 @@ impl App {
         let delivery = Arc::new(setup::sentinel_delivery(&config, &aws).await?);
         let source = Arc::new(S3Source::new(aws.s3().await));
         let runner = setup::runner(&config.pipeline, &aws, source, delivery, true).await?;
+        if config.log_buckets.is_none() {
+            tracing::warn!(
+                "no LOG_BUCKETS: events naming any bucket the role can read are processed"
+            );
+        }
         Ok(App {
             runner,
             platform,
+            log_buckets: config.log_buckets,
             state_loaded: tokio::sync::OnceCell::new(),
         })
     }
@@ -151,6 +159,14 @@ impl App {
         let mut failures = Vec::new();
         for object in &envelope.objects {
             metrics.objects += 1;
+            if let Some(allowed) = &self.log_buckets
+                && !allowed.contains(&object.bucket)
+            {
+                metrics.objects_failed += 1;
+                tracing::error!(object = %object.uri(), bucket = %object.bucket,
+                    "event names a bucket that is not a log bucket (LOG_BUCKETS); not read, not retried");
+                continue;
+            }
             match self.runner.process(object, deadline, owner).await {
                 Ok(report) => record_object(metrics, object, &report),
                 Err(e) if e.is_permanent() => {

@@ -44,11 +44,14 @@ pub use formats::{
     Collect, Detection, Emitter, Format, ObjectJob, ObjectOutcome, RecordSink, Stop, detect,
     parse_object, parser_for,
 };
+pub use source::event::{Envelope, EventError, Invocation, SqsItem, parse_invocation};
 pub use source::{DecodeLimits, LocalSource, ObjectRef, ObjectSource};
 // State kept between invocations.
 pub use state::local::LocalDirStore;
 pub use state::s3::S3StateStore;
-pub use state::{PutCondition, S3Location, StateError, StateStore, update};
+pub use state::{
+    Damage, DamageLog, PutCondition, S3Location, StateError, StateStore, Versioned, update,
+};
 // Patterns and features.
 pub use features::{Extractor, FeatureSchema, N_FEATURES, catalog};
 pub use patterns::db::{self as pattern_db, PatternDb};
@@ -66,6 +69,7 @@ pub use ml::signing::{generate_keypair, sign};
 pub use ml::swap::{ModelSwapper, SIGNATURE_FILE, SwapConfig, SwapOutcome};
 pub use ml::{Category, ModelHandle, embedded};
 // Enrichment.
+pub use enrich::alerts::{Alert, Trigger};
 pub use enrich::monitor::StoredDrift;
 pub use enrich::thresholds::STATE_KEY as THRESHOLDS_STATE_KEY;
 pub use enrich::{

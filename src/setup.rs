@@ -74,16 +74,14 @@ impl Aws {
     }
 }
 
-/// The shipped enrichment ([`crate::enrich::default_stages`]) with the configured stores.
+/// The shipped enrichment ([`crate::enrich::default_stages`]) with the configured model
+/// store and `state` (the runner's, so damage in it is reported once).
 pub async fn enricher(
     pipeline: &PipelineConfig,
     aws: &Aws,
+    state: Option<Arc<dyn StateStore>>,
 ) -> Result<Arc<dyn Enricher>, ModelError> {
     let models = match &pipeline.model_store {
-        Some(location) => Some(aws.store(location).await),
-        None => None,
-    };
-    let state = match &pipeline.state {
         Some(location) => Some(aws.store(location).await),
         None => None,
     };
@@ -141,8 +139,9 @@ pub async fn sentinel_delivery(config: &Config, aws: &Aws) -> anyhow::Result<Sen
     })
 }
 
-/// The runner of a pipeline configuration: objects from `source`, rows to `delivery`,
-/// the object ledger in the state store when one is configured and `ledger` is true.
+/// The runner of a pipeline configuration: objects from `source`, rows to `delivery`, one
+/// state store (when configured) shared by the ledger (unless `ledger` is off) and the
+/// enrichment stages.
 pub async fn runner(
     pipeline: &PipelineConfig,
     aws: &Aws,
@@ -150,21 +149,24 @@ pub async fn runner(
     delivery: Arc<dyn Delivery>,
     ledger: bool,
 ) -> Result<Runner, ModelError> {
-    let state = match (&pipeline.state, ledger) {
-        (Some(location), true) => Some(aws.store(location).await),
-        (None, true) => {
-            tracing::warn!(
-                "no STATE_BUCKET: repeated S3 events are not deduplicated and timeouts restart objects"
-            );
+    let state = match &pipeline.state {
+        Some(location) => Some(aws.store(location).await),
+        None => {
+            if ledger {
+                tracing::warn!(
+                    "no STATE_BUCKET: repeated S3 events are not deduplicated and timeouts restart objects"
+                );
+            }
             None
         }
-        _ => None,
     };
+    let mut settings = pipeline.runner.clone();
+    settings.ledger = ledger;
     Ok(Runner {
         source,
+        enricher: enricher(pipeline, aws, state.clone()).await?,
         state,
         delivery,
-        enricher: enricher(pipeline, aws).await?,
-        settings: pipeline.runner.clone(),
+        settings,
     })
 }

@@ -158,6 +158,7 @@ impl Bucket {
             SwapConfig {
                 interval: Duration::ZERO,
                 public_key: Some(public_key.to_string()),
+                allow_unsigned: false,
             },
         );
         (swapper, handle)
@@ -309,7 +310,11 @@ async fn deployments_are_gated_signed_picked_up_and_rolled_back() {
         }
     );
     // Rollback twice: back to worse-1, then forward again.
-    assert!(rollback(&bucket.name, &[]).status.success());
+    assert!(
+        rollback(&bucket.name, &["--sign-key", key_arg])
+            .status
+            .success()
+    );
     assert_eq!(bucket.manifest().await.unwrap().set_version, "worse-1");
     assert_eq!(
         function.check_now().await,
@@ -317,7 +322,11 @@ async fn deployments_are_gated_signed_picked_up_and_rolled_back() {
             version: "worse-1".into()
         }
     );
-    assert!(rollback(&bucket.name, &[]).status.success());
+    assert!(
+        rollback(&bucket.name, &["--sign-key", key_arg])
+            .status
+            .success()
+    );
     assert_eq!(bucket.manifest().await.unwrap().set_version, "good-3");
     assert_eq!(
         function.check_now().await,

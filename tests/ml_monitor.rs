@@ -144,7 +144,7 @@ async fn drift_rehearsal_stable_traffic_then_a_shift_crosses_the_alarm() {
     // The window is merged in the state prefix: stored rows are the invocation's.
     let key = format!("drift/CloudTrail/{version}");
     let stored: StoredDrift =
-        serde_json::from_slice(&store.get(&key).await.unwrap().unwrap().body).unwrap();
+        serde_json::from_slice(&store.get(&key, 1 << 20).await.unwrap().unwrap().body).unwrap();
     let cloudtrail_rows = stable
         .iter()
         .filter(|r| r.log_type.name() == "CloudTrail")
@@ -207,7 +207,7 @@ async fn drift_rehearsal_stable_traffic_then_a_shift_crosses_the_alarm() {
         );
     }
     let stored: StoredDrift =
-        serde_json::from_slice(&store.get(&key).await.unwrap().unwrap().body).unwrap();
+        serde_json::from_slice(&store.get(&key, 1 << 20).await.unwrap().unwrap().body).unwrap();
     assert!(stored.counts.rows > cloudtrail_rows);
 
     // The alarm in template.yaml watches this metric at the same default.
@@ -270,6 +270,7 @@ async fn a_shadow_set_is_scored_beside_the_active_one_without_changing_output() 
     let with_shadow = ModelStage::new(
         ModelSettings {
             check_interval: Duration::from_secs(3600),
+            allow_unsigned: true,
             ..settings()
         },
         Some(store),

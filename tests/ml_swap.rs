@@ -6,10 +6,11 @@ use crate::common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use s3_sentinel_connector::LocalDirStore;
 use s3_sentinel_connector::ModelHandle;
 use s3_sentinel_connector::S3StateStore;
-use s3_sentinel_connector::StateStore;
 use s3_sentinel_connector::embedded;
+use s3_sentinel_connector::{DamageLog, PutCondition, StateError, StateStore, Versioned};
 use s3_sentinel_connector::{MANIFEST_FILE, Manifest};
 use s3_sentinel_connector::{ModelSwapper, SIGNATURE_FILE, SwapConfig, SwapOutcome};
 
@@ -64,7 +65,11 @@ async fn swaps_verified_models_and_keeps_current_ones_on_any_failure() {
     let b = bucket().await;
     let handle = ModelHandle::new(embedded::load().unwrap());
     let default_version = handle.current().version().to_string();
-    let mut swapper = swapper(&b, &handle, SwapConfig::default());
+    let unsigned = SwapConfig {
+        allow_unsigned: true,
+        ..SwapConfig::default()
+    };
+    let mut swapper = swapper(&b, &handle, unsigned);
 
     // Empty bucket: the embedded defaults serve.
     assert_eq!(swapper.check_now().await, SwapOutcome::NoManifest);
@@ -172,6 +177,7 @@ async fn checks_at_most_once_per_interval() {
         SwapConfig {
             interval: Duration::from_secs(600),
             public_key: None,
+            allow_unsigned: true,
         },
     );
     let start = Instant::now();
@@ -206,6 +212,7 @@ async fn signed_manifests_only_when_a_key_is_configured() {
         SwapConfig {
             interval: Duration::from_secs(60),
             public_key: Some(public),
+            allow_unsigned: false,
         },
     );
     let manifest = republished("v2-signed");
@@ -254,4 +261,168 @@ async fn signed_manifests_only_when_a_key_is_configured() {
             version: "v2-signed".into()
         }
     );
+}
+
+/// The model prefix, counting the reads of each file (HEAD requests are not reads).
+struct CountingStore {
+    inner: S3StateStore,
+    reads: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+impl CountingStore {
+    fn new(b: &Bucket) -> Arc<CountingStore> {
+        Arc::new(CountingStore {
+            inner: S3StateStore::new(b.client.clone(), &b.name, "models/prod"),
+            reads: Default::default(),
+        })
+    }
+
+    fn reads(&self, key: &str) -> usize {
+        self.reads.lock().unwrap().get(key).copied().unwrap_or(0)
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for CountingStore {
+    async fn get(&self, key: &str, limit: u64) -> Result<Option<Versioned>, StateError> {
+        *self
+            .reads
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default() += 1;
+        self.inner.get(key, limit).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<(String, u64)>, StateError> {
+        self.inner.head(key).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<String, StateError> {
+        self.inner.put(key, body, condition).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StateError> {
+        self.inner.delete(key).await
+    }
+    async fn rename(&self, from: &str, to: &str) -> Result<(), StateError> {
+        self.inner.rename(from, to).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StateError> {
+        self.inner.list(prefix).await
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn damage(&self) -> &DamageLog {
+        self.inner.damage()
+    }
+}
+
+fn remembering(
+    store: &Arc<CountingStore>,
+    memory: &std::path::Path,
+    config: SwapConfig,
+) -> ModelSwapper {
+    let handle = ModelHandle::new(embedded::load().unwrap());
+    ModelSwapper::new(store.clone(), handle, config)
+        .with_memory(Arc::new(LocalDirStore::new(memory)))
+}
+
+#[tokio::test]
+async fn an_oversized_manifest_is_refused_unread_and_not_looked_at_again() {
+    let b = bucket().await;
+    let (_, public) = s3_sentinel_connector::generate_keypair();
+    let config = SwapConfig {
+        interval: Duration::from_secs(60),
+        public_key: Some(public),
+        allow_unsigned: false,
+    };
+    b.put("models/prod/anomaly.onnx", embedded::ANOMALY_ONNX)
+        .await;
+    b.put(
+        &format!("models/prod/{MANIFEST_FILE}"),
+        &vec![b' '; 5 * 1024 * 1024],
+    )
+    .await;
+    let memory = tempfile::tempdir().unwrap();
+    let store = CountingStore::new(&b);
+    match remembering(&store, memory.path(), config.clone())
+        .check_now()
+        .await
+    {
+        SwapOutcome::Kept { reason } => assert!(reason.contains("limit"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.reads(MANIFEST_FILE), 0, "refused on its size alone");
+
+    // A cold start remembers the refusal: nothing is read, nothing changes.
+    let store = CountingStore::new(&b);
+    let mut cold = remembering(&store, memory.path(), config);
+    assert_eq!(cold.check_now().await, SwapOutcome::Unchanged);
+    assert_eq!(store.reads(MANIFEST_FILE), 0);
+    assert_eq!(store.reads(SIGNATURE_FILE), 0);
+}
+
+#[tokio::test]
+async fn an_older_signed_set_put_back_is_refused_as_a_replay() {
+    let b = bucket().await;
+    let (private, public) = s3_sentinel_connector::generate_keypair();
+    let config = SwapConfig {
+        interval: Duration::from_secs(60),
+        public_key: Some(public),
+        allow_unsigned: false,
+    };
+    let publish_signed = |version: &str, sequence: u64| {
+        let mut manifest = republished(version);
+        manifest.set_sequence = Some(sequence);
+        let bytes = manifest.to_json();
+        let signature = s3_sentinel_connector::sign(&private, &bytes).unwrap();
+        (manifest, signature)
+    };
+    let memory = tempfile::tempdir().unwrap();
+    let store = CountingStore::new(&b);
+    let mut swapper = remembering(&store, memory.path(), config.clone());
+
+    let (old, old_signature) = publish_signed("v1", 1_000);
+    let (new, new_signature) = publish_signed("v2", 2_000);
+    for (manifest, signature) in [(&old, &old_signature), (&new, &new_signature)] {
+        b.put(
+            &format!("models/prod/{SIGNATURE_FILE}"),
+            signature.as_bytes(),
+        )
+        .await;
+        publish(
+            &b,
+            manifest,
+            embedded::ANOMALY_ONNX,
+            embedded::CLASSIFIER_ONNX,
+        )
+        .await;
+        assert!(matches!(
+            swapper.check_now().await,
+            SwapOutcome::Swapped { .. }
+        ));
+    }
+    // The older set, validly signed, put back.
+    b.put(
+        &format!("models/prod/{SIGNATURE_FILE}"),
+        old_signature.as_bytes(),
+    )
+    .await;
+    b.put(&format!("models/prod/{MANIFEST_FILE}"), &old.to_json())
+        .await;
+    match swapper.check_now().await {
+        SwapOutcome::Kept { reason } => assert!(reason.contains("older"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+
+    // After a cold start the newest set served is still known: the replay stays refused
+    // without being read again.
+    let store = CountingStore::new(&b);
+    let mut cold = remembering(&store, memory.path(), config);
+    assert_eq!(cold.check_now().await, SwapOutcome::Unchanged);
+    assert_eq!(store.reads(MANIFEST_FILE), 0);
 }

@@ -259,3 +259,166 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The event envelope: whatever Lambda hands over, parsing never panics, and every object
+// a well-formed envelope names comes out with its bucket and decoded key.
+
+mod envelope {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use s3_sentinel_connector::{Invocation, parse_invocation};
+
+    /// Member names the envelope parser looks for, and some it does not.
+    fn member() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "Records",
+                "s3",
+                "bucket",
+                "name",
+                "object",
+                "key",
+                "versionId",
+                "eTag",
+                "size",
+                "body",
+                "Sns",
+                "Message",
+                "Type",
+                "detail",
+                "detail-type",
+                "source",
+                "eventSource",
+                "eventName",
+                "messageId",
+                "Event",
+                "Bucket",
+            ])
+            .prop_map(str::to_string),
+            "[a-zA-Z-]{1,10}",
+        ]
+    }
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            prop::sample::select(vec![
+                "aws:s3",
+                "aws:sqs",
+                "aws:sns",
+                "ObjectCreated:Put",
+                "ObjectRemoved:Delete",
+                "Notification",
+                "Object Created",
+                "aws.s3",
+                "s3:TestEvent",
+                "",
+            ])
+            .prop_map(Value::from),
+            ".{0,24}".prop_map(Value::from),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(6, 96, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((member(), inner.clone()), 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+                // A JSON document inside a string, as SQS bodies and SNS messages are.
+                inner.prop_map(|v| Value::String(v.to_string())),
+            ]
+        })
+    }
+
+    fn encode_key(key: &str) -> String {
+        percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC)
+            .to_string()
+            .replace("%2F", "/")
+            .replace("%20", "+")
+    }
+
+    fn s3_event(bucket: &str, key: &str) -> Value {
+        json!({"Records": [{
+            "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": bucket}, "object": {"key": encode_key(key), "size": 7}}
+        }]})
+    }
+
+    fn sns(inner: &Value) -> Value {
+        json!({"Type": "Notification", "MessageId": "m", "Message": inner.to_string()})
+    }
+
+    fn sqs(body: &Value) -> Value {
+        json!({"Records": [{"messageId": "q-1", "eventSource": "aws:sqs",
+                            "body": body.to_string()}]})
+    }
+
+    /// The S3 event for (bucket, key) in each wrapping the function is deployed with.
+    fn wrapped(bucket: &str, key: &str, wrapping: u8) -> Value {
+        let event = s3_event(bucket, key);
+        match wrapping {
+            0 => event,
+            1 => json!({"Records": [{"EventSource": "aws:sns", "Sns": sns(&event)}]}),
+            2 => sqs(&event),
+            3 => sqs(&sns(&event)),
+            _ => json!({"version": "0", "detail-type": "Object Created", "source": "aws.s3",
+                        "detail": {"bucket": {"name": bucket}, "object": {"key": key}}}),
+        }
+    }
+
+    fn objects(invocation: Invocation) -> Vec<(String, String)> {
+        let envelopes = match invocation {
+            Invocation::Direct(e) => vec![e],
+            Invocation::Sqs(items) => items.into_iter().map(|i| i.envelope.unwrap()).collect(),
+        };
+        envelopes
+            .into_iter()
+            .flat_map(|e| e.objects)
+            .map(|o| (o.bucket, o.key))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_payloads_never_panic(payload in value()) {
+            if let Ok(Invocation::Direct(envelope)) = parse_invocation(&payload) {
+                for o in envelope.objects {
+                    prop_assert!(!o.bucket.is_empty() && !o.key.is_empty(), "{o:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_sqs_bodies_fail_one_message_not_the_batch(body in value()) {
+            let payload = json!({"Records": [
+                {"messageId": "bad", "eventSource": "aws:sqs", "body": body.to_string()},
+                {"messageId": "good", "eventSource": "aws:sqs",
+                 "body": s3_event("logs", "a/b.gz").to_string()},
+            ]});
+            let Ok(Invocation::Sqs(items)) = parse_invocation(&payload) else {
+                panic!("an SQS batch is an SQS batch");
+            };
+            prop_assert_eq!(items.len(), 2);
+            prop_assert_eq!(&items[1].message_id, "good");
+            prop_assert!(items[1].envelope.is_ok());
+        }
+
+        #[test]
+        fn every_wrapping_yields_the_bucket_and_the_decoded_key(
+            bucket in "[a-z0-9][a-z0-9.-]{2,20}",
+            key in "[^\u{0}]{1,60}",
+            wrapping in 0u8..5,
+        ) {
+            let parsed = parse_invocation(&wrapped(&bucket, &key, wrapping)).unwrap();
+            prop_assert_eq!(objects(parsed), vec![(bucket, key)]);
+        }
+    }
+}

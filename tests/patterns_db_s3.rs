@@ -55,9 +55,14 @@ async fn two_concurrent_writers_lose_no_count() {
         w.await.unwrap();
     }
 
-    let stored = pattern_db::load(&*store, pattern_db::DEFAULT_KEY)
-        .await
-        .unwrap();
+    let stored = pattern_db::load(
+        &*store,
+        pattern_db::DEFAULT_KEY,
+        &Default::default(),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(stored.get(shared).unwrap().count, 2 * FLUSHES * 3);
     assert_eq!(stored.get(PatternId(10)).unwrap().count, FLUSHES);
     assert_eq!(stored.get(PatternId(11)).unwrap().count, FLUSHES);

@@ -12,6 +12,7 @@ use s3_sentinel_connector::LocalDirStore;
 use s3_sentinel_connector::LocalSource;
 use s3_sentinel_connector::NoEnrichment;
 use s3_sentinel_connector::ObjectRef;
+use s3_sentinel_connector::Table;
 use s3_sentinel_connector::{Delivery, DeliveryError, DeliveryReport};
 use s3_sentinel_connector::{RecordId, Reject, Row};
 use s3_sentinel_connector::{RunError, Runner, RunnerSettings};
@@ -21,6 +22,8 @@ use std::sync::Arc;
 struct MemoryDelivery {
     received: Mutex<HashMap<RecordId, usize>>,
     rejects: Mutex<Vec<Reject>>,
+    /// Rows of the alert table, as sent.
+    alerts: Mutex<Vec<serde_json::Value>>,
     /// After this many more rows are accepted, the next call stops half-way.
     fail_after_rows: AtomicUsize,
 }
@@ -37,6 +40,11 @@ impl Delivery for MemoryDelivery {
         let take = rows.len().min(budget);
         let mut received = self.received.lock().unwrap();
         for row in &rows[..take] {
+            if row.table == Table::S3SentinelAlerts {
+                let alert = serde_json::from_str(&row.json).unwrap();
+                self.alerts.lock().unwrap().push(alert);
+                continue;
+            }
             *received.entry(row.record_id).or_default() += 1;
         }
         if take < rows.len() {
@@ -205,5 +213,63 @@ impl OpenEtag for LocalSource {
     async fn open_etag(&self, object: &ObjectRef) -> String {
         use s3_sentinel_connector::ObjectSource;
         self.open(object).await.unwrap().etag.unwrap()
+    }
+}
+
+/// A ledger entry the function did not write (garbage, a lease that never ends, another
+/// object's entry) is set aside with a health alert and the object is processed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_ledger_entries_are_set_aside_and_the_object_processed() {
+    let (dir, object) = setup(300);
+    let first = Arc::new(MemoryDelivery::default());
+    first.fail_after_rows.store(usize::MAX, Ordering::SeqCst);
+    runner(dir.path(), first.clone())
+        .process(&object, later(), "first")
+        .await
+        .unwrap();
+    let objects = dir.path().join("state/objects");
+    let entry_path = std::fs::read_dir(&objects)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let real: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&entry_path).unwrap()).unwrap();
+    assert_eq!(real["status"], "completed");
+
+    let mut forever = real.clone();
+    forever["status"] = "in_progress".into();
+    forever["owner"] = "someone-else".into();
+    forever["lease_until"] = "2099-01-01T00:00:00Z".into();
+    let mut elsewhere = real.clone();
+    elsewhere["object"] = "s3://other/key".into();
+    for (case, forged) in [
+        ("garbage", b"{not json".to_vec()),
+        ("lease until 2099", forever.to_string().into_bytes()),
+        ("another object's entry", elsewhere.to_string().into_bytes()),
+    ] {
+        std::fs::write(&entry_path, forged).unwrap();
+        let delivery = Arc::new(MemoryDelivery::default());
+        delivery.fail_after_rows.store(usize::MAX, Ordering::SeqCst);
+        let report = runner(dir.path(), delivery.clone())
+            .process(&object, later(), "second")
+            .await
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert!(!report.duplicate, "{case}");
+        assert_eq!(delivery.received.lock().unwrap().len(), 300, "{case}");
+        let alerts = delivery.alerts.lock().unwrap().clone();
+        assert_eq!(alerts.len(), 1, "{case}: {alerts:?}");
+        assert_eq!(alerts[0]["AlertTrigger"], "damaged_state", "{case}");
+        let damaged = std::fs::read_dir(dir.path().join("state/damaged")).unwrap();
+        assert!(damaged.count() > 0, "{case}");
+        // The entry written in its place is the function's own: the next event is a
+        // duplicate.
+        let again = Arc::new(MemoryDelivery::default());
+        let report = runner(dir.path(), again)
+            .process(&object, later(), "third")
+            .await
+            .unwrap();
+        assert!(report.duplicate, "{case}");
     }
 }

@@ -15,7 +15,7 @@ async fn conditional_writes_and_concurrent_updates_lose_nothing() {
     let bucket = common::new_bucket(&client, "state").await;
     let store = Arc::new(S3StateStore::new(client, &bucket, "state"));
 
-    assert!(store.get("missing").await.unwrap().is_none());
+    assert!(store.get("missing", 1024).await.unwrap().is_none());
     let tag = store
         .put("k", b"one".to_vec(), PutCondition::IfAbsent)
         .await
@@ -36,7 +36,7 @@ async fn conditional_writes_and_concurrent_updates_lose_nothing() {
             .await,
         Err(StateError::PreconditionFailed)
     ));
-    assert_eq!(store.get("k").await.unwrap().unwrap().body, b"two");
+    assert_eq!(store.get("k", 1024).await.unwrap().unwrap().body, b"two");
 
     let writers = 4;
     let increments = 10;
@@ -45,7 +45,7 @@ async fn conditional_writes_and_concurrent_updates_lose_nothing() {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..increments {
-                update(&*store, "counter", |old| {
+                update(&*store, "counter", 1024, |old: Option<&[u8]>| {
                     let n: u64 = old
                         .map(|b| std::str::from_utf8(b).unwrap().parse().unwrap())
                         .unwrap_or(0);
@@ -59,7 +59,7 @@ async fn conditional_writes_and_concurrent_updates_lose_nothing() {
     for t in tasks {
         t.await.unwrap();
     }
-    let body = store.get("counter").await.unwrap().unwrap().body;
+    let body = store.get("counter", 1024).await.unwrap().unwrap().body;
     assert_eq!(
         String::from_utf8(body).unwrap(),
         (writers * increments).to_string()
@@ -67,5 +67,5 @@ async fn conditional_writes_and_concurrent_updates_lose_nothing() {
     let keys = store.list("").await.unwrap();
     assert_eq!(keys, vec!["counter".to_string(), "k".to_string()]);
     store.delete("k").await.unwrap();
-    assert!(store.get("k").await.unwrap().is_none());
+    assert!(store.get("k", 1024).await.unwrap().is_none());
 }

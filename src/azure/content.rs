@@ -16,7 +16,7 @@ use serde_json::{Value as Json, json};
 use super::schema;
 use crate::record::Table;
 
-pub use crate::record::alert::{DEAD_LETTER_ALERT_PREFIX, DRIFT_ALERT_PREFIX};
+pub use crate::record::alert::{DEAD_LETTER_ALERT_PREFIX, DRIFT_ALERT_PREFIX, STATE_ALERT_PREFIX};
 
 /// Every workspace table a query may name, with its columns as the workspace has them.
 pub fn workspace_tables() -> BTreeMap<String, Vec<String>> {
@@ -154,6 +154,7 @@ RecordId_CF identifies the row; SourceObject_CF names the S3 object it came from
                 "union withsource = SourceTable {}
 | where TimeGenerated > ago(1h)
 | where Priority_CF in (\"Critical\", \"High\")
+| summarize arg_min(TimeGenerated, *) by RecordId_CF
 {ACTOR_COLUMNS}
 | project TimeGenerated, EventTime_CF, SourceTable, SourceLogType_CF, Priority_CF,
     PriorityScore_CF, AnomalyScore_CF, AnomalyReasons_CF, LogCategory_CF, Principal,
@@ -178,6 +179,7 @@ principal. Many anomalies from one actor are more telling than any single one.",
 union withsource = SourceTable {ACTIVITY_TABLES}
 | where TimeGenerated > ago(1h)
 | where IsAnomaly_CF == true
+| summarize arg_min(TimeGenerated, *) by RecordId_CF
 {ACTOR_COLUMNS}
 | extend Actor = iff(isnotempty(Principal), Principal, SourceAddress)
 | where isnotempty(Actor)
@@ -207,6 +209,7 @@ AWSCloudTrail
 | where TimeGenerated > ago(1h)
 | where EventSource in (sensitive)
 | where set_has_element(PatternFlags_CF, \"new\")
+| summarize arg_min(TimeGenerated, *) by RecordId_CF
 | extend Principal = coalesce(UserIdentityArn, UserIdentityPrincipalid), SourceAddress = SourceIpAddress
 | project TimeGenerated, EventSource, EventName, Principal, SourceAddress, AWSRegion,
     RecipientAccountId, ErrorCode, PatternId_CF, PatternTemplate_CF, PatternFlags_CF,
@@ -218,12 +221,14 @@ AWSCloudTrail
         ContentQuery {
             file: "S3Sentinel-ConnectorHealthAlerts.yaml",
             id: "7b9c89fc-17f7-4a7b-a065-fd7538b72605",
-            name: "S3 Sentinel connector - Dead-lettered rows or model drift",
+            name: "S3 Sentinel connector - Dead-lettered rows, model drift or damaged state",
             description: "Health alerts the connector writes to S3SentinelAlerts_CL: rows \
 Sentinel refused that went to the dead letter (AlertName starting \"Dead-lettered rows\", \
 one per table, stream and kind of refusal) and drift of the live data away from the \
-models' training data (AlertName starting \"Model drift\"). Dead letters are replayed \
-with `s3-sentinel replay` once the cause is fixed; drift calls for retraining.",
+models' training data (AlertName starting \"Model drift\") and state documents \
+the connector could not use and set aside (AlertName starting \"Damaged state\"). Dead \
+letters are replayed with `s3-sentinel replay` once the cause is fixed; drift calls for \
+retraining; damaged state calls for a look at who can write the state bucket.",
             schedule: Schedule::hourly("Medium"),
             tactics: &["DefenseEvasion"],
             techniques: &["T1562"],
@@ -231,6 +236,8 @@ with `s3-sentinel replay` once the cause is fixed; drift calls for retraining.",
                 "S3SentinelAlerts_CL
 | where TimeGenerated > ago(1h)
 | where AlertName startswith \"{DEAD_LETTER_ALERT_PREFIX}\" or AlertName startswith \"{DRIFT_ALERT_PREFIX}\"
+    or AlertName startswith \"{STATE_ALERT_PREFIX}\"
+| summarize arg_min(TimeGenerated, *) by RecordId
 | project TimeGenerated, AlertName, AlertSeverity, Description, AlertTrigger, SourceTable,
     SourceObject, ModelVersion, RecordId
 "
@@ -401,6 +408,7 @@ pub fn workbook_queries() -> Vec<(&'static str, String, &'static str)> {
             format!(
                 "union withsource = SourceTable {ACTIVITY_TABLES}
 | where IsAnomaly_CF == true
+| summarize arg_min(TimeGenerated, *) by RecordId_CF
 {ACTOR_COLUMNS}
 | extend Actor = iff(isnotempty(Principal), Principal, SourceAddress)
 | where isnotempty(Actor)
@@ -549,6 +557,21 @@ impl ContentQuery {
         out
     }
 }
+
+/// The workspace function that returns one row per `RecordId` (the first ingested) and
+/// every row without one: duplicates from an ambiguous retry or a killed function dropped
+/// at query time. Installed by the ARM template; its body is also in docs/delivery.md.
+pub const DISTINCT_FUNCTION: &str = "S3SentinelDistinct";
+/// [`DISTINCT_FUNCTION`]'s parameter: the table to read.
+pub const DISTINCT_PARAMETERS: &str = "TableName:string";
+/// [`DISTINCT_FUNCTION`]'s body.
+pub const DISTINCT_BODY: &str = r#"let rows = table(TableName)
+    | extend S3SentinelId = tostring(column_ifexists("RecordId_CF", column_ifexists("RecordId", ""))),
+             S3SentinelIngested = ingestion_time();
+union
+    (rows | where isempty(S3SentinelId)),
+    (rows | where isnotempty(S3SentinelId) | summarize arg_min(S3SentinelIngested, *) by S3SentinelId)
+| project-away S3SentinelId, S3SentinelIngested"#;
 
 /// Every file of the content: path below the content folder, and text.
 pub fn files() -> Vec<(String, String)> {

@@ -20,6 +20,8 @@ pub const SCHEMA: &str =
 pub const DCR_API_VERSION: &str = "2023-03-11";
 /// API version of the workspace table resources.
 pub const TABLES_API_VERSION: &str = "2022-10-01";
+/// API version of the workspace saved search (function) resources.
+pub const SAVED_SEARCH_API_VERSION: &str = "2020-08-01";
 /// API version of the role assignment resources.
 pub const ROLE_ASSIGNMENT_API_VERSION: &str = "2022-04-01";
 /// Built-in role "Monitoring Metrics Publisher": lets a principal post to a DCR.
@@ -133,6 +135,24 @@ fn table_resource(table: Table) -> Json {
         "apiVersion": TABLES_API_VERSION,
         "name": format!("[concat(parameters('workspaceName'), '/{}')]", table.name()),
         "properties": properties,
+    })
+}
+
+/// The workspace function that drops duplicate rows at query time.
+fn distinct_function_resource() -> Json {
+    use super::content::{DISTINCT_BODY, DISTINCT_FUNCTION, DISTINCT_PARAMETERS};
+    json!({
+        "type": "Microsoft.OperationalInsights/workspaces/savedSearches",
+        "apiVersion": SAVED_SEARCH_API_VERSION,
+        "name": format!("[concat(parameters('workspaceName'), '/{DISTINCT_FUNCTION}')]"),
+        "properties": {
+            "category": "S3 Sentinel connector",
+            "displayName": "One row per RecordId (duplicates from retries dropped)",
+            "functionAlias": DISTINCT_FUNCTION,
+            "functionParameters": DISTINCT_PARAMETERS,
+            "query": DISTINCT_BODY,
+            "version": 2,
+        },
     })
 }
 
@@ -250,6 +270,7 @@ pub fn arm_template(options: &TemplateOptions) -> Json {
     let groups = options.dcr_groups();
     let with_endpoint = groups.len() > 1;
     let mut resources: Vec<Json> = tables.iter().map(|t| table_resource(*t)).collect();
+    resources.push(distinct_function_resource());
     if with_endpoint {
         resources.push(dce_resource());
     }
@@ -335,6 +356,21 @@ mod tests {
             .iter()
             .filter(|r| r["type"] == ty)
             .collect()
+    }
+
+    #[test]
+    fn the_distinct_function_is_installed_and_documented() {
+        let t = arm_template(&TemplateOptions::default());
+        let searches = of_type(&t, "Microsoft.OperationalInsights/workspaces/savedSearches");
+        assert_eq!(searches.len(), 1);
+        let f = &searches[0]["properties"];
+        assert_eq!(f["functionAlias"], "S3SentinelDistinct");
+        assert_eq!(f["functionParameters"], "TableName:string");
+        let docs = include_str!("../../docs/delivery.md");
+        assert!(
+            docs.contains(f["query"].as_str().unwrap()),
+            "docs/delivery.md shows the function's body as deployed"
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl ModelBucket {
     pub async fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let found = self
             .store
-            .get(name)
+            .get(name, crate::ml::swap::MAX_MODEL_BYTES)
             .await
             .with_context(|| format!("reading {}", self.location(name)))?;
         Ok(found.map(|v| v.body))
@@ -368,7 +368,7 @@ pub async fn publish(bucket: &ModelBucket, args: &PublishArgs) -> Result<Plan> {
         .extra
         .insert("deployment".to_string(), deployment.clone());
 
-    let new_manifest = if args.shadow {
+    let mut new_manifest = if args.shadow {
         let Some(mut active) = current.clone() else {
             bail!(
                 "nothing is deployed at {}: a shadow runs beside an active set",
@@ -383,6 +383,7 @@ pub async fn publish(bucket: &ModelBucket, args: &PublishArgs) -> Result<Plan> {
     } else {
         candidate.clone()
     };
+    new_manifest.set_sequence = Some(next_sequence(current.as_ref(), now));
     let manifest_bytes = new_manifest.to_json();
     let signature = sign(key.as_deref(), &manifest_bytes)?;
 
@@ -509,7 +510,7 @@ pub async fn rollback(
             bucket.location(PREVIOUS_MANIFEST)
         );
     };
-    let manifest = Manifest::from_json(&previous)
+    let mut manifest = Manifest::from_json(&previous)
         .with_context(|| format!("parsing {}", bucket.location(PREVIOUS_MANIFEST)))?;
     for entry in [&manifest.anomaly, &manifest.classifier] {
         if !bucket.exists(&entry.file).await? {
@@ -519,15 +520,26 @@ pub async fn rollback(
             );
         }
     }
-    let signature = match sign_key {
-        Some(path) => sign(Some(&read_key(path)?), &previous)?,
-        None => bucket
-            .get(PREVIOUS_SIGNATURE)
-            .await?
-            .map(|s| String::from_utf8_lossy(&s).trim().to_string()),
-    };
     let current = bucket.get(MANIFEST_FILE).await?;
     let current_signature = bucket.get(SIGNATURE_FILE).await?;
+    let deployed = current
+        .as_deref()
+        .map(Manifest::from_json)
+        .transpose()
+        .with_context(|| format!("parsing {}", bucket.location(MANIFEST_FILE)))?;
+    // The set comes back as a new publication: functions refuse a manifest older than
+    // the one they serve (it could be a replay), so it gets the next sequence and a new
+    // signature over it.
+    manifest.set_sequence = Some(next_sequence(deployed.as_ref(), chrono::Utc::now()));
+    let previous = manifest.to_json();
+    let signature = match sign_key {
+        Some(path) => sign(Some(&read_key(path)?), &previous)?,
+        None if bucket.exists(PREVIOUS_SIGNATURE).await? => bail!(
+            "the previous manifest is signed: rolling back re-signs it with a new sequence, \
+             so give --sign-key"
+        ),
+        None => None,
+    };
     let mut plan = Plan {
         set_version: manifest.set_version.clone(),
         ..Plan::default()
@@ -547,6 +559,13 @@ pub async fn rollback(
     }
     write_manifest(bucket, &previous, signature.as_deref(), dry_run, &mut plan).await?;
     Ok(plan)
+}
+
+/// The sequence of a new publication: the publish time in milliseconds, above the deployed
+/// set's so it grows even when clocks disagree.
+fn next_sequence(deployed: Option<&Manifest>, now: chrono::DateTime<chrono::Utc>) -> u64 {
+    let deployed = deployed.and_then(|m| m.set_sequence).unwrap_or(0);
+    (now.timestamp_millis().max(0) as u64).max(deployed + 1)
 }
 
 /// `keygen`: writes the private key (hex) to `out`, readable by its owner only, and

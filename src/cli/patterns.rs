@@ -181,7 +181,7 @@ fn run_delta(
 
 fn load_db(path: &std::path::Path) -> Result<PatternDb> {
     match std::fs::read(path) {
-        Ok(bytes) => PatternDb::from_json(&bytes)
+        Ok(bytes) => PatternDb::from_json(&bytes, &Default::default(), Utc::now())
             .with_context(|| format!("reading pattern database {}", path.display())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(PatternDb::default()),
         Err(e) => Err(e).with_context(|| format!("reading pattern database {}", path.display())),
@@ -249,7 +249,12 @@ mod tests {
             first, second,
             "ids and templates are the same on the second run"
         );
-        let stored = PatternDb::from_json(&std::fs::read(&db).unwrap()).unwrap();
+        let stored = PatternDb::from_json(
+            &std::fs::read(&db).unwrap(),
+            &DbLimits::default(),
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(stored.len(), 2);
         let deleting = stored
             .patterns

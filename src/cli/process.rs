@@ -282,4 +282,7 @@ fn print_summary(s: &Summary, elapsed: Duration) {
         s.bytes_decoded as f64 / 1e6 / secs,
         total as f64 / secs
     );
+    if let Some(peak) = crate::metrics::resources::max_rss_bytes() {
+        eprintln!("peak memory {:.1} MiB", peak as f64 / (1024.0 * 1024.0));
+    }
 }

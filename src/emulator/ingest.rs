@@ -123,6 +123,7 @@ impl Accepted {
             return StatusCode::NO_CONTENT.into_response();
         }
         stats.rows_accepted += self.rows.len() as u64;
+        stats.max_rows_per_request = stats.max_rows_per_request.max(self.rows.len() as u64);
         let per_stream = stats.streams.entry(self.stream.clone()).or_default();
         per_stream.accepted_requests += 1;
         per_stream.rows += self.rows.len() as u64;

@@ -134,6 +134,9 @@ pub struct Stats {
     pub token_requests_refused: u64,
     /// Largest body received, as sent (compressed when gzip).
     pub max_body_bytes_seen: u64,
+    /// Most rows an accepted request carried.
+    #[serde(default)]
+    pub max_rows_per_request: u64,
     pub body_bytes_received: u64,
     pub streams: BTreeMap<String, StreamStats>,
 }

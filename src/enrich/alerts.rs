@@ -13,12 +13,16 @@ use crate::record::{LogType, Record, RecordId, Table, Value, prefix_within};
 /// Why an alert was raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
+    /// `IsAnomaly`: the anomaly score reached the log type's threshold.
     Anomaly,
+    /// The priority score reached `priority_threshold`.
     Priority,
+    /// Both of the above.
     Both,
 }
 
 impl Trigger {
+    /// The `AlertTrigger` column's value.
     pub fn name(self) -> &'static str {
         match self {
             Trigger::Anomaly => "anomaly",
@@ -39,26 +43,42 @@ pub struct ScoredRecord<'a> {
     pub model_version: &'a str,
 }
 
+/// One `S3SentinelAlerts_CL` row raised by an enriched record.
 #[derive(Debug, Clone)]
 pub struct Alert {
+    /// When the alert was raised.
     pub time: DateTime<Utc>,
+    /// `AlertName`: what kind of activity, and its summary.
     pub name: String,
+    /// `AlertSeverity`.
     pub severity: Priority,
+    /// `Description`: scores, category and the reasons behind them.
     pub description: String,
+    /// What raised it.
     pub trigger: Trigger,
+    /// The record that raised it.
     pub source_record_id: RecordId,
+    /// The table that record went to.
     pub source_table: Table,
+    /// That record's log type.
     pub source_log_type: LogType,
+    /// The object that record came from.
     pub source_object: Arc<str>,
     /// Position of the source record in its object (checkpoints count alerts with it).
     pub source_ordinal: u64,
+    /// The record's own time, when it has one.
     pub event_time: Option<DateTime<Utc>>,
+    /// The record's `AnomalyScore`.
     pub anomaly_score: f64,
+    /// The record's `PriorityScore`.
     pub priority_score: f64,
+    /// The record's `LogCategory`.
     pub category: &'static str,
     /// JSON array text, as in the source record's `AnomalyReasons`.
     pub reasons: String,
+    /// The model set that scored the record.
     pub model_version: String,
+    /// A one-line summary of the record (who did what to what).
     pub summary: String,
 }
 
@@ -129,12 +149,14 @@ impl Alert {
     }
 
     /// The row sent to the alert stream.
+    /// The alert row as JSON text.
     pub fn to_json(&self) -> String {
         let mut out = Vec::with_capacity(1024);
         self.write_json(&mut out);
         String::from_utf8(out).expect("alert JSON is UTF-8")
     }
 
+    /// Appends the alert row as JSON to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let mut row = ObjectWriter::new(out);
         row.time("TimeGenerated", &self.time);

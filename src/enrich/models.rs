@@ -27,7 +27,7 @@ use crate::ml::runtime::ModelError;
 use crate::ml::swap::{ModelSwapper, SwapConfig};
 use crate::record::Record;
 use crate::record::alert::{ConnectorAlert, DRIFT_ALERT_PREFIX};
-use crate::state::StateStore;
+use crate::state::{StateError, StateStore};
 
 /// The model stage's settings (`config` reads them from the environment).
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +40,8 @@ pub struct ModelSettings {
     pub check_interval: Duration,
     /// Ed25519 public key (hex): only manifests signed by its private key are served.
     pub public_key: Option<String>,
+    /// Serve unsigned manifests when no key is configured (`MODEL_ALLOW_UNSIGNED`).
+    pub allow_unsigned: bool,
     /// How often the threshold history is merged into the state store.
     pub persist_interval: Duration,
     /// Drift counts in the state store restart after this long.
@@ -55,12 +57,16 @@ impl Default for ModelSettings {
             priority_threshold: 0.8,
             check_interval: crate::ml::swap::DEFAULT_CHECK_INTERVAL,
             public_key: None,
+            allow_unsigned: false,
             persist_interval: Duration::from_secs(5 * 60),
             drift_window: Duration::from_secs(24 * 3600),
             drift_min_rows: 200,
         }
     }
 }
+
+/// Largest stored drift window read (a healthy one is a few KB).
+const MAX_DRIFT_BYTES: u64 = 1024 * 1024;
 
 struct Upkeep {
     started: bool,
@@ -109,14 +115,19 @@ impl ModelStage {
         config.priority_threshold = settings.priority_threshold;
         let handle = ModelHandle::new(embedded::load()?);
         let swapper = models.map(|store| {
-            ModelSwapper::new(
+            let swapper = ModelSwapper::new(
                 store,
                 handle.clone(),
                 SwapConfig {
                     interval: settings.check_interval,
                     public_key: settings.public_key.clone(),
+                    allow_unsigned: settings.allow_unsigned,
                 },
-            )
+            );
+            match &state {
+                Some(state) => swapper.with_memory(state.clone()),
+                None => swapper,
+            }
         });
         Ok(ModelStage {
             scorer: ModelScorer::new(handle, config),
@@ -215,8 +226,9 @@ impl ModelStage {
         for entry in &snapshot.drift {
             let key = entry.state_key();
             let window = self.settings.drift_window;
-            let result = crate::state::update(store, &key, |old| {
-                let merged = StoredDrift::merged(old, &entry.counts, now, window);
+            let result = crate::state::update(store, &key, MAX_DRIFT_BYTES, |old| {
+                let merged = StoredDrift::merged(old, &entry.counts, now, window)
+                    .map_err(|e| StateError::Damaged(format!("{key}: {e}")))?;
                 Ok(serde_json::to_vec(&merged).expect("drift counts serialize"))
             })
             .await;

@@ -188,32 +188,60 @@ impl MonitorSnapshot {
 /// recent traffic instead of averaging over the model's whole life.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredDrift {
+    /// Serialization version ([`DRIFT_VERSION`]); windows stored before it had none.
+    #[serde(default = "drift_version")]
+    pub version: u32,
     /// When the window's first counts were stored.
     pub window_start: chrono::DateTime<chrono::Utc>,
     /// Counts of the window so far.
     pub counts: DriftCounts,
 }
 
+/// The serialization version of [`StoredDrift`] this code writes and reads.
+pub const DRIFT_VERSION: u32 = 1;
+
+fn drift_version() -> u32 {
+    DRIFT_VERSION
+}
+
 impl StoredDrift {
     /// Adds `counts` to the stored window, or starts a new window with them when the
-    /// stored one is older than `window` (or unreadable, or of another shape).
+    /// stored one is older than `window` (or there is none). A stored window that cannot be
+    /// right (not JSON, started in the future) is an error, so it is set aside.
     pub fn merged(
         stored: Option<&[u8]>,
         counts: &DriftCounts,
         now: chrono::DateTime<chrono::Utc>,
         window: Duration,
-    ) -> StoredDrift {
+    ) -> Result<StoredDrift, String> {
         let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-        match stored.and_then(|b| serde_json::from_slice::<StoredDrift>(b).ok()) {
-            Some(mut s) if now.signed_duration_since(s.window_start) <= window => {
-                s.counts.merge(counts);
-                s
-            }
-            _ => StoredDrift {
-                window_start: now,
-                counts: counts.clone(),
-            },
+        let fresh = || StoredDrift {
+            version: DRIFT_VERSION,
+            window_start: now,
+            counts: counts.clone(),
+        };
+        let Some(bytes) = stored else {
+            return Ok(fresh());
+        };
+        let mut s: StoredDrift =
+            serde_json::from_slice(bytes).map_err(|e| format!("not drift counts: {e}"))?;
+        if s.version != DRIFT_VERSION {
+            return Err(format!(
+                "drift counts version {}; this build reads {DRIFT_VERSION}",
+                s.version
+            ));
         }
+        if s.window_start > now + chrono::Duration::minutes(10) {
+            return Err(format!(
+                "drift window starting {}, in the future",
+                s.window_start
+            ));
+        }
+        if now.signed_duration_since(s.window_start) > window {
+            return Ok(fresh());
+        }
+        s.counts.merge(counts);
+        Ok(s)
     }
 }
 
@@ -255,14 +283,22 @@ mod tests {
             .unwrap()
             .to_utc();
         let day = Duration::from_secs(86_400);
-        let first = StoredDrift::merged(None, &counts, t0, day);
+        let first = StoredDrift::merged(None, &counts, t0, day).unwrap();
         let bytes = serde_json::to_vec(&first).unwrap();
         let second =
-            StoredDrift::merged(Some(&bytes), &counts, t0 + chrono::Duration::hours(1), day);
+            StoredDrift::merged(Some(&bytes), &counts, t0 + chrono::Duration::hours(1), day)
+                .unwrap();
         assert_eq!(second.counts.rows, 14);
         assert_eq!(second.window_start, t0);
         let later =
-            StoredDrift::merged(Some(&bytes), &counts, t0 + chrono::Duration::hours(25), day);
+            StoredDrift::merged(Some(&bytes), &counts, t0 + chrono::Duration::hours(25), day)
+                .unwrap();
+        // A window that starts in the future was not written by a function.
+        assert!(
+            StoredDrift::merged(Some(&bytes), &counts, t0 - chrono::Duration::hours(1), day)
+                .is_err()
+        );
+        assert!(StoredDrift::merged(Some(b"{"), &counts, t0, day).is_err());
         assert_eq!(later.counts.rows, 7);
         assert_eq!(later.window_start, t0 + chrono::Duration::hours(25));
         assert_eq!(

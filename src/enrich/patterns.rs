@@ -58,10 +58,11 @@ impl Enricher for PatternStage {
     }
 
     async fn load_state(&self, store: &dyn StateStore) -> anyhow::Result<()> {
-        let stored = db::load(store, db::DEFAULT_KEY).await?;
+        let config = self.lock().config().clone();
+        let stored = db::load(store, db::DEFAULT_KEY, &config.db_limits, Utc::now()).await?;
         // Without the stored transitions every principal's next call would look unseen
         // until the first save: the models weigh sequence surprise.
-        let sequences = sequence::load(store, sequence::DEFAULT_KEY).await?;
+        let sequences = sequence::load(store, sequence::DEFAULT_KEY, config.sequence_order).await?;
         let mut analyzer = self.lock();
         analyzer.replace_db(stored);
         if let Some(model) = sequences {
@@ -75,11 +76,21 @@ impl Enricher for PatternStage {
             let mut analyzer = self.lock();
             (analyzer.take_delta(), analyzer.take_sequence_delta())
         };
-        let merged = db::persist(store, db::DEFAULT_KEY, &delta, Utc::now()).await?;
-        let model = sequence::persist(store, sequence::DEFAULT_KEY, &sequences).await?;
-        let mut analyzer = self.lock();
-        analyzer.replace_db(merged);
-        analyzer.replace_sequence_model(model);
+        let merged = match db::persist(store, db::DEFAULT_KEY, &delta, Utc::now()).await {
+            Ok(merged) => merged,
+            Err(e) => {
+                self.lock().restore_deltas(Some(&delta), &sequences);
+                return Err(e.into());
+            }
+        };
+        self.lock().replace_db(merged);
+        match sequence::persist(store, sequence::DEFAULT_KEY, &sequences).await {
+            Ok(model) => self.lock().replace_sequence_model(model),
+            Err(e) => {
+                self.lock().restore_deltas(None, &sequences);
+                return Err(e.into());
+            }
+        }
         Ok(())
     }
 }

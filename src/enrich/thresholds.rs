@@ -18,6 +18,13 @@ use crate::state::{self, StateError, StateStore};
 
 /// Where the history lives in the state store.
 pub const STATE_KEY: &str = "ml/anomaly-thresholds.json";
+/// Largest stored history read (a healthy one is a few KB per log type).
+const MAX_STORED_BYTES: u64 = 4 * 1024 * 1024;
+/// The highest an adaptive threshold can rise: a score of 0.995 is about one record in
+/// eight million of normal traffic. A flood of anomalous records (or a forged history)
+/// lifts the threshold this far and no further, so the records behind an attack still
+/// alert.
+pub const DEFAULT_CEILING: f64 = 0.995;
 const BINS: usize = 400;
 /// `-log10(1 - score)` covered by the histogram (scores up to 1 - 1e-8).
 const MAX_NINES: f64 = 8.0;
@@ -33,6 +40,8 @@ pub struct ThresholdConfig {
     pub min_history: f64,
     /// Weight of an observation halves after this many hours.
     pub half_life_hours: f64,
+    /// The highest the adaptive threshold goes (never below `base`).
+    pub ceiling: f64,
 }
 
 impl Default for ThresholdConfig {
@@ -42,6 +51,7 @@ impl Default for ThresholdConfig {
             quantile: 0.995,
             min_history: 1_000.0,
             half_life_hours: 24.0 * 7.0,
+            ceiling: DEFAULT_CEILING,
         }
     }
 }
@@ -149,6 +159,10 @@ pub struct ThresholdState {
 impl ThresholdState {
     /// Fades every histogram by the time elapsed since `updated`.
     fn decayed(&self, now: DateTime<Utc>, half_life_hours: f64) -> ThresholdState {
+        // A writer whose clock reading is older than the stored one (it lost a race and
+        // retried) must not move `updated` back: the next writer would fade that stretch
+        // of time a second time.
+        let now = self.updated.map_or(now, |u| u.max(now));
         let hours = self
             .updated
             .map(|u| (now - u).num_milliseconds().max(0) as f64 / 3.6e6)
@@ -201,9 +215,10 @@ impl AdaptiveThresholds {
         if history.total < self.config.min_history {
             return self.config.base;
         }
+        let ceiling = self.config.ceiling.max(self.config.base);
         history
             .quantile(self.config.quantile)
-            .map_or(self.config.base, |q| q.max(self.config.base))
+            .map_or(self.config.base, |q| q.clamp(self.config.base, ceiling))
     }
 
     /// Records one score of `log_type`, pending until persisted.
@@ -219,10 +234,16 @@ impl AdaptiveThresholds {
         self.pending.values().map(|h| h.total).sum()
     }
 
-    /// Replaces the local view with the stored history (cold start).
+    /// Replaces the local view with the stored history (cold start); a stored history
+    /// that cannot be used is set aside and the history starts afresh.
     pub async fn load<S: StateStore + ?Sized>(&mut self, store: &S) -> Result<(), StateError> {
-        if let Some(v) = store.get(STATE_KEY).await? {
-            self.shared = parse(&v.body)?;
+        let now = Utc::now();
+        if let Some(stored) = state::load(store, STATE_KEY, MAX_STORED_BYTES, |bytes| {
+            ThresholdState::from_json(bytes, now)
+        })
+        .await?
+        {
+            self.shared = stored;
         }
         Ok(())
     }
@@ -236,9 +257,12 @@ impl AdaptiveThresholds {
     ) -> Result<(), StateError> {
         let pending = self.pending.clone();
         let half_life = self.config.half_life_hours;
-        let body = state::update(store, STATE_KEY, |current| {
+        let mut adopted = None;
+        state::update(store, STATE_KEY, MAX_STORED_BYTES, |current| {
             let stored = match current {
-                Some(bytes) => parse(bytes)?,
+                Some(bytes) => {
+                    ThresholdState::from_json(bytes, now).map_err(StateError::Damaged)?
+                }
                 None => ThresholdState::default(),
             };
             let mut merged = stored.decayed(now, half_life);
@@ -246,10 +270,12 @@ impl AdaptiveThresholds {
                 let entry = merged.log_types.entry(name.clone()).or_default();
                 *entry = entry.merge(h);
             }
-            Ok(serde_json::to_vec(&merged).expect("threshold state serializes"))
+            let body = serde_json::to_vec(&merged).expect("threshold state serializes");
+            adopted = Some(merged);
+            Ok(body)
         })
         .await?;
-        self.shared = parse(&body)?;
+        self.shared = adopted.expect("update ran the merge");
         self.pending.clear();
         Ok(())
     }
@@ -283,12 +309,40 @@ impl AdaptiveThresholds {
     }
 }
 
-fn parse(bytes: &[u8]) -> Result<ThresholdState, StateError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        StateError::Other(anyhow::anyhow!(
-            "stored anomaly thresholds ({STATE_KEY}) are not valid: {e}"
-        ))
-    })
+impl ThresholdState {
+    /// Reads a stored history, refusing one that cannot be right (written in the future,
+    /// negative or non-finite weights, bins out of range, unknown log types) so it is set
+    /// aside instead of steering `IsAnomaly`.
+    pub fn from_json(bytes: &[u8], now: DateTime<Utc>) -> Result<ThresholdState, String> {
+        let mut state: ThresholdState = serde_json::from_slice(bytes)
+            .map_err(|e| format!("stored anomaly thresholds ({STATE_KEY}) are not valid: {e}"))?;
+        let refuse = |why: String| Err(format!("stored anomaly thresholds ({STATE_KEY}): {why}"));
+        // 0 is the empty history's; 1 what every save writes.
+        if state.version > 1 {
+            return refuse(format!("version {}; this build reads 1", state.version));
+        }
+        // A few minutes of clock skew between functions is normal; a future beyond it
+        // would stop the history from ever fading.
+        if let Some(updated) = state.updated
+            && updated > now + chrono::Duration::minutes(10)
+        {
+            return refuse(format!("updated {updated}, in the future"));
+        }
+        for (name, h) in &mut state.log_types {
+            if LogType::from_name(name).is_none() {
+                return refuse(format!("unknown log type {name:?}"));
+            }
+            if h.bins
+                .iter()
+                .any(|(b, w)| *b as usize >= BINS || !w.is_finite() || *w < 0.0)
+            {
+                return refuse(format!("{name}: a bin out of range or a weight below zero"));
+            }
+            h.bins.sort_unstable_by_key(|(b, _)| *b);
+            h.total = h.bins.iter().map(|(_, w)| w).sum();
+        }
+        Ok(state)
+    }
 }
 
 #[cfg(test)]
@@ -324,6 +378,11 @@ mod tests {
         }
         let th = t.threshold(LogType::Text);
         assert!(th > 0.99, "{th}");
+        // A flood of extreme scores lifts it to the ceiling and no further.
+        for _ in 0..10_000 {
+            t.observe(LogType::Text, 0.999_999);
+        }
+        assert_eq!(t.threshold(LogType::Text), DEFAULT_CEILING);
         // A quiet one keeps the base.
         for _ in 0..200 {
             t.observe(LogType::CloudTrail, 0.1);

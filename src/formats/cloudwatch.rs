@@ -8,7 +8,6 @@
 //! `AdditionalFields`. `CONTROL_MESSAGE`s (delivery probes) carry no logs and are skipped.
 
 use std::borrow::Cow;
-use std::io::Read;
 
 use base64::Engine;
 use serde::Deserialize;
@@ -27,8 +26,14 @@ use crate::record::{LogType, Record, Value};
 
 const LOG_TYPE: LogType = LogType::CloudWatch;
 
-/// Bound on an unpacked `awslogs.data` payload (CloudWatch caps one at 1 MB compressed).
-const MAX_AWSLOGS_BYTES: u64 = 64 * 1024 * 1024;
+/// Bound on an unpacked `awslogs.data` payload: one subscription delivery carries at most
+/// a PutLogEvents batch (1 MiB of events) in its JSON envelope.
+const MAX_AWSLOGS_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Bound on one log event's message: CloudWatch Logs takes events of at most 1 MiB, and a
+/// Sentinel row must fit a 1 MiB request. A longer one is rejected (its start kept in the
+/// rejects), not carried through every stage.
+const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 #[derive(Deserialize)]
 struct LogEvent<'a> {
@@ -123,22 +128,14 @@ fn typed_record(format: Format, message: &str) -> Option<Record> {
     }
 }
 
-/// Unpacks `awslogs.data`: base64 of a gzip'd subscription message.
-fn unpack_awslogs(data: &str) -> Result<Vec<u8>, String> {
+/// Unpacks `awslogs.data`: base64 of a gzip'd subscription message, counted against the
+/// object's decompression limits.
+fn unpack_awslogs(data: &str, out: &Emitter<'_>) -> Result<Vec<u8>, String> {
     let compressed = base64::engine::general_purpose::STANDARD
         .decode(data.trim())
         .map_err(|e| format!("awslogs.data is not base64: {e}"))?;
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(&compressed[..])
-        .take(MAX_AWSLOGS_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("awslogs.data is not gzip: {e}"))?;
-    if out.len() as u64 > MAX_AWSLOGS_BYTES {
-        return Err(format!(
-            "awslogs.data unpacks to more than {MAX_AWSLOGS_BYTES} bytes"
-        ));
-    }
-    Ok(out)
+    out.gunzip_nested(&compressed, MAX_AWSLOGS_BYTES)
+        .map_err(|e| format!("awslogs.data: {e}"))
 }
 
 fn value(
@@ -165,7 +162,7 @@ fn value(
     };
     if !nested {
         if let Some(data) = obj.object("awslogs").and_then(|a| a.str("data")) {
-            let unpacked = match unpack_awslogs(&data) {
+            let unpacked = match unpack_awslogs(&data, out) {
                 Ok(u) => u,
                 Err(reason) => return out.reject(LOG_TYPE, Some(line), offset, bytes, reason),
             };
@@ -252,6 +249,20 @@ fn value(
             )?;
             continue;
         };
+        if message.as_str().len() > MAX_MESSAGE_BYTES {
+            out.reject(
+                LOG_TYPE,
+                Some(line),
+                offset,
+                raw.get().as_bytes(),
+                format!(
+                    "log event message of {} bytes, over the {MAX_MESSAGE_BYTES}-byte limit of \
+                     a CloudWatch Logs event",
+                    message.as_str().len()
+                ),
+            )?;
+            continue;
+        }
         let record = record_from_message(
             message.as_str(),
             event.timestamp,

@@ -39,6 +39,19 @@ fn message_record(
     r
 }
 
+/// Largest JSON value kept as one record, as for a text line: a bigger one is rejected
+/// (its start kept) instead of being copied into a record and a row.
+const MAX_RECORD_BYTES: usize = super::lines::DEFAULT_MAX_LINE_BYTES;
+
+fn too_large(bytes: &[u8]) -> Option<String> {
+    (bytes.len() > MAX_RECORD_BYTES).then(|| {
+        format!(
+            "JSON value of {} bytes, over the {MAX_RECORD_BYTES}-byte limit of one record",
+            bytes.len()
+        )
+    })
+}
+
 /// One JSON value as a row; objects contribute their time member.
 pub fn record_from_json(bytes: &[u8]) -> Record {
     let text = line_text(bytes);
@@ -62,12 +75,15 @@ impl Parser for GenericJsonParser {
             input,
             out,
             LogType::GenericJson,
-            |out, line, offset, bytes| match serde_json::from_slice::<&RawValue>(bytes) {
-                Ok(_) => out.emit(bytes, record_from_json(bytes)),
-                Err(e) => {
-                    let reason = json_error_reason(&e);
-                    out.reject(LogType::GenericJson, Some(line), offset, bytes, reason)
-                }
+            |out, line, offset, bytes| {
+                let reason = match serde_json::from_slice::<&RawValue>(bytes) {
+                    Err(e) => json_error_reason(&e),
+                    Ok(_) => match too_large(bytes) {
+                        Some(reason) => reason,
+                        None => return out.emit(bytes, record_from_json(bytes)),
+                    },
+                };
+                out.reject(LogType::GenericJson, Some(line), offset, bytes, reason)
             },
         )
     }
@@ -101,6 +117,17 @@ mod tests {
             check_record(r).unwrap();
         }
         sink
+    }
+
+    #[test]
+    fn a_value_over_the_record_limit_is_rejected_and_its_neighbours_kept() {
+        let big = format!("\"{}\"", "x".repeat(MAX_RECORD_BYTES));
+        let text = format!("{{\"a\":1}}\n[{big},{{\"b\":2}}]\n{{\"c\":{big}}}\n{{\"d\":4}}\n");
+        let got = run(&mut GenericJsonParser, text.as_bytes());
+        assert_eq!(got.records.len(), 3);
+        assert_eq!(got.rejects.len(), 2);
+        assert!(got.rejects[0].reason.contains("limit of one record"));
+        assert!(got.rejects.iter().all(|r| r.raw.len() <= 64 * 1024));
     }
 
     #[test]

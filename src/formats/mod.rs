@@ -30,6 +30,7 @@ use std::io::{self, BufRead};
 use std::sync::Arc;
 
 use crate::record::{LogType, Record, RecordId, Reject};
+use crate::source::decode::{ByteCounters, DecodeLimits, gunzip_nested, limit_error};
 use lines::Line;
 
 pub use detect::{Detection, detect};
@@ -245,6 +246,10 @@ pub struct Emitter<'a> {
     next_ordinal: u64,
     resume_from: u64,
     sink: &'a mut dyn RecordSink,
+    /// The object's decompression limits and counters: payloads a parser unpacks count
+    /// against them.
+    limits: DecodeLimits,
+    counters: ByteCounters,
     /// Records and rejects counted so far.
     pub stats: ParseStats,
 }
@@ -257,8 +262,28 @@ impl<'a> Emitter<'a> {
             next_ordinal: 0,
             resume_from: 0,
             sink,
+            limits: DecodeLimits::default(),
+            counters: ByteCounters::default(),
             stats: ParseStats::default(),
         }
+    }
+
+    /// Nested payloads count against these limits and counters (the object's own).
+    pub fn with_limits(mut self, limits: DecodeLimits, counters: ByteCounters) -> Self {
+        self.limits = limits;
+        self.counters = counters;
+        self
+    }
+
+    /// Unpacks a gzip payload inside the object (at most `max_bytes`), counted against the
+    /// object's decompression limits; the error says which limit it hit.
+    pub fn gunzip_nested(&self, compressed: &[u8], max_bytes: u64) -> Result<Vec<u8>, String> {
+        gunzip_nested(compressed, &self.limits, &self.counters, max_bytes).map_err(|e| {
+            match limit_error(&e) {
+                Some(limit) => limit.to_string(),
+                None => format!("not gzip: {e}"),
+            }
+        })
     }
 
     /// Records with an ordinal below `ordinal` were delivered by an earlier attempt: they

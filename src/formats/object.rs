@@ -130,7 +130,9 @@ pub fn parse_object<R: Read + Send + 'static>(
     };
     outcome.format = Some(format);
 
-    let mut emitter = Emitter::new(job.source_object.as_str(), sink).resume_from(job.resume_from);
+    let mut emitter = Emitter::new(job.source_object.as_str(), sink)
+        .resume_from(job.resume_from)
+        .with_limits(job.limits, counters.clone());
     let result = super::parse_with(format, &mut reader, &mut emitter);
     let next_ordinal = emitter.next_ordinal();
     outcome.stats = emitter.stats.clone();

@@ -202,13 +202,13 @@ impl DriftCounts {
         }
         for (a, b) in self.features.iter_mut().zip(&other.features) {
             for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
+                *x = x.saturating_add(*y);
             }
         }
         for (x, y) in self.score.iter_mut().zip(&other.score) {
-            *x += y;
+            *x = x.saturating_add(*y);
         }
-        self.rows += other.rows;
+        self.rows = self.rows.saturating_add(other.rows);
     }
 }
 

@@ -59,6 +59,11 @@ pub struct Manifest {
     /// (shadow mode); its files are named relative to the same prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<Box<Manifest>>,
+    /// Grows with every publish (`deploy-models` writes the publish time in milliseconds,
+    /// above the deployed set's). Inside the signed bytes, so a function can refuse an
+    /// older signed manifest put back in the bucket: a replay of a set it moved on from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_sequence: Option<u64>,
     /// Fields this build does not know, kept as read.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -197,6 +202,7 @@ pub fn for_training(
         drift_log_types: BTreeMap::new(),
         pattern_neutral: BTreeMap::new(),
         shadow: None,
+        set_sequence: None,
         extra: BTreeMap::new(),
     }
 }

@@ -11,9 +11,9 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use super::manifest::{MANIFEST_FILE, Manifest, sha256_hex};
+use super::manifest::{MANIFEST_FILE, Manifest};
 use super::runtime::ModelSet;
-use crate::state::StateStore;
+use crate::state::{StateError, StateStore};
 
 /// The model set in service, replaceable at any time, and an optional shadow set scored
 /// beside it without affecting output.
@@ -59,17 +59,28 @@ impl ModelHandle {
     }
 }
 
+/// Largest manifest read (the default one is a few hundred KB with its drift profile).
+pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest signature file read (128 hex digits and a newline).
+pub const MAX_SIGNATURE_BYTES: u64 = 1024;
+/// Largest model file read (the default models are about 20 KB each).
+pub const MAX_MODEL_BYTES: u64 = 16 * 1024 * 1024;
+
 /// The detached signature of the manifest (hex Ed25519 over its exact bytes).
 pub const SIGNATURE_FILE: &str = "manifest.json.sig";
 pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 /// How the swapper checks the bucket.
+/// How the swapper checks the bucket and what it accepts.
 #[derive(Debug, Clone)]
 pub struct SwapConfig {
-    /// Least time between two checks of the bucket.
+    /// Time between checks of the bucket.
     pub interval: Duration,
-    /// Ed25519 public key (hex): when set, a manifest must carry a valid signature.
+    /// Ed25519 public key (hex): a manifest must carry a valid signature by it.
     pub public_key: Option<String>,
+    /// Serve unsigned manifests when no key is configured (an explicit opt-out; without
+    /// it and without a key, nothing from the bucket is served).
+    pub allow_unsigned: bool,
 }
 
 impl Default for SwapConfig {
@@ -77,6 +88,38 @@ impl Default for SwapConfig {
         SwapConfig {
             interval: DEFAULT_CHECK_INTERVAL,
             public_key: None,
+            allow_unsigned: false,
+        }
+    }
+}
+
+/// Where the swapper remembers, across cold starts, the newest set it served and the
+/// manifests it refused (in the state store, which the model bucket's writers cannot
+/// write).
+pub const MEMORY_KEY: &str = "ml/model-swap.json";
+const MAX_MEMORY_BYTES: u64 = 64 * 1024;
+/// Refused manifests remembered.
+const MAX_REFUSED: usize = 32;
+
+/// What the swapper keeps in [`MEMORY_KEY`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SwapMemory {
+    /// The highest `set_sequence` served: a manifest below it is a replay.
+    pub highest_sequence: u64,
+    /// Version tags (manifest and signature) of manifests refused for good: not read again.
+    pub refused: Vec<String>,
+}
+
+impl SwapMemory {
+    fn merge(&mut self, other: &SwapMemory) {
+        self.highest_sequence = self.highest_sequence.max(other.highest_sequence);
+        for tag in &other.refused {
+            if !self.refused.contains(tag) {
+                self.refused.push(tag.clone());
+            }
+        }
+        if self.refused.len() > MAX_REFUSED {
+            self.refused.drain(..self.refused.len() - MAX_REFUSED);
         }
     }
 }
@@ -113,8 +156,13 @@ pub struct ModelSwapper {
     handle: ModelHandle,
     config: SwapConfig,
     last_check: Option<Instant>,
-    /// Digest of the manifest last served or refused for good: it is not looked at again.
+    /// Version tags of the manifest (and signature) last served or refused for good: it
+    /// is not looked at again.
     settled: Option<String>,
+    /// The state store the memory lives in, if any.
+    state: Option<Arc<dyn StateStore>>,
+    /// `None` until read from the state store (at the first check).
+    memory: Option<SwapMemory>,
 }
 
 impl ModelSwapper {
@@ -126,6 +174,62 @@ impl ModelSwapper {
             config,
             last_check: None,
             settled: None,
+            state: None,
+            memory: None,
+        }
+    }
+
+    /// Remembers the newest set served and the manifests refused in `state`, so neither a
+    /// replayed older set nor a refused one costs anything after a cold start.
+    pub fn with_memory(mut self, state: Arc<dyn StateStore>) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// What the swapper remembers (read from the state store on the first check).
+    pub fn memory(&self) -> SwapMemory {
+        self.memory.clone().unwrap_or_default()
+    }
+
+    async fn load_memory(&mut self) {
+        if self.memory.is_some() {
+            return;
+        }
+        let mut memory = SwapMemory::default();
+        if let Some(state) = &self.state {
+            let stored = crate::state::load(state.as_ref(), MEMORY_KEY, MAX_MEMORY_BYTES, |b| {
+                serde_json::from_slice::<SwapMemory>(b).map_err(|e| format!("{MEMORY_KEY}: {e}"))
+            })
+            .await;
+            match stored {
+                Ok(Some(m)) => memory.merge(&m),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "model swap memory not read"),
+            }
+        }
+        self.memory = Some(memory);
+    }
+
+    /// Adds to the memory and stores it (merged with other functions'). Best effort: the
+    /// in-process memory holds either way.
+    async fn remember(&mut self, change: SwapMemory) {
+        let memory = self.memory.get_or_insert_with(SwapMemory::default);
+        memory.merge(&change);
+        let Some(state) = &self.state else {
+            return;
+        };
+        let stored = crate::state::update(state.as_ref(), MEMORY_KEY, MAX_MEMORY_BYTES, |old| {
+            let mut merged: SwapMemory = match old {
+                Some(b) => serde_json::from_slice(b)
+                    .map_err(|e| StateError::Damaged(format!("{MEMORY_KEY}: {e}")))?,
+                None => SwapMemory::default(),
+            };
+            merged.merge(&change);
+            Ok(serde_json::to_vec(&merged).expect("swap memory serializes"))
+        })
+        .await;
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "model swap memory not stored");
         }
     }
 
@@ -164,17 +268,53 @@ impl ModelSwapper {
         outcome
     }
 
-    /// A file of the model prefix, `None` when it does not exist.
-    async fn fetch(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+    /// A file of the model prefix, `None` when it does not exist; refused unread when it
+    /// is over `limit` bytes.
+    async fn fetch(&self, name: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
         self.store
-            .get(name)
+            .get(name, limit)
             .await
             .map(|found| found.map(|v| v.body))
             .map_err(|e| e.to_string())
     }
 
     async fn check(&mut self) -> SwapOutcome {
-        let manifest_bytes = match self.fetch(MANIFEST_FILE).await {
+        self.load_memory().await;
+        // The tags alone first: a manifest already served or refused is not read again,
+        // even after a cold start.
+        let (manifest_tag, manifest_size) = match self.store.head(MANIFEST_FILE).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return SwapOutcome::NoManifest,
+            Err(e) => {
+                return SwapOutcome::Kept {
+                    reason: format!("cannot read {MANIFEST_FILE}: {e}"),
+                };
+            }
+        };
+        let signature_tag = match self.store.head(SIGNATURE_FILE).await {
+            Ok(head) => head.map(|(tag, _)| tag).unwrap_or_default(),
+            Err(e) => {
+                return SwapOutcome::Kept {
+                    reason: format!("cannot read {SIGNATURE_FILE}: {e}"),
+                };
+            }
+        };
+        // A manifest is judged together with its signature: a signature uploaded later
+        // gets the manifest looked at again.
+        let digest = format!("{manifest_tag}:{signature_tag}");
+        if self.settled.as_deref() == Some(digest.as_str())
+            || self.memory().refused.contains(&digest)
+        {
+            self.settled = Some(digest);
+            return SwapOutcome::Unchanged;
+        }
+        if manifest_size > MAX_MANIFEST_BYTES {
+            let reason = format!(
+                "{MANIFEST_FILE} is {manifest_size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit"
+            );
+            return self.refuse(digest, reason).await;
+        }
+        let manifest_bytes = match self.fetch(MANIFEST_FILE, MAX_MANIFEST_BYTES).await {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return SwapOutcome::NoManifest,
             Err(e) => {
@@ -184,7 +324,7 @@ impl ModelSwapper {
             }
         };
         let signature = if self.config.public_key.is_some() {
-            match self.fetch(SIGNATURE_FILE).await {
+            match self.fetch(SIGNATURE_FILE, MAX_SIGNATURE_BYTES).await {
                 Ok(sig) => sig,
                 Err(e) => {
                     return SwapOutcome::Kept {
@@ -195,22 +335,18 @@ impl ModelSwapper {
         } else {
             None
         };
-        // A manifest is judged together with its signature: a signature uploaded later
-        // gets the manifest looked at again.
-        let digest = format!(
-            "{}:{}",
-            sha256_hex(&manifest_bytes),
-            signature.as_deref().map(sha256_hex).unwrap_or_default()
-        );
-        if self.settled.as_deref() == Some(digest.as_str()) {
-            return SwapOutcome::Unchanged;
-        }
         match self.evaluate(&manifest_bytes, signature.as_deref()).await {
             Evaluation::Serve(models, shadow) => {
                 let version = models.version().to_string();
+                let sequence = models.manifest().set_sequence.unwrap_or(0);
                 self.handle.replace(*models);
                 self.handle.set_shadow(shadow.map(|s| *s));
                 self.settled = Some(digest);
+                self.remember(SwapMemory {
+                    highest_sequence: sequence,
+                    refused: Vec::new(),
+                })
+                .await;
                 SwapOutcome::Swapped { version }
             }
             Evaluation::Shadow(shadow) => {
@@ -223,15 +359,30 @@ impl ModelSwapper {
                 self.settled = Some(digest);
                 SwapOutcome::Unchanged
             }
-            Evaluation::Refuse(reason) => {
-                self.settled = Some(digest);
-                SwapOutcome::Kept { reason }
-            }
+            Evaluation::Refuse(reason) => self.refuse(digest, reason).await,
             Evaluation::Retry(reason) => SwapOutcome::Kept { reason },
         }
     }
 
+    /// A manifest refused for good: not looked at again, here or after a cold start.
+    async fn refuse(&mut self, digest: String, reason: String) -> SwapOutcome {
+        self.settled = Some(digest.clone());
+        self.remember(SwapMemory {
+            highest_sequence: 0,
+            refused: vec![digest],
+        })
+        .await;
+        SwapOutcome::Kept { reason }
+    }
+
     async fn evaluate(&self, manifest_bytes: &[u8], signature: Option<&[u8]>) -> Evaluation {
+        if self.config.public_key.is_none() && !self.config.allow_unsigned {
+            return Evaluation::Refuse(
+                "no MODEL_PUBLIC_KEY to verify the manifest with, and unsigned models are not \
+                 allowed (MODEL_ALLOW_UNSIGNED)"
+                    .to_string(),
+            );
+        }
         if let Some(key) = &self.config.public_key {
             match signature {
                 Some(sig) => {
@@ -253,6 +404,15 @@ impl ModelSwapper {
                 return Evaluation::Refuse(format!("{MANIFEST_FILE} is not a valid manifest: {e}"));
             }
         };
+        let sequence = manifest.set_sequence.unwrap_or(0);
+        let served = self.memory().highest_sequence;
+        if sequence < served {
+            return Evaluation::Refuse(format!(
+                "{MANIFEST_FILE} (set {}, sequence {sequence}) is older than a set already \
+                 served (sequence {served}): a manifest put back, not published",
+                manifest.set_version
+            ));
+        }
         let current = self.handle.current();
         let shadow_manifest = manifest.shadow.clone().map(|s| *s);
         if manifest.serves_same_models(current.manifest()) {
@@ -298,7 +458,7 @@ impl ModelSwapper {
         }
         let mut files = Vec::with_capacity(2);
         for entry in [&manifest.anomaly, &manifest.classifier] {
-            match self.fetch(&entry.file).await {
+            match self.fetch(&entry.file, MAX_MODEL_BYTES).await {
                 Ok(Some(bytes)) => files.push(bytes),
                 Ok(None) => return Err(LoadFailure::Retry(format!("{} is missing", entry.file))),
                 Err(e) => {

@@ -227,6 +227,11 @@ impl PatternAnalyzer {
         }
     }
 
+    /// The settings it runs with.
+    pub fn config(&self) -> &AnalyzerConfig {
+        &self.config
+    }
+
     /// The database as known to this process: stored plus counted since.
     pub fn db(&self) -> &PatternDb {
         &self.db
@@ -242,6 +247,15 @@ impl PatternAnalyzer {
     /// `sequence::persist`.
     pub fn take_sequence_delta(&mut self) -> SequenceModel {
         self.sequences.take_delta()
+    }
+
+    /// Puts back what a failed save took, so nothing learned is lost: the next save
+    /// carries it.
+    pub fn restore_deltas(&mut self, db: Option<&PatternDb>, sequences: &SequenceModel) {
+        if let Some(db) = db {
+            self.delta.merge(db);
+        }
+        self.sequences.restore_delta(sequences);
     }
 
     /// Adopts the sequence model as persisted (with other writers' counts merged in).

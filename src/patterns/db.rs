@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::miner::{PatternId, TemplateMiner, glob_match};
-use crate::state::{StateError, StateStore, update};
+use crate::state::{self, StateError, StateStore, update};
 
 /// The serialization version this code writes and reads.
 pub const DB_VERSION: u32 = 1;
@@ -26,9 +26,15 @@ pub const DB_VERSION: u32 = 1;
 /// Where the database lives under the state prefix.
 pub const DEFAULT_KEY: &str = "patterns/db.json";
 
-/// Bounds of the pattern database.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+/// Longest template kept: messages are cut to 4 KiB before mining, and a template stored
+/// at full length would let one object of huge words bloat every later load.
+pub const MAX_TEMPLATE_BYTES: usize = 1024;
+
+/// Largest stored database read: the bounds ([`DbLimits`]) keep a healthy one far below.
+pub const MAX_STORED_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Bounds of the pattern database: configuration, never read from a stored database.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DbLimits {
     /// Patterns kept; past it the lowest retention scores are evicted.
     pub max_patterns: usize,
@@ -52,6 +58,18 @@ impl Default for DbLimits {
             max_example_bytes: 512,
         }
     }
+}
+
+/// The bounds older builds wrote into every database (the defaults, as JSON).
+fn stored_default_limits() -> serde_json::Value {
+    let d = DbLimits::default();
+    serde_json::json!({
+        "max_patterns": d.max_patterns,
+        "max_examples": d.max_examples,
+        "window_seconds": d.window_seconds,
+        "max_windows": d.max_windows,
+        "max_example_bytes": d.max_example_bytes,
+    })
 }
 
 impl Serialize for PatternId {
@@ -134,8 +152,8 @@ pub struct Alias {
 pub struct PatternDb {
     /// Serialization version, [`DB_VERSION`] once read.
     pub version: u32,
-    /// Bounds applied when counting and merging.
-    #[serde(default)]
+    /// Bounds applied when counting, merging and reading: the reader's, never stored.
+    #[serde(skip)]
     pub limits: DbLimits,
     /// Sorted by id.
     pub patterns: Vec<PatternEntry>,
@@ -168,6 +186,10 @@ pub enum DbError {
     /// Not JSON of the database's shape.
     #[error("pattern database is not valid JSON: {0}")]
     Malformed(#[from] serde_json::Error),
+    /// Bounds other than any build ever wrote: the bounds are configuration, and a file
+    /// that tries to set them was not written by a function.
+    #[error("pattern database claims bounds of its own: {0}")]
+    ClaimedLimits(String),
 }
 
 impl PatternDb {
@@ -183,28 +205,72 @@ impl PatternDb {
         }
     }
 
-    /// Reads a stored database, merging duplicate entries.
-    pub fn from_json(bytes: &[u8]) -> Result<PatternDb, DbError> {
+    /// Reads a stored database under `limits` (whatever bounds the file claims): duplicate
+    /// entries merged, templates, examples and windows cut to the bounds, aliases that
+    /// lead nowhere dropped, the excess patterns evicted as of `now`.
+    pub fn from_json(
+        bytes: &[u8],
+        limits: &DbLimits,
+        now: DateTime<Utc>,
+    ) -> Result<PatternDb, DbError> {
         #[derive(Deserialize)]
-        struct VersionOnly {
+        struct Header {
             version: u32,
+            /// Older builds stored their bounds, always the defaults.
+            #[serde(default)]
+            limits: Option<serde_json::Value>,
         }
-        let VersionOnly { version } = serde_json::from_slice(bytes)?;
+        let Header {
+            version,
+            limits: claimed,
+        } = serde_json::from_slice(bytes)?;
         if version > DB_VERSION {
             return Err(DbError::UnsupportedVersion { found: version });
         }
+        if let Some(claimed) = claimed
+            && claimed != stored_default_limits()
+        {
+            return Err(DbError::ClaimedLimits(claimed.to_string()));
+        }
         let mut db: PatternDb = serde_json::from_slice(bytes)?;
         db.version = DB_VERSION;
-        db.patterns.sort_by_key(|p| p.id);
-        db.patterns.dedup_by(|b, a| {
+        db.limits = limits.clone();
+        db.clamp(now);
+        Ok(db)
+    }
+
+    /// Holds the database to its bounds, whatever wrote it.
+    fn clamp(&mut self, now: DateTime<Utc>) {
+        let limits = self.limits.clone();
+        for p in &mut self.patterns {
+            if p.template.len() > MAX_TEMPLATE_BYTES {
+                p.template = truncate(&p.template, MAX_TEMPLATE_BYTES);
+            }
+            p.log_type = truncate(&p.log_type, 64);
+            p.examples.truncate(limits.max_examples);
+            for example in &mut p.examples {
+                *example = truncate(example, limits.max_example_bytes);
+            }
+            clamp_windows(&mut p.windows, limits.max_windows);
+        }
+        self.patterns.sort_by_key(|p| p.id);
+        self.patterns.dedup_by(|b, a| {
             if a.id == b.id {
-                merge_entry(a, b, &db.limits);
+                merge_entry(a, b, &limits);
                 true
             } else {
                 false
             }
         });
-        Ok(db)
+        self.log_types.retain(|name, _| {
+            name.len() <= 64 && crate::record::LogType::from_name(name).is_some()
+        });
+        for windows in self.log_types.values_mut() {
+            clamp_windows(windows, limits.max_windows);
+        }
+        self.aliases.retain(|a| a.from != a.into);
+        self.aliases.truncate(limits.max_patterns);
+        self.evict(now);
     }
 
     /// Compact JSON, as stored.
@@ -271,6 +337,13 @@ impl PatternDb {
         at: DateTime<Utc>,
         example: Option<&str>,
     ) {
+        let cut;
+        let template = if template.len() > MAX_TEMPLATE_BYTES {
+            cut = truncate(template, MAX_TEMPLATE_BYTES);
+            cut.as_str()
+        } else {
+            template
+        };
         let limits = self.limits.clone();
         let window = window_start(at, limits.window_seconds);
         let entry = self.entry(id, template, log_type, at);
@@ -409,6 +482,22 @@ fn window_get(windows: &[(i64, u64)], start: i64) -> u64 {
         .unwrap_or(0)
 }
 
+/// Window counts sorted, one per start, at most `max` (the latest).
+fn clamp_windows(windows: &mut Vec<(i64, u64)>, max: usize) {
+    windows.sort_unstable_by_key(|w| w.0);
+    windows.dedup_by(|b, a| {
+        if a.0 == b.0 {
+            a.1 = a.1.saturating_add(b.1);
+            true
+        } else {
+            false
+        }
+    });
+    if windows.len() > max {
+        windows.drain(..windows.len() - max);
+    }
+}
+
 fn window_add(windows: &mut Vec<(i64, u64)>, start: i64, count: u64, max: usize) {
     match windows.binary_search_by_key(&start, |w| w.0) {
         Ok(i) => windows[i].1 += count,
@@ -479,37 +568,45 @@ fn truncate(text: &str, max: usize) -> String {
     text[..end].to_string()
 }
 
-/// Merges `delta` into the database stored under `key` with a conditional write, retrying
-/// on conflict, evicting past the bound. Returns the database as written.
+/// Merges `delta` into the database stored under `key` (conditional write, retried on
+/// conflict) and returns the merged database. A stored database that cannot be read is set
+/// aside and the delta starts a new one.
 pub async fn persist<S: StateStore + ?Sized>(
     store: &S,
     key: &str,
     delta: &PatternDb,
     now: DateTime<Utc>,
 ) -> Result<PatternDb, StateError> {
-    let body = update(store, key, |current| {
+    let mut merged = None;
+    update(store, key, MAX_STORED_BYTES, |current| {
         let mut db = match current {
-            Some(bytes) => PatternDb::from_json(bytes).map_err(|e| {
-                StateError::Other(anyhow::Error::new(e).context(format!("reading {key}")))
-            })?,
+            Some(bytes) => PatternDb::from_json(bytes, &delta.limits, now)
+                .map_err(|e| StateError::Damaged(format!("{key}: {e}")))?,
             None => PatternDb::new(delta.limits.clone()),
         };
         db.merge(delta);
         db.evict(now);
-        Ok(db.to_json())
+        let body = db.to_json();
+        merged = Some(db);
+        Ok(body)
     })
     .await?;
-    PatternDb::from_json(&body).map_err(|e| StateError::Other(e.into()))
+    Ok(merged.expect("update ran the merge"))
 }
 
-/// Reads the database stored under `key` (an empty one when there is none).
-pub async fn load<S: StateStore + ?Sized>(store: &S, key: &str) -> Result<PatternDb, StateError> {
-    match store.get(key).await? {
-        Some(v) => PatternDb::from_json(&v.body).map_err(|e| {
-            StateError::Other(anyhow::Error::new(e).context(format!("reading {key}")))
-        }),
-        None => Ok(PatternDb::default()),
-    }
+/// Reads the database stored under `key` with `limits` (an empty one when there is none,
+/// or when the stored one cannot be read and was set aside).
+pub async fn load<S: StateStore + ?Sized>(
+    store: &S,
+    key: &str,
+    limits: &DbLimits,
+    now: DateTime<Utc>,
+) -> Result<PatternDb, StateError> {
+    let stored = state::load(store, key, MAX_STORED_BYTES, |bytes| {
+        PatternDb::from_json(bytes, limits, now).map_err(|e| format!("{key}: {e}"))
+    })
+    .await?;
+    Ok(stored.unwrap_or_else(|| PatternDb::new(limits.clone())))
 }
 
 #[cfg(test)]
@@ -598,16 +695,17 @@ mod tests {
         let mut db = PatternDb::default();
         db.record(PatternId(0xabc), "t <*>", "CloudTrail", t(1), Some("t 1"));
         let json = db.to_json();
-        assert_eq!(PatternDb::from_json(&json).unwrap(), db);
+        let limits = DbLimits::default();
+        assert_eq!(PatternDb::from_json(&json, &limits, t(2)).unwrap(), db);
         let text = String::from_utf8(json).unwrap();
         assert!(text.contains("\"id\":\"0000000000000abc\""), "{text}");
         let future = text.replacen("\"version\":1", "\"version\":99", 1);
         assert!(matches!(
-            PatternDb::from_json(future.as_bytes()),
+            PatternDb::from_json(future.as_bytes(), &limits, t(2)),
             Err(DbError::UnsupportedVersion { found: 99 })
         ));
         assert!(matches!(
-            PatternDb::from_json(b"{"),
+            PatternDb::from_json(b"{", &limits, t(2)),
             Err(DbError::Malformed(_))
         ));
     }

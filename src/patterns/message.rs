@@ -9,9 +9,40 @@
 //! JSON) have the `Message` column, whose header (timestamp, host, level) is dropped and
 //! whose body goes to the template miner.
 
-use serde_json::Value as Json;
-
+use crate::formats::fields::JsonObject;
 use crate::record::{LogType, Record, Value};
+
+/// The pattern stage reads at most this much of a message: templates, entities and
+/// sessions come from its start (loghub's longest lines are under 600 bytes), and a huge
+/// message must cost no more than a long one, in time and in the miner's memory.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+/// A JSON message up to this size is read as JSON (for its text field); a longer one is
+/// read as text.
+const MAX_JSON_MESSAGE_BYTES: usize = 64 * 1024;
+/// An entity or scope longer than this is kept as its start and a hash of the whole, so
+/// the sequence and correlation tables stay small whatever the input.
+pub const MAX_KEY_BYTES: usize = 128;
+
+/// The first `max` bytes of `text`, cut at a character boundary.
+pub fn prefix(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
+/// `key` itself when short, else its start and a hash of the whole.
+fn bounded_key(key: String) -> String {
+    if key.len() <= MAX_KEY_BYTES {
+        return key;
+    }
+    let hash = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
+    format!("{}#{hash:016x}", prefix(&key, MAX_KEY_BYTES - 17))
+}
 
 /// A record's message and whether it is free text for the miner (`true`) or a canonical
 /// structured string used as its own template (`false`).
@@ -35,8 +66,17 @@ fn or_dash(v: Option<&str>) -> &str {
     v.unwrap_or("-")
 }
 
-/// The message of a record.
+/// The message of a record, at most [`MAX_MESSAGE_BYTES`] long.
 pub fn message_of(r: &Record) -> Message {
+    let mut message = unbounded_message(r);
+    if message.text.len() > MAX_MESSAGE_BYTES {
+        let cut = prefix(&message.text, MAX_MESSAGE_BYTES).len();
+        message.text.truncate(cut);
+    }
+    message
+}
+
+fn unbounded_message(r: &Record) -> Message {
     let structured = |text: String| Message {
         text,
         free_text: false,
@@ -228,29 +268,40 @@ pub fn path_shape(path: &str) -> String {
 }
 
 /// The body of a text message: a JSON message's text field (with its level), or the
-/// line after a leading timestamp/host/level header.
+/// line after a leading timestamp/host/level header. Only a JSON message of at most 64 KiB
+/// is read as JSON, its values left unparsed but for the fields read; the result is at
+/// most [`MAX_MESSAGE_BYTES`].
 pub fn text_body(message: &str) -> String {
     let trimmed = message.trim();
     if trimmed.starts_with('{')
-        && let Ok(Json::Object(map)) = serde_json::from_str::<Json>(trimmed)
+        && trimmed.len() <= MAX_JSON_MESSAGE_BYTES
+        && let Ok(object) = JsonObject::parse(trimmed.as_bytes())
     {
+        let string = |key: &str| {
+            object
+                .raw(key)
+                .filter(|raw| raw.get().starts_with('"'))
+                .and_then(|_| object.str(key))
+        };
         let text = ["message", "msg", "Message", "event", "eventName", "error"]
             .iter()
-            .find_map(|k| map.get(*k).and_then(Json::as_str));
+            .find_map(|k| string(k));
         let level = ["level", "severity", "Level", "levelname"]
             .iter()
-            .find_map(|k| map.get(*k).and_then(Json::as_str));
-        return match (level, text) {
-            (Some(l), Some(t)) => format!("{l} {t}"),
-            (None, Some(t)) => t.to_string(),
+            .find_map(|k| string(k));
+        let body = match (level, text) {
+            (Some(l), Some(t)) => format!("{l} {}", prefix(&t, MAX_MESSAGE_BYTES)),
+            (None, Some(t)) => prefix(&t, MAX_MESSAGE_BYTES).to_string(),
             _ => {
-                let mut keys: Vec<&str> = map.keys().map(String::as_str).collect();
+                let mut keys: Vec<&str> = object.members.iter().map(|(k, _)| k.as_ref()).collect();
                 keys.sort_unstable();
+                keys.dedup();
                 format!("json {}", keys.join(" "))
             }
         };
+        return prefix(&body, MAX_MESSAGE_BYTES).to_string();
     }
-    strip_header(trimmed).to_string()
+    strip_header(prefix(trimmed, MAX_MESSAGE_BYTES)).to_string()
 }
 
 /// Drops `2024-01-02T03:04:05Z`, `2024-01-02 03:04:05,678` or `Jan  2 03:04:05 host` and a
@@ -324,10 +375,11 @@ pub fn entity_of(r: &Record) -> Option<String> {
                 .map_or(c.clone(), |(ip, _)| ip.to_string())
         }),
         LogType::GuardDuty | LogType::SecurityHub => None,
-        LogType::CloudWatch | LogType::GenericJson | LogType::Text => {
-            s(r, "Message").and_then(session_in_text)
-        }
+        LogType::CloudWatch | LogType::GenericJson | LogType::Text => s(r, "Message")
+            .map(|m| prefix(m, MAX_MESSAGE_BYTES))
+            .and_then(session_in_text),
     }
+    .map(bounded_key)
 }
 
 /// Where co-occurrence is counted: the source of the activity when known (so failed
@@ -342,7 +394,7 @@ pub fn scope_of(r: &Record, entity: Option<&str>) -> String {
         _ => None,
     };
     match (source, entity) {
-        (Some(src), _) => src.to_string(),
+        (Some(src), _) => bounded_key(src.to_string()),
         (None, Some(e)) => e.to_string(),
         (None, None) => r.log_type.name().to_string(),
     }

@@ -7,6 +7,12 @@
 //! template generalizes the disagreeing positions to `<*>`. Otherwise it founds a new
 //! template.
 //!
+//! A template a signature can join differs from it in at most one position, so it shares
+//! a token with the signature at one of any two positions. Templates are indexed by
+//! (length, position, token), and a new signature is compared only with those sharing a
+//! token at its two rarest positions: its cost does not grow with the number of
+//! templates, however many distinct shapes a hostile object brings.
+//!
 //! Template ids are stable: a template's id is the hash of the signature that founded it,
 //! so two processes that see the same first message of a kind give it the same id, and
 //! generalizing a template never changes its id.
@@ -59,6 +65,11 @@ pub struct MinerConfig {
     /// Distinct signatures kept for the fast path; past this the least used are dropped
     /// (they still match their template, through the slower path).
     pub max_signatures: usize,
+    /// Bytes of signature text kept for the fast path (the same eviction).
+    pub max_signature_bytes: usize,
+    /// Templates held; past this a new shape is not learned: it gets the id of its
+    /// signature, unmined, so a flood of distinct shapes costs bounded memory.
+    pub max_templates: usize,
 }
 
 impl Default for MinerConfig {
@@ -67,6 +78,8 @@ impl Default for MinerConfig {
             min_distinct_values: 3,
             min_constant_tokens: 3,
             max_signatures: 200_000,
+            max_signature_bytes: 32 * 1024 * 1024,
+            max_templates: 50_000,
         }
     }
 }
@@ -117,11 +130,22 @@ pub struct TemplateMiner {
     masker: Masker,
     buf: String,
     signatures: HashMap<u64, Signature>,
+    /// Bytes of signature text in `signatures`.
+    signature_bytes: usize,
     clusters: Vec<Cluster>,
+    /// Templates not merged into another.
+    live: usize,
     by_length: HashMap<usize, Vec<u32>>,
+    /// Templates by (length, position, hash of a constant token).
+    constant_at: HashMap<(usize, usize, u64), Vec<u32>>,
+    /// Templates by (length, position) whose token there holds a wildcard.
+    wildcard_at: HashMap<(usize, usize), Vec<u32>>,
     by_id: HashMap<PatternId, u32>,
     /// `(absorbed, survivor)` ids of merges not yet taken by [`TemplateMiner::take_merges`].
     merges: Vec<(PatternId, PatternId)>,
+    /// Index entries and candidate templates looked at so far: the miner's work, counted
+    /// rather than timed (it must grow with the lines, not with lines x templates).
+    work: std::sync::atomic::AtomicU64,
 }
 
 impl Default for TemplateMiner {
@@ -138,11 +162,21 @@ impl TemplateMiner {
             masker: Masker::new(),
             buf: String::with_capacity(256),
             signatures: HashMap::new(),
+            signature_bytes: 0,
             clusters: Vec::new(),
+            live: 0,
             by_length: HashMap::new(),
+            constant_at: HashMap::new(),
+            wildcard_at: HashMap::new(),
             by_id: HashMap::new(),
             merges: Vec::new(),
+            work: Default::default(),
         }
+    }
+
+    /// Index entries and candidate templates looked at since the miner was made.
+    pub fn work(&self) -> u64 {
+        self.work.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Adds a known template (from a pattern database) under its id. A template already
@@ -155,13 +189,8 @@ impl TemplateMiner {
         };
         if let Some(&existing) = self.by_id.get(&id) {
             let index = self.resolve(existing as usize);
-            let cluster = &mut self.clusters[index];
-            if cluster.tokens.len() == tokens.len() {
-                for (t, w) in cluster.tokens.iter_mut().zip(&tokens) {
-                    if **t != **w && !glob_match(t, w) {
-                        *t = generalize(t, w).into();
-                    }
-                }
+            if self.clusters[index].tokens.len() == tokens.len() {
+                self.widen(index as u32, &tokens);
             }
             return index;
         }
@@ -175,7 +204,91 @@ impl TemplateMiner {
         });
         self.by_length.entry(n).or_default().push(index);
         self.by_id.insert(id, index);
+        self.live += 1;
+        self.index_tokens(index);
         index as usize
+    }
+
+    /// Adds every token of template `c` to the index.
+    fn index_tokens(&mut self, c: u32) {
+        let n = self.clusters[c as usize].tokens.len();
+        for p in 0..n {
+            self.index_token(c, n, p);
+        }
+    }
+
+    /// Adds the token of template `c` at `p` to the index. A token that changed leaves its
+    /// old entry behind: candidates are checked against the current tokens anyway.
+    fn index_token(&mut self, c: u32, n: usize, p: usize) {
+        let token = &self.clusters[c as usize].tokens[p];
+        if has_wildcard(token) {
+            self.wildcard_at.entry((n, p)).or_default().push(c);
+        } else {
+            let key = (n, p, xxh3_64(token.as_bytes()));
+            self.constant_at.entry(key).or_default().push(c);
+        }
+    }
+
+    /// Generalizes template `c` to cover `words` where they differ; whether it changed.
+    fn widen<W: AsRef<str>>(&mut self, c: u32, words: &[W]) -> bool {
+        let n = self.clusters[c as usize].tokens.len();
+        let mut changed = false;
+        for (p, w) in words.iter().enumerate().take(n) {
+            let w = w.as_ref();
+            let t = &self.clusters[c as usize].tokens[p];
+            if **t != *w && !glob_match(t, w) {
+                let wider = generalize(t, w);
+                self.clusters[c as usize].tokens[p] = wider.into();
+                self.index_token(c, n, p);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Live templates of `words`' length that can agree with `words` at every position but
+    /// one, by index (oldest first): those sharing a token at the two rarest positions
+    /// without a wildcard in the signature. `None` when no two such positions exist, and
+    /// every template of the length must be looked at.
+    fn candidates(&self, words: &[&str], word_wildcards: &[bool]) -> Option<Vec<u32>> {
+        let n = words.len();
+        let mut positions: Vec<(usize, &[u32], &[u32])> = (0..n)
+            .filter(|&p| !word_wildcards[p])
+            .map(|p| {
+                let key = (n, p, xxh3_64(words[p].as_bytes()));
+                let constant = self.constant_at.get(&key).map_or(&[][..], Vec::as_slice);
+                let wild = self.wildcard_at.get(&(n, p)).map_or(&[][..], Vec::as_slice);
+                (p, constant, wild)
+            })
+            .collect();
+        let needed = n.min(2);
+        if positions.len() < needed || needed == 0 {
+            return None;
+        }
+        positions.sort_by_key(|(_, constant, wild)| constant.len() + wild.len());
+        let mut found: Vec<u32> = positions[..needed]
+            .iter()
+            .flat_map(|(_, constant, wild)| constant.iter().chain(wild.iter()).copied())
+            .filter(|&c| self.clusters[c as usize].merged_into.is_none())
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        Some(found)
+    }
+
+    /// The templates of length `n` to compare a signature with.
+    fn comparable(&self, words: &[&str], word_wildcards: &[bool]) -> Vec<u32> {
+        let found = self.candidates(words, word_wildcards).unwrap_or_else(|| {
+            self.by_length
+                .get(&words.len())
+                .cloned()
+                .unwrap_or_default()
+        });
+        self.work.fetch_add(
+            (words.len() + found.len()) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        found
     }
 
     /// Merges since the last call, as `(absorbed id, surviving id)`.
@@ -249,11 +362,16 @@ impl TemplateMiner {
         {
             return Some(self.clusters[self.resolve(sig.cluster as usize)].id);
         }
-        let words: Vec<&str> = self.buf.split(' ').collect();
-        let candidates = self.by_length.get(&tokens)?;
-        candidates
-            .iter()
-            .map(|&c| &self.clusters[c as usize])
+        let words: Vec<&str> = if self.buf.is_empty() {
+            Vec::new()
+        } else {
+            self.buf.split(' ').collect()
+        };
+        debug_assert_eq!(words.len(), tokens);
+        let word_wildcards: Vec<bool> = words.iter().map(|w| has_wildcard(w)).collect();
+        self.comparable(&words, &word_wildcards)
+            .into_iter()
+            .map(|c| &self.clusters[c as usize])
             .find(|c| {
                 c.tokens
                     .iter()
@@ -264,10 +382,13 @@ impl TemplateMiner {
     }
 
     fn remember(&mut self, key: u64, signature: &str, cluster: u32) {
-        if self.signatures.len() >= self.config.max_signatures {
+        if self.signatures.len() >= self.config.max_signatures
+            || self.signature_bytes + signature.len() > self.config.max_signature_bytes
+        {
             self.evict_signatures();
         }
-        self.signatures.insert(
+        self.signature_bytes += signature.len();
+        let replaced = self.signatures.insert(
             key,
             Signature {
                 text: signature.into(),
@@ -275,22 +396,31 @@ impl TemplateMiner {
                 hits: 1,
             },
         );
+        if let Some(old) = replaced {
+            self.signature_bytes -= old.text.len();
+        }
     }
 
     /// Drops the least used half of the signature cache.
     fn evict_signatures(&mut self) {
+        if self.signatures.is_empty() {
+            return;
+        }
         let mut hits: Vec<u64> = self.signatures.values().map(|s| s.hits).collect();
         let mid = hits.len() / 2;
         let (_, &mut median, _) = hits.select_nth_unstable(mid);
-        let mut budget = mid;
+        let mut budget = mid.max(1);
+        let mut freed = 0;
         self.signatures.retain(|_, s| {
             if s.hits <= median && budget > 0 {
                 budget -= 1;
+                freed += s.text.len();
                 false
             } else {
                 true
             }
         });
+        self.signature_bytes -= freed;
     }
 
     fn place(&mut self, signature: &str, n: usize) -> Assignment {
@@ -305,22 +435,20 @@ impl TemplateMiner {
         // constant position (grouped by that position).
         let mut fits: Option<(u32, usize)> = None;
         let mut siblings: Vec<(usize, u32)> = Vec::new();
-        if let Some(candidates) = self.by_length.get(&n) {
-            for &c in candidates {
-                let cluster = &self.clusters[c as usize];
-                match differences(&cluster.tokens, &words, &word_wildcards) {
-                    Difference::None { wildcards } => {
-                        if fits.is_none_or(|(_, w)| wildcards < w) {
-                            fits = Some((c, wildcards));
-                        }
+        for c in self.comparable(&words, &word_wildcards) {
+            let cluster = &self.clusters[c as usize];
+            match differences(&cluster.tokens, &words, &word_wildcards) {
+                Difference::None { wildcards } => {
+                    if fits.is_none_or(|(_, w)| wildcards < w) {
+                        fits = Some((c, wildcards));
                     }
-                    Difference::One { position, agree } => {
-                        if agree >= self.config.min_constant_tokens {
-                            siblings.push((position, c));
-                        }
-                    }
-                    Difference::Many => {}
                 }
+                Difference::One { position, agree } => {
+                    if agree >= self.config.min_constant_tokens {
+                        siblings.push((position, c));
+                    }
+                }
+                Difference::Many => {}
             }
         }
         if let Some((c, _)) = fits {
@@ -337,6 +465,15 @@ impl TemplateMiner {
             }
             return self.join(survivor, &words);
         }
+        if self.live >= self.config.max_templates {
+            return self.overflow(n);
+        }
+        self.found(signature, words)
+    }
+
+    /// A new template of its own for a signature.
+    fn found(&mut self, signature: &str, words: Vec<&str>) -> Assignment {
+        let n = words.len();
         let id = self.unique_id(PatternId::of_signature(signature));
         let index = self.clusters.len() as u32;
         self.clusters.push(Cluster {
@@ -347,11 +484,36 @@ impl TemplateMiner {
         });
         self.by_length.entry(n).or_default().push(index);
         self.by_id.insert(id, index);
+        self.index_tokens(index);
+        self.live += 1;
         Assignment {
             index: index as usize,
             id,
             created: true,
             changed: false,
+        }
+    }
+
+    /// Past `max_templates`: the all-wildcard template of the length, founded once, takes
+    /// every shape no existing template fits.
+    fn overflow(&mut self, n: usize) -> Assignment {
+        let signature = vec![WILDCARD; n].join(" ");
+        match self.by_id.get(&PatternId::of_signature(&signature)) {
+            Some(&index) => {
+                let index = self.resolve(index as usize);
+                let cluster = &mut self.clusters[index];
+                cluster.count += 1;
+                Assignment {
+                    index,
+                    id: cluster.id,
+                    created: false,
+                    changed: false,
+                }
+            }
+            None => {
+                let words = vec![WILDCARD; n];
+                self.found(&signature, words)
+            }
         }
     }
 
@@ -394,14 +556,8 @@ impl TemplateMiner {
 
     /// Adds the signature to a template it fits, generalizing where needed.
     fn join(&mut self, c: u32, words: &[&str]) -> Assignment {
+        let changed = self.widen(c, words);
         let cluster = &mut self.clusters[c as usize];
-        let mut changed = false;
-        for (t, w) in cluster.tokens.iter_mut().zip(words) {
-            if **t != **w && !glob_match(t, w) {
-                *t = generalize(t, w).into();
-                changed = true;
-            }
-        }
         cluster.count += 1;
         Assignment {
             index: c as usize,
@@ -414,10 +570,11 @@ impl TemplateMiner {
     /// After template `c` generalized, merges into it the templates it now covers, so one
     /// kind of message never ends up split between two templates.
     fn absorb_covered(&mut self, c: u32, assignment: Assignment) -> Assignment {
-        let n = self.clusters[c as usize].tokens.len();
-        let covered: Vec<u32> = self.by_length[&n]
-            .iter()
-            .copied()
+        let tokens: Vec<&str> = self.clusters[c as usize].tokens().collect();
+        let wildcards: Vec<bool> = tokens.iter().map(|t| has_wildcard(t)).collect();
+        let covered: Vec<u32> = self
+            .comparable(&tokens, &wildcards)
+            .into_iter()
             .filter(|&o| {
                 o != c
                     && self.clusters[c as usize]
@@ -452,17 +609,13 @@ impl TemplateMiner {
             o.merged_into = Some(survivor);
             (o.count, std::mem::take(&mut o.tokens))
         };
+        self.live -= 1;
         let from = self.clusters[other as usize].id;
         self.merges
             .push((from, self.clusters[survivor as usize].id));
         let n = tokens.len();
-        let s = &mut self.clusters[survivor as usize];
-        s.count += count;
-        for (t, w) in s.tokens.iter_mut().zip(&tokens) {
-            if **t != **w && !glob_match(t, w) {
-                *t = generalize(t, w).into();
-            }
-        }
+        self.clusters[survivor as usize].count += count;
+        self.widen(survivor, &tokens);
         if let Some(bucket) = self.by_length.get_mut(&n) {
             bucket.retain(|&c| c != other);
         }
@@ -638,6 +791,50 @@ mod tests {
 
     fn template_of(miner: &TemplateMiner, a: Assignment) -> String {
         miner.cluster(miner.resolve(a.index)).template()
+    }
+
+    /// Lines of random words: every line a new shape, the miner's worst case.
+    fn random_word_lines(n: usize) -> Vec<String> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..n)
+            .map(|_| {
+                let words = 6 + next() % 5;
+                (0..words)
+                    .map(|_| {
+                        let len = 3 + next() % 6;
+                        (0..len)
+                            .map(|_| char::from(b'a' + (next() % 26) as u8))
+                            .collect::<String>()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn new_shapes_cost_about_the_same_whatever_the_number_of_templates() {
+        let work = |n: usize| {
+            let mut m = TemplateMiner::default();
+            for line in random_word_lines(n) {
+                m.add(&line);
+            }
+            (m.work(), m.live)
+        };
+        let (small, templates_small) = work(5_000);
+        let (large, templates_large) = work(40_000);
+        assert!(templates_large > 30_000, "{templates_large} templates");
+        assert!(templates_small > 3_000, "{templates_small} templates");
+        // Linear would be 8x; comparing every template of a length would be about 64x.
+        let ratio = large as f64 / small.max(1) as f64;
+        eprintln!("miner: work {small} for 5k lines, {large} for 40k ({ratio:.1}x)");
+        assert!(ratio <= 16.0, "work {large} against {small}: {ratio:.1}x");
     }
 
     #[test]

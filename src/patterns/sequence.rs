@@ -28,12 +28,27 @@ struct Followers {
     next: Vec<(u64, u32)>,
 }
 
+/// Distinct followers kept per context: past it new ones only count towards the total
+/// (they stay "never seen"), so no context costs more than this to score or store.
+const MAX_FOLLOWERS: usize = 256;
+
+/// Contexts kept by default: past it the least used half is dropped.
+const DEFAULT_MAX_CONTEXTS: usize = 200_000;
+
+/// Largest stored model read.
+pub const MAX_STORED_BYTES: u64 = 64 * 1024 * 1024;
+
 impl Followers {
     fn add(&mut self, id: u64) {
-        self.total = self.total.saturating_add(1);
-        match self.next.iter_mut().find(|(n, _)| *n == id) {
-            Some((_, c)) => *c = c.saturating_add(1),
-            None => self.next.push((id, 1)),
+        self.add_count(id, 1);
+    }
+
+    fn add_count(&mut self, id: u64, count: u32) {
+        self.total = self.total.saturating_add(count);
+        if let Some((_, c)) = self.next.iter_mut().find(|(n, _)| *n == id) {
+            *c = c.saturating_add(count);
+        } else if self.next.len() < MAX_FOLLOWERS {
+            self.next.push((id, count));
         }
     }
 
@@ -59,9 +74,25 @@ pub struct Surprise {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SequenceModel {
+    /// Serialization version ([`SEQUENCE_VERSION`]); models stored before it had none.
+    #[serde(default = "sequence_version")]
+    version: u32,
     order: usize,
+    /// Configuration, never read from a stored model.
+    #[serde(skip, default = "default_max_contexts")]
     max_contexts: usize,
     contexts: HashMap<u64, Followers>,
+}
+
+/// The serialization version this code writes and reads.
+pub const SEQUENCE_VERSION: u32 = 1;
+
+fn sequence_version() -> u32 {
+    SEQUENCE_VERSION
+}
+
+fn default_max_contexts() -> usize {
+    DEFAULT_MAX_CONTEXTS
 }
 
 impl Default for SequenceModel {
@@ -75,8 +106,9 @@ impl SequenceModel {
     /// contexts see more normal variants as new).
     pub fn new(order: usize) -> Self {
         SequenceModel {
+            version: SEQUENCE_VERSION,
             order: order.max(1),
-            max_contexts: 200_000,
+            max_contexts: DEFAULT_MAX_CONTEXTS,
             contexts: HashMap::new(),
         }
     }
@@ -155,17 +187,47 @@ impl SequenceModel {
     pub fn merge(&mut self, other: &SequenceModel) {
         for (key, theirs) in &other.contexts {
             let mine = self.contexts.entry(*key).or_default();
-            mine.total = mine.total.saturating_add(theirs.total);
+            let listed: u32 = theirs.next.iter().map(|(_, c)| *c).sum();
+            // Occurrences the other side counted without listing their event.
+            mine.total = mine
+                .total
+                .saturating_add(theirs.total.saturating_sub(listed));
             for &(id, count) in &theirs.next {
-                match mine.next.iter_mut().find(|(n, _)| *n == id) {
-                    Some((_, c)) => *c = c.saturating_add(count),
-                    None => mine.next.push((id, count)),
-                }
+                mine.add_count(id, count);
             }
         }
         if self.contexts.len() > self.max_contexts {
             self.prune();
         }
+    }
+
+    /// Reads a stored model for a tracker looking back `order` events: one stored with
+    /// another order cannot be used (its contexts are other keys), and the stored lists
+    /// are held to this build's bounds.
+    pub fn from_json(bytes: &[u8], order: usize) -> Result<SequenceModel, String> {
+        let mut model: SequenceModel =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a sequence model: {e}"))?;
+        if model.version != SEQUENCE_VERSION {
+            return Err(format!(
+                "sequence model version {}; this build reads {SEQUENCE_VERSION}",
+                model.version
+            ));
+        }
+        if model.order != order {
+            return Err(format!(
+                "the stored sequence model looks back {} events; this build looks back {order}",
+                model.order
+            ));
+        }
+        for followers in model.contexts.values_mut() {
+            followers.next.truncate(MAX_FOLLOWERS);
+            let listed: u32 = followers.next.iter().map(|(_, c)| *c).sum();
+            followers.total = followers.total.max(listed);
+        }
+        while model.contexts.len() > model.max_contexts {
+            model.prune();
+        }
+        Ok(model)
     }
 
     /// Drops the least used half of the contexts.
@@ -231,6 +293,11 @@ impl SequenceTracker {
         std::mem::replace(&mut self.delta, SequenceModel::new(order))
     }
 
+    /// Puts back a delta whose persist failed: the next one carries it.
+    pub fn restore_delta(&mut self, delta: &SequenceModel) {
+        self.delta.merge(delta);
+    }
+
     /// Whether `entity` has a history (it was seen and not forgotten).
     pub fn knows(&self, entity: &str) -> bool {
         self.histories.contains_key(entity)
@@ -272,18 +339,17 @@ impl SequenceTracker {
 /// Where the sequence model lives under the state prefix.
 pub const DEFAULT_KEY: &str = "patterns/sequences.json";
 
-/// Reads the model stored under `key` (`None` when there is none yet).
+/// Reads the model stored under `key` for a tracker looking back `order` events (`None`
+/// when there is none yet, or when the stored one cannot be used and was set aside).
 pub async fn load<S: crate::state::StateStore + ?Sized>(
     store: &S,
     key: &str,
+    order: usize,
 ) -> Result<Option<SequenceModel>, crate::state::StateError> {
-    use crate::state::StateError;
-    match store.get(key).await? {
-        Some(v) => serde_json::from_slice(&v.body).map(Some).map_err(|e| {
-            StateError::Other(anyhow::Error::new(e).context(format!("reading {key}")))
-        }),
-        None => Ok(None),
-    }
+    crate::state::load(store, key, MAX_STORED_BYTES, |bytes| {
+        SequenceModel::from_json(bytes, order).map_err(|e| format!("{key}: {e}"))
+    })
+    .await
 }
 
 /// Merges a tracker's delta into the model stored under `key` (conditional write, retried
@@ -294,18 +360,20 @@ pub async fn persist<S: crate::state::StateStore + ?Sized>(
     delta: &SequenceModel,
 ) -> Result<SequenceModel, crate::state::StateError> {
     use crate::state::StateError;
-    let body = crate::state::update(store, key, |current| {
+    let mut merged = None;
+    crate::state::update(store, key, MAX_STORED_BYTES, |current| {
         let mut model = match current {
-            Some(bytes) => serde_json::from_slice::<SequenceModel>(bytes).map_err(|e| {
-                StateError::Other(anyhow::Error::new(e).context(format!("reading {key}")))
-            })?,
+            Some(bytes) => SequenceModel::from_json(bytes, delta.order())
+                .map_err(|e| StateError::Damaged(format!("{key}: {e}")))?,
             None => SequenceModel::new(delta.order()),
         };
         model.merge(delta);
-        serde_json::to_vec(&model).map_err(|e| StateError::Other(e.into()))
+        let body = serde_json::to_vec(&model).map_err(|e| StateError::Other(e.into()))?;
+        merged = Some(model);
+        Ok(body)
     })
     .await?;
-    serde_json::from_slice(&body).map_err(|e| StateError::Other(e.into()))
+    Ok(merged.expect("update ran the merge"))
 }
 
 #[cfg(any(test, feature = "tools"))]

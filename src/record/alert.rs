@@ -14,6 +14,9 @@ pub const DEAD_LETTER_ALERT_PREFIX: &str = "Dead-lettered rows";
 /// `AlertName` prefix of model drift alerts (`enrich::service`: a log type's merged drift
 /// window beyond the PSI alarm level); the connector health rule matches it.
 pub const DRIFT_ALERT_PREFIX: &str = "Model drift";
+/// `AlertName` prefix of the alerts about a state document that could not be used and was
+/// set aside (`sink::health`); the connector health rule matches it.
+pub const STATE_ALERT_PREFIX: &str = "Damaged state";
 
 /// An alert about the connector itself rather than about one record (dead-lettered rows,
 /// model drift), as an `S3SentinelAlerts_CL` row.

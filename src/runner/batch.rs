@@ -19,6 +19,11 @@ pub(super) struct Batch {
     pub next_ordinal: u64,
 }
 
+/// Rejects handed over at once: an object of nothing but junk lines must not hold them all
+/// in memory until its end (each keeps up to 64 KiB of raw text).
+const REJECT_CHUNK: usize = 5_000;
+const REJECT_CHUNK_BYTES: usize = 2 * 1024 * 1024;
+
 /// Collects records on the blocking thread, enriches and serializes each full batch and
 /// hands it to the async side. Back-pressure: the channel holds at most two batches.
 pub(super) struct BatchingSink {
@@ -27,6 +32,8 @@ pub(super) struct BatchingSink {
     pub records: Vec<Record>,
     pub bytes_estimate: usize,
     pub rejects: Vec<Reject>,
+    /// Raw bytes held by `rejects`.
+    pub reject_bytes: usize,
     pub next_ordinal: u64,
     /// Delivered by an invocation that stopped mid-batch: not sent again.
     pub already_delivered: HashSet<RecordId>,
@@ -49,6 +56,28 @@ impl BatchingSink {
             next_ordinal: self.next_ordinal,
         };
         self.bytes_estimate = 0;
+        self.reject_bytes = 0;
+        self.hand_over(batch)
+    }
+
+    /// Hands the rejects collected so far over on their own. The records still waiting
+    /// keep the checkpoint below them.
+    fn flush_rejects(&mut self) -> Result<(), Stop> {
+        let next_ordinal = self
+            .records
+            .first()
+            .map_or(self.next_ordinal, |r| r.ordinal);
+        let batch = Batch {
+            rows: Vec::new(),
+            alerts: Vec::new(),
+            rejects: std::mem::take(&mut self.rejects),
+            next_ordinal,
+        };
+        self.reject_bytes = 0;
+        self.hand_over(batch)
+    }
+
+    fn hand_over(&mut self, batch: Batch) -> Result<(), Stop> {
         self.tx
             .blocking_send(batch)
             .map_err(|_| Stop("delivery stopped".into()))
@@ -75,7 +104,11 @@ impl RecordSink for BatchingSink {
     }
 
     fn reject(&mut self, reject: Reject) -> Result<(), Stop> {
+        self.reject_bytes += reject.raw.len() + reject.reason.len();
         self.rejects.push(reject);
+        if self.rejects.len() >= REJECT_CHUNK || self.reject_bytes >= REJECT_CHUNK_BYTES {
+            self.flush_rejects()?;
+        }
         Ok(())
     }
 }

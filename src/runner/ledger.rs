@@ -42,6 +42,46 @@ pub struct ObjectState {
 
 const STATE_VERSION: u32 = 1;
 
+/// Largest ledger entry read (a checkpoint lists at most one batch of record ids).
+const MAX_ENTRY_BYTES: u64 = 1024 * 1024;
+
+/// The longest a lease can reach into the future: a Lambda runs at most 15 minutes, and the
+/// runner's grace is added to what is left. An entry claiming more was not written by a
+/// function (a lease forever would stop the object being delivered ever).
+fn max_lease() -> Duration {
+    Duration::minutes(20)
+}
+
+impl ObjectState {
+    /// Reads an entry, refusing one that cannot be this object's (another object or
+    /// version, another format version, a lease beyond any invocation).
+    fn from_json(
+        bytes: &[u8],
+        object: &ObjectRef,
+        identity: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ObjectState, String> {
+        let state: ObjectState =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a ledger entry: {e}"))?;
+        if state.version != STATE_VERSION {
+            return Err(format!("ledger entry version {}", state.version));
+        }
+        if state.object != object.uri() || state.identity != identity {
+            return Err(format!(
+                "ledger entry of {} ({}), not of this object",
+                state.object, state.identity
+            ));
+        }
+        if state.lease_until > now + max_lease() {
+            return Err(format!(
+                "lease until {}, beyond any invocation",
+                state.lease_until
+            ));
+        }
+        Ok(state)
+    }
+}
+
 /// What the caller should do with an object.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
@@ -113,7 +153,18 @@ impl<'a> ObjectLedger<'a> {
         let key = state_key(object, &identity);
         for _ in 0..8 {
             let now = Utc::now();
-            let current = self.store.get(&key).await?;
+            let mut current = self.store.get(&key, MAX_ENTRY_BYTES).await;
+            let damaged = match &current {
+                Err(e @ StateError::TooLarge { .. }) => Some(e.to_string()),
+                Ok(Some(v)) => ObjectState::from_json(&v.body, object, &identity, now).err(),
+                _ => None,
+            };
+            if let Some(reason) = damaged {
+                // Only this object's idempotency is lost: it is delivered from its start.
+                crate::state::set_aside(self.store, &key, &format!("{key}: {reason}")).await;
+                current = Ok(None);
+            }
+            let current = current?;
             let (condition, state) = match &current {
                 None => (
                     PutCondition::IfAbsent,
@@ -131,9 +182,8 @@ impl<'a> ObjectLedger<'a> {
                     },
                 ),
                 Some(v) => {
-                    let old: ObjectState = serde_json::from_slice(&v.body).map_err(|e| {
-                        StateError::Other(anyhow::anyhow!("corrupt object state {key}: {e}"))
-                    })?;
+                    let old = ObjectState::from_json(&v.body, object, &identity, now)
+                        .map_err(|e| StateError::Damaged(format!("{key}: {e}")))?;
                     if old.status == ObjectStatus::Completed {
                         return Ok(Claim::AlreadyCompleted);
                     }
@@ -218,11 +268,11 @@ impl<'a> ObjectLedger<'a> {
     /// The object's state document, if it has one.
     pub async fn get(&self, object: &ObjectRef) -> Result<Option<ObjectState>, StateError> {
         let key = state_key(object, &identity(object));
-        match self.store.get(&key).await? {
+        match self.store.get(&key, MAX_ENTRY_BYTES).await? {
             None => Ok(None),
             Some(v) => serde_json::from_slice(&v.body)
                 .map(Some)
-                .map_err(|e| StateError::Other(anyhow::anyhow!("corrupt object state {key}: {e}"))),
+                .map_err(|e| StateError::Damaged(format!("corrupt object state {key}: {e}"))),
         }
     }
 }

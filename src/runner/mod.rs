@@ -16,7 +16,8 @@ use tokio_util::io::SyncIoBridge;
 
 use crate::enrich::Enricher;
 use crate::formats::{Format, ObjectError, ObjectJob, ObjectOutcome, ParseStats, parse_object};
-use crate::sink::{Delivery, DeliveryReport};
+use crate::record::RecordId;
+use crate::sink::{Delivery, DeliveryReport, Progress, health};
 use crate::source::{DecodeLimits, ObjectRef, ObjectSource, SourceError};
 use crate::state::StateStore;
 use batch::{Batch, BatchingSink};
@@ -38,6 +39,9 @@ pub struct RunnerSettings {
     pub limits: DecodeLimits,
     /// Parse every object as this format instead of detecting it.
     pub format: Option<Format>,
+    /// Claim objects in the ledger of the state store (the function); off, every object
+    /// is processed from its start (`s3-sentinel process` writing files).
+    pub ledger: bool,
 }
 
 impl Default for RunnerSettings {
@@ -49,6 +53,7 @@ impl Default for RunnerSettings {
             lease_grace: Duration::from_secs(30),
             limits: DecodeLimits::default(),
             format: None,
+            ledger: true,
         }
     }
 }
@@ -123,8 +128,9 @@ impl RunError {
 pub struct Runner {
     /// Where objects are read from.
     pub source: Arc<dyn ObjectSource>,
-    /// The object ledger's store; without one, repeated events are not deduplicated and
-    /// an interrupted object starts over.
+    /// The state store: the object ledger (unless `settings.ledger` is off) and what the
+    /// enrichment stages learn. Without one, repeated events are not deduplicated and an
+    /// interrupted object starts over.
     pub state: Option<Arc<dyn StateStore>>,
     /// Where rows go.
     pub delivery: Arc<dyn Delivery>,
@@ -153,6 +159,7 @@ impl Runner {
         {
             tracing::warn!(error = %format!("{e:#}"), "could not load the enrichment state; starting fresh");
         }
+        self.report_damage().await;
     }
 
     /// Merges what the enrichment stages learned into the state store (conditional
@@ -162,6 +169,25 @@ impl Runner {
             && let Err(e) = self.enricher.save_state(store.as_ref()).await
         {
             tracing::warn!(error = %format!("{e:#}"), "could not save the enrichment state");
+        }
+        self.report_damage().await;
+    }
+
+    /// Raises a connector-health alert row for each state document set aside since the
+    /// last call. Best effort: the damage is also in the logs.
+    pub async fn report_damage(&self) {
+        let Some(store) = &self.state else {
+            return;
+        };
+        let damage = store.damage().take();
+        if damage.is_empty() {
+            return;
+        }
+        let location = store.location();
+        let rows = health::damaged_state_alerts(&damage, &location, Utc::now());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        if let Err(e) = self.delivery.deliver(&location, rows, deadline).await {
+            tracing::warn!(error = %e, "the damaged-state alert was not delivered");
         }
     }
 
@@ -186,8 +212,10 @@ impl Runner {
         }
 
         let lease_until = lease_deadline(deadline, self.settings.lease_grace);
-        let (mut session, start) =
-            Session::open(self.state.as_deref(), &identified, owner, lease_until).await?;
+        let ledger = self.state.as_deref().filter(|_| self.settings.ledger);
+        let opened_session = Session::open(ledger, &identified, owner, lease_until).await;
+        self.report_damage().await;
+        let (mut session, start) = opened_session?;
         let already_delivered = match start {
             Start::Duplicate => {
                 tracing::info!(object = %uri, "object already delivered; duplicate event skipped");
@@ -220,8 +248,9 @@ impl Runner {
             records: Vec::with_capacity(self.settings.batch_records),
             bytes_estimate: 0,
             rejects: Vec::new(),
+            reject_bytes: 0,
             next_ordinal: report.resumed_from,
-            already_delivered: already_delivered.into_iter().collect(),
+            already_delivered: already_delivered.iter().copied().collect(),
             batch_records: self.settings.batch_records,
             batch_bytes: self.settings.batch_bytes,
         };
@@ -236,7 +265,7 @@ impl Runner {
         });
 
         let (stopped, delivered_up_to) = self
-            .deliver_batches(rx, &mut session, &mut report, deadline)
+            .deliver_batches(rx, &mut session, &mut report, deadline, already_delivered)
             .await?;
         let result = parser
             .await
@@ -281,15 +310,18 @@ impl Runner {
         Ok(report)
     }
 
-    /// Delivers batches as the parser hands them over, checkpointing after each; returns
-    /// how it stopped and the ordinal every earlier record was delivered below. Dropping
-    /// the receiver on return stops the parser at its next batch.
+    /// Delivers batches as the parser hands them over, checkpointing after each request
+    /// the API accepts and after each batch; returns how it stopped and the ordinal every
+    /// earlier record was delivered below. `carried` are the ids an earlier invocation
+    /// delivered beyond its checkpoint: they stay in the checkpoint until a batch covers
+    /// them. Dropping the receiver on return stops the parser at its next batch.
     async fn deliver_batches(
         &self,
         mut rx: mpsc::Receiver<Batch>,
         session: &mut Session<'_>,
         report: &mut ObjectReport,
         deadline: Instant,
+        mut carried: Vec<RecordId>,
     ) -> Result<(Stopped, u64), RunError> {
         let uri = report.object.clone();
         let mut delivered_up_to = report.resumed_from;
@@ -309,22 +341,59 @@ impl Runner {
                     delivered_up_to,
                 ));
             }
-            let delivered = self.delivery.deliver(&uri, rows, deadline).await;
+            let (progress, accepted_rx) = Progress::channel();
+            let delivering = async {
+                let result = self
+                    .delivery
+                    .deliver_reporting(&uri, rows, deadline, &progress)
+                    .await;
+                drop(progress);
+                result
+            };
+            let checkpointing =
+                checkpoint_requests(session, delivered_up_to, &carried, accepted_rx);
+            let (delivered, checkpointed) = tokio::join!(delivering, checkpointing);
             report.deliver_time += started.elapsed();
             match delivered {
                 Ok(r) => report.delivery.merge(&r),
                 Err(e) => {
                     report.delivery.merge(&e.report);
                     // Remember exactly what got through, so the retry sends the rest once.
-                    session.checkpoint(delivered_up_to, &e.accepted).await?;
+                    let mut through = carried.clone();
+                    through.extend(e.accepted);
+                    session.checkpoint(delivered_up_to, &through).await?;
                     return Ok((Stopped::Failed(e.message), delivered_up_to));
                 }
             }
-            delivered_up_to = batch.next_ordinal;
-            session.checkpoint(delivered_up_to, &[]).await?;
+            checkpointed?;
+            // A batch of rejects alone moves no record past the checkpoint.
+            if batch.next_ordinal > delivered_up_to {
+                delivered_up_to = batch.next_ordinal;
+                carried.clear();
+                session.checkpoint(delivered_up_to, &[]).await?;
+            }
         }
         Ok((Stopped::Finished, delivered_up_to))
     }
+}
+
+/// Checkpoints the rows of each request as the API accepts it (several acceptances that
+/// arrive during one write go into the next), until the batch's delivery is over.
+async fn checkpoint_requests(
+    session: &mut Session<'_>,
+    delivered_up_to: u64,
+    carried: &[RecordId],
+    mut accepted: mpsc::UnboundedReceiver<Vec<RecordId>>,
+) -> Result<(), crate::state::StateError> {
+    let mut through: Vec<RecordId> = carried.to_vec();
+    while let Some(ids) = accepted.recv().await {
+        through.extend(ids);
+        while let Ok(more) = accepted.try_recv() {
+            through.extend(more);
+        }
+        session.checkpoint(delivered_up_to, &through).await?;
+    }
+    Ok(())
 }
 
 fn lease_deadline(deadline: Instant, grace: Duration) -> chrono::DateTime<Utc> {

@@ -25,6 +25,8 @@ use super::sentinel::{FailedRow, SendReport, SentinelClient};
 
 /// Ending of every dead-letter file name.
 pub const FILE_SUFFIX: &str = ".ndjson.gz";
+/// Largest dead-letter file read back: one write holds at most one batch of rows.
+const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// One dead-lettered row: the row exactly as it was sent, where it was going, and why it
 /// was not accepted.
@@ -321,7 +323,12 @@ impl DeadLetter {
 
     /// A file's entries and its version tag; `None` when it is gone.
     pub async fn read(&self, key: &str) -> Result<Option<DeadLetterFile>, DeadLetterError> {
-        let Some(found) = self.store.get(key).await.map_err(|e| self.store_error(e))? else {
+        let found = self
+            .store
+            .get(key, MAX_FILE_BYTES)
+            .await
+            .map_err(|e| self.store_error(e))?;
+        let Some(found) = found else {
             return Ok(None);
         };
         let file = decode(&found.body).map_err(|message| DeadLetterError::Unreadable {

@@ -1,7 +1,8 @@
 //! Alerts about the connector itself, for the alert table (`S3SentinelAlerts_CL`): rows
-//! Sentinel refused and the dead letter now holds. Sentinel's connector health rule
+//! Sentinel refused and the dead letter now holds, and state documents that could not be
+//! used and were set aside. Sentinel's connector health rule
 //! (`docs/sentinel/analytics/S3Sentinel-ConnectorHealthAlerts.yaml`) matches them by the
-//! `AlertName` prefix [`DEAD_LETTER_ALERT_PREFIX`].
+//! `AlertName` prefixes [`DEAD_LETTER_ALERT_PREFIX`] and [`STATE_ALERT_PREFIX`].
 
 use std::collections::BTreeMap;
 
@@ -9,8 +10,9 @@ use chrono::{DateTime, Utc};
 
 use super::Row;
 use super::sentinel::FailedRow;
-use crate::record::alert::{ConnectorAlert, DEAD_LETTER_ALERT_PREFIX};
-use crate::record::{RecordId, Table};
+use crate::record::alert::{ConnectorAlert, DEAD_LETTER_ALERT_PREFIX, STATE_ALERT_PREFIX};
+use crate::record::{LogType, RecordId, Table};
+use crate::state::Damage;
 
 /// Longest refusal text repeated in an alert.
 const MAX_REASON_CHARS: usize = 1000;
@@ -66,6 +68,49 @@ pub fn dead_letter_alerts(
                 log_type: first.row.log_type,
                 source_object,
                 ordinal: first.row.ordinal,
+            }
+            .into_row()
+        })
+        .collect()
+}
+
+/// One alert per damaged state document of the store at `location`. Ids derive from the
+/// key and the reason, so functions that trip over the same document raise one alert at
+/// query time.
+pub fn damaged_state_alerts(damage: &[Damage], location: &str, now: DateTime<Utc>) -> Vec<Row> {
+    damage
+        .iter()
+        .map(|d| {
+            let id = RecordId(xxhash_rust::xxh3::xxh3_128(
+                format!("damaged-state:{location}:{}:{}", d.key, d.reason).as_bytes(),
+            ));
+            let mut reason = d.reason.clone();
+            if reason.chars().count() > MAX_REASON_CHARS {
+                reason = reason.chars().take(MAX_REASON_CHARS).collect::<String>() + "…";
+            }
+            let kept = match &d.set_aside_as {
+                Some(to) => format!("it was moved to {to} in the same prefix"),
+                None => "it could not be moved and was deleted".to_string(),
+            };
+            ConnectorAlert {
+                id,
+                time: now,
+                name: format!("{STATE_ALERT_PREFIX}: {}", d.key),
+                severity: "Medium",
+                description: format!(
+                    "The connector could not use its state document {} in {location} and \
+                     started that part of its state afresh; {kept}. Ingestion goes on. \
+                     Reason: {reason}. A document no function wrote means someone else can \
+                     write the state bucket.",
+                    d.key
+                ),
+                trigger: "damaged_state",
+                source_table: Table::S3SentinelAlerts,
+                summary: format!("{}: {reason}", d.key),
+                source_record_id: None,
+                log_type: LogType::Text,
+                source_object: location,
+                ordinal: 0,
             }
             .into_row()
         })

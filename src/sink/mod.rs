@@ -21,6 +21,36 @@ pub use ndjson::NdjsonDelivery;
 use sentinel::{SendReport, SentinelClient};
 pub use sentinel_delivery::SentinelDelivery;
 
+/// Where a delivery reports rows as soon as the API has accepted them, before it returns:
+/// the runner checkpoints them, so a function killed mid-batch sends again only the
+/// requests that were in flight, not the whole batch.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Option<tokio::sync::mpsc::UnboundedSender<Vec<RecordId>>>);
+
+impl Progress {
+    /// Reports to nobody.
+    pub fn none() -> Progress {
+        Progress(None)
+    }
+
+    /// A progress and the receiving end of what it reports.
+    pub fn channel() -> (
+        Progress,
+        tokio::sync::mpsc::UnboundedReceiver<Vec<RecordId>>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (Progress(Some(tx)), rx)
+    }
+
+    /// Reports rows accepted by one request (`ids` is only built when someone listens).
+    pub fn accepted(&self, ids: impl FnOnce() -> Vec<RecordId>) {
+        if let Some(tx) = &self.0 {
+            // The receiver gone means nobody checkpoints any more: nothing to tell.
+            let _ = tx.send(ids());
+        }
+    }
+}
+
 /// What delivering a batch achieved. Every row given to [`Delivery::deliver`] is either
 /// accepted or dead-lettered; nothing else may happen to it.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -99,6 +129,19 @@ pub trait Delivery: Send + Sync {
         rows: Vec<Row>,
         deadline: Instant,
     ) -> Result<DeliveryReport, DeliveryError>;
+
+    /// [`Delivery::deliver`], telling `progress` about rows as they are accepted. By
+    /// default nothing is reported before the batch is done.
+    async fn deliver_reporting(
+        &self,
+        source_object: &str,
+        rows: Vec<Row>,
+        deadline: Instant,
+        progress: &Progress,
+    ) -> Result<DeliveryReport, DeliveryError> {
+        let _ = progress;
+        self.deliver(source_object, rows, deadline).await
+    }
 
     /// Keeps rejected input (raw text and reason) aside.
     async fn write_rejects(

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::dead_letter::DeadLetter;
 use super::sentinel::{FailedRow, FailureReason, SendReport, SentinelClient};
-use super::{Delivery, DeliveryError, DeliveryReport};
+use super::{Delivery, DeliveryError, DeliveryReport, Progress};
 use crate::record::{Reject, Row};
 use crate::state::{PutCondition, StateStore};
 
@@ -86,8 +86,19 @@ impl Delivery for SentinelDelivery {
         rows: Vec<Row>,
         deadline: Instant,
     ) -> Result<DeliveryReport, DeliveryError> {
+        self.deliver_reporting(source_object, rows, deadline, &Progress::none())
+            .await
+    }
+
+    async fn deliver_reporting(
+        &self,
+        source_object: &str,
+        rows: Vec<Row>,
+        deadline: Instant,
+        progress: &Progress,
+    ) -> Result<DeliveryReport, DeliveryError> {
         let ids: Vec<_> = rows.iter().map(|r| r.record_id).collect();
-        let mut report = self.client.send(rows, deadline).await;
+        let mut report = self.client.send_reporting(rows, deadline, progress).await;
         // No token (Secrets Manager or Entra ID unreachable, credentials being rotated) says
         // nothing about the rows: keep them for the retry instead of dead-lettering them.
         let (auth, failed): (Vec<_>, Vec<_>) = std::mem::take(&mut report.failed)
@@ -170,9 +181,10 @@ impl Delivery for SentinelDelivery {
         rejects: Vec<Reject>,
     ) -> Result<(), DeliveryError> {
         let Some(store) = &self.rejects else {
-            for r in rejects.iter().take(5) {
-                tracing::warn!(object = source_object, line = ?r.line, reason = %r.reason,
-                    "rejected input (no rejects location configured)");
+            if let Some(first) = rejects.first() {
+                tracing::warn!(object = source_object, count = rejects.len(), line = ?first.line,
+                    reason = %first.reason,
+                    "rejected input lines dropped: no dead letter configured to keep them");
             }
             return Ok(());
         };

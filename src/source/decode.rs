@@ -96,6 +96,29 @@ pub enum LimitExceeded {
         decompressed: u64,
         compressed: u64,
     },
+    #[error("a nested compressed payload unpacks to more than {limit} bytes")]
+    Nested { limit: u64 },
+    #[error(
+        "the zstd frame needs a window over {} MiB (compressed with --long?); recompress without it",
+        (1u64 << MAX_ZSTD_WINDOW_LOG) >> 20
+    )]
+    ZstdWindow,
+}
+
+/// Names the zstd error for a frame over the window cap, which the library reports only
+/// as "Frame requires too much memory for decoding".
+struct ZstdWindowCheck<R>(R);
+
+impl<R: Read> Read for ZstdWindowCheck<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            if e.to_string().contains("too much memory") {
+                io::Error::new(io::ErrorKind::InvalidData, LimitExceeded::ZstdWindow)
+            } else {
+                e
+            }
+        })
+    }
 }
 
 struct LimitedReader<R> {
@@ -146,6 +169,55 @@ pub struct Decoded {
 
 const READ_BUFFER: usize = 256 * 1024;
 
+/// Largest zstd window accepted: 2^23 = 8 MiB (the zstd CLI's default level 19 uses 8 MiB).
+pub const MAX_ZSTD_WINDOW_LOG: u32 = 23;
+
+/// Nested payloads may expand this much before their ratio is checked.
+const NESTED_RATIO_GRACE_BYTES: u64 = 1024 * 1024;
+
+/// Decompresses a gzip payload found inside an object (a CloudWatch subscription's
+/// `awslogs.data`): at most `max_bytes`, counted against the object's own limits through
+/// `counters`, with its own ratio check, so a small object cannot expand without bound one
+/// nested payload at a time.
+pub fn gunzip_nested(
+    compressed: &[u8],
+    limits: &DecodeLimits,
+    counters: &ByteCounters,
+    max_bytes: u64,
+) -> io::Result<Vec<u8>> {
+    let left = limits
+        .max_decompressed_bytes
+        .saturating_sub(counters.decompressed());
+    let by_ratio = (compressed.len() as u64)
+        .saturating_mul(limits.max_ratio)
+        .max(NESTED_RATIO_GRACE_BYTES);
+    let allowed = max_bytes.min(left).min(by_ratio);
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(compressed)
+        .take(allowed + 1)
+        .read_to_end(&mut out)?;
+    counters
+        .decompressed
+        .fetch_add(out.len() as u64, Ordering::Relaxed);
+    if out.len() as u64 > allowed {
+        let error = if allowed == left {
+            LimitExceeded::Size {
+                limit: limits.max_decompressed_bytes,
+            }
+        } else if allowed == by_ratio {
+            LimitExceeded::Ratio {
+                limit: limits.max_ratio,
+                decompressed: out.len() as u64,
+                compressed: compressed.len() as u64,
+            }
+        } else {
+            LimitExceeded::Nested { limit: max_bytes }
+        };
+        return Err(io::Error::other(error));
+    }
+    Ok(out)
+}
+
 /// Wraps a raw object stream in the right decompressor. Memory use is a few buffers
 /// whatever the object size.
 pub fn decode<R: Read + Send + 'static>(raw: R, limits: DecodeLimits) -> io::Result<Decoded> {
@@ -174,7 +246,13 @@ pub fn decode<R: Read + Send + 'static>(raw: R, limits: DecodeLimits) -> io::Res
     let plain: Box<dyn Read + Send> = match encoding {
         // Multi-member: Firehose and `cat a.gz b.gz` both produce several gzip members.
         Encoding::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
-        Encoding::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
+        Encoding::Zstd => {
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(buffered)?;
+            // A frame may ask for a window of up to 2 GiB (`zstd --long=31`): refuse
+            // anything beyond what a log object needs instead of allocating it.
+            decoder.window_log_max(MAX_ZSTD_WINDOW_LOG)?;
+            Box::new(ZstdWindowCheck(decoder))
+        }
         Encoding::Plain => Box::new(buffered),
     };
     let limited = LimitedReader {
@@ -227,6 +305,37 @@ mod tests {
         let d = decode(io::Cursor::new(z), DecodeLimits::default()).unwrap();
         assert_eq!(d.encoding, Encoding::Zstd);
         assert_eq!(read_all(d).unwrap(), plain);
+    }
+
+    /// A zstd frame that declares a window of 2^`window_log` bytes.
+    fn zstd_with_window(plain: &[u8], window_log: u32) -> Vec<u8> {
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        enc.set_parameter(zstd::zstd_safe::CParameter::EnableLongDistanceMatching(
+            true,
+        ))
+        .unwrap();
+        enc.set_parameter(zstd::zstd_safe::CParameter::WindowLog(window_log))
+            .unwrap();
+        enc.write_all(plain).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn a_zstd_window_over_the_cap_is_an_error_not_an_allocation() {
+        let plain = b"line of a log\n".repeat(100_000);
+        let within = zstd_with_window(&plain, MAX_ZSTD_WINDOW_LOG);
+        let d = decode(io::Cursor::new(within), DecodeLimits::default()).unwrap();
+        assert_eq!(read_all(d).unwrap(), plain);
+
+        // `zstd --long=27`: a 128 MiB window asked for by a 1.4 MB object.
+        let long = zstd_with_window(&plain, 27);
+        let err = decode(io::Cursor::new(long), DecodeLimits::default())
+            .and_then(read_all)
+            .unwrap_err();
+        assert!(
+            matches!(limit_error(&err), Some(LimitExceeded::ZstdWindow)),
+            "{err}"
+        );
     }
 
     #[test]

@@ -41,6 +41,7 @@ impl ObjectRef {
 /// What one message (a whole direct event, or one SQS message) asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Envelope {
+    /// The objects created, in event order.
     pub objects: Vec<ObjectRef>,
     /// Notes on what was deliberately ignored (test events, non-create events).
     pub ignored: Vec<String>,
@@ -55,14 +56,17 @@ pub enum Invocation {
     Sqs(Vec<SqsItem>),
 }
 
+/// One SQS message of an invocation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SqsItem {
+    /// Its id, for `batchItemFailures`.
     pub message_id: String,
     /// `Err` when the body is not an event we understand: reported, and the message is
     /// returned to the queue (and eventually its DLQ) instead of vanishing.
     pub envelope: Result<Envelope, String>,
 }
 
+/// A payload that is no event this function understands.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("unrecognized event: {0}")]
 pub struct EventError(pub String);
@@ -73,6 +77,8 @@ pub fn decode_key(raw: &str) -> String {
     percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }
 
+/// Splits an invocation payload (S3, SQS, SNS or EventBridge, possibly nested) into the
+/// objects it names and its units of retry.
 pub fn parse_invocation(payload: &Value) -> Result<Invocation, EventError> {
     if let Some(records) = payload.get("Records").and_then(Value::as_array) {
         let is_sqs = records

@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
-use super::{PutCondition, StateError, StateStore, Versioned};
+use super::{DamageLog, PutCondition, StateError, StateStore, Versioned};
 
 /// A state store in a local folder.
 pub struct LocalDirStore {
     root: PathBuf,
     lock: Mutex<()>,
+    damage: DamageLog,
 }
 
 impl LocalDirStore {
@@ -20,6 +21,7 @@ impl LocalDirStore {
         LocalDirStore {
             root: root.into(),
             lock: Mutex::new(()),
+            damage: DamageLog::default(),
         }
     }
 
@@ -51,12 +53,49 @@ impl StateStore for LocalDirStore {
         self.root.display().to_string()
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Versioned>, StateError> {
+    fn damage(&self) -> &DamageLog {
+        &self.damage
+    }
+
+    async fn get(&self, key: &str, limit: u64) -> Result<Option<Versioned>, StateError> {
         let path = self.path(key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if meta.len() > limit => {
+                return Err(StateError::TooLarge {
+                    key: key.to_string(),
+                    size: meta.len(),
+                    limit,
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StateError::Other(e.into())),
+        }
         Ok(read_opt(&path).await?.map(|body| Versioned {
             etag: etag(&body),
             body,
         }))
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<(String, u64)>, StateError> {
+        // Tags are content hashes here, so the body is read; folders hold small files.
+        let path = self.path(key)?;
+        Ok(read_opt(&path)
+            .await?
+            .map(|body| (etag(&body), body.len() as u64)))
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), StateError> {
+        let (from, to) = (self.path(from)?, self.path(to)?);
+        let _guard = self.lock.lock().await;
+        if let Some(parent) = to.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| StateError::Other(e.into()))?;
+        }
+        tokio::fs::rename(&from, &to)
+            .await
+            .map_err(|e| StateError::Other(e.into()))
     }
 
     async fn put(
@@ -169,7 +208,7 @@ mod tests {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 for _ in 0..10 {
-                    update(&*store, "counter", |old| {
+                    update(&*store, "counter", 64, |old: Option<&[u8]>| {
                         let n: u64 = old
                             .map(|b| std::str::from_utf8(b).unwrap().parse().unwrap())
                             .unwrap_or(0);
@@ -183,7 +222,7 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        let v = store.get("counter").await.unwrap().unwrap();
+        let v = store.get("counter", 64).await.unwrap().unwrap();
         assert_eq!(v.body, b"80");
         assert_eq!(store.list("a/").await.unwrap(), vec!["a/b".to_string()]);
     }

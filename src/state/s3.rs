@@ -8,7 +8,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::{PutCondition, StateError, StateStore, Versioned};
+use super::{DamageLog, PutCondition, StateError, StateStore, Versioned};
 
 /// A state store under an S3 prefix.
 #[derive(Clone)]
@@ -16,6 +16,8 @@ pub struct S3StateStore {
     client: Client,
     bucket: String,
     prefix: String,
+    /// Shared by clones.
+    damage: std::sync::Arc<DamageLog>,
 }
 
 impl S3StateStore {
@@ -29,6 +31,7 @@ impl S3StateStore {
             client,
             bucket: bucket.into(),
             prefix,
+            damage: Default::default(),
         }
     }
 
@@ -41,6 +44,14 @@ impl S3StateStore {
         format!("{}{}", self.prefix, key)
     }
 }
+
+/// `x-amz-copy-source` is a URL path: keys are percent-encoded, `/` kept.
+const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 fn status_of<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())
@@ -56,7 +67,11 @@ impl StateStore for S3StateStore {
         format!("s3://{}/{}", self.bucket, self.prefix)
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Versioned>, StateError> {
+    fn damage(&self) -> &DamageLog {
+        &self.damage
+    }
+
+    async fn get(&self, key: &str, limit: u64) -> Result<Option<Versioned>, StateError> {
         let full = self.full_key(key);
         match self
             .client
@@ -67,6 +82,16 @@ impl StateStore for S3StateStore {
             .await
         {
             Ok(out) => {
+                // The length comes with the headers: an oversized object is refused
+                // before its body is read.
+                let size = out.content_length().unwrap_or(0).max(0) as u64;
+                if size > limit {
+                    return Err(StateError::TooLarge {
+                        key: key.to_string(),
+                        size,
+                        limit,
+                    });
+                }
                 let etag = out.e_tag().unwrap_or_default().to_string();
                 let body = out
                     .body
@@ -118,6 +143,49 @@ impl StateStore for S3StateStore {
             Err(e) if status_of(&e) == Some(404) => Err(StateError::PreconditionFailed),
             Err(e) => Err(other(format!("PUT s3://{}/{full}", self.bucket), e)),
         }
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<(String, u64)>, StateError> {
+        let full = self.full_key(key);
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some((
+                out.e_tag().unwrap_or_default().to_string(),
+                out.content_length().unwrap_or(0).max(0) as u64,
+            ))),
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(other(format!("HEAD s3://{}/{full}", self.bucket), e)),
+        }
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), StateError> {
+        let (from, to) = (self.full_key(from), self.full_key(to));
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!(
+                "{}/{}",
+                self.bucket,
+                percent_encoding::utf8_percent_encode(&from, COPY_SOURCE)
+            ))
+            .key(&to)
+            .send()
+            .await
+            .map_err(|e| other(format!("COPY s3://{}/{from} to {to}", self.bucket), e))?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&from)
+            .send()
+            .await
+            .map_err(|e| other(format!("DELETE s3://{}/{from}", self.bucket), e))?;
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StateError> {

@@ -1,6 +1,7 @@
 //! Shared test support: the reference data folder and a real local AWS server (moto).
 #![allow(dead_code)]
 
+pub mod function;
 pub mod runtime_api;
 
 use std::net::TcpListener;

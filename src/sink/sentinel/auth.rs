@@ -71,6 +71,11 @@ pub fn validate_tenant(tenant: &str) -> Result<(), String> {
     }
 }
 
+/// Token responses are a few KB; more is not a token response.
+const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
+/// Entra ID tokens live about an hour; the cache never trusts a lifetime beyond a day.
+const MAX_TOKEN_LIFETIME_SECONDS: u64 = 24 * 3600;
+
 /// Why no token could be had.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
@@ -385,14 +390,17 @@ impl TokenProvider {
             };
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = response.text().await.unwrap_or_default();
+            let body = super::client::read_bounded(response, MAX_TOKEN_RESPONSE_BYTES).await;
             if status == 200 {
                 let parsed: TokenResponse = serde_json::from_str(&body).map_err(|_| {
                     AuthError::Unavailable(format!(
                         "token endpoint {url} answered 200 without access_token/expires_in"
                     ))
                 })?;
-                let lifetime = Duration::from_secs(parsed.expires_in);
+                // A lifetime beyond a day is the endpoint's mistake (or a hostile one's):
+                // the token is asked for again after a day at most.
+                let lifetime =
+                    Duration::from_secs(parsed.expires_in.min(MAX_TOKEN_LIFETIME_SECONDS));
                 // Refresh a little early so a request never leaves with a token about
                 // to expire: 5 minutes, or a quarter of a short lifetime.
                 let margin = (lifetime / 4).min(Duration::from_secs(300));
@@ -408,6 +416,13 @@ impl TokenProvider {
                 error.error, description
             );
             match status {
+                300..=399 => {
+                    return Err(AuthError::Rejected(format!(
+                        "token endpoint {url} answered {status}, a redirect, which is never \
+                         followed (the client secret would go to another origin): check {}",
+                        "AZURE_AUTHORITY_HOST"
+                    )));
+                }
                 400 | 401 | 403 => {
                     return Err(AuthError::Rejected(format!(
                         "{message} (credentials from {})",

@@ -12,6 +12,7 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
 use super::{CredentialsSource, DeliverySettings, SentinelSettings};
 use crate::record::Row;
+use crate::sink::Progress;
 
 use super::auth::{
     CredentialsLoader, SecretsManagerCredentials, StaticCredentials, TokenProvider, error_chain,
@@ -58,6 +59,9 @@ impl SentinelClient {
         let http = reqwest::Client::builder()
             .user_agent(concat!("s3-sentinel-connector/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
+            // A redirect would carry the rows (or the client secret) to another origin and
+            // take its answer for the real one's: neither endpoint ever redirects.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(50))
             .build()?;
         let auth = TokenProvider::new(
@@ -153,6 +157,17 @@ impl SentinelClient {
     /// Rows go to their table's stream in order, packed into gzip bodies under the size
     /// limit, with up to `max_parallel_requests` requests in flight.
     pub async fn send(&self, rows: Vec<Row>, deadline: Instant) -> SendReport {
+        self.send_reporting(rows, deadline, &Progress::none()).await
+    }
+
+    /// [`SentinelClient::send`], telling `progress` about each request's rows as soon as
+    /// the API accepts them.
+    pub async fn send_reporting(
+        &self,
+        rows: Vec<Row>,
+        deadline: Instant,
+        progress: &Progress,
+    ) -> SendReport {
         let mut report = SendReport {
             rows: rows.len() as u64,
             ..SendReport::default()
@@ -204,7 +219,7 @@ impl SentinelClient {
         }
 
         let outcomes: Vec<SendReport> = futures::stream::iter(jobs)
-            .map(|(stream, chunk)| self.deliver_chunk(stream, chunk, deadline))
+            .map(|(stream, chunk)| self.deliver_chunk(stream, chunk, deadline, progress))
             .buffer_unordered(self.settings.max_parallel_requests.max(1))
             .collect()
             .await;
@@ -235,10 +250,17 @@ impl SentinelClient {
 
     /// One body and its retries; a 413 splits the rows into halves sent one after the
     /// other.
-    async fn deliver_chunk(&self, stream: Arc<str>, chunk: Chunk, deadline: Instant) -> SendReport {
+    async fn deliver_chunk(
+        &self,
+        stream: Arc<str>,
+        chunk: Chunk,
+        deadline: Instant,
+        progress: &Progress,
+    ) -> SendReport {
         let mut out = SendReport::default();
         match self.post(&stream, &chunk.body, deadline, &mut out).await {
             PostOutcome::Accepted => {
+                progress.accepted(|| chunk.rows.iter().map(|r| r.record_id).collect());
                 out.accepted += chunk.rows.len() as u64;
                 out.bytes_accepted += chunk.body.len() as u64;
                 out.raw_bytes_accepted += chunk.raw_bytes as u64;
@@ -274,7 +296,8 @@ impl SentinelClient {
                     let sub = tokio::task::spawn_blocking(move || packer::pack_one(half, level))
                         .await
                         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-                    let result = Box::pin(self.deliver_chunk(stream.clone(), sub, deadline)).await;
+                    let result =
+                        Box::pin(self.deliver_chunk(stream.clone(), sub, deadline, progress)).await;
                     out.merge(result);
                 }
             }
@@ -402,7 +425,7 @@ impl SentinelClient {
                     let text = if verdict == Verdict::Accepted {
                         String::new()
                     } else {
-                        truncate(response.text().await.unwrap_or_default())
+                        read_bounded(response, MAX_BODY_IN_REASON).await
                     };
                     if verdict != Verdict::Unauthorized {
                         unauthorized_in_a_row = 0;
@@ -473,7 +496,8 @@ impl SentinelClient {
 
     /// Sleeps `wait` unless that would leave no time for another attempt.
     async fn sleep_within(&self, wait: Duration, deadline: Instant) -> bool {
-        if Instant::now() + wait + self.min_attempt_time > deadline {
+        let ready = Instant::now().checked_add(wait.saturating_add(self.min_attempt_time));
+        if ready.is_none_or(|ready| ready > deadline) {
             return false;
         }
         if !wait.is_zero() {
@@ -483,13 +507,22 @@ impl SentinelClient {
     }
 }
 
-fn truncate(mut text: String) -> String {
-    if text.len() > MAX_BODY_IN_REASON {
-        let mut cut = MAX_BODY_IN_REASON;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
+/// The start of a response body, at most `max` bytes (an error page can be large, and a
+/// hostile endpoint can answer without end); `…` marks a cut.
+pub async fn read_bounded(mut response: reqwest::Response, max: usize) -> String {
+    let mut body = Vec::new();
+    let mut cut = false;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = max - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            cut = true;
+            break;
         }
-        text.truncate(cut);
+        body.extend_from_slice(&chunk);
+    }
+    let mut text = String::from_utf8_lossy(&body).into_owned();
+    if cut {
         text.push('…');
     }
     text

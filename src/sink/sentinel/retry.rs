@@ -32,23 +32,35 @@ pub fn classify(status: u16) -> Verdict {
     }
 }
 
+/// The longest wait a server can ask for: a function's whole run is at most 15 minutes,
+/// and a value beyond any deadline must not overflow the clock arithmetic.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 /// The wait the server asked for: `retry-after-ms` / `x-ms-retry-after-ms` (milliseconds,
 /// sent by Azure services and honoured by the Azure SDKs), else `Retry-After` in seconds
-/// or as an HTTP date.
+/// or as an HTTP date; at most [`MAX_RETRY_AFTER`].
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     for name in ["retry-after-ms", "x-ms-retry-after-ms"] {
         let ms = header_str(headers, name).and_then(|v| v.trim().parse::<f64>().ok());
-        if let Some(ms) = ms.filter(|ms| ms.is_finite() && *ms >= 0.0) {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
+        if let Some(wait) = ms.and_then(|ms| bounded_seconds(ms / 1000.0)) {
+            return Some(wait);
         }
     }
     let value = header_str(headers, "retry-after")?.trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+        return bounded_seconds(seconds);
     }
     let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
+    Some(wait.to_std().unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
+}
+
+/// A non-negative number of seconds as a wait of at most [`MAX_RETRY_AFTER`].
+fn bounded_seconds(seconds: f64) -> Option<Duration> {
+    if seconds.is_nan() || seconds < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(seconds).map_or(MAX_RETRY_AFTER, |d| d.min(MAX_RETRY_AFTER)))
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
