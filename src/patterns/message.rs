@@ -10,7 +10,7 @@
 //! whose body goes to the template miner.
 
 use crate::formats::fields::JsonObject;
-use crate::record::{LogType, Record, Value};
+use crate::record::{LogType, Record, Value, prefix_within};
 
 /// The pattern stage reads at most this much of a message: templates, entities and
 /// sessions come from its start (loghub's longest lines are under 600 bytes), and a huge
@@ -23,25 +23,13 @@ const MAX_JSON_MESSAGE_BYTES: usize = 64 * 1024;
 /// the sequence and correlation tables stay small whatever the input.
 pub const MAX_KEY_BYTES: usize = 128;
 
-/// The first `max` bytes of `text`, cut at a character boundary.
-pub fn prefix(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut cut = max;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    &text[..cut]
-}
-
 /// `key` itself when short, else its start and a hash of the whole.
 fn bounded_key(key: String) -> String {
     if key.len() <= MAX_KEY_BYTES {
         return key;
     }
     let hash = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
-    format!("{}#{hash:016x}", prefix(&key, MAX_KEY_BYTES - 17))
+    format!("{}#{hash:016x}", prefix_within(&key, MAX_KEY_BYTES - 17))
 }
 
 /// A record's message and whether it is free text for the miner (`true`) or a canonical
@@ -70,7 +58,7 @@ fn or_dash(v: Option<&str>) -> &str {
 pub fn message_of(r: &Record) -> Message {
     let mut message = unbounded_message(r);
     if message.text.len() > MAX_MESSAGE_BYTES {
-        let cut = prefix(&message.text, MAX_MESSAGE_BYTES).len();
+        let cut = prefix_within(&message.text, MAX_MESSAGE_BYTES).len();
         message.text.truncate(cut);
     }
     message
@@ -290,8 +278,8 @@ pub fn text_body(message: &str) -> String {
             .iter()
             .find_map(|k| string(k));
         let body = match (level, text) {
-            (Some(l), Some(t)) => format!("{l} {}", prefix(&t, MAX_MESSAGE_BYTES)),
-            (None, Some(t)) => prefix(&t, MAX_MESSAGE_BYTES).to_string(),
+            (Some(l), Some(t)) => format!("{l} {}", prefix_within(&t, MAX_MESSAGE_BYTES)),
+            (None, Some(t)) => prefix_within(&t, MAX_MESSAGE_BYTES).to_string(),
             _ => {
                 let mut keys: Vec<&str> = object.members.iter().map(|(k, _)| k.as_ref()).collect();
                 keys.sort_unstable();
@@ -299,9 +287,9 @@ pub fn text_body(message: &str) -> String {
                 format!("json {}", keys.join(" "))
             }
         };
-        return prefix(&body, MAX_MESSAGE_BYTES).to_string();
+        return prefix_within(&body, MAX_MESSAGE_BYTES).to_string();
     }
-    strip_header(prefix(trimmed, MAX_MESSAGE_BYTES)).to_string()
+    strip_header(prefix_within(trimmed, MAX_MESSAGE_BYTES)).to_string()
 }
 
 /// Drops `2024-01-02T03:04:05Z`, `2024-01-02 03:04:05,678` or `Jan  2 03:04:05 host` and a
@@ -376,7 +364,7 @@ pub fn entity_of(r: &Record) -> Option<String> {
         }),
         LogType::GuardDuty | LogType::SecurityHub => None,
         LogType::CloudWatch | LogType::GenericJson | LogType::Text => s(r, "Message")
-            .map(|m| prefix(m, MAX_MESSAGE_BYTES))
+            .map(|m| prefix_within(m, MAX_MESSAGE_BYTES))
             .and_then(session_in_text),
     }
     .map(bounded_key)
