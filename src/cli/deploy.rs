@@ -281,6 +281,57 @@ pub struct Plan {
     pub set_version: String,
 }
 
+/// The deployed manifest, as stored and parsed, and its signature: `None`s when nothing
+/// is deployed.
+struct Deployed {
+    bytes: Option<Vec<u8>>,
+    manifest: Option<Manifest>,
+    signature: Option<Vec<u8>>,
+}
+
+impl Deployed {
+    async fn read(bucket: &ModelBucket) -> Result<Deployed> {
+        let bytes = bucket.get(MANIFEST_FILE).await?;
+        let manifest = bytes
+            .as_deref()
+            .map(Manifest::from_json)
+            .transpose()
+            .with_context(|| format!("parsing {}", bucket.location(MANIFEST_FILE)))?;
+        let signature = bucket.get(SIGNATURE_FILE).await?;
+        Ok(Deployed {
+            bytes,
+            manifest,
+            signature,
+        })
+    }
+
+    /// Copies the manifest and its signature (or the lack of one) to `previous/`, unless
+    /// `dry_run`; the plan's step names it as `what`. Nothing when nothing is deployed.
+    async fn keep_as_previous(
+        &self,
+        bucket: &ModelBucket,
+        what: &str,
+        dry_run: bool,
+        plan: &mut Plan,
+    ) -> Result<()> {
+        let Some(bytes) = &self.bytes else {
+            return Ok(());
+        };
+        plan.steps.push(format!(
+            "keep {what} as {}",
+            bucket.location(PREVIOUS_MANIFEST)
+        ));
+        if !dry_run {
+            bucket.put(PREVIOUS_MANIFEST, bytes).await?;
+            match &self.signature {
+                Some(sig) => bucket.put(PREVIOUS_SIGNATURE, sig).await?,
+                None => bucket.delete(PREVIOUS_SIGNATURE).await?,
+            }
+        }
+        Ok(())
+    }
+}
+
 fn content_name(entry: &ModelEntry) -> String {
     format!("files/{}.onnx", entry.sha256)
 }
@@ -340,13 +391,8 @@ pub async fn publish(bucket: &ModelBucket, args: &PublishArgs) -> Result<Plan> {
         .with_context(|| format!("refusing {}", args.models.display()))?;
     let key = args.sign_key.as_deref().map(read_key).transpose()?;
 
-    let current_bytes = bucket.get(MANIFEST_FILE).await?;
-    let current = current_bytes
-        .as_deref()
-        .map(Manifest::from_json)
-        .transpose()
-        .with_context(|| format!("parsing {}", bucket.location(MANIFEST_FILE)))?;
-    let current_signature = bucket.get(SIGNATURE_FILE).await?;
+    let deployed = Deployed::read(bucket).await?;
+    let current = &deployed.manifest;
 
     candidate.anomaly.file = content_name(&candidate.anomaly);
     candidate.classifier.file = content_name(&candidate.classifier);
@@ -418,23 +464,11 @@ pub async fn publish(bucket: &ModelBucket, args: &PublishArgs) -> Result<Plan> {
         "keep this manifest as {}",
         bucket.location(&history)
     ));
-    if let Some(bytes) = &current_bytes {
-        plan.steps.push(format!(
-            "keep the deployed manifest ({}) as {}",
-            current
-                .as_ref()
-                .map(|m| m.set_version.as_str())
-                .unwrap_or("?"),
-            bucket.location(PREVIOUS_MANIFEST)
-        ));
-        if !args.dry_run {
-            bucket.put(PREVIOUS_MANIFEST, bytes).await?;
-            match &current_signature {
-                Some(sig) => bucket.put(PREVIOUS_SIGNATURE, sig).await?,
-                None => bucket.delete(PREVIOUS_SIGNATURE).await?,
-            }
-        }
-    }
+    let version = current.as_ref().map(|m| m.set_version.as_str());
+    let what = format!("the deployed manifest ({})", version.unwrap_or("?"));
+    deployed
+        .keep_as_previous(bucket, &what, args.dry_run, &mut plan)
+        .await?;
     if !args.dry_run {
         bucket.put(&history, &manifest_bytes).await?;
     }
@@ -520,17 +554,14 @@ pub async fn rollback(
             );
         }
     }
-    let current = bucket.get(MANIFEST_FILE).await?;
-    let current_signature = bucket.get(SIGNATURE_FILE).await?;
-    let deployed = current
-        .as_deref()
-        .map(Manifest::from_json)
-        .transpose()
-        .with_context(|| format!("parsing {}", bucket.location(MANIFEST_FILE)))?;
+    let deployed = Deployed::read(bucket).await?;
     // The set comes back as a new publication: functions refuse a manifest older than
     // the one they serve (it could be a replay), so it gets the next sequence and a new
     // signature over it.
-    manifest.set_sequence = Some(next_sequence(deployed.as_ref(), chrono::Utc::now()));
+    manifest.set_sequence = Some(next_sequence(
+        deployed.manifest.as_ref(),
+        chrono::Utc::now(),
+    ));
     let previous = manifest.to_json();
     let signature = match sign_key {
         Some(path) => sign(Some(&read_key(path)?), &previous)?,
@@ -544,19 +575,9 @@ pub async fn rollback(
         set_version: manifest.set_version.clone(),
         ..Plan::default()
     };
-    if let Some(bytes) = &current {
-        plan.steps.push(format!(
-            "keep the deployed manifest as {}",
-            bucket.location(PREVIOUS_MANIFEST)
-        ));
-        if !dry_run {
-            bucket.put(PREVIOUS_MANIFEST, bytes).await?;
-            match &current_signature {
-                Some(sig) => bucket.put(PREVIOUS_SIGNATURE, sig).await?,
-                None => bucket.delete(PREVIOUS_SIGNATURE).await?,
-            }
-        }
-    }
+    deployed
+        .keep_as_previous(bucket, "the deployed manifest", dry_run, &mut plan)
+        .await?;
     write_manifest(bucket, &previous, signature.as_deref(), dry_run, &mut plan).await?;
     Ok(plan)
 }
