@@ -170,6 +170,15 @@ pub fn for_training(
 ) -> Manifest {
     let anomaly_metrics = anomaly_metrics(&report.anomaly);
     let classifier_metrics = classifier_metrics(&report.classifier);
+    let entry = |file: &str, onnx: &[u8], kind: &str, metrics| ModelEntry {
+        file: file.to_string(),
+        sha256: sha256_hex(onnx),
+        bytes: onnx.len() as u64,
+        // `anomaly.onnx` is `<set_version>/anomaly`.
+        version: format!("{set_version}/{}", file.trim_end_matches(".onnx")),
+        kind: kind.to_string(),
+        metrics,
+    };
     Manifest {
         manifest_version: MANIFEST_VERSION,
         set_version: set_version.to_string(),
@@ -182,22 +191,18 @@ pub fn for_training(
             rows_per_family: report.rows_per_family.iter().cloned().collect(),
             labelling: labelling.to_string(),
         },
-        anomaly: ModelEntry {
-            file: ANOMALY_FILE.to_string(),
-            sha256: sha256_hex(anomaly_onnx),
-            bytes: anomaly_onnx.len() as u64,
-            version: format!("{set_version}/anomaly"),
-            kind: "pca_reconstruction".to_string(),
-            metrics: anomaly_metrics,
-        },
-        classifier: ModelEntry {
-            file: CLASSIFIER_FILE.to_string(),
-            sha256: sha256_hex(classifier_onnx),
-            bytes: classifier_onnx.len() as u64,
-            version: format!("{set_version}/classifier"),
-            kind: "logistic_regression".to_string(),
-            metrics: classifier_metrics,
-        },
+        anomaly: entry(
+            ANOMALY_FILE,
+            anomaly_onnx,
+            "pca_reconstruction",
+            anomaly_metrics,
+        ),
+        classifier: entry(
+            CLASSIFIER_FILE,
+            classifier_onnx,
+            "logistic_regression",
+            classifier_metrics,
+        ),
         drift,
         drift_log_types: BTreeMap::new(),
         pattern_neutral: BTreeMap::new(),
