@@ -132,18 +132,9 @@ pub fn pack(rows: Vec<Row>, limit: usize, level: Compression) -> Packed {
             // A big first row: measure it exactly before building on it.
             open.sync_flush();
             if open.flushed_len() + FINISH_RESERVE > limit {
-                let alone = std::mem::replace(&mut open, Open::new(level)).finish();
-                if alone.body.len() <= limit {
-                    packed.chunks.push(alone);
-                } else {
-                    let compressed_bytes = alone.body.len();
-                    packed
-                        .oversize
-                        .extend(alone.rows.into_iter().map(|row| Oversize {
-                            row,
-                            compressed_bytes,
-                        }));
-                }
+                // One row: a body of its own, or oversize.
+                let alone = std::mem::replace(&mut open, Open::new(level));
+                finish_into(alone, limit, level, &mut packed);
             }
         }
     }
