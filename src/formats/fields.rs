@@ -179,32 +179,13 @@ impl<'a> JsonObject<'a> {
     /// An integer member (a JSON number or a numeric string); a fractional number is cut
     /// towards zero.
     pub fn i64(&self, key: &str) -> Result<Option<i64>, String> {
-        let Some(raw) = self.raw(key) else {
-            return Ok(None);
-        };
-        let text = raw_text(raw).unwrap_or_default();
-        if is_absent(&text) {
-            return Ok(None);
-        }
-        parse_i64(&text)
-            .map(Some)
-            .ok_or_else(|| format!("{key} is not an integer: {}", clip(raw.get())))
+        self.parsed(key, "an integer", parse_i64)
     }
 
     pub fn f64(&self, key: &str) -> Result<Option<f64>, String> {
-        let Some(raw) = self.raw(key) else {
-            return Ok(None);
-        };
-        let text = raw_text(raw).unwrap_or_default();
-        if is_absent(&text) {
-            return Ok(None);
-        }
-        text.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite())
-            .map(Some)
-            .ok_or_else(|| format!("{key} is not a number: {}", clip(raw.get())))
+        self.parsed(key, "a number", |text| {
+            text.trim().parse::<f64>().ok().filter(|f| f.is_finite())
+        })
     }
 
     /// `true`/`false`, also as strings (CloudTrail writes `"mfaAuthenticated": "false"`).
@@ -223,6 +204,27 @@ impl<'a> JsonObject<'a> {
     /// A timestamp member: ISO 8601 text, CLF text, or epoch seconds/milliseconds as a
     /// number or numeric string.
     pub fn time(&self, key: &str) -> Result<Option<DateTime<Utc>>, String> {
+        self.parsed(key, "a timestamp", parse_time)
+    }
+
+    /// The time of the first of `keys` that has one; each of them must be a timestamp or
+    /// absent.
+    pub fn first_time(&self, keys: &[&str]) -> Result<Option<DateTime<Utc>>, String> {
+        let mut first = None;
+        for key in keys {
+            first = first.or(self.time(key)?);
+        }
+        Ok(first)
+    }
+
+    /// A member's text as `parse` reads it: `None` when it is missing, `null`, empty or
+    /// `-`; an error naming `what` it should be when `parse` refuses it.
+    fn parsed<T>(
+        &self,
+        key: &str,
+        what: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, String> {
         let Some(raw) = self.raw(key) else {
             return Ok(None);
         };
@@ -230,9 +232,9 @@ impl<'a> JsonObject<'a> {
         if is_absent(&text) {
             return Ok(None);
         }
-        parse_time(&text)
+        parse(&text)
             .map(Some)
-            .ok_or_else(|| format!("{key} is not a timestamp: {}", clip(raw.get())))
+            .ok_or_else(|| format!("{key} is not {what}: {}", clip(raw.get())))
     }
 
     /// An owned copy of a non-null member, for `dynamic` columns.

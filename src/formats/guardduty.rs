@@ -51,10 +51,8 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
         Some(d) if d.has("schemaVersion") || d.has("severity") => d,
         _ => obj,
     };
-    let updated = finding.time("updatedAt")?;
-    let created = finding.time("createdAt")?;
-    let time = updated
-        .or(created)
+    let time = finding
+        .first_time(&["updatedAt", "createdAt"])?
         .ok_or("not a GuardDuty finding: updatedAt and createdAt are missing")?;
     let mut r = Record::at(LOG_TYPE, time);
     let mut extras = Extras::new();
@@ -70,7 +68,7 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
             }
         }
     }
-    if let Some(t) = created {
+    if let Some(t) = finding.time("createdAt")? {
         r.push("TimeCreated", Value::Time(t));
     }
     extras.unmapped(finding, MAPPED);

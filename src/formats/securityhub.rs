@@ -21,10 +21,8 @@ pub fn record_from_finding(bytes: &[u8], finding: &JsonObject<'_>) -> Result<Rec
     if !finding.has("ProductArn") && !finding.has("SchemaVersion") {
         return Err("not a Security Hub finding: ProductArn and SchemaVersion are missing".into());
     }
-    let updated = finding.time("UpdatedAt")?;
-    let created = finding.time("CreatedAt")?;
-    let time = updated
-        .or(created)
+    let time = finding
+        .first_time(&["UpdatedAt", "CreatedAt"])?
         .ok_or("not a Security Hub finding: UpdatedAt and CreatedAt are missing")?;
     let mut r = Record::at(LOG_TYPE, time);
     push_cow(&mut r, "AwsAccountId", finding.str("AwsAccountId"));
