@@ -165,20 +165,7 @@ pub fn parse_message(msg: &Value) -> Result<Envelope, EventError> {
                 .push(format!("S3 event {name} is not an object creation"));
             continue;
         }
-        let s3 = record
-            .get("s3")
-            .ok_or_else(|| EventError("S3 record without s3".into()))?;
-        let bucket = s3
-            .pointer("/bucket/name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| EventError("S3 record without s3.bucket.name".into()))?;
-        let object = s3
-            .get("object")
-            .ok_or_else(|| EventError("S3 record without s3.object".into()))?;
-        let key = object
-            .get("key")
-            .and_then(Value::as_str)
-            .ok_or_else(|| EventError("S3 record without s3.object.key".into()))?;
+        let (bucket, object, key) = bucket_and_object(record, "s3", "S3 record")?;
         envelope.objects.push(ObjectRef {
             bucket: bucket.to_string(),
             key: decode_key(key),
@@ -221,21 +208,8 @@ fn parse_eventbridge(msg: &Value) -> Result<Envelope, EventError> {
             )],
         });
     }
-    let detail = msg
-        .get("detail")
-        .ok_or_else(|| EventError("EventBridge event without detail".into()))?;
-    let bucket = detail
-        .pointer("/bucket/name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| EventError("EventBridge event without detail.bucket.name".into()))?;
-    let object = detail
-        .get("object")
-        .ok_or_else(|| EventError("EventBridge event without detail.object".into()))?;
     // EventBridge carries the key as stored (not URL-encoded, unlike S3 notifications).
-    let key = object
-        .get("key")
-        .and_then(Value::as_str)
-        .ok_or_else(|| EventError("EventBridge event without detail.object.key".into()))?;
+    let (bucket, object, key) = bucket_and_object(msg, "detail", "EventBridge event")?;
     Ok(Envelope {
         objects: vec![ObjectRef {
             bucket: bucket.to_string(),
@@ -246,6 +220,32 @@ fn parse_eventbridge(msg: &Value) -> Result<Envelope, EventError> {
         }],
         ignored: vec![],
     })
+}
+
+/// The bucket name, the `object` member and its key under `event`'s `member` (`s3` of an
+/// S3 notification record, `detail` of an EventBridge event); what is missing is an
+/// error of `what` the event is.
+fn bucket_and_object<'v>(
+    event: &'v Value,
+    member: &str,
+    what: &str,
+) -> Result<(&'v str, &'v Value, &'v str), EventError> {
+    let missing = |path: String| EventError(format!("{what} without {path}"));
+    let inner = event
+        .get(member)
+        .ok_or_else(|| missing(member.to_string()))?;
+    let bucket = inner
+        .pointer("/bucket/name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing(format!("{member}.bucket.name")))?;
+    let object = inner
+        .get("object")
+        .ok_or_else(|| missing(format!("{member}.object")))?;
+    let key = object
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing(format!("{member}.object.key")))?;
+    Ok((bucket, object, key))
 }
 
 fn str_field(v: &Value, name: &str) -> Option<String> {
