@@ -60,29 +60,28 @@ pub(super) async fn token(
         );
     }
     let mut inner = emulator.lock();
-    if inner
-        .client_id
-        .as_deref()
-        .is_some_and(|id| id != field("client_id"))
-    {
-        inner.stats.token_requests_refused += 1;
-        return token_error(
+    // Credentials are checked only when the emulator was given them.
+    let differs = |expected: &Option<String>, name: &str| {
+        expected.as_deref().is_some_and(|v| v != field(name))
+    };
+    let refusal = if differs(&inner.client_id, "client_id") {
+        Some((
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             "AADSTS700016: Application with the given identifier was not found in the directory.",
-        );
-    }
-    if inner
-        .client_secret
-        .as_deref()
-        .is_some_and(|s| s != field("client_secret"))
-    {
-        inner.stats.token_requests_refused += 1;
-        return token_error(
+        ))
+    } else if differs(&inner.client_secret, "client_secret") {
+        Some((
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "AADSTS7000215: Invalid client secret provided.",
-        );
+        ))
+    } else {
+        None
+    };
+    if let Some((status, error, description)) = refusal {
+        inner.stats.token_requests_refused += 1;
+        return token_error(status, error, description);
     }
     let token = random_token();
     let ttl = inner.token_ttl;
