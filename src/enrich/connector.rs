@@ -7,6 +7,7 @@ use crate::ml::Category;
 use crate::ml::runtime::{ModelError, ModelSet};
 use crate::record::{Record, RecordId};
 
+use super::priority::RecordScores;
 use super::reasons;
 use super::{Alert, EnrichConfig, ModelScorer, Priority};
 use crate::ml::ModelHandle;
@@ -111,37 +112,41 @@ impl Connector {
     /// Anomaly scores, decisions and reasons; the records and the threshold history are
     /// left unchanged.
     pub fn detect_anomalies(&self, records: &[Record]) -> Result<Vec<AnomalyResult>, ModelError> {
-        let scores = self.scorer.score(records)?;
-        Ok(records
-            .iter()
-            .zip(scores)
-            .map(|(r, s)| AnomalyResult {
-                record_id: r.id,
-                anomaly_score: s.anomaly_score,
-                is_anomaly: s.is_anomaly,
-                threshold: s.anomaly_threshold,
-                reasons: {
-                    let mut json = String::new();
-                    reasons::render(r, &s.reason_slots, &mut json);
-                    serde_json::from_str(&json).unwrap_or_default()
-                },
-            })
-            .collect())
+        self.per_record(records, |r, s| AnomalyResult {
+            record_id: r.id,
+            anomaly_score: s.anomaly_score,
+            is_anomaly: s.is_anomaly,
+            threshold: s.anomaly_threshold,
+            reasons: {
+                let mut json = String::new();
+                reasons::render(r, &s.reason_slots, &mut json);
+                serde_json::from_str(&json).unwrap_or_default()
+            },
+        })
     }
 
     /// Priority scores and bands with the predicted category.
     pub fn get_priorities(&self, records: &[Record]) -> Result<Vec<PriorityResult>, ModelError> {
+        self.per_record(records, |r, s| PriorityResult {
+            record_id: r.id,
+            priority_score: s.priority_score,
+            priority: s.priority,
+            category: s.category,
+            category_confidence: s.category_confidence,
+        })
+    }
+
+    /// Scores `records` and makes one result of each record and its scores.
+    fn per_record<T>(
+        &self,
+        records: &[Record],
+        result: impl Fn(&Record, RecordScores) -> T,
+    ) -> Result<Vec<T>, ModelError> {
         let scores = self.scorer.score(records)?;
         Ok(records
             .iter()
             .zip(scores)
-            .map(|(r, s)| PriorityResult {
-                record_id: r.id,
-                priority_score: s.priority_score,
-                priority: s.priority,
-                category: s.category,
-                category_confidence: s.category_confidence,
-            })
+            .map(|(r, s)| result(r, s))
             .collect())
     }
 
