@@ -112,7 +112,7 @@ pub use cli::eval::{
 #[cfg(feature = "tools")]
 pub use cli::patterns::{mine_lines, write_csv};
 #[cfg(feature = "tools")]
-pub use cli::run as run_command;
+pub use cli::{init_stderr_tracing, run as run_command};
 #[cfg(feature = "tools")]
 pub use emulator::{
     Emulator, EmulatorOptions, ErrorFaults, Fault, FaultPlan, RunningEmulator, ThrottleFaults,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use s3_sentinel_connector::{Command, run_command};
+use s3_sentinel_connector::{Command, init_stderr_tracing, run_command};
 
 #[derive(Parser)]
 #[command(name = "s3-sentinel", version, about, long_about = None)]
@@ -15,13 +15,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("S3_SENTINEL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_stderr_tracing("warn");
     match run_command(Cli::parse().command) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(code),

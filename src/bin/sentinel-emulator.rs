@@ -85,13 +85,7 @@ fn parse_stream(text: &str) -> Result<(String, Table), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("S3_SENTINEL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    s3_sentinel_connector::init_stderr_tracing("info");
     let args = Args::parse();
     let options = EmulatorOptions {
         max_body_bytes: args.max_body_bytes,

@@ -76,6 +76,18 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
     }
 }
 
+/// Text logs on standard error for the command-line tools, filtered by `S3_SENTINEL_LOG`
+/// (`default_filter` when it is unset or invalid).
+pub fn init_stderr_tracing(default_filter: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("S3_SENTINEL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// `--format` values.
 pub fn parse_format(s: &str) -> Result<Format, String> {
     Format::from_name(s).ok_or_else(|| {
