@@ -726,43 +726,32 @@ mod tests {
     #[test]
     fn unusual_order_for_an_entity_is_flagged() {
         let mut a = PatternAnalyzer::new(AnalyzerConfig::default(), PatternDb::default());
+        // The usual life of a block: receiving, received, deleted.
+        let block = |b: u32| {
+            [
+                format!("Receiving block blk_{b} src: /1.1.1.1:1 dest: /1.1.1.2:2"),
+                format!("Received block blk_{b} of size 5 from /1.1.1.1"),
+                format!("Deleting block blk_{b} file /d/blk_{b}"),
+            ]
+        };
+        let records =
+            |messages: &[&str]| -> Vec<Record> { messages.iter().map(|m| text(m, t0())).collect() };
         let mut batch = Vec::new();
         for b in 0..20 {
-            batch.push(text(
-                &format!("Receiving block blk_{b} src: /1.1.1.1:1 dest: /1.1.1.2:2"),
-                t0(),
-            ));
-            batch.push(text(
-                &format!("Received block blk_{b} of size 5 from /1.1.1.1"),
-                t0(),
-            ));
-            batch.push(text(
-                &format!("Deleting block blk_{b} file /d/blk_{b}"),
-                t0(),
-            ));
+            batch.extend(block(b).iter().map(|m| text(m, t0())));
         }
         a.analyze(&mut batch, t0());
         // Deleted right after being received, without the usual "Received".
-        let mut odd = vec![
-            text(
-                "Receiving block blk_99 src: /1.1.1.1:1 dest: /1.1.1.2:2",
-                t0(),
-            ),
-            text("Deleting block blk_99 file /d/blk_99", t0()),
-        ];
+        let [receiving, _, deleting] = block(99);
+        let mut odd = records(&[&receiving, &deleting]);
         a.analyze(&mut odd, t0());
         assert!(flags_of(&odd[1]).contains(&"sequence".to_string()));
         assert_eq!(
             odd[1].get("SequenceScore").and_then(Value::as_f64),
             Some(1.0)
         );
-        let mut normal = vec![
-            text(
-                "Receiving block blk_100 src: /1.1.1.1:1 dest: /1.1.1.2:2",
-                t0(),
-            ),
-            text("Received block blk_100 of size 5 from /1.1.1.1", t0()),
-        ];
+        let [receiving, received, _] = block(100);
+        let mut normal = records(&[&receiving, &received]);
         a.analyze(&mut normal, t0());
         assert!(!flags_of(&normal[1]).contains(&"sequence".to_string()));
     }
