@@ -225,12 +225,7 @@ impl StoredDrift {
         };
         let mut s: StoredDrift =
             serde_json::from_slice(bytes).map_err(|e| format!("not drift counts: {e}"))?;
-        if s.version != DRIFT_VERSION {
-            return Err(format!(
-                "drift counts version {}; this build reads {DRIFT_VERSION}",
-                s.version
-            ));
-        }
+        crate::state::check_version("drift counts", s.version, DRIFT_VERSION)?;
         if s.window_start > now + chrono::Duration::minutes(10) {
             return Err(format!(
                 "drift window starting {}, in the future",

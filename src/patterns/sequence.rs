@@ -207,12 +207,7 @@ impl SequenceModel {
     pub fn from_json(bytes: &[u8], order: usize) -> Result<SequenceModel, String> {
         let mut model: SequenceModel =
             serde_json::from_slice(bytes).map_err(|e| format!("not a sequence model: {e}"))?;
-        if model.version != SEQUENCE_VERSION {
-            return Err(format!(
-                "sequence model version {}; this build reads {SEQUENCE_VERSION}",
-                model.version
-            ));
-        }
+        crate::state::check_version("sequence model", model.version, SEQUENCE_VERSION)?;
         if model.order != order {
             return Err(format!(
                 "the stored sequence model looks back {} events; this build looks back {order}",

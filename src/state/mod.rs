@@ -179,6 +179,15 @@ where
     Ok(None)
 }
 
+/// Refuses a document written in another format version than `reads`, the one this build
+/// reads; `what` names the document (`drift counts`).
+pub fn check_version(what: &str, found: u32, reads: u32) -> Result<(), String> {
+    if found == reads {
+        return Ok(());
+    }
+    Err(format!("{what} version {found}; this build reads {reads}"))
+}
+
 /// Read-modify-write with retries on conflict: `update` sees the current body (or `None`)
 /// and returns the new one. This is how concurrent invocations merge instead of
 /// overwriting. A current body over `limit` bytes, or one `update` refuses with
