@@ -14,6 +14,7 @@ use std::io::BufRead;
 use serde_json::value::RawValue;
 
 use super::fields::{JsonObject, json_error_reason};
+use super::json_stream::Scan;
 use super::lines::LineReader;
 use super::{Emitter, ParseError, Stop};
 use crate::record::{LogType, Record};
@@ -35,56 +36,6 @@ pub enum Piece<'a> {
         bytes: &'a [u8],
         reason: String,
     },
-}
-
-/// Bracket matching state carried across lines.
-#[derive(Debug, Default, Clone, Copy)]
-struct Scan {
-    depth: usize,
-    in_string: bool,
-    escaped: bool,
-}
-
-impl Scan {
-    /// Feeds bytes of a value; returns the index just past the value's end when it closes.
-    fn feed(&mut self, bytes: &[u8]) -> Option<usize> {
-        let mut i = 0;
-        while i < bytes.len() {
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                    i += 1;
-                    continue;
-                }
-                match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
-                    Some(j) => {
-                        i += j;
-                        if bytes[i] == b'\\' {
-                            self.escaped = true;
-                        } else {
-                            self.in_string = false;
-                        }
-                        i += 1;
-                    }
-                    None => return None,
-                }
-                continue;
-            }
-            match bytes[i] {
-                b'"' => self.in_string = true,
-                b'{' | b'[' => self.depth += 1,
-                b'}' | b']' => {
-                    self.depth = self.depth.saturating_sub(1);
-                    if self.depth == 0 {
-                        return Some(i + 1);
-                    }
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        None
-    }
 }
 
 struct Pending {
@@ -212,7 +163,7 @@ pub fn for_each_value_limited(
                     f(Piece::Bad {
                         line: line.number,
                         offset,
-                        bytes: trim_ascii_end(&bytes[start..end]),
+                        bytes: bytes[start..end].trim_ascii_end(),
                         reason: "text outside any JSON object".to_string(),
                     })?;
                     pos = end;
@@ -247,20 +198,9 @@ fn flush_truncated(
     f(Piece::Bad {
         line: p.line,
         offset: p.offset,
-        bytes: trim_ascii_end(&p.buf),
+        bytes: p.buf.trim_ascii_end(),
         reason: reason.to_string(),
     })
-}
-
-fn trim_ascii_end(mut b: &[u8]) -> &[u8] {
-    while let [rest @ .., last] = b {
-        if last.is_ascii_whitespace() {
-            b = rest;
-        } else {
-            break;
-        }
-    }
-    b
 }
 
 /// Turns one JSON object (with its bytes) into a row, or says why not.

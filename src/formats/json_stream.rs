@@ -21,6 +21,70 @@ pub enum Item<'a> {
     },
 }
 
+impl<'a> Item<'a> {
+    /// A value, or malformed text when there is a `problem`.
+    fn new(offset: u64, bytes: &'a [u8], problem: Option<&'static str>) -> Item<'a> {
+        match problem {
+            None => Item::Value { offset, bytes },
+            Some(reason) => Item::Malformed {
+                offset,
+                bytes,
+                reason,
+            },
+        }
+    }
+}
+
+/// Bracket matching state of one value, carried across chunks or lines.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Scan {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Scan {
+    /// Feeds bytes of a value; returns the index just past the value's end when it closes.
+    pub(super) fn feed(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                    i += 1;
+                    continue;
+                }
+                match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                    Some(j) => {
+                        i += j;
+                        if bytes[i] == b'\\' {
+                            self.escaped = true;
+                        } else {
+                            self.in_string = false;
+                        }
+                        i += 1;
+                    }
+                    None => return None,
+                }
+                continue;
+            }
+            match bytes[i] {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
 pub struct JsonStream<R> {
     reader: R,
     /// Offset of the next unread byte of `reader`.
@@ -100,111 +164,28 @@ impl<R: BufRead> JsonStream<R> {
             b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => self.read_scalar(start, first),
             _ => {
                 self.read_until_newline();
-                Ok(Some(Item::Malformed {
-                    offset: start,
-                    bytes: &self.buf,
-                    reason: "text outside any JSON value",
-                }))
+                let problem = Some("text outside any JSON value");
+                Ok(Some(Item::new(start, &self.buf, problem)))
             }
         }
     }
 
     fn read_container(&mut self, start: u64) -> io::Result<Option<Item<'_>>> {
-        let mut depth: usize = 0;
-        let mut in_string = false;
-        let mut escaped = false;
-        let mut oversize = false;
-        loop {
-            let chunk = self.reader.fill_buf()?;
-            if chunk.is_empty() {
-                return Ok(Some(Item::Malformed {
-                    offset: start,
-                    bytes: &self.buf,
-                    reason: "JSON value truncated at end of stream",
-                }));
-            }
-            let mut i = 0;
-            let mut done = None;
-            while i < chunk.len() {
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                        i += 1;
-                        continue;
-                    }
-                    match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
-                        Some(j) => {
-                            i += j;
-                            if chunk[i] == b'\\' {
-                                escaped = true;
-                            } else {
-                                in_string = false;
-                            }
-                            i += 1;
-                        }
-                        None => i = chunk.len(),
-                    }
-                    continue;
-                }
-                match chunk[i] {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            done = Some(i + 1);
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            let take = done.unwrap_or(chunk.len());
-            push_bounded(
-                &mut self.buf,
-                self.max_value_bytes,
-                &chunk[..take],
-                &mut oversize,
-            );
-            self.consume(take);
-            if done.is_some() {
-                if oversize {
-                    return Ok(Some(Item::Malformed {
-                        offset: start,
-                        bytes: &self.buf,
-                        reason: "JSON value larger than the per-value limit",
-                    }));
-                }
-                return Ok(Some(Item::Value {
-                    offset: start,
-                    bytes: &self.buf,
-                }));
-            }
-        }
+        let mut scan = Scan::default();
+        let read = self.read_through(|chunk| scan.feed(chunk))?;
+        let problem = match read {
+            Read::Unfinished => Some("JSON value truncated at end of stream"),
+            Read::Oversize => Some("JSON value larger than the per-value limit"),
+            Read::Complete => None,
+        };
+        Ok(Some(Item::new(start, &self.buf, problem)))
     }
 
     fn read_scalar(&mut self, start: u64, first: u8) -> io::Result<Option<Item<'_>>> {
         let in_string = first == b'"';
         let mut escaped = false;
-        let mut oversize = false;
         let mut first_byte = true;
-        loop {
-            let chunk = self.reader.fill_buf()?;
-            if chunk.is_empty() {
-                if in_string {
-                    return Ok(Some(Item::Malformed {
-                        offset: start,
-                        bytes: &self.buf,
-                        reason: "JSON string truncated at end of stream",
-                    }));
-                }
-                return Ok(Some(Item::Value {
-                    offset: start,
-                    bytes: &self.buf,
-                }));
-            }
-            let mut end = None;
+        let read = self.read_through(|chunk| {
             for (i, &b) in chunk.iter().enumerate() {
                 if first_byte {
                     first_byte = false;
@@ -216,46 +197,39 @@ impl<R: BufRead> JsonStream<R> {
                     } else if b == b'\\' {
                         escaped = true;
                     } else if b == b'"' {
-                        end = Some(i + 1);
-                        break;
+                        return Some(i + 1);
                     }
                 } else if b.is_ascii_whitespace()
                     || matches!(b, b',' | b']' | b'}' | b'{' | b'[' | b'"')
                 {
-                    end = Some(i);
-                    break;
+                    return Some(i);
                 }
             }
-            let take = end.unwrap_or(chunk.len());
-            push_bounded(
-                &mut self.buf,
-                self.max_value_bytes,
-                &chunk[..take],
-                &mut oversize,
-            );
-            self.consume(take);
-            if end.is_some() {
-                return Ok(Some(Item::Value {
-                    offset: start,
-                    bytes: &self.buf,
-                }));
-            }
-        }
+            None
+        })?;
+        // An oversize scalar is kept whole as far as the limit goes.
+        let truncated = read == Read::Unfinished && in_string;
+        let problem = truncated.then_some("JSON string truncated at end of stream");
+        Ok(Some(Item::new(start, &self.buf, problem)))
     }
 
     fn read_until_newline(&mut self) {
+        // An I/O error ends the text as the end of the stream does.
+        let _ = self.read_through(|chunk| memchr::memchr(b'\n', chunk).map(|i| i + 1));
+    }
+
+    /// Moves bytes from the reader into `buf` (at most `max_value_bytes` of them) until
+    /// `end` finds the end of the value in a chunk (the index just past it) or the stream
+    /// ends.
+    fn read_through(&mut self, mut end: impl FnMut(&[u8]) -> Option<usize>) -> io::Result<Read> {
         let mut oversize = false;
         loop {
-            let Ok(chunk) = self.reader.fill_buf() else {
-                return;
-            };
+            let chunk = self.reader.fill_buf()?;
             if chunk.is_empty() {
-                return;
+                return Ok(Read::Unfinished);
             }
-            let (take, found) = match memchr::memchr(b'\n', chunk) {
-                Some(i) => (i + 1, true),
-                None => (chunk.len(), false),
-            };
+            let found = end(chunk);
+            let take = found.unwrap_or(chunk.len());
             push_bounded(
                 &mut self.buf,
                 self.max_value_bytes,
@@ -263,11 +237,26 @@ impl<R: BufRead> JsonStream<R> {
                 &mut oversize,
             );
             self.consume(take);
-            if found {
-                return;
+            if found.is_some() {
+                return Ok(if oversize {
+                    Read::Oversize
+                } else {
+                    Read::Complete
+                });
             }
         }
     }
+}
+
+/// How [`JsonStream::read_through`] ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Read {
+    /// The value ended within the limit.
+    Complete,
+    /// The value ended; only its start was kept.
+    Oversize,
+    /// The stream ended first.
+    Unfinished,
 }
 
 /// How much of an oversize value is kept for the reject output.
@@ -301,31 +290,10 @@ pub fn split_values(text: &[u8]) -> Vec<Item<'_>> {
         ranges.push((start, stream.offset() as usize, reason));
     }
     for (start, end, reason) in ranges {
-        let bytes = trim_end(&text[start..end]);
-        items.push(match reason {
-            None => Item::Value {
-                offset: start as u64,
-                bytes,
-            },
-            Some(reason) => Item::Malformed {
-                offset: start as u64,
-                bytes,
-                reason,
-            },
-        });
+        let bytes = text[start..end].trim_ascii_end();
+        items.push(Item::new(start as u64, bytes, reason));
     }
     items
-}
-
-fn trim_end(mut b: &[u8]) -> &[u8] {
-    while let [rest @ .., last] = b {
-        if last.is_ascii_whitespace() {
-            b = rest;
-        } else {
-            break;
-        }
-    }
-    b
 }
 
 #[cfg(test)]
