@@ -1,6 +1,7 @@
 //! Which parser an object needs: from its S3 key first (AWS delivery paths are
 //! distinctive, see `KEY_PATTERNS` in the docs), then from its first bytes.
 
+use super::lines::string_end;
 use super::{Format, cloudfront, elb, s3access, vpcflow};
 
 /// What detection decided for an object.
@@ -110,13 +111,7 @@ pub fn first_object_keys(head: &[u8]) -> Vec<&str> {
         match head[i] {
             b'"' => {
                 let s = i + 1;
-                let mut j = s;
-                while j < head.len() && head[j] != b'"' {
-                    if head[j] == b'\\' {
-                        j += 1;
-                    }
-                    j += 1;
-                }
+                let j = string_end(head, s);
                 if j >= head.len() {
                     break;
                 }

@@ -126,6 +126,20 @@ impl<P: LineParser> Parser for P {
     }
 }
 
+/// Where the double-quoted string whose text starts at `start` ends: the index of its
+/// closing quote, skipping backslash-escaped bytes; `bytes.len()` or beyond when it is not
+/// closed.
+pub fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut j = start;
+    while j < bytes.len() && bytes[j] != b'"' {
+        if bytes[j] == b'\\' {
+            j += 1;
+        }
+        j += 1;
+    }
+    j
+}
+
 /// Splits a line on single spaces, honouring double-quoted fields (`"GET / HTTP/1.1"`),
 /// as in ELB, S3 access and similar space-separated AWS logs. Quotes are removed; a
 /// backslash escapes the next character inside quotes. Brackets (`[06/Feb/2019:00:00:38
@@ -139,14 +153,7 @@ pub fn split_quoted(line: &str) -> Vec<&str> {
             b' ' => i += 1,
             b'"' => {
                 let start = i + 1;
-                let mut j = start;
-                while j < bytes.len() && bytes[j] != b'"' {
-                    if bytes[j] == b'\\' {
-                        j += 1;
-                    }
-                    j += 1;
-                }
-                let end = j.min(bytes.len());
+                let end = string_end(bytes, start).min(bytes.len());
                 fields.push(&line[start..end]);
                 i = end + 1;
             }
