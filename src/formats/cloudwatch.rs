@@ -17,7 +17,7 @@ use super::fields::{
     Extras, JsonObject, Text, json_error_reason, leading_timestamp, parse_time, raw_text,
     trim_newline,
 };
-use super::json_lines::{Piece, for_each_value};
+use super::json_lines::{Piece, for_each_element, for_each_value};
 use super::{
     Emitter, Format, ParseError, Parser, Stop, cloudtrail, detect, elb, guardduty,
     network_firewall, route53, s3access, vpcflow, waf,
@@ -67,9 +67,7 @@ pub fn record_from_message(
     let extracted = leading_timestamp(message);
     let event_time = timestamp.and_then(raw_text).and_then(|t| parse_time(&t));
     r.time = extracted.or(event_time);
-    if let Some(t) = extracted {
-        r.push("ExtractedTime", Value::Time(t));
-    }
+    r.push_opt("ExtractedTime", extracted);
     r.push("Message", Value::Str(message.to_owned()));
     let mut extras = Extras::new();
     for (key, value) in [
@@ -283,18 +281,9 @@ impl Parser for CloudWatchParser {
         input: &mut dyn std::io::BufRead,
         out: &mut Emitter<'_>,
     ) -> Result<(), ParseError> {
-        for_each_value(input, |piece| match piece {
-            Piece::Value {
-                line,
-                offset,
-                bytes,
-            } => value(bytes, line, offset, out, false),
-            Piece::Bad {
-                line,
-                offset,
-                bytes,
-                reason,
-            } => out.reject(LOG_TYPE, Some(line), offset, bytes, reason),
+        // Elements of a top-level array are values of their own, as `value` reads them.
+        for_each_element(input, out, LOG_TYPE, |out, line, offset, bytes| {
+            value(bytes, line, offset, out, false)
         })
     }
 }
