@@ -32,9 +32,7 @@ fn message_record(
 ) -> Record {
     let mut r = Record::new(log_type);
     r.time = time;
-    if let Some(t) = time {
-        r.push("ExtractedTime", Value::Time(t));
-    }
+    r.push_opt("ExtractedTime", time);
     r.push("Message", Value::Str(message.to_owned()));
     r
 }

@@ -68,9 +68,7 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
             }
         }
     }
-    if let Some(t) = finding.time("createdAt")? {
-        r.push("TimeCreated", Value::Time(t));
-    }
+    r.push_opt("TimeCreated", finding.time("createdAt")?);
     extras.unmapped(finding, MAPPED);
     extras.finish(&mut r);
     Ok(r)

@@ -4,25 +4,36 @@
 
 use super::fields::{Extras, JsonObject, push_cow, push_strs};
 use super::json_lines::object_parser;
-use crate::record::{LogType, Record, Value};
+use crate::record::{LogType, Record};
 
-/// Event members each table maps; the rest of `event` goes to `AdditionalFields`.
-const ALERT_EVENT_KEYS: &[&str] = &[
+/// `a` then `b`, as an array of their `N` keys.
+const fn keys<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    assert!(a.len() + b.len() == N, "N is the number of keys");
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < a.len() { a[i] } else { b[i - a.len()] };
+        i += 1;
+    }
+    out
+}
+
+/// Members of every Suricata event that the tables map. The `*_EVENT_KEYS` are the event
+/// members each table maps; the rest of `event` goes to `AdditionalFields`.
+const EVENT_HEADER: &[&str] = &[
     "timestamp",
     "event_type",
-    "flow_id",
     "src_ip",
     "src_port",
     "dest_ip",
     "dest_port",
-    "proto",
-    "app_proto",
-    "direction",
-    "pkt_src",
-    "tx_id",
-    "alert",
-    "verdict",
 ];
+/// The header of alert and flow events.
+const FLOW_HEADER: [&str; 9] = keys(EVENT_HEADER, &["flow_id", "proto", "app_proto"]);
+const ALERT_EVENT_KEYS: [&str; 14] = keys(
+    &FLOW_HEADER,
+    &["direction", "pkt_src", "tx_id", "alert", "verdict"],
+);
 const ALERT_KEYS: &[&str] = &[
     "action",
     "signature_id",
@@ -31,32 +42,10 @@ const ALERT_KEYS: &[&str] = &[
     "category",
     "severity",
 ];
-const FLOW_EVENT_KEYS: &[&str] = &[
-    "timestamp",
-    "event_type",
-    "flow_id",
-    "src_ip",
-    "src_port",
-    "dest_ip",
-    "dest_port",
-    "proto",
-    "app_proto",
-    "netflow",
-    "tcp",
-];
+const FLOW_EVENT_KEYS: [&str; 11] = keys(&FLOW_HEADER, &["netflow", "tcp"]);
 const NETFLOW_KEYS: &[&str] = &["pkts", "bytes", "start", "end", "age", "min_ttl", "max_ttl"];
 const TCP_KEYS: &[&str] = &["tcp_flags", "syn", "ack", "fin", "psh", "rst", "ecn"];
-const TLS_EVENT_KEYS: &[&str] = &[
-    "timestamp",
-    "event_type",
-    "src_ip",
-    "src_port",
-    "dest_ip",
-    "dest_port",
-    "sni",
-    "tls_error",
-    "revocation_check",
-];
+const TLS_EVENT_KEYS: [&str; 9] = keys(EVENT_HEADER, &["sni", "tls_error", "revocation_check"]);
 const ENVELOPE_KEYS: &[&str] = &[
     "firewall_name",
     "availability_zone",
@@ -112,12 +101,8 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
     push_strs(&mut r, &event, &endpoints);
     match log_type {
         LogType::NetworkFirewallAlert => {
-            if let Some(t) = event_time {
-                r.push("EventTimestamp", Value::Time(t));
-            }
-            if let Some(t) = event.time("timestamp")? {
-                r.push("Timestamp", Value::Time(t));
-            }
+            r.push_opt("EventTimestamp", event_time);
+            r.push_opt("Timestamp", event.time("timestamp")?);
             push_strs(&mut r, &event, FLOW_IDENTITY);
             let alert_event = [
                 ("Direction", "direction"),
@@ -146,14 +131,12 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
             }
             let sni = event.object("tls").and_then(|t| t.str("sni"));
             push_cow(&mut r, "Sni", sni);
-            extras.unmapped(&event, ALERT_EVENT_KEYS);
+            extras.unmapped(&event, &ALERT_EVENT_KEYS);
         }
         LogType::NetworkFirewallFlow => {
             // A string column in this table: the epoch text as AWS wrote it.
             push_cow(&mut r, "EventTimestamp", obj.str("event_timestamp"));
-            if let Some(t) = event.time("timestamp")? {
-                r.push("Timestamp", Value::Time(t));
-            }
+            r.push_opt("Timestamp", event.time("timestamp")?);
             push_strs(&mut r, &event, FLOW_IDENTITY);
             if let Some(flow) = event.object("netflow") {
                 let columns = [
@@ -164,12 +147,8 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
                     ("NetFlowMaxttl", "max_ttl"),
                 ];
                 push_strs(&mut r, &flow, &columns);
-                if let Some(t) = flow.time("start")? {
-                    r.push("NetFlowStart", Value::Time(t));
-                }
-                if let Some(t) = flow.time("end")? {
-                    r.push("NetFlowEnd", Value::Time(t));
-                }
+                r.push_opt("NetFlowStart", flow.time("start")?);
+                r.push_opt("NetFlowEnd", flow.time("end")?);
                 if flow.unmapped(NETFLOW_KEYS).next().is_some() {
                     extras.unmapped(&flow, NETFLOW_KEYS);
                 }
@@ -184,9 +163,7 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
                     ("rst", "Rst"),
                     ("ecn", "Ecn"),
                 ] {
-                    if let Some(b) = tcp.bool(key)? {
-                        r.push(column, Value::Bool(b));
-                    }
+                    r.push_opt(column, tcp.bool(key)?);
                 }
                 if tcp.unmapped(TCP_KEYS).next().is_some() {
                     if let Some(raw) = event.raw("tcp") {
@@ -194,12 +171,10 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
                     }
                 }
             }
-            extras.unmapped(&event, FLOW_EVENT_KEYS);
+            extras.unmapped(&event, &FLOW_EVENT_KEYS);
         }
         _ => {
-            if let Some(t) = event_time {
-                r.push("EventTimestamp", Value::Time(t));
-            }
+            r.push_opt("EventTimestamp", event_time);
             push_cow(&mut r, "Sni", event.str("sni"));
             if let Some(err) = event.object("tls_error") {
                 push_cow(&mut r, "ErrorMessage", err.str("error_message"));
@@ -212,7 +187,7 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
                 ];
                 push_strs(&mut r, &check, &columns);
             }
-            extras.unmapped(&event, TLS_EVENT_KEYS);
+            extras.unmapped(&event, &TLS_EVENT_KEYS);
         }
     }
     extras.finish(&mut r);
@@ -231,6 +206,7 @@ mod tests {
     use super::*;
     use crate::formats::Collect;
     use crate::formats::{assert_strs, extras, time_text};
+    use crate::record::Value;
 
     fn parse(text: &str) -> Collect {
         crate::formats::parse_checked(&mut NetworkFirewallParser, "f", text)

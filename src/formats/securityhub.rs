@@ -34,9 +34,7 @@ pub fn record_from_finding(bytes: &[u8], finding: &JsonObject<'_>) -> Result<Rec
         ("AwsSecurityFindingProcessedAt", "ProcessedAt"),
         ("AwsSecurityFindingUpdatedAt", "UpdatedAt"),
     ] {
-        if let Some(t) = finding.time(key)? {
-            r.push(column, Value::Time(t));
-        }
+        r.push_opt(column, finding.time(key)?);
     }
     push_strs(
         &mut r,
