@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use crate::enrich::ModelSettings;
@@ -201,6 +202,44 @@ impl Vars<'_> {
         }
     }
 
+    /// A value within `range` (`what` it is, as for [`Vars::parse`]); one outside is an
+    /// error that names the range, in `unit`.
+    fn parse_in<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        what: &str,
+        range: RangeInclusive<T>,
+        unit: &str,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
+        let value = self.parse(name, default, what)?;
+        if range.contains(&value) {
+            return Ok(value);
+        }
+        let (low, high) = range.into_inner();
+        Err(err(
+            name,
+            format!("must be from {low} to {high}{unit}, got {value}"),
+        ))
+    }
+
+    /// A whole number within `range`.
+    fn whole_number_in<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        range: RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
+        let what = format!("a whole number from {} to {}", range.start(), range.end());
+        self.parse_in(name, default, &what, range, "")
+    }
+
     /// A whole number of `unit`s above 0, as a duration of `seconds_per_unit` each.
     fn duration(
         &self,
@@ -359,42 +398,15 @@ fn pipeline_config(vars: &Vars<'_>) -> Result<PipelineConfig, ConfigError> {
 
 fn runner_settings(vars: &Vars<'_>) -> Result<RunnerSettings, ConfigError> {
     let mut settings = RunnerSettings::default();
-    let batch = vars.parse(
-        vars::BATCH_RECORDS,
-        settings.batch_records,
-        "a whole number from 1 to 1000000",
-    )?;
-    if !(1..=1_000_000).contains(&batch) {
-        return Err(err(
-            vars::BATCH_RECORDS,
-            format!("must be from 1 to 1000000, got {batch}"),
-        ));
-    }
-    settings.batch_records = batch;
-    let margin: f64 = vars.parse(
-        vars::SAFETY_MARGIN_SECONDS,
-        settings.safety_margin.as_secs_f64(),
-        "a number of seconds",
-    )?;
-    if !(0.0..=600.0).contains(&margin) {
-        return Err(err(
-            vars::SAFETY_MARGIN_SECONDS,
-            format!("must be from 0 to 600 seconds, got {margin}"),
-        ));
-    }
-    settings.safety_margin = Duration::from_secs_f64(margin);
-    let grace: f64 = vars.parse(
-        vars::LEASE_GRACE_SECONDS,
-        settings.lease_grace.as_secs_f64(),
-        "a number of seconds",
-    )?;
-    if !(0.0..=900.0).contains(&grace) {
-        return Err(err(
-            vars::LEASE_GRACE_SECONDS,
-            format!("must be from 0 to 900 seconds, got {grace}"),
-        ));
-    }
-    settings.lease_grace = Duration::from_secs_f64(grace);
+    settings.batch_records =
+        vars.whole_number_in(vars::BATCH_RECORDS, settings.batch_records, 1..=1_000_000)?;
+    let seconds = |name, default: Duration, most: f64| {
+        let what = "a number of seconds";
+        let secs = vars.parse_in(name, default.as_secs_f64(), what, 0.0..=most, " seconds")?;
+        Ok(Duration::from_secs_f64(secs))
+    };
+    settings.safety_margin = seconds(vars::SAFETY_MARGIN_SECONDS, settings.safety_margin, 600.0)?;
+    settings.lease_grace = seconds(vars::LEASE_GRACE_SECONDS, settings.lease_grace, 900.0)?;
     settings.limits.max_decompressed_bytes = vars.parse(
         vars::MAX_DECOMPRESSED_BYTES,
         settings.limits.max_decompressed_bytes,
@@ -510,52 +522,27 @@ fn sentinel_settings(vars: &Vars<'_>) -> Result<SentinelSettings, ConfigError> {
     }
 
     let defaults = DeliverySettings::default();
-    let max_parallel_requests = vars.parse(
+    let max_parallel_requests = vars.whole_number_in(
         vars::MAX_PARALLEL_REQUESTS,
         defaults.max_parallel_requests,
-        "a whole number from 1 to 64",
+        1..=64,
     )?;
-    if !(1..=64).contains(&max_parallel_requests) {
-        return Err(err(
-            vars::MAX_PARALLEL_REQUESTS,
-            format!("must be from 1 to 64, got {max_parallel_requests}"),
-        ));
-    }
-    let timeout_seconds: f64 = vars.parse(
+    // The range leaves out infinity and NaN.
+    let timeout_seconds = vars.parse_in(
         vars::REQUEST_TIMEOUT_SECONDS,
         defaults.request_timeout.as_secs_f64(),
         "a number of seconds",
+        0.1..=900.0,
+        " seconds",
     )?;
-    if !(timeout_seconds.is_finite() && (0.1..=900.0).contains(&timeout_seconds)) {
-        return Err(err(
-            vars::REQUEST_TIMEOUT_SECONDS,
-            format!("must be from 0.1 to 900 seconds, got {timeout_seconds}"),
-        ));
-    }
-    let max_request_bytes = vars.parse(
+    let max_request_bytes = vars.parse_in(
         vars::MAX_REQUEST_BYTES,
         defaults.max_request_bytes,
         "a number of bytes",
+        1024..=MAX_REQUEST_BYTES,
+        " (the API's limit)",
     )?;
-    if !(1024..=MAX_REQUEST_BYTES).contains(&max_request_bytes) {
-        return Err(err(
-            vars::MAX_REQUEST_BYTES,
-            format!(
-                "must be from 1024 to {MAX_REQUEST_BYTES} (the API's limit), got {max_request_bytes}"
-            ),
-        ));
-    }
-    let max_attempts = vars.parse(
-        vars::MAX_ATTEMPTS,
-        defaults.max_attempts,
-        "a whole number from 1 to 100",
-    )?;
-    if !(1..=100).contains(&max_attempts) {
-        return Err(err(
-            vars::MAX_ATTEMPTS,
-            format!("must be from 1 to 100, got {max_attempts}"),
-        ));
-    }
+    let max_attempts = vars.whole_number_in(vars::MAX_ATTEMPTS, defaults.max_attempts, 1..=100)?;
 
     Ok(SentinelSettings {
         ingestion_endpoint,
@@ -729,12 +716,7 @@ fn boolean(vars: &Vars<'_>, name: &'static str) -> Result<bool, ConfigError> {
 }
 
 fn unit_interval(vars: &Vars<'_>, name: &'static str, default: f64) -> Result<f64, ConfigError> {
-    let value: f64 = vars.parse(name, default, "a number from 0 to 1")?;
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(err(name, format!("must be from 0 to 1, got {value}")))
-    }
+    vars.parse_in(name, default, "a number from 0 to 1", 0.0..=1.0, "")
 }
 
 #[cfg(test)]
@@ -763,6 +745,11 @@ mod tests {
             map.insert(k, v);
         }
         Config::from_map(&map)
+    }
+
+    /// The variable `Config::from_map` names when it refuses `map`.
+    fn refused_variable(map: &HashMap<&'static str, &'static str>) -> &'static str {
+        Config::from_map(map).unwrap_err().variable
     }
 
     #[test]
@@ -832,10 +819,7 @@ mod tests {
     fn each_error_names_its_variable() {
         let mut map = base();
         map.remove(vars::INGESTION_ENDPOINT);
-        assert_eq!(
-            Config::from_map(&map).unwrap_err().variable,
-            vars::INGESTION_ENDPOINT
-        );
+        assert_eq!(refused_variable(&map), vars::INGESTION_ENDPOINT);
         let cases: &[(&'static str, &'static str)] = &[
             (vars::DCR_IMMUTABLE_ID, "dcr/../x"),
             (vars::STREAM_MAP, "{\"AWSCloudTrail\": \"NoPrefix\"}"),
@@ -871,10 +855,7 @@ mod tests {
         assert!(e.to_string().contains(vars::MODEL_ALLOW_UNSIGNED), "{e}");
         let mut map = base();
         map.remove(vars::CLIENT_ID);
-        assert_eq!(
-            Config::from_map(&map).unwrap_err().variable,
-            vars::CLIENT_ID
-        );
+        assert_eq!(refused_variable(&map), vars::CLIENT_ID);
     }
 
     #[test]
@@ -906,10 +887,7 @@ mod tests {
             }
         );
         map.remove(vars::CREDENTIALS_SECRET_ARN);
-        assert_eq!(
-            Config::from_map(&map).unwrap_err().variable,
-            vars::CREDENTIALS_SECRET_ARN
-        );
+        assert_eq!(refused_variable(&map), vars::CREDENTIALS_SECRET_ARN);
     }
 
     #[test]
