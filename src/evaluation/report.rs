@@ -130,32 +130,49 @@ fn non_normal(e: &Evaluation) -> Vec<bool> {
 
 type Curve = (String, RGBColor, Vec<(f64, f64)>);
 
-/// A curve panel's title and axis names, and whether it draws the diagonal.
-struct CurvePanel {
-    title: String,
+/// The axis names of a figure's curve panels, and whether they draw the diagonal.
+struct Axes {
     x_desc: &'static str,
     y_desc: &'static str,
     diagonal: bool,
 }
 
+impl Axes {
+    fn new(x_desc: &'static str, y_desc: &'static str) -> Axes {
+        Axes {
+            x_desc,
+            y_desc,
+            diagonal: false,
+        }
+    }
+
+    fn with_diagonal(self) -> Axes {
+        Axes {
+            diagonal: true,
+            ..self
+        }
+    }
+}
+
 fn curve_chart(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
-    panel: &CurvePanel,
+    title: &str,
+    axes: &Axes,
     curves: &[Curve],
 ) -> Drawn {
     let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, ("sans-serif", 16))
+        .caption(title, ("sans-serif", 16))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(44)
         .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
     chart
         .configure_mesh()
-        .x_desc(panel.x_desc)
-        .y_desc(panel.y_desc)
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    if panel.diagonal {
+    if axes.diagonal {
         chart.draw_series(LineSeries::new(
             [(0.0, 0.0), (1.0, 1.0)],
             BLACK.mix(0.3).stroke_width(1),
@@ -188,17 +205,19 @@ fn draw_legend<'a, CT: CoordTranslate>(
     Ok(())
 }
 
-/// Two curve panels side by side, each plotting its `P`: in each, `curve` gives the
-/// candidate's curve and, when there is one, the deployed set's (legend label, points).
+/// Two curve panels side by side on the same axes, each plotting its `P` under its title:
+/// in each, `curve` gives the candidate's curve and, when there is one, the deployed set's
+/// (legend label, points).
 fn paired_curves_svg<P: Copy>(
     plot: &'static str,
     (e, baseline): (&Evaluation, Option<&Evaluation>),
-    panels: [(P, CurvePanel); 2],
+    axes: Axes,
+    panels: [(P, String); 2],
     curve: impl Fn(&Evaluation, &str, P) -> (String, Vec<(f64, f64)>),
 ) -> Result<String, ReportError> {
     svg(plot, (WIDTH * 2, HEIGHT), |area| {
         let (left, right) = area.split_horizontally(WIDTH);
-        for (area, (which, panel)) in [&left, &right].into_iter().zip(panels) {
+        for (area, (which, title)) in [&left, &right].into_iter().zip(panels) {
             let roles = [
                 (Some(e), CANDIDATE, "candidate"),
                 (baseline, BASELINE, "deployed"),
@@ -210,7 +229,7 @@ fn paired_curves_svg<P: Copy>(
                     Some((label, color, points))
                 })
                 .collect();
-            curve_chart(area, &panel, &curves)?;
+            curve_chart(area, &title, &axes, &curves)?;
         }
         Ok(())
     })
@@ -224,48 +243,42 @@ fn auc_label(name: &str, version: &str, auc: Option<f64>) -> String {
 }
 
 fn roc_svg(e: &Evaluation, baseline: Option<&Evaluation>) -> Result<String, ReportError> {
-    let panel = |which: &str| CurvePanel {
-        title: format!("ROC of {which}: non-normal vs normal"),
-        x_desc: "false positive rate",
-        y_desc: "true positive rate",
-        diagonal: true,
-    };
-    let panels = [
-        ("AnomalyScore", panel("AnomalyScore")),
-        ("PriorityScore", panel("PriorityScore")),
-    ];
-    paired_curves_svg("ROC curves", (e, baseline), panels, |eval, role, which| {
-        let positive = non_normal(eval);
-        let (scores, auc) = if which == "AnomalyScore" {
-            (&eval.details.anomaly_scores, eval.anomaly.roc_auc)
-        } else {
-            (
-                &eval.details.priority_scores,
-                eval.priority.roc_auc_non_normal,
-            )
-        };
-        let label = auc_label(role, &eval.model_version, auc);
-        (label, roc_points(scores, &positive))
-    })
+    let axes = Axes::new("false positive rate", "true positive rate").with_diagonal();
+    let panels = ["AnomalyScore", "PriorityScore"]
+        .map(|which| (which, format!("ROC of {which}: non-normal vs normal")));
+    paired_curves_svg(
+        "ROC curves",
+        (e, baseline),
+        axes,
+        panels,
+        |eval, role, which| {
+            let positive = non_normal(eval);
+            let (scores, auc) = if which == "AnomalyScore" {
+                (&eval.details.anomaly_scores, eval.anomaly.roc_auc)
+            } else {
+                (
+                    &eval.details.priority_scores,
+                    eval.priority.roc_auc_non_normal,
+                )
+            };
+            let label = auc_label(role, &eval.model_version, auc);
+            (label, roc_points(scores, &positive))
+        },
+    )
 }
 
 fn pr_svg(e: &Evaluation, baseline: Option<&Evaluation>) -> Result<String, ReportError> {
-    let panel = |title: &str| CurvePanel {
-        title: title.to_string(),
-        x_desc: "recall",
-        y_desc: "precision",
-        diagonal: false,
-    };
-    let panels = [
-        (false, panel("PR of AnomalyScore: non-normal vs normal")),
-        (
-            true,
-            panel("PR of AnomalyScore: critical_security vs normal"),
-        ),
-    ];
+    let panels =
+        [(false, "non-normal"), (true, "critical_security")].map(|(critical_only, what)| {
+            (
+                critical_only,
+                format!("PR of AnomalyScore: {what} vs normal"),
+            )
+        });
     paired_curves_svg(
         "PR curves",
         (e, baseline),
+        Axes::new("recall", "precision"),
         panels,
         |eval, role, critical_only| {
             let (scores, positive): (Vec<f64>, Vec<bool>) = if critical_only {
@@ -427,19 +440,15 @@ fn histogram_svg(e: &Evaluation) -> Result<String, ReportError> {
 }
 
 fn calibration_svg(e: &Evaluation, baseline: Option<&Evaluation>) -> Result<String, ReportError> {
-    let panel = |title: &str| CurvePanel {
-        title: title.to_string(),
-        x_desc: "mean predicted (per bin)",
-        y_desc: "mean observed (per bin)",
-        diagonal: true,
-    };
+    let axes = Axes::new("mean predicted (per bin)", "mean observed (per bin)").with_diagonal();
     let panels = [
-        (false, panel("PriorityScore vs weight of the true category")),
-        (true, panel("LogCategoryConfidence vs accuracy")),
+        (false, "PriorityScore vs weight of the true category".into()),
+        (true, "LogCategoryConfidence vs accuracy".into()),
     ];
     paired_curves_svg(
         "calibration",
         (e, baseline),
+        axes,
         panels,
         |eval, role, confidence| {
             let cal = if confidence {
