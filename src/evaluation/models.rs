@@ -29,6 +29,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::detection;
 use crate::enrich::priority::{self, CATEGORY_WEIGHTS};
 use crate::features::{Extractor, FEATURES, N_FEATURES};
 use crate::ml::Category;
@@ -179,6 +180,7 @@ pub fn evaluate_models(
         return Err(EvalError::Empty);
     }
     let extractor = Extractor::new();
+    let rules = models.rules();
     let started = Instant::now();
     let features = models.features(&extractor, records);
     let scores = models.score(&features)?;
@@ -194,7 +196,13 @@ pub fn evaluate_models(
         let (category, conf) = priority::top_category(p);
         predicted.push(category);
         confidence.push(conf);
-        priority_scores.push(priority::priority_score(p, *a));
+        let record = &records[i];
+        let flags = crate::behaviour::flags_of(record).unwrap_or_default();
+        let evidence = priority::Evidence {
+            rule_level: detection::effective_level(record, &rules.matches(record)),
+            behaviour: priority::behaviour_severity(&flags),
+        };
+        priority_scores.push(priority::priority_score(p, *a, evidence));
     }
 
     let non_normal: Vec<bool> = labels.iter().map(|l| *l != Category::Normal).collect();
