@@ -41,6 +41,9 @@ pub const VERSION: u32 = 1;
 pub enum Flag {
     /// An API this principal never called (after its warm-up).
     NewApi,
+    /// An API this principal first called within the warm-up time (a day): not yet part
+    /// of its routine.
+    RecentApi,
     /// A service this principal never called.
     NewService,
     /// A source network (IPv4 /24, IPv6 /48) this principal never called from.
@@ -58,12 +61,15 @@ pub enum Flag {
     DeniedBurst,
     /// An hour at which this principal is almost never active.
     OffHours,
+    /// The principal's history is still too short to tell what is new for it.
+    WarmingUp,
 }
 
 impl Flag {
     /// Every flag, in column order.
-    pub const ALL: [Flag; 9] = [
+    pub const ALL: [Flag; 11] = [
         Flag::NewApi,
+        Flag::RecentApi,
         Flag::NewService,
         Flag::NewAddress,
         Flag::NewClient,
@@ -72,12 +78,14 @@ impl Flag {
         Flag::CredentialBurst,
         Flag::DeniedBurst,
         Flag::OffHours,
+        Flag::WarmingUp,
     ];
 
     /// The name in the `BehaviourFlags` column.
     pub fn name(self) -> &'static str {
         match self {
             Flag::NewApi => "new_api",
+            Flag::RecentApi => "recent_api",
             Flag::NewService => "new_service",
             Flag::NewAddress => "new_address",
             Flag::NewClient => "new_client",
@@ -86,6 +94,7 @@ impl Flag {
             Flag::CredentialBurst => "credential_burst",
             Flag::DeniedBurst => "denied_burst",
             Flag::OffHours => "off_hours",
+            Flag::WarmingUp => "warming_up",
         }
     }
 
@@ -98,6 +107,7 @@ impl Flag {
     pub fn description(self) -> &'static str {
         match self {
             Flag::NewApi => "the first call of this API by this principal",
+            Flag::RecentApi => "an API this principal only started calling within the last day",
             Flag::NewService => "the first call of this service by this principal",
             Flag::NewAddress => "the first call by this principal from this network",
             Flag::NewClient => "the first call by this principal with this kind of client",
@@ -110,12 +120,16 @@ impl Flag {
             }
             Flag::DeniedBurst => "one of many denied calls by this principal within minutes",
             Flag::OffHours => "at an hour this principal is almost never active",
+            Flag::WarmingUp => {
+                "its principal's history is still too short to tell what is new for it"
+            }
         }
     }
 }
 
 /// The flags of a record, as the `BehaviourFlags` column holds them; `None` when the
-/// record was not analyzed (not CloudTrail, no principal, or no history kept).
+/// record was not analyzed (not CloudTrail, no principal, or no history kept). An empty
+/// list is news of its own: a warm principal's routine call.
 pub fn flags_of(record: &Record) -> Option<Vec<Flag>> {
     let text = record.get_str(columns::BEHAVIOUR_FLAGS)?;
     let names: Vec<String> = serde_json::from_str(text).ok()?;
@@ -185,7 +199,8 @@ pub struct Principal {
     last_seen: Option<DateTime<Utc>>,
     events: u64,
     credential_reads: u64,
-    apis: BTreeSet<String>,
+    /// API to when the principal first called it (seconds since the epoch).
+    apis: BTreeMap<String, i64>,
     services: BTreeSet<String>,
     networks: BTreeSet<String>,
     clients: BTreeSet<String>,
@@ -205,7 +220,13 @@ impl Principal {
         self.last_seen = self.last_seen.max(other.last_seen);
         self.events += other.events;
         self.credential_reads += other.credential_reads;
-        union(&mut self.apis, &other.apis, config.max_apis);
+        for (api, first) in &other.apis {
+            if let Some(t) = self.apis.get_mut(api) {
+                *t = (*t).min(*first);
+            } else if self.apis.len() < config.max_apis {
+                self.apis.insert(api.clone(), *first);
+            }
+        }
         union(&mut self.services, &other.services, config.max_apis);
         union(&mut self.networks, &other.networks, config.max_values);
         union(&mut self.clients, &other.clients, config.max_values);
@@ -440,11 +461,21 @@ impl Behaviour {
                 .first_seen
                 .is_some_and(|first| time - first >= config.warm_up);
         let mut flags = Vec::new();
-        let new_api = !known.apis.contains(&api);
+        if !warm {
+            flags.push(Flag::WarmingUp);
+        }
+        let new_api = !known.apis.contains_key(&api);
+        // Called before, but only lately: not yet part of the principal's routine.
+        let recent_api = known
+            .apis
+            .get(&api)
+            .is_some_and(|first| time.timestamp() - first < config.warm_up.num_seconds());
         let full = |set: &BTreeSet<String>, cap: usize| set.len() >= cap;
         if warm {
-            if new_api && !full(&known.apis, config.max_apis) {
+            if new_api && known.apis.len() < config.max_apis {
                 flags.push(Flag::NewApi);
+            } else if recent_api {
+                flags.push(Flag::RecentApi);
             }
             if !known.services.contains(&service) && !full(&known.services, config.max_apis) {
                 flags.push(Flag::NewService);
@@ -517,7 +548,7 @@ impl Behaviour {
             recent: vec![Recent(time.timestamp(), kind, api.clone())],
             ..Principal::default()
         };
-        learned.apis.insert(api);
+        learned.apis.insert(api, time.timestamp());
         learned.services.insert(service);
         learned.networks.extend(network);
         learned.clients.extend(client);

@@ -45,9 +45,10 @@ fn a_warm_principal_gets_novelty_flags_and_a_cold_one_none() {
         &mut b,
         call(start(), "GetSecretValue", "secretsmanager.amazonaws.com"),
     );
-    assert!(first.is_empty(), "{first:?}");
+    assert_eq!(first, [Flag::WarmingUp]);
     routine(&mut b);
     let at = start() + Duration::days(2) + Duration::hours(1);
+    // Warm, and routine: no flag at all.
     assert!(flags(&mut b, call(at, "DescribeInstances", "ec2.amazonaws.com")).is_empty());
     let mut odd = call(at, "ListUsers", "iam.amazonaws.com");
     odd.set("SourceIpAddress", "203.0.113.9");

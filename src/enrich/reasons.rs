@@ -73,6 +73,10 @@ fn is_family_slot(j: usize) -> bool {
 pub const NO_HISTORY: &str =
     "no history of its principal: judged on its own fields and the detection rules alone";
 
+/// Said of a warm principal's routine call, which the classifier counts less for.
+pub const ROUTINE: &str =
+    "a routine call for its principal: its usual API, network, client, region and hours";
+
 /// Renders reasons as a JSON array of strings: the detection rules matched, the behaviour
 /// flags (or that the principal's history was not consulted), then the feature slots
 /// behind the scores; at least [`MIN_REASONS`] entries when the record offers that many.
@@ -83,6 +87,7 @@ pub fn render(record: &Record, detections: &[Detected], slots: &[usize], out: &m
         .collect();
     if record.log_type == crate::record::LogType::CloudTrail {
         match crate::behaviour::flags_of(record) {
+            Some(flags) if flags.is_empty() => texts.push(ROUTINE.to_string()),
             Some(flags) => texts.extend(flags.iter().map(|f| f.description().to_string())),
             None => texts.push(NO_HISTORY.to_string()),
         }

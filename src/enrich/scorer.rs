@@ -15,7 +15,7 @@ use super::thresholds::{AdaptiveThresholds, ThresholdConfig};
 use super::{Enricher, monitor, reasons};
 use crate::behaviour;
 use crate::detection;
-use crate::features::{Extractor, N_FEATURES};
+use crate::features::{Extractor, F, N_FEATURES};
 use crate::ml::runtime::{ModelError, ModelSet};
 use crate::ml::{Category, ModelHandle};
 use crate::record::{LogType, Record, Row, Value, columns};
@@ -124,12 +124,16 @@ impl ModelScorer {
                 let anomaly = scores.anomaly[i] as f64;
                 let p = scores.probabilities_of(i);
                 let probabilities = [p[0] as f64, p[1] as f64, p[2] as f64, p[3] as f64];
-                let (category, confidence) = priority::top_category(p);
+                let row = &features[i * N_FEATURES..(i + 1) * N_FEATURES];
+                let source_fatal = row[F::TextFatal as usize] >= 0.5;
+                let (category, confidence) = priority::category_of(p, source_fatal);
                 let matched = models.rules().matches(record);
                 let flags = behaviour::flags_of(record);
                 let evidence = priority::Evidence {
                     rule_level: detection::effective_level(record, &matched),
                     behaviour: priority::behaviour_severity(flags.as_deref().unwrap_or(&[])),
+                    routine: flags.as_ref().is_some_and(Vec::is_empty),
+                    source_fatal,
                 };
                 let priority_score = priority::priority_score(p, anomaly, evidence);
                 let threshold = thresholds.threshold(record.log_type);
