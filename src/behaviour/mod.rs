@@ -52,6 +52,9 @@ pub enum Flag {
     NewClient,
     /// A region this principal never called.
     NewRegion,
+    /// A long-term access key (`AKIA…`) this principal never signed with: a new key, or
+    /// one created for someone else's use.
+    NewAccessKey,
     /// Several read calls new to the principal within the window: enumeration.
     DiscoveryBurst,
     /// Several secret or credential reads within the window, from a principal that rarely
@@ -67,13 +70,14 @@ pub enum Flag {
 
 impl Flag {
     /// Every flag, in column order.
-    pub const ALL: [Flag; 11] = [
+    pub const ALL: [Flag; 12] = [
         Flag::NewApi,
         Flag::RecentApi,
         Flag::NewService,
         Flag::NewAddress,
         Flag::NewClient,
         Flag::NewRegion,
+        Flag::NewAccessKey,
         Flag::DiscoveryBurst,
         Flag::CredentialBurst,
         Flag::DeniedBurst,
@@ -90,6 +94,7 @@ impl Flag {
             Flag::NewAddress => "new_address",
             Flag::NewClient => "new_client",
             Flag::NewRegion => "new_region",
+            Flag::NewAccessKey => "new_access_key",
             Flag::DiscoveryBurst => "discovery_burst",
             Flag::CredentialBurst => "credential_burst",
             Flag::DeniedBurst => "denied_burst",
@@ -112,6 +117,7 @@ impl Flag {
             Flag::NewAddress => "the first call by this principal from this network",
             Flag::NewClient => "the first call by this principal with this kind of client",
             Flag::NewRegion => "the first call by this principal in this region",
+            Flag::NewAccessKey => "the first call by this principal with this long-term access key",
             Flag::DiscoveryBurst => {
                 "one of many read calls new to this principal within minutes (enumeration)"
             }
@@ -205,6 +211,9 @@ pub struct Principal {
     networks: BTreeSet<String>,
     clients: BTreeSet<String>,
     regions: BTreeSet<String>,
+    /// Long-term access keys (`AKIA…`) it signed with; session keys change every session.
+    #[serde(default)]
+    keys: BTreeSet<String>,
     hours: [u64; 24],
     recent: Vec<Recent>,
 }
@@ -231,6 +240,7 @@ impl Principal {
         union(&mut self.networks, &other.networks, config.max_values);
         union(&mut self.clients, &other.clients, config.max_values);
         union(&mut self.regions, &other.regions, config.max_values);
+        union(&mut self.keys, &other.keys, config.max_values);
         for (h, n) in self.hours.iter_mut().zip(other.hours) {
             *h += n;
         }
@@ -451,6 +461,8 @@ impl Behaviour {
         let network = network_of(text("SourceIpAddress"));
         let client = client_of(text("UserAgent"));
         let region = Some(text("AWSRegion").to_string()).filter(|r| !r.is_empty());
+        let key_id =
+            Some(text("UserIdentityAccessKeyId").to_string()).filter(|k| k.starts_with("AKIA"));
         let denied = is_denied(text("ErrorCode"));
         let credential = is_credential_read(event_name, params);
 
@@ -493,6 +505,9 @@ impl Behaviour {
             }
             if novel(&region, &known.regions) {
                 flags.push(Flag::NewRegion);
+            }
+            if novel(&key_id, &known.keys) {
+                flags.push(Flag::NewAccessKey);
             }
             let total: u64 = known.hours.iter().sum();
             let hour = time.hour() as usize;
@@ -553,6 +568,7 @@ impl Behaviour {
         learned.networks.extend(network);
         learned.clients.extend(client);
         learned.regions.extend(region);
+        learned.keys.extend(key_id);
         learned.hours[time.hour() as usize] = 1;
         let one = BehaviourDb {
             version: VERSION,

@@ -11,6 +11,7 @@ fn call(at: DateTime<Utc>, name: &str, source: &str) -> Record {
     r.push("SourceIpAddress", "198.51.100.20");
     r.push("UserAgent", "aws-cli/2.15.30 md/awscrt#0.19.19");
     r.push("AWSRegion", "us-east-1");
+    r.push("UserIdentityAccessKeyId", "AKIAEXAMPLEALICEKEY0");
     r
 }
 
@@ -54,6 +55,7 @@ fn a_warm_principal_gets_novelty_flags_and_a_cold_one_none() {
     odd.set("SourceIpAddress", "203.0.113.9");
     odd.set("UserAgent", "Boto3/1.34.69 md/Botocore#1.34.69");
     odd.set("AWSRegion", "ap-southeast-2");
+    odd.set("UserIdentityAccessKeyId", "AKIAEXAMPLENEWKEY000");
     let got = flags(&mut b, odd);
     for f in [
         Flag::NewApi,
@@ -61,6 +63,7 @@ fn a_warm_principal_gets_novelty_flags_and_a_cold_one_none() {
         Flag::NewAddress,
         Flag::NewClient,
         Flag::NewRegion,
+        Flag::NewAccessKey,
     ] {
         assert!(got.contains(&f), "{f:?} in {got:?}");
     }

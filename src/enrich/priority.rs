@@ -89,6 +89,7 @@ pub fn flag_weight(flag: Flag) -> f64 {
         Flag::DiscoveryBurst => 0.45,
         Flag::DeniedBurst => 0.35,
         Flag::NewRegion => 0.25,
+        Flag::NewAccessKey => 0.2,
         Flag::NewApi => 0.2,
         Flag::RecentApi => 0.1,
         Flag::NewAddress => 0.2,

@@ -7,6 +7,7 @@
 //! describes from the harmless calls next to it. Derived from a rule pack the scorer does not
 //! carry (SigmaHQ's, in `../shared`), they test generalization rather than recall.
 
+use serde::Serialize;
 use serde_json::{Value as Json, json};
 use serde_norway::Value;
 
@@ -33,6 +34,119 @@ pub struct RuleEvents {
 }
 
 const LEVELS: &[&str] = &["medium", "high", "critical"];
+
+/// How a model set (with its rules) ranks derived events scored one by one, without history.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleTestScores {
+    /// Rules events were derived from.
+    pub rules: usize,
+    /// Rules left out, with why.
+    pub skipped: Vec<(String, String)>,
+    /// Events that match their rule.
+    pub matches: usize,
+    /// Near misses.
+    pub near_misses: usize,
+    /// ROC-AUC of PriorityScore, matches against near misses.
+    pub priority_roc_auc: Option<f64>,
+    /// Matches at High or Critical.
+    pub matches_high: usize,
+    /// Near misses at High or Critical.
+    pub near_misses_high: usize,
+    /// Matches on which a rule of the scoring set fired.
+    pub matches_ruled: usize,
+    /// Near misses on which a rule of the scoring set fired.
+    pub near_misses_ruled: usize,
+}
+
+/// Reads the rules of a folder (`*.yml`, `*.yaml`), by file name.
+pub fn read_dir(dir: &std::path::Path) -> std::io::Result<Vec<(String, String)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if path.is_file() && crate::detection::is_rule_file(&name) {
+            files.push((name, std::fs::read_to_string(&path)?));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Scores every derived event alone with `models` (and the rules they carry).
+pub fn score(
+    models: crate::ml::runtime::ModelSet,
+    events: &RuleEvents,
+) -> Result<RuleTestScores, crate::ml::runtime::ModelError> {
+    use crate::enrich::{EnrichConfig, ModelScorer, Priority};
+    let scorer = ModelScorer::new(crate::ml::ModelHandle::new(models), EnrichConfig::default());
+    let mut out = RuleTestScores {
+        rules: events.cases.iter().filter(|c| c.positive).count(),
+        skipped: events.skipped.clone(),
+        matches: 0,
+        near_misses: 0,
+        priority_roc_auc: None,
+        matches_high: 0,
+        near_misses_high: 0,
+        matches_ruled: 0,
+        near_misses_ruled: 0,
+    };
+    let mut scores = Vec::new();
+    let mut positive = Vec::new();
+    for case in &events.cases {
+        let Ok(record) = crate::training::labelled::parse_raw(
+            crate::record::LogType::CloudTrail,
+            &case.event.to_string(),
+            None,
+            "rule-tests",
+        ) else {
+            continue;
+        };
+        let s = scorer.score(std::slice::from_ref(&record))?.remove(0);
+        let high = usize::from(s.priority >= Priority::High);
+        let ruled = usize::from(!s.detections.is_empty());
+        if case.positive {
+            out.matches += 1;
+            out.matches_high += high;
+            out.matches_ruled += ruled;
+        } else {
+            out.near_misses += 1;
+            out.near_misses_high += high;
+            out.near_misses_ruled += ruled;
+        }
+        scores.push(s.priority_score);
+        positive.push(case.positive);
+    }
+    out.priority_roc_auc = crate::training::metrics::roc_auc(&scores, &positive);
+    Ok(out)
+}
+
+impl RuleTestScores {
+    /// A few lines of text.
+    pub fn summary(&self) -> String {
+        format!(
+            "rule tests: {} rules of level medium+ ({} skipped), {} matches, {} near misses, \
+             each scored alone\n  PriorityScore ROC-AUC {}; High or Critical: matches {}/{}, \
+             near misses {}/{}; a rule fired on matches {}/{}, near misses {}/{}\n",
+            self.rules,
+            self.skipped.len(),
+            self.matches,
+            self.near_misses,
+            self.priority_roc_auc
+                .map_or("n/a".to_string(), |a| format!("{a:.3}")),
+            self.matches_high,
+            self.matches,
+            self.near_misses_high,
+            self.near_misses,
+            self.matches_ruled,
+            self.matches,
+            self.near_misses_ruled,
+            self.near_misses
+        )
+    }
+}
 
 /// Derives events from `(file, YAML)` rules of level medium and above.
 pub fn derive(files: &[(String, String)]) -> RuleEvents {
