@@ -88,7 +88,13 @@ pub fn render(record: &Record, detections: &[Detected], slots: &[usize], out: &m
     if record.log_type == crate::record::LogType::CloudTrail {
         match crate::behaviour::flags_of(record) {
             Some(flags) if flags.is_empty() => texts.push(ROUTINE.to_string()),
-            Some(flags) => texts.extend(flags.iter().map(|f| f.description().to_string())),
+            // A short history is context, not a reason: it stays in `BehaviourFlags`.
+            Some(flags) => texts.extend(
+                flags
+                    .iter()
+                    .filter(|f| **f != crate::behaviour::Flag::WarmingUp)
+                    .map(|f| f.description().to_string()),
+            ),
             None => texts.push(NO_HISTORY.to_string()),
         }
     }
