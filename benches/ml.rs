@@ -32,6 +32,7 @@ use s3_sentinel_connector::Extractor;
 use s3_sentinel_connector::ModelHandle;
 use s3_sentinel_connector::embedded;
 use s3_sentinel_connector::parse_raw;
+use s3_sentinel_connector::{Behaviour, BehaviourConfig};
 use s3_sentinel_connector::{EnrichConfig, ModelScorer};
 use s3_sentinel_connector::{LogType, Record, Reject, write_record};
 use s3_sentinel_connector::{ObjectJob, parse_object};
@@ -235,10 +236,27 @@ fn main() {
         }
         n
     });
+    let rules = models.rules();
+    let (t_rules, matched) = best_of(rounds, || {
+        records.iter().map(|r| rules.matches(r).len() as u64).sum()
+    });
+    let (t_behaviour, _) = best_of(rounds, || {
+        let mut copy = records.clone();
+        let mut history = Behaviour::new(BehaviourConfig::default());
+        for chunk in copy.chunks_mut(512) {
+            history.analyze(chunk);
+        }
+        black_box(&copy);
+        n
+    });
     let (t_clone, _) = best_of(rounds, || {
         black_box(records.clone());
         n
     });
+    println!(
+        "detection rules: {} rules, {matched} matches on these records\n",
+        rules.len()
+    );
     let json_ns = per_record(t_json, n);
     println!("per record                                         ns/record   x JSON row");
     for (name, t) in [
@@ -248,6 +266,11 @@ fn main() {
         (
             "whole enrichment stage (+ columns, reasons, alerts)",
             t_enrich.saturating_sub(t_clone),
+        ),
+        ("  of which detection rules (embedded pack)", t_rules),
+        (
+            "behaviour history (flags, in time order)",
+            t_behaviour.saturating_sub(t_clone),
         ),
     ] {
         let ns = per_record(t, n);

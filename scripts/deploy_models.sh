@@ -20,6 +20,10 @@
 #   --tolerance X        allowed drop of a gated metric (default $DEPLOY_TOLERANCE or 0.01)
 #   --report FILE.html   also write the evaluation report
 #   --sign-key FILE      sign the manifest (private key from `s3-sentinel keygen`)
+#   --rules DIR|embedded serve this folder of Sigma rules (*.yml, aws/cloudtrail) with the
+#                        models, or the pack built into the function; default: the rules
+#                        the deployed set serves. The pack is verified, signed, swapped
+#                        and rolled back with the models.
 #   --shadow             run the candidate beside the deployed set instead of replacing it
 #                        (not refused by the gate: a shadow never changes output)
 #   --force REASON       deploy even when the gate refuses (the reason is logged and kept
@@ -41,6 +45,7 @@ scale=0.3
 tolerance="${DEPLOY_TOLERANCE:-0.01}"
 report=""
 sign_key=""
+rules=()
 shadow=0
 force=""
 dry_run=0
@@ -53,11 +58,12 @@ while [[ $# -gt 0 ]]; do
     --tolerance) tolerance="$2"; shift 2 ;;
     --report) report="$2"; shift 2 ;;
     --sign-key) sign_key="$2"; shift 2 ;;
+    --rules) rules=(--rules "$2"); shift 2 ;;
     --shadow) shadow=1; shift ;;
     --force) [[ -n "${2:-}" && "$2" != --* ]] || die "--force needs a reason"; force="$2"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
     --rollback) rollback=1; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     --*) die "unknown option $1" ;;
     *) [[ -z "$models" ]] || die "one model directory only"; models="$1"; shift ;;
   esac
@@ -128,7 +134,7 @@ forcing=()
 shadowing=()
 [[ $shadow == 1 ]] && shadowing=(--shadow)
 "$bin" deploy-models publish --models "$models" --evaluation "$work/evaluation.json" \
-  "${forcing[@]}" "${signing[@]}" "${shadowing[@]}" "${dry[@]}"
+  "${forcing[@]}" "${signing[@]}" "${shadowing[@]}" "${rules[@]}" "${dry[@]}"
 if [[ $dry_run == 1 ]]; then
   log "dry run: nothing was written"
 else

@@ -7,7 +7,9 @@
 
 #![warn(missing_docs)]
 
+mod behaviour;
 mod config;
+mod detection;
 mod enrich;
 mod features;
 mod formats;
@@ -52,7 +54,12 @@ pub use state::s3::S3StateStore;
 pub use state::{
     Damage, DamageLog, PutCondition, S3Location, StateError, StateStore, Versioned, update,
 };
-// Patterns and features.
+// Detection rules, patterns and features.
+pub use behaviour::{
+    Behaviour, BehaviourConfig, BehaviourDb, Flag as BehaviourFlag, flags_of as behaviour_flags,
+    principal_of,
+};
+pub use detection::{Level as RuleLevel, Rule, RuleError, RulePack};
 pub use features::{Extractor, FeatureSchema, N_FEATURES, catalog};
 pub use patterns::db::{self as pattern_db, PatternDb};
 pub use patterns::{
@@ -61,8 +68,8 @@ pub use patterns::{
 // The models.
 pub use ml::drift::DEFAULT_PSI_ALARM;
 pub use ml::manifest::{
-    AnomalyReport, ClassReport, ClassScores, MANIFEST_FILE, Manifest, ModelEntry, TrainingData,
-    TrainingReport,
+    AnomalyReport, BundledRule, ClassReport, ClassScores, MANIFEST_FILE, Manifest, ModelEntry,
+    RuleBundle, RulesEntry, TrainingData, TrainingReport, sha256_hex,
 };
 pub use ml::runtime::{ModelSet, run_outputs, tensors};
 pub use ml::signing::{generate_keypair, sign};
@@ -71,6 +78,7 @@ pub use ml::{Category, ModelHandle, embedded};
 // Enrichment.
 pub use enrich::alerts::{Alert, Trigger};
 pub use enrich::monitor::StoredDrift;
+pub use enrich::priority::Detected;
 pub use enrich::thresholds::STATE_KEY as THRESHOLDS_STATE_KEY;
 pub use enrich::{
     AdaptiveThresholds, Connector, EnrichConfig, Enricher, ModelScorer, ModelSettings, ModelStage,
@@ -121,6 +129,8 @@ pub use emulator::{
 pub use evaluation::models::{EvalOptions, compare, evaluate_models};
 #[cfg(feature = "tools")]
 pub use evaluation::report::{PLOT_IDS, render as render_report};
+#[cfg(feature = "tools")]
+pub use evaluation::rule_events::{self, RuleCase, RuleEvents};
 #[cfg(feature = "tools")]
 pub use training::artifacts::{self, Provenance, train_and_export};
 #[cfg(feature = "tools")]

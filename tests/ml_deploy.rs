@@ -4,6 +4,9 @@
 //! `--force` records its reason, a schema mismatch is refused even when forced, `--shadow`
 //! adds a shadow set the running function loads; and with
 //! a public key configured a tampered manifest or a tampered model file is never served.
+//! Detection rule packs go the same way (`--rules DIR|embedded`): published with the
+//! models, carried to the next models, refused when a rule is bad, rolled back, and never
+//! served tampered.
 
 use crate::common;
 
@@ -17,6 +20,7 @@ use s3_sentinel_connector::ModelHandle;
 use s3_sentinel_connector::S3StateStore;
 use s3_sentinel_connector::StateStore;
 use s3_sentinel_connector::embedded;
+use s3_sentinel_connector::{LogType, Record};
 use s3_sentinel_connector::{ModelSwapper, SwapConfig, SwapOutcome};
 use s3_sentinel_connector::{SynthConfig, synth};
 
@@ -390,4 +394,167 @@ async fn deployments_are_gated_signed_picked_up_and_rolled_back() {
         handle.current().version(),
         embedded::manifest().unwrap().set_version
     );
+}
+
+/// A rule that names a routine call, so that a test can see which pack is in service.
+const WATCH_RULE: &str = r#"title: Instances listed (test pack)
+id: 0f0e0d0c-0b0a-4909-8807-060504030201
+logsource:
+    product: aws
+    service: cloudtrail
+detection:
+    selection:
+        eventSource: ec2.amazonaws.com
+        eventName: DescribeInstances
+    condition: selection
+level: high
+"#;
+
+fn describe_instances() -> Record {
+    let mut r = Record::new(LogType::CloudTrail);
+    r.push("EventSource", "ec2.amazonaws.com");
+    r.push("EventName", "DescribeInstances");
+    r
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rule_packs_are_published_with_the_models_swapped_carried_and_rolled_back() {
+    let config = common::moto_config().await;
+    let client = common::s3_client(&config);
+    let bucket = Bucket {
+        name: common::new_bucket(&client, "rules").await,
+        client,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("signing.key");
+    let keygen = Command::new(BIN)
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let public = String::from_utf8(keygen.stdout).unwrap().trim().to_string();
+    let key_arg = key.to_str().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("watch.yml"), WATCH_RULE).unwrap();
+    std::fs::write(rules.join("README.md"), "not a rule").unwrap();
+    let (mut function, handle) = bucket.function(&public);
+    let embedded_rules = handle.current().rules().len();
+    assert!(embedded_rules >= 30);
+
+    // Models with the folder's rules: published, signed, swapped in together.
+    let v2 = republished(dir.path(), "rules-2");
+    let out = deploy(
+        &bucket.name,
+        &[
+            v2.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--sign-key",
+            key_arg,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = bucket.manifest().await.unwrap();
+    let entry = manifest.rules.clone().expect("a rules entry");
+    assert_eq!(entry.count, 1);
+    assert!(entry.file.starts_with("files/") && entry.file.ends_with(".rules.json"));
+    assert_eq!(
+        function.check_now().await,
+        SwapOutcome::Swapped {
+            version: "rules-2".into()
+        }
+    );
+    let served = handle.current();
+    assert_eq!(served.rules().len(), 1);
+    assert_eq!(served.rules().matches(&describe_instances()).len(), 1);
+
+    // New models without --rules keep the deployed pack.
+    let v3 = republished(dir.path(), "rules-3");
+    assert!(
+        deploy(&bucket.name, &[v3.to_str().unwrap(), "--sign-key", key_arg])
+            .status
+            .success()
+    );
+    assert_eq!(bucket.manifest().await.unwrap().rules, Some(entry.clone()));
+    assert!(matches!(
+        function.check_now().await,
+        SwapOutcome::Swapped { .. }
+    ));
+    assert_eq!(handle.current().rules().len(), 1);
+
+    // A folder with a rule the engine cannot use is refused before anything is written.
+    let bad = dir.path().join("bad-rules");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(
+        bad.join("windows.yml"),
+        WATCH_RULE.replace("product: aws", "product: windows"),
+    )
+    .unwrap();
+    let v4 = republished(dir.path(), "rules-4");
+    let refused = deploy(
+        &bucket.name,
+        &[
+            v4.to_str().unwrap(),
+            "--rules",
+            bad.to_str().unwrap(),
+            "--sign-key",
+            key_arg,
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("windows.yml"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(bucket.manifest().await.unwrap().set_version, "rules-3");
+
+    // Back to the embedded pack, then rolled back to the folder's.
+    assert!(
+        deploy(
+            &bucket.name,
+            &[
+                v4.to_str().unwrap(),
+                "--rules",
+                "embedded",
+                "--sign-key",
+                key_arg
+            ]
+        )
+        .status
+        .success()
+    );
+    assert!(bucket.manifest().await.unwrap().rules.is_none());
+    assert!(matches!(
+        function.check_now().await,
+        SwapOutcome::Swapped { .. }
+    ));
+    assert_eq!(handle.current().rules().len(), embedded_rules);
+    assert!(
+        rollback(&bucket.name, &["--sign-key", key_arg])
+            .status
+            .success()
+    );
+    assert!(matches!(
+        function.check_now().await,
+        SwapOutcome::Swapped { .. }
+    ));
+    assert_eq!(handle.current().rules().len(), 1);
+
+    // A tampered rule file is refused by a cold start, which keeps its embedded set.
+    let mut bundle = bucket.get(&entry.file).await.unwrap();
+    let text = String::from_utf8(bundle.clone()).unwrap();
+    bundle = text.replace("level: high", "level: low").into_bytes();
+    bucket.put(&entry.file, &bundle).await;
+    let (mut cold, handle) = bucket.function(&public);
+    match cold.check_now().await {
+        SwapOutcome::Kept { reason } => assert!(reason.contains("sha256"), "{reason}"),
+        other => panic!("tampered rules served: {other:?}"),
+    }
+    assert_eq!(handle.current().rules().len(), embedded_rules);
 }

@@ -7,6 +7,7 @@ mod delivery_support;
 
 mod azure_template;
 mod dead_letter_replay;
+mod detection_rules;
 mod docs_tables;
 mod emulator_contract;
 mod faults;

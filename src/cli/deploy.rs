@@ -22,7 +22,10 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use crate::config::Platform;
-use crate::ml::manifest::{MANIFEST_FILE, Manifest, ModelEntry};
+use crate::detection::is_rule_file;
+use crate::ml::manifest::{
+    BundledRule, MANIFEST_FILE, Manifest, ModelEntry, RuleBundle, RulesEntry, sha256_hex,
+};
 use crate::ml::runtime::ModelSet;
 use crate::ml::swap::SIGNATURE_FILE;
 use crate::setup::Aws;
@@ -97,6 +100,15 @@ pub async fn fetch_deployed(bucket: &ModelBucket, out: &Path) -> Result<Option<P
         std::fs::write(out.join(&local), &body)?;
         entry.file = local;
     }
+    if let Some(entry) = &mut manifest.rules {
+        let body = bucket
+            .get(&entry.file)
+            .await?
+            .with_context(|| format!("{} is missing", bucket.location(&entry.file)))?;
+        let local = "rules.json".to_string();
+        std::fs::write(out.join(&local), &body)?;
+        entry.file = local;
+    }
     // The shadow's files are not needed to evaluate the deployed set.
     manifest.shadow = None;
     std::fs::write(out.join(MANIFEST_FILE), manifest.to_json())?;
@@ -144,6 +156,60 @@ pub struct PublishArgs {
     pub shadow: bool,
     #[arg(long)]
     pub dry_run: bool,
+    /// Detection rules served with the models: a folder of Sigma rules (`*.yml`), or
+    /// `embedded` for the pack built into the function. Default: the rules the deployed
+    /// set serves.
+    #[arg(long, value_parser = RulesArg::parse)]
+    pub rules: Option<RulesArg>,
+}
+
+/// Where `--rules` takes the rules from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RulesArg {
+    /// The pack built into the function.
+    Embedded,
+    /// A folder of Sigma rules.
+    Dir(PathBuf),
+}
+
+impl RulesArg {
+    fn parse(text: &str) -> Result<RulesArg, std::convert::Infallible> {
+        Ok(if text == "embedded" {
+            RulesArg::Embedded
+        } else {
+            RulesArg::Dir(PathBuf::from(text))
+        })
+    }
+}
+
+/// The rules of a folder (its `*.yml`/`*.yaml` files, by name), checked as a function
+/// will check them.
+pub fn rule_bundle(dir: &Path) -> Result<RuleBundle> {
+    let mut rules = Vec::new();
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the rules in {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !path.is_file() || !is_rule_file(&file) {
+            continue;
+        }
+        let yaml = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        rules.push(BundledRule { file, yaml });
+    }
+    rules.sort_by(|a, b| a.file.cmp(&b.file));
+    if rules.is_empty() {
+        bail!("{} holds no rules (*.yml)", dir.display());
+    }
+    let bundle = RuleBundle { rules };
+    bundle
+        .pack()
+        .with_context(|| format!("refusing the rules in {}", dir.display()))?;
+    Ok(bundle)
 }
 
 /// Publish model sets to s3://BUCKET/PREFIX (the steps scripts/deploy_models.sh runs; use
@@ -382,20 +448,56 @@ fn evaluation_summary(path: &Path) -> Result<serde_json::Value> {
 /// Verifies the candidate (digests, feature schema, probe batch, exactly as a function
 /// will), then uploads its files, its signature and its manifest, in that order.
 pub async fn publish(bucket: &ModelBucket, args: &PublishArgs) -> Result<Plan> {
-    let (mut candidate, anomaly, classifier) = Artifacts::read_from(&args.models)?;
+    let files = Artifacts::read_from(&args.models)?;
+    let (mut candidate, anomaly, classifier) = (files.manifest, files.anomaly, files.classifier);
     candidate
         .feature_schema
         .check_compatible()
         .map_err(|e| anyhow::anyhow!("refusing {}: {e}", args.models.display()))?;
-    ModelSet::load(candidate.clone(), &anomaly, &classifier)
-        .with_context(|| format!("refusing {}", args.models.display()))?;
     let key = args.sign_key.as_deref().map(read_key).transpose()?;
 
     let deployed = Deployed::read(bucket).await?;
     let current = &deployed.manifest;
 
+    // The rule pack: a folder given now, else the one the directory or the deployed set
+    // carries (new models keep the deployed rules), else none (the embedded pack).
+    let mut rules = files.rules;
+    match &args.rules {
+        Some(RulesArg::Embedded) => {
+            candidate.rules = None;
+            rules = None;
+        }
+        Some(RulesArg::Dir(dir)) => {
+            let bundle = rule_bundle(dir)?;
+            let bytes = bundle.to_json();
+            candidate.rules = Some(RulesEntry {
+                file: String::new(),
+                sha256: sha256_hex(&bytes),
+                bytes: bytes.len() as u64,
+                count: bundle.rules.len() as u64,
+            });
+            rules = Some(bytes);
+        }
+        None if candidate.rules.is_none() => {
+            if let Some(entry) = current.as_ref().and_then(|c| c.rules.clone()) {
+                let bytes = bucket
+                    .get(&entry.file)
+                    .await?
+                    .with_context(|| format!("{} is missing", bucket.location(&entry.file)))?;
+                candidate.rules = Some(entry);
+                rules = Some(bytes);
+            }
+        }
+        None => {}
+    }
+    ModelSet::load_with_rules(candidate.clone(), &anomaly, &classifier, rules.as_deref())
+        .with_context(|| format!("refusing {}", args.models.display()))?;
+
     candidate.anomaly.file = content_name(&candidate.anomaly);
     candidate.classifier.file = content_name(&candidate.classifier);
+    if let Some(entry) = &mut candidate.rules {
+        entry.file = format!("files/{}.rules.json", entry.sha256);
+    }
     candidate.shadow = None;
     let now = chrono::Utc::now();
     let mut deployment = json!({
@@ -437,21 +539,25 @@ pub async fn publish(bucket: &ModelBucket, args: &PublishArgs) -> Result<Plan> {
         set_version: candidate.set_version.clone(),
         ..Plan::default()
     };
-    for (entry, body) in [
-        (&candidate.anomaly, &anomaly),
-        (&candidate.classifier, &classifier),
-    ] {
-        if bucket.exists(&entry.file).await? {
+    let mut uploads = vec![
+        (candidate.anomaly.file.clone(), anomaly),
+        (candidate.classifier.file.clone(), classifier),
+    ];
+    if let (Some(entry), Some(bytes)) = (&candidate.rules, rules) {
+        uploads.push((entry.file.clone(), bytes));
+    }
+    for (file, body) in &uploads {
+        if bucket.exists(file).await? {
             plan.steps
-                .push(format!("{} already there", bucket.location(&entry.file)));
+                .push(format!("{} already there", bucket.location(file)));
         } else {
             plan.steps.push(format!(
                 "upload {} ({} bytes)",
-                bucket.location(&entry.file),
+                bucket.location(file),
                 body.len()
             ));
             if !args.dry_run {
-                bucket.put(&entry.file, body).await?;
+                bucket.put(file, body).await?;
             }
         }
     }

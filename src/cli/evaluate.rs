@@ -10,6 +10,7 @@ use super::train::read_labelled;
 use crate::evaluation::models::{
     Comparison, EvalOptions, Evaluation, compare, format_comparison, format_summary,
 };
+use crate::evaluation::rule_events::{self, RuleTestScores};
 use crate::evaluation::{models as evaluate, report};
 use crate::ml::runtime::ModelSet;
 use crate::ml::{Category, embedded};
@@ -88,6 +89,11 @@ pub struct EvaluateArgs {
     /// worse than the baseline's by more than this.
     #[arg(long)]
     pub tolerance: Option<f64>,
+    /// A folder of Sigma rules (e.g. SigmaHQ's AWS CloudTrail rules): for each of level
+    /// medium and above, derive an event that matches it and near misses that do not, score
+    /// each alone, and report how PriorityScore separates them.
+    #[arg(long)]
+    pub rule_tests: Option<PathBuf>,
 }
 
 /// The command: prints the evaluation; exit status 1 when the candidate is worse than the
@@ -120,6 +126,9 @@ pub struct EvaluateOutput {
     /// Gated metrics worse than the baseline beyond `--tolerance`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub regressions: Option<Vec<String>>,
+    /// `--rule-tests`: the candidate's, then the baseline's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rule_tests: Vec<RuleTestScores>,
 }
 
 #[derive(Debug, Serialize)]
@@ -216,12 +225,23 @@ pub fn run(args: &EvaluateArgs) -> Result<EvaluateOutput> {
         (Some(c), Some(t)) => Some(c.regressions(t)),
         _ => None,
     };
+    let mut rule_tests = Vec::new();
+    if let Some(dir) = &args.rule_tests {
+        let files = rule_events::read_dir(dir)
+            .with_context(|| format!("reading the rules in {}", dir.display()))?;
+        let events = rule_events::derive(&files);
+        rule_tests.push(rule_events::score(args.models.load()?, &events)?);
+        if let Some(source) = &args.baseline {
+            rule_tests.push(rule_events::score(source.load()?, &events)?);
+        }
+    }
     Ok(EvaluateOutput {
         data: set.summary,
         candidate,
         baseline,
         comparison,
         regressions,
+        rule_tests,
     })
 }
 
@@ -241,6 +261,11 @@ pub fn format_output(out: &EvaluateOutput) -> String {
     if let Some(c) = &out.comparison {
         text.push('\n');
         text.push_str(&format_comparison(c));
+    }
+    for (who, scores) in ["", "baseline "].iter().zip(&out.rule_tests) {
+        text.push('\n');
+        text.push_str(who);
+        text.push_str(&scores.summary());
     }
     if let Some(r) = &out.regressions {
         if r.is_empty() {

@@ -7,7 +7,7 @@ use crate::ml::Category;
 use crate::ml::runtime::{ModelError, ModelSet};
 use crate::record::{Record, RecordId};
 
-use super::priority::RecordScores;
+use super::priority::{Detected, RecordScores};
 use super::reasons;
 use super::{Alert, EnrichConfig, ModelScorer, Priority};
 use crate::ml::ModelHandle;
@@ -35,6 +35,8 @@ pub struct PriorityResult {
     pub priority: Priority,
     pub category: Category,
     pub category_confidence: f64,
+    /// The detection rules the record matched, highest level first.
+    pub detections: Vec<Detected>,
 }
 
 /// Scores records with the anomaly model and the classifier, and retrains them.
@@ -119,7 +121,7 @@ impl Connector {
             threshold: s.anomaly_threshold,
             reasons: {
                 let mut json = String::new();
-                reasons::render(r, &s.reason_slots, &mut json);
+                reasons::render(r, &s.detections, &s.reason_slots, &mut json);
                 serde_json::from_str(&json).unwrap_or_default()
             },
         })
@@ -133,6 +135,7 @@ impl Connector {
             priority: s.priority,
             category: s.category,
             category_confidence: s.category_confidence,
+            detections: s.detections,
         })
     }
 

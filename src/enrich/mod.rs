@@ -1,14 +1,16 @@
 //! Enrichment: what the connector adds to each record on its way to Sentinel.
 //!
-//! An [`Enricher`] is one stage applied to every batch; the shipped function chains two
-//! ([`EnricherChain`]): the [`PatternStage`] (templates, trends, sequences, correlations)
-//! and then the [`ModelStage`] (the ONNX models through [`ModelScorer`]: `AnomalyScore`,
-//! `IsAnomaly`, `AnomalyReasons`, `LogCategory`, `LogCategoryConfidence`,
+//! An [`Enricher`] is one stage applied to every batch; the shipped function chains three
+//! ([`EnricherChain`]): the [`PatternStage`] (templates, trends, sequences, correlations),
+//! the [`BehaviourStage`] (each principal's calls against its own history) and then the
+//! [`ModelStage`] (detection rules and the ONNX models through [`ModelScorer`]:
+//! `DetectionRules`, `AnomalyScore`, `IsAnomaly`, `AnomalyReasons`, `LogCategory`, `LogCategoryConfidence`,
 //! `PriorityScore`, `Priority`, `ModelVersion`, adaptive thresholds, alert records, model
 //! swaps, drift monitoring). Stages learn while they run; their `load_state` and
 //! `save_state` hooks merge what every function learned through the state store.
 
 pub mod alerts;
+pub mod behaviour;
 pub mod connector;
 pub mod models;
 pub mod monitor;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use alerts::Alert;
+pub use behaviour::BehaviourStage;
 pub use connector::Connector;
 pub use models::{ModelSettings, ModelStage};
 pub use patterns::PatternStage;
@@ -101,6 +104,7 @@ pub fn default_stages(
 ) -> Result<EnricherChain, crate::ml::runtime::ModelError> {
     Ok(EnricherChain(vec![
         Arc::new(PatternStage::default()),
+        Arc::new(BehaviourStage::default()),
         Arc::new(ModelStage::new(settings, models, state)?),
     ]))
 }

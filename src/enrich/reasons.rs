@@ -8,6 +8,7 @@
 
 use chrono::Timelike;
 
+use super::priority::Detected;
 use crate::features::{F, FEATURES, N_FEATURES};
 use crate::record::{Record, clipped};
 
@@ -67,10 +68,37 @@ fn is_family_slot(j: usize) -> bool {
     j < F::HourSin as usize
 }
 
-/// Renders reasons as a JSON array of strings; at least [`MIN_REASONS`] entries when the
-/// record offers that many facts.
-pub fn render(record: &Record, slots: &[usize], out: &mut String) {
-    let mut texts: Vec<String> = slots.iter().map(|&j| describe(record, j)).collect();
+/// Said of a CloudTrail record scored without its principal's history (the connector API,
+/// a record without a principal).
+pub const NO_HISTORY: &str =
+    "no history of its principal: judged on its own fields and the detection rules alone";
+
+/// Said of a warm principal's routine call, which the classifier counts less for.
+pub const ROUTINE: &str =
+    "a routine call for its principal: its usual API, network, client, region and hours";
+
+/// Renders reasons as a JSON array of strings: the detection rules matched, the behaviour
+/// flags (or that the principal's history was not consulted), then the feature slots
+/// behind the scores; at least [`MIN_REASONS`] entries when the record offers that many.
+pub fn render(record: &Record, detections: &[Detected], slots: &[usize], out: &mut String) {
+    let mut texts: Vec<String> = detections
+        .iter()
+        .map(|d| format!("matches detection rule: {} ({})", d.title, d.level))
+        .collect();
+    if record.log_type == crate::record::LogType::CloudTrail {
+        match crate::behaviour::flags_of(record) {
+            Some(flags) if flags.is_empty() => texts.push(ROUTINE.to_string()),
+            // A short history is context, not a reason: it stays in `BehaviourFlags`.
+            Some(flags) => texts.extend(
+                flags
+                    .iter()
+                    .filter(|f| **f != crate::behaviour::Flag::WarmingUp)
+                    .map(|f| f.description().to_string()),
+            ),
+            None => texts.push(NO_HISTORY.to_string()),
+        }
+    }
+    texts.extend(slots.iter().map(|&j| describe(record, j)));
     if texts.len() < MIN_REASONS {
         texts.push(summary(record));
     }
@@ -300,16 +328,20 @@ mod tests {
         assert_eq!(slots[0], F::CtDefenseEvasion as usize);
         assert_eq!(slots[1], F::CtLongTermKey as usize);
         let mut json = String::new();
-        render(&r, &slots, &mut json);
+        render(&r, &[], &slots, &mut json);
         let parsed: Vec<String> = serde_json::from_str(&json).unwrap();
-        assert!((MIN_REASONS..=MAX_REASONS).contains(&parsed.len()));
+        assert_eq!(
+            parsed[0], NO_HISTORY,
+            "scored without its principal's history"
+        );
+        assert!((MIN_REASONS..=MAX_REASONS + 1).contains(&parsed.len()));
     }
 
     #[test]
     fn fills_in_a_summary_when_nothing_stands_out() {
         let r = Record::new(LogType::VpcFlow);
         let mut json = String::new();
-        render(&r, &[], &mut json);
+        render(&r, &[], &[], &mut json);
         let parsed: Vec<String> = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed, vec!["VPCFlow record".to_string()]);
     }

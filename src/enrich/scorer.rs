@@ -10,10 +10,12 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
 use super::alerts::{Alert, ScoredRecord, Trigger};
-use super::priority::{self, Priority, RecordScores};
+use super::priority::{self, Detected, Priority, RecordScores};
 use super::thresholds::{AdaptiveThresholds, ThresholdConfig};
 use super::{Enricher, monitor, reasons};
-use crate::features::{Extractor, N_FEATURES};
+use crate::behaviour;
+use crate::detection;
+use crate::features::{Extractor, F, N_FEATURES};
 use crate::ml::runtime::{ModelError, ModelSet};
 use crate::ml::{Category, ModelHandle};
 use crate::record::{LogType, Record, Row, Value, columns};
@@ -122,8 +124,18 @@ impl ModelScorer {
                 let anomaly = scores.anomaly[i] as f64;
                 let p = scores.probabilities_of(i);
                 let probabilities = [p[0] as f64, p[1] as f64, p[2] as f64, p[3] as f64];
-                let (category, confidence) = priority::top_category(p);
-                let priority_score = priority::priority_score(p, anomaly);
+                let row = &features[i * N_FEATURES..(i + 1) * N_FEATURES];
+                let source_fatal = row[F::TextFatal as usize] >= 0.5;
+                let (category, confidence) = priority::category_of(p, source_fatal);
+                let matched = models.rules().matches(record);
+                let flags = behaviour::flags_of(record);
+                let evidence = priority::Evidence {
+                    rule_level: detection::effective_level(record, &matched),
+                    behaviour: priority::behaviour_severity(flags.as_deref().unwrap_or(&[])),
+                    routine: flags.as_ref().is_some_and(Vec::is_empty),
+                    source_fatal,
+                };
+                let priority_score = priority::priority_score(p, anomaly, evidence);
                 let threshold = thresholds.threshold(record.log_type);
                 RecordScores {
                     anomaly_score: anomaly,
@@ -134,6 +146,7 @@ impl ModelScorer {
                     probabilities,
                     priority_score,
                     priority: Priority::from_score(priority_score),
+                    detections: matched.into_iter().map(Detected::from).collect(),
                     reason_slots: reasons::top_slots(
                         scores.contributions_of(i),
                         scores.critical_contributions_of(i),
@@ -163,7 +176,7 @@ impl ModelScorer {
         let mut reasons = String::with_capacity(256);
         for (record, s) in records.iter_mut().zip(&scored) {
             reasons.clear();
-            reasons::render(record, &s.reason_slots, &mut reasons);
+            reasons::render(record, &s.detections, &s.reason_slots, &mut reasons);
             let raw = RawValue::from_string(reasons.clone()).expect("reasons are JSON");
             record.set(columns::ANOMALY_SCORE, round6(s.anomaly_score));
             record.set(columns::IS_ANOMALY, s.is_anomaly);
@@ -176,6 +189,11 @@ impl ModelScorer {
             record.set(columns::PRIORITY_SCORE, round6(s.priority_score));
             record.set(columns::PRIORITY, s.priority.name());
             record.set(columns::MODEL_VERSION, version.as_str());
+            if !s.detections.is_empty() {
+                let json = serde_json::to_string(&s.detections).expect("matches serialize");
+                let raw = RawValue::from_string(json).expect("matches are JSON");
+                record.set(columns::DETECTION_RULES, Value::Json(raw));
+            }
             let by_priority = s.priority_score >= self.config.priority_threshold;
             let trigger = match (s.is_anomaly, by_priority) {
                 (true, true) => Some(Trigger::Both),

@@ -30,8 +30,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::detection;
 use crate::enrich::priority::{self, CATEGORY_WEIGHTS};
-use crate::features::{Extractor, FEATURES, N_FEATURES};
+use crate::features::{Extractor, F, FEATURES, N_FEATURES};
 use crate::ml::Category;
 use crate::ml::manifest::ClassReport;
 use crate::ml::runtime::{ModelError, ModelSet};
@@ -180,6 +181,7 @@ pub fn evaluate_models(
         return Err(EvalError::Empty);
     }
     let extractor = Extractor::new();
+    let rules = models.rules();
     let started = Instant::now();
     let features = models.features(&extractor, records);
     let scores = models.score(&features)?;
@@ -192,10 +194,19 @@ pub fn evaluate_models(
     let mut priority_scores = Vec::with_capacity(n);
     for (i, a) in anomaly.iter().enumerate() {
         let p = scores.probabilities_of(i);
-        let (category, conf) = priority::top_category(p);
+        let source_fatal = features[i * N_FEATURES + F::TextFatal as usize] >= 0.5;
+        let (category, conf) = priority::category_of(p, source_fatal);
         predicted.push(category);
         confidence.push(conf);
-        priority_scores.push(priority::priority_score(p, *a));
+        let record = &records[i];
+        let flags = crate::behaviour::flags_of(record);
+        let evidence = priority::Evidence {
+            rule_level: detection::effective_level(record, &rules.matches(record)),
+            behaviour: priority::behaviour_severity(flags.as_deref().unwrap_or(&[])),
+            routine: flags.as_ref().is_some_and(Vec::is_empty),
+            source_fatal,
+        };
+        priority_scores.push(priority::priority_score(p, *a, evidence));
     }
 
     let non_normal: Vec<bool> = labels.iter().map(|l| *l != Category::Normal).collect();

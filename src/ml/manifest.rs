@@ -59,6 +59,10 @@ pub struct Manifest {
     /// (shadow mode); its files are named relative to the same prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<Box<Manifest>>,
+    /// The detection rule pack served with the models; without one the pack embedded in
+    /// the binary is used. Swapped, verified and rolled back with the models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RulesEntry>,
     /// Grows with every publish (`deploy-models` writes the publish time in milliseconds,
     /// above the deployed set's). Inside the signed bytes, so a function can refuse an
     /// older signed manifest put back in the bucket: a replay of a set it moved on from.
@@ -99,6 +103,51 @@ pub struct ModelEntry {
     pub kind: String,
     /// How it scored on held-out rows.
     pub metrics: serde_json::Value,
+}
+
+/// The rule pack file of a set: a [`RuleBundle`] as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulesEntry {
+    /// File name, relative to the manifest.
+    pub file: String,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// Size of the file in bytes.
+    pub bytes: u64,
+    /// Rules in the pack.
+    pub count: u64,
+}
+
+/// Rule files in one JSON document, so that a pack is one file with one digest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleBundle {
+    /// `(file name, YAML text)` of every rule, in load order.
+    pub rules: Vec<BundledRule>,
+}
+
+/// One rule file of a [`RuleBundle`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BundledRule {
+    /// The rule's file name in the folder it was published from.
+    pub file: String,
+    /// The rule, YAML.
+    pub yaml: String,
+}
+
+impl RuleBundle {
+    /// The rule pack the bundle holds; any bad rule refuses it.
+    pub fn pack(&self) -> Result<crate::detection::RulePack, crate::detection::RuleError> {
+        crate::detection::RulePack::from_files(
+            self.rules.iter().map(|r| (r.file.clone(), r.yaml.clone())),
+        )
+    }
+
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("bundle serializes");
+        out.push(b'\n');
+        out
+    }
 }
 
 impl Manifest {
@@ -150,9 +199,11 @@ impl Manifest {
         self.set_version == other.set_version
             && self.anomaly.sha256 == other.anomaly.sha256
             && self.classifier.sha256 == other.classifier.sha256
+            && self.rules.as_ref().map(|r| &r.sha256) == other.rules.as_ref().map(|r| &r.sha256)
     }
 }
 
+/// SHA-256 of bytes, lowercase hex (as manifests write digests).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -203,6 +254,7 @@ pub fn for_training(
             "logistic_regression",
             classifier_metrics,
         ),
+        rules: None,
         drift,
         drift_log_types: BTreeMap::new(),
         pattern_neutral: BTreeMap::new(),

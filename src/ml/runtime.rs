@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use tract_onnx::prelude::*;
 
-use super::manifest::Manifest;
+use super::manifest::{Manifest, RuleBundle, RulesEntry, sha256_hex};
+use crate::detection::RulePack;
 use crate::features::{Extractor, Family, N_FEATURES, PATTERN_FEATURES, PATTERN_OFFSET};
 use crate::patterns::was_analyzed;
 use crate::record::Record;
@@ -171,6 +172,7 @@ impl Scores {
 pub struct ModelSet {
     anomaly: Graph,
     classifier: Graph,
+    rules: Arc<RulePack>,
     manifest: Manifest,
     load_time: Duration,
 }
@@ -184,6 +186,39 @@ impl std::fmt::Debug for ModelSet {
     }
 }
 
+/// The embedded pack, parsed once per process and shared by every set that has no pack.
+fn embedded_rules() -> Arc<RulePack> {
+    static EMBEDDED: std::sync::OnceLock<Arc<RulePack>> = std::sync::OnceLock::new();
+    EMBEDDED
+        .get_or_init(|| Arc::new(RulePack::embedded()))
+        .clone()
+}
+
+/// Checks a rule pack file against its manifest entry and parses it.
+fn load_rules(entry: &RulesEntry, bytes: &[u8]) -> Result<RulePack, ModelError> {
+    let digest = sha256_hex(bytes);
+    if digest != entry.sha256 {
+        return Err(ModelError::Manifest(format!(
+            "{} has sha256 {digest}, the manifest says {}",
+            entry.file, entry.sha256
+        )));
+    }
+    let bundle: RuleBundle = serde_json::from_slice(bytes)
+        .map_err(|e| ModelError::Manifest(format!("{} is not a rule bundle: {e}", entry.file)))?;
+    let pack = bundle
+        .pack()
+        .map_err(|e| ModelError::Manifest(format!("{}: {e}", entry.file)))?;
+    if pack.len() as u64 != entry.count {
+        return Err(ModelError::Manifest(format!(
+            "{} holds {} rules, the manifest says {}",
+            entry.file,
+            pack.len(),
+            entry.count
+        )));
+    }
+    Ok(pack)
+}
+
 impl ModelSet {
     /// Verifies the manifest against the files (sha256, feature schema), loads and
     /// optimizes both graphs, and runs the probe batch; any failure is an error and
@@ -193,10 +228,32 @@ impl ModelSet {
         anomaly_onnx: &[u8],
         classifier_onnx: &[u8],
     ) -> Result<ModelSet, ModelError> {
+        ModelSet::load_with_rules(manifest, anomaly_onnx, classifier_onnx, None)
+    }
+
+    /// [`ModelSet::load`] with the rule pack file the manifest names (`rules`), which is
+    /// verified and parsed like the models: a bad pack refuses the whole set. A manifest
+    /// without a pack serves the embedded one.
+    pub fn load_with_rules(
+        manifest: Manifest,
+        anomaly_onnx: &[u8],
+        classifier_onnx: &[u8],
+        rules_json: Option<&[u8]>,
+    ) -> Result<ModelSet, ModelError> {
         let started = Instant::now();
         manifest
             .verify(anomaly_onnx, classifier_onnx)
             .map_err(ModelError::Manifest)?;
+        let rules = match (&manifest.rules, rules_json) {
+            (None, _) => embedded_rules(),
+            (Some(entry), None) => {
+                return Err(ModelError::Manifest(format!(
+                    "the manifest names the rule pack {} and it was not given",
+                    entry.file
+                )));
+            }
+            (Some(entry), Some(bytes)) => Arc::new(load_rules(entry, bytes)?),
+        };
         let anomaly = Graph::load(
             "anomaly model",
             anomaly_onnx,
@@ -210,6 +267,7 @@ impl ModelSet {
         let set = ModelSet {
             anomaly,
             classifier,
+            rules,
             manifest,
             load_time: Duration::ZERO,
         };
@@ -223,6 +281,11 @@ impl ModelSet {
     /// The set's manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The detection rules served with the models.
+    pub fn rules(&self) -> &Arc<RulePack> {
+        &self.rules
     }
 
     /// The set's version, as written in `ModelVersion`.

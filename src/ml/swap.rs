@@ -65,6 +65,8 @@ pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 pub const MAX_SIGNATURE_BYTES: u64 = 1024;
 /// Largest model file read (the default models are about 20 KB each).
 pub const MAX_MODEL_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest rule bundle fetched (5,000 rules of well under 2 KiB each fit).
+pub const MAX_RULES_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The detached signature of the manifest (hex Ed25519 over its exact bytes).
 pub const SIGNATURE_FILE: &str = "manifest.json.sig";
@@ -471,10 +473,24 @@ impl ModelSwapper {
         }
         let classifier = files.pop().expect("two files");
         let anomaly = files.pop().expect("two files");
+        let rules = match &manifest.rules {
+            None => None,
+            Some(entry) => match self.fetch(&entry.file, MAX_RULES_BYTES).await {
+                Ok(Some(bytes)) => Some(bytes),
+                Ok(None) => return Err(LoadFailure::Retry(format!("{} is missing", entry.file))),
+                Err(e) => {
+                    return Err(LoadFailure::Retry(format!(
+                        "cannot read {}: {e}",
+                        entry.file
+                    )));
+                }
+            },
+        };
         // Optimizing graphs is CPU work: keep it off the async workers.
-        let loaded =
-            tokio::task::spawn_blocking(move || ModelSet::load(manifest, &anomaly, &classifier))
-                .await;
+        let loaded = tokio::task::spawn_blocking(move || {
+            ModelSet::load_with_rules(manifest, &anomaly, &classifier, rules.as_deref())
+        })
+        .await;
         match loaded {
             Ok(Ok(models)) => Ok(Box::new(models)),
             Ok(Err(e)) => Err(LoadFailure::Refuse(e.to_string())),

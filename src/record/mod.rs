@@ -45,6 +45,10 @@ pub mod columns {
     pub const PATTERN_TEMPLATE: &str = "PatternTemplate";
     pub const PATTERN_FLAGS: &str = "PatternFlags";
     pub const SEQUENCE_SCORE: &str = "SequenceScore";
+    /// Detection rules the record matched: `[{"id", "title", "level"}]`.
+    pub const DETECTION_RULES: &str = "DetectionRules";
+    /// What the record's principal did that it does not usually do: `["new_api", ...]`.
+    pub const BEHAVIOUR_FLAGS: &str = "BehaviourFlags";
 }
 
 /// One cell. `Json` holds raw JSON text and is written as nested JSON (for `dynamic`

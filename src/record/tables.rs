@@ -424,6 +424,8 @@ pub const CONNECTOR_COLUMNS: &[(&str, ColumnType)] = &[
     (columns::PATTERN_TEMPLATE, ColumnType::Str),
     (columns::PATTERN_FLAGS, ColumnType::Dynamic),
     (columns::SEQUENCE_SCORE, ColumnType::Real),
+    (columns::DETECTION_RULES, ColumnType::Dynamic),
+    (columns::BEHAVIOUR_FLAGS, ColumnType::Dynamic),
 ];
 
 const AWSCLOUDTRAIL: &[(&str, ColumnType)] = &[

@@ -193,8 +193,9 @@ impl Artifacts {
     }
 
     /// Reads a model directory written by [`Artifacts::write_to`] (the report is not
-    /// stored; the manifest carries its metrics).
-    pub fn read_from(dir: &Path) -> anyhow::Result<(Manifest, Vec<u8>, Vec<u8>)> {
+    /// stored; the manifest carries its metrics), with the rule pack file when the
+    /// manifest names one.
+    pub fn read_from(dir: &Path) -> anyhow::Result<ModelFiles> {
         let read = |name: &str| {
             let path = dir.join(name);
             std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
@@ -203,13 +204,44 @@ impl Artifacts {
             .with_context(|| format!("parsing {}", dir.join(MANIFEST_FILE).display()))?;
         let anomaly = read(&manifest.anomaly.file)?;
         let classifier = read(&manifest.classifier.file)?;
-        Ok((manifest, anomaly, classifier))
+        let rules = manifest.rules.as_ref().map(|r| read(&r.file)).transpose()?;
+        Ok(ModelFiles {
+            manifest,
+            anomaly,
+            classifier,
+            rules,
+        })
+    }
+}
+
+/// A model directory's files, read.
+#[derive(Debug, Clone)]
+pub struct ModelFiles {
+    /// The set's manifest.
+    pub manifest: Manifest,
+    /// The anomaly model, ONNX.
+    pub anomaly: Vec<u8>,
+    /// The classifier, ONNX.
+    pub classifier: Vec<u8>,
+    /// The rule bundle, when the manifest names one.
+    pub rules: Option<Vec<u8>>,
+}
+
+impl ModelFiles {
+    /// Loads the set through tract (verification and probe included).
+    pub fn load(self) -> Result<ModelSet, ModelError> {
+        ModelSet::load_with_rules(
+            self.manifest,
+            &self.anomaly,
+            &self.classifier,
+            self.rules.as_deref(),
+        )
     }
 }
 
 /// Loads a model directory through tract.
 pub fn load_dir(dir: &Path) -> anyhow::Result<ModelSet> {
-    let (manifest, anomaly, classifier) = Artifacts::read_from(dir)?;
-    ModelSet::load(manifest, &anomaly, &classifier)
+    Artifacts::read_from(dir)?
+        .load()
         .with_context(|| format!("loading models from {}", dir.display()))
 }
