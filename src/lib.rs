@@ -59,6 +59,8 @@ pub use behaviour::{
     Behaviour, BehaviourConfig, BehaviourDb, Flag as BehaviourFlag, flags_of as behaviour_flags,
     principal_of,
 };
+#[cfg(feature = "tools")]
+pub use detection::read_dir as read_rule_dir;
 pub use detection::{Level as RuleLevel, Rule, RuleError, RulePack};
 pub use features::{Extractor, FeatureSchema, N_FEATURES, catalog};
 pub use patterns::db::{self as pattern_db, PatternDb};

@@ -33,10 +33,10 @@ use s3_sentinel_connector::analyze_as_delivered;
 use s3_sentinel_connector::artifacts;
 use s3_sentinel_connector::catalog;
 use s3_sentinel_connector::parse_raw;
-use s3_sentinel_connector::rule_events;
 use s3_sentinel_connector::{Behaviour, BehaviourConfig, behaviour_flags, principal_of};
 use s3_sentinel_connector::{BundledRule, RuleBundle, RulesEntry, sha256_hex};
 use s3_sentinel_connector::{Connector, ModelSet, Priority, embedded};
+use s3_sentinel_connector::{read_rule_dir, rule_events};
 
 use s3_sentinel_connector::{LogType, Record};
 use s3_sentinel_connector::{SynthConfig, synth};
@@ -457,18 +457,7 @@ fn sigma_rule_events_against_their_near_misses() {
         return;
     };
     let dir = shared.join("detection-rules/sigma-aws-cloudtrail");
-    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().to_string(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
+    let files = read_rule_dir(&dir).unwrap();
     let derived = rule_events::derive(&files);
     // The same models with no rules (the models alone), the embedded pack (the project's
     // rules, written apart from these) and SigmaHQ's own pack deployed (circular: the pack

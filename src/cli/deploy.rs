@@ -22,7 +22,6 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use crate::config::Platform;
-use crate::detection::is_rule_file;
 use crate::ml::manifest::{
     BundledRule, MANIFEST_FILE, Manifest, ModelEntry, RuleBundle, RulesEntry, sha256_hex,
 };
@@ -185,23 +184,11 @@ impl RulesArg {
 /// The rules of a folder (its `*.yml`/`*.yaml` files, by name), checked as a function
 /// will check them.
 pub fn rule_bundle(dir: &Path) -> Result<RuleBundle> {
-    let mut rules = Vec::new();
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("reading the rules in {}", dir.display()))?;
-    for entry in entries {
-        let path = entry?.path();
-        let file = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !path.is_file() || !is_rule_file(&file) {
-            continue;
-        }
-        let yaml = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        rules.push(BundledRule { file, yaml });
-    }
-    rules.sort_by(|a, b| a.file.cmp(&b.file));
+    let rules: Vec<BundledRule> = crate::detection::read_dir(dir)
+        .with_context(|| format!("reading the rules in {}", dir.display()))?
+        .into_iter()
+        .map(|(file, yaml)| BundledRule { file, yaml })
+        .collect();
     if rules.is_empty() {
         bail!("{} holds no rules (*.yml)", dir.display());
     }

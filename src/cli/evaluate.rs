@@ -227,7 +227,7 @@ pub fn run(args: &EvaluateArgs) -> Result<EvaluateOutput> {
     };
     let mut rule_tests = Vec::new();
     if let Some(dir) = &args.rule_tests {
-        let files = rule_events::read_dir(dir)
+        let files = crate::detection::read_dir(dir)
             .with_context(|| format!("reading the rules in {}", dir.display()))?;
         let events = rule_events::derive(&files);
         rule_tests.push(rule_events::score(args.models.load()?, &events)?);

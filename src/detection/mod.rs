@@ -284,6 +284,24 @@ pub fn effective_level(record: &Record, matched: &[&Rule]) -> Option<Level> {
     Some(level)
 }
 
+/// The rules of a folder (`*.yml`, `*.yaml` files) as `(file name, YAML)`, by name.
+#[cfg(feature = "tools")]
+pub fn read_dir(dir: &std::path::Path) -> std::io::Result<Vec<(String, String)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if path.is_file() && is_rule_file(&name) {
+            files.push((name, std::fs::read_to_string(&path)?));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// Whether a file of a rule folder is a rule (YAML), by name.
 pub fn is_rule_file(name: &str) -> bool {
     name.ends_with(".yml") || name.ends_with(".yaml")

@@ -58,23 +58,6 @@ pub struct RuleTestScores {
     pub near_misses_ruled: usize,
 }
 
-/// Reads the rules of a folder (`*.yml`, `*.yaml`), by file name.
-pub fn read_dir(dir: &std::path::Path) -> std::io::Result<Vec<(String, String)>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if path.is_file() && crate::detection::is_rule_file(&name) {
-            files.push((name, std::fs::read_to_string(&path)?));
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
 /// Scores every derived event alone with `models` (and the rules they carry).
 pub fn score(
     models: crate::ml::runtime::ModelSet,
