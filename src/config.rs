@@ -17,8 +17,8 @@ use crate::sink::dead_letter::DeadLetterLocation;
 use crate::sink::sentinel::auth::validate_tenant;
 use crate::sink::sentinel::{
     AzureCredentials, CredentialsSource, DEFAULT_ALERT_STREAM, DEFAULT_AUTHORITY_HOST,
-    DEFAULT_TOKEN_SCOPE, DeliverySettings, MAX_REQUEST_BYTES, Secret, SentinelSettings, StreamMap,
-    quoted, validate_stream_target,
+    DEFAULT_FEDERATION_AUDIENCE, DEFAULT_TOKEN_SCOPE, DeliverySettings, FederationSettings,
+    MAX_REQUEST_BYTES, Secret, SentinelSettings, StreamMap, quoted, validate_stream_target,
 };
 use crate::state::S3Location;
 
@@ -125,6 +125,12 @@ pub mod vars {
     pub const CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
     /// Entra ID authority URL (sovereign clouds, the emulator).
     pub const AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+    /// How the function proves itself to Entra ID: `secret` (the default: a client secret
+    /// from Secrets Manager or the environment) or `aws-federation` (no secret: the
+    /// function's AWS identity token as a client assertion).
+    pub const AUTH: &str = "AZURE_AUTH";
+    /// Audience of the AWS identity token with `aws-federation`.
+    pub const FEDERATION_AUDIENCE: &str = "AZURE_FEDERATION_AUDIENCE";
     /// Bucket of the state kept between invocations.
     pub const STATE_BUCKET: &str = "STATE_BUCKET";
     /// Key prefix of that state, `state/` by default.
@@ -566,6 +572,52 @@ fn credentials_source(vars: &Vars<'_>) -> Result<CredentialsSource, ConfigError>
     let tenant = vars.get(vars::TENANT_ID);
     let client = vars.get(vars::CLIENT_ID);
     let secret = vars.get(vars::CLIENT_SECRET);
+    match vars.get(vars::AUTH).as_deref() {
+        None | Some("secret") => {}
+        Some("aws-federation") => {
+            // A secret beside it would be one more thing to leak, and a sign the
+            // deployment is not what the operator thinks.
+            for (variable, value) in [
+                (vars::CLIENT_SECRET, &secret),
+                (vars::CREDENTIALS_SECRET_ARN, &secret_arn),
+            ] {
+                if value.is_some() {
+                    return Err(err(
+                        variable,
+                        "must not be set with AZURE_AUTH=aws-federation, which uses no secret",
+                    ));
+                }
+            }
+            let tenant_id = tenant.ok_or_else(|| {
+                err(
+                    vars::TENANT_ID,
+                    "is required with AZURE_AUTH=aws-federation (the Entra ID tenant)",
+                )
+            })?;
+            validate_tenant(&tenant_id).map_err(|m| err(vars::TENANT_ID, m))?;
+            let client_id = client.ok_or_else(|| {
+                err(
+                    vars::CLIENT_ID,
+                    "is required with AZURE_AUTH=aws-federation (the client id of the \
+                     application or managed identity with the federated identity credential)",
+                )
+            })?;
+            let audience = vars
+                .get(vars::FEDERATION_AUDIENCE)
+                .unwrap_or_else(|| DEFAULT_FEDERATION_AUDIENCE.to_string());
+            return Ok(CredentialsSource::AwsFederation(FederationSettings {
+                tenant_id,
+                client_id,
+                audience,
+            }));
+        }
+        Some(other) => {
+            return Err(err(
+                vars::AUTH,
+                format!("must be secret or aws-federation, got {}", quoted(other)),
+            ));
+        }
+    }
     if let Some(secret_id) = secret_arn {
         if secret.is_some() {
             return Err(err(
@@ -888,6 +940,43 @@ mod tests {
         );
         map.remove(vars::CREDENTIALS_SECRET_ARN);
         assert_eq!(refused_variable(&map), vars::CREDENTIALS_SECRET_ARN);
+    }
+
+    #[test]
+    fn aws_federation_needs_ids_and_no_secret() {
+        let mut map = base();
+        map.remove(vars::CLIENT_SECRET);
+        map.insert(vars::AUTH, "aws-federation");
+        let config = Config::from_map(&map).unwrap();
+        assert_eq!(
+            config.sentinel.credentials,
+            CredentialsSource::AwsFederation(FederationSettings {
+                tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+                client_id: "app".into(),
+                audience: DEFAULT_FEDERATION_AUDIENCE.into(),
+            })
+        );
+        map.insert(vars::FEDERATION_AUDIENCE, "api://AzureADTokenExchangeUSGov");
+        let CredentialsSource::AwsFederation(f) =
+            Config::from_map(&map).unwrap().sentinel.credentials
+        else {
+            panic!("federation expected")
+        };
+        assert_eq!(f.audience, "api://AzureADTokenExchangeUSGov");
+        // A secret beside it is refused, naming the variable.
+        let mut with_secret = map.clone();
+        with_secret.insert(vars::CLIENT_SECRET, "very-secret-value");
+        assert_eq!(refused_variable(&with_secret), vars::CLIENT_SECRET);
+        let mut with_arn = map.clone();
+        with_arn.insert(vars::CREDENTIALS_SECRET_ARN, "arn:aws:secretsmanager:x");
+        assert_eq!(refused_variable(&with_arn), vars::CREDENTIALS_SECRET_ARN);
+        for missing in [vars::TENANT_ID, vars::CLIENT_ID] {
+            let mut m = map.clone();
+            m.remove(missing);
+            assert_eq!(refused_variable(&m), missing);
+        }
+        map.insert(vars::AUTH, "oidc");
+        assert_eq!(refused_variable(&map), vars::AUTH);
     }
 
     #[test]

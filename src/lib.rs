@@ -89,8 +89,9 @@ pub use enrich::{
 // Delivery.
 pub use sink::dead_letter::{self, DeadLetter, DeadLetterLocation, ReplayOptions};
 pub use sink::sentinel::{
-    AuthError, FailureReason, SecretsManagerCredentials, SentinelClient, SentinelSettings,
-    StreamMap, packer, split_stream_target, validate_stream_name,
+    AuthError, AwsFederationCredentials, CredentialServices, CredentialsSource,
+    DEFAULT_FEDERATION_AUDIENCE, FailureReason, FederationSettings, SecretsManagerCredentials,
+    SentinelClient, SentinelSettings, StreamMap, packer, split_stream_target, validate_stream_name,
 };
 pub use sink::{
     Delivery, DeliveryError, DeliveryReport, NdjsonDelivery, SentinelDelivery, deliver,
@@ -125,7 +126,8 @@ pub use cli::patterns::{mine_lines, write_csv};
 pub use cli::{init_stderr_tracing, run as run_command};
 #[cfg(feature = "tools")]
 pub use emulator::{
-    Emulator, EmulatorOptions, ErrorFaults, Fault, FaultPlan, RunningEmulator, ThrottleFaults,
+    Emulator, EmulatorOptions, ErrorFaults, Fault, FaultPlan, FederatedCredential, RunningEmulator,
+    RunningSts, StsBehaviour, StsEmulator, StsOptions, StsRefusal, StsStats, ThrottleFaults,
 };
 #[cfg(feature = "tools")]
 pub use evaluation::models::{EvalOptions, compare, evaluate_models};

@@ -12,7 +12,9 @@ use crate::enrich::Enricher;
 use crate::ml::runtime::ModelError;
 use crate::runner::Runner;
 use crate::sink::dead_letter::{DeadLetter, DeadLetterLocation};
-use crate::sink::sentinel::{CredentialsSource, SentinelClient, SentinelSettings};
+use crate::sink::sentinel::{
+    CredentialServices, CredentialsSource, SentinelClient, SentinelSettings,
+};
 use crate::sink::{Delivery, SentinelDelivery};
 use crate::source::ObjectSource;
 use crate::state::local::LocalDirStore;
@@ -64,6 +66,11 @@ impl Aws {
         aws_sdk_secretsmanager::Client::new(self.config().await)
     }
 
+    /// STS on the configuration's regional endpoint (`AWS_ENDPOINT_URL_STS` overrides it).
+    pub async fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(self.config().await)
+    }
+
     /// A store under an S3 prefix.
     pub async fn store(&self, location: &S3Location) -> Arc<dyn StateStore> {
         Arc::new(S3StateStore::new(
@@ -98,17 +105,19 @@ pub async fn dead_letter(location: &DeadLetterLocation, aws: &Aws) -> DeadLetter
 }
 
 /// The Sentinel client of these settings. Credentials are fetched at the first token
-/// request, so an unavailable Secrets Manager fails deliveries (which are retried), not
-/// the start.
+/// request, so an unavailable Secrets Manager or STS fails deliveries (which are
+/// retried), not the start, and the cold start makes no call for them.
 pub async fn sentinel_client(
     settings: &SentinelSettings,
     aws: &Aws,
 ) -> anyhow::Result<SentinelClient> {
-    let secrets = match &settings.credentials {
-        CredentialsSource::SecretsManager { .. } => Some(aws.secrets().await),
-        CredentialsSource::Environment(_) => None,
-    };
-    SentinelClient::with_credentials(settings, secrets)
+    let mut services = CredentialServices::default();
+    match &settings.credentials {
+        CredentialsSource::SecretsManager { .. } => services.secrets = Some(aws.secrets().await),
+        CredentialsSource::AwsFederation(_) => services.sts = Some(aws.sts().await),
+        CredentialsSource::Environment(_) => {}
+    }
+    SentinelClient::with_credentials(settings, services)
 }
 
 /// Delivery to Sentinel with the configured dead letter (and rejected input lines

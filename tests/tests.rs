@@ -11,6 +11,7 @@ mod detection_rules;
 mod docs_tables;
 mod emulator_contract;
 mod faults;
+mod federation;
 mod fixtures;
 mod hostile;
 mod lambda_e2e;

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use crate::record::Table;
 
 use super::ingest::api_error;
-use super::{Emulator, Fault, FaultPlan, Stats};
+use super::{Emulator, Fault, FaultPlan, FederatedCredential, Stats};
 
 pub(super) async fn admin_stats(State(emulator): State<Emulator>) -> Json<Stats> {
     Json(emulator.stats())
@@ -110,4 +110,18 @@ pub(super) async fn admin_credentials(
 ) -> StatusCode {
     emulator.set_credentials(body.client_id, body.client_secret);
     StatusCode::NO_CONTENT
+}
+
+pub(super) async fn admin_federated_credentials(
+    State(emulator): State<Emulator>,
+    Json(credentials): Json<Vec<FederatedCredential>>,
+) -> StatusCode {
+    emulator.set_federated_credentials(credentials);
+    StatusCode::NO_CONTENT
+}
+
+pub(super) async fn admin_list_federated_credentials(
+    State(emulator): State<Emulator>,
+) -> Json<Vec<FederatedCredential>> {
+    Json(emulator.federated_credentials())
 }

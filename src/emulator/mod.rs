@@ -11,12 +11,19 @@
 //! does, with `unknown_columns`). Faults
 //! can be injected by flags and at run time through `/admin`: throttling with
 //! `Retry-After`, runs of 5xx answers, latency, dropped connections, expired tokens.
+//!
+//! The token endpoint also takes client assertions (RFC 7523) as Entra ID does for a
+//! federated identity credential: the token's signature is checked against its issuer's
+//! published keys, its issuer, subject and audience against the configured credentials,
+//! and its expiry. [`sts`] is the other side: a stand-in for AWS STS
+//! `GetWebIdentityToken` and its issuer.
 //! Accepted rows are kept per stream for `/admin/rows` and `/admin/stats`.
 
 mod admin;
 mod ingest;
 pub mod listener;
 mod options;
+pub mod sts;
 mod token;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -32,12 +39,15 @@ use crate::record::Table;
 
 pub use crate::azure::schema::UnknownColumns;
 use admin::{
-    admin_credentials, admin_faults, admin_list_streams, admin_pending_faults, admin_reset,
-    admin_rows, admin_stats, admin_streams,
+    admin_credentials, admin_faults, admin_federated_credentials, admin_list_federated_credentials,
+    admin_list_streams, admin_pending_faults, admin_reset, admin_rows, admin_stats, admin_streams,
 };
 use ingest::ingest;
 use listener::{Connection, CuttableListener};
-pub use options::{EmulatorOptions, ErrorFaults, Fault, FaultPlan, Stats, ThrottleFaults};
+pub use options::{
+    EmulatorOptions, ErrorFaults, Fault, FaultPlan, FederatedCredential, Stats, ThrottleFaults,
+};
+pub use sts::{RunningSts, StsBehaviour, StsEmulator, StsOptions, StsRefusal, StsStats};
 use token::token;
 
 struct Inner {
@@ -45,6 +55,8 @@ struct Inner {
     token_ttl: Duration,
     client_id: Option<String>,
     client_secret: Option<String>,
+    /// Each with the moment it starts being honoured.
+    federated_credentials: Vec<(FederatedCredential, Instant)>,
     faults: VecDeque<Fault>,
     latency: Duration,
     streams: BTreeMap<String, Table>,
@@ -59,6 +71,9 @@ struct Shared {
     dcr_immutable_id: Option<String>,
     max_recorded_rows: usize,
     unknown_columns: UnknownColumns,
+    federation_propagation: Duration,
+    /// Reads issuers' discovery documents and keys.
+    http: reqwest::Client,
     inner: Mutex<Inner>,
 }
 
@@ -88,11 +103,17 @@ impl Emulator {
                 dcr_immutable_id: options.dcr_immutable_id.clone(),
                 max_recorded_rows: options.max_recorded_rows,
                 unknown_columns: options.unknown_columns,
+                federation_propagation: options.federation_propagation,
+                http: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .expect("an HTTP client without TLS settings builds"),
                 inner: Mutex::new(Inner {
                     tokens: HashMap::new(),
                     token_ttl: options.token_ttl,
                     client_id: options.client_id.clone(),
                     client_secret: options.client_secret.clone(),
+                    federated_credentials: Vec::new(),
                     faults: VecDeque::new(),
                     latency: Duration::ZERO,
                     streams,
@@ -103,6 +124,7 @@ impl Emulator {
             }),
         };
         emulator.apply(&options.faults);
+        emulator.set_federated_credentials(options.federated_credentials);
         emulator
     }
 
@@ -159,6 +181,35 @@ impl Emulator {
         let mut inner = self.lock();
         inner.client_id = client_id;
         inner.client_secret = client_secret;
+    }
+
+    /// Replaces the federated identity credentials; each is honoured once the propagation
+    /// delay has passed.
+    pub fn set_federated_credentials(&self, credentials: Vec<FederatedCredential>) {
+        let from = Instant::now() + self.shared.federation_propagation;
+        self.lock().federated_credentials = credentials.into_iter().map(|c| (c, from)).collect();
+    }
+
+    /// The federated identity credentials honoured now.
+    pub fn federated_credentials(&self) -> Vec<FederatedCredential> {
+        let now = Instant::now();
+        self.lock()
+            .federated_credentials
+            .iter()
+            .filter(|(_, from)| *from <= now)
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+
+    /// The bearer tokens issued and still valid (tests look for them in logs).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        let now = Instant::now();
+        self.lock()
+            .tokens
+            .iter()
+            .filter(|(_, expires)| **expires > now)
+            .map(|(t, _)| t.clone())
+            .collect()
     }
 
     /// Declares `stream` (or redeclares it) as carrying `table`'s rows.
@@ -228,6 +279,10 @@ impl Emulator {
                 post(admin_streams).get(admin_list_streams),
             )
             .route("/admin/credentials", post(admin_credentials))
+            .route(
+                "/admin/federated-credentials",
+                post(admin_federated_credentials).get(admin_list_federated_credentials),
+            )
             .route("/healthz", get(|| async { "ok" }))
             .with_state(self.clone())
     }

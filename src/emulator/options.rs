@@ -32,6 +32,26 @@ pub struct EmulatorOptions {
     pub max_recorded_rows: usize,
     /// Faults and settings applied at start.
     pub faults: FaultPlan,
+    /// Federated identity credentials: which external tokens the token endpoint accepts
+    /// as client assertions (`client_assertion`), as an Entra ID application or managed
+    /// identity does.
+    pub federated_credentials: Vec<FederatedCredential>,
+    /// How long a federated identity credential takes to be honoured after it is set
+    /// (Entra ID takes a few minutes to propagate a new one).
+    pub federation_propagation: Duration,
+}
+
+/// A federated identity credential: an external token is accepted when its `iss`, `sub`
+/// and `aud` are exactly these (Entra ID compares them character for character).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederatedCredential {
+    /// The issuer URL (for AWS: the account's, from
+    /// `aws iam get-outbound-web-identity-federation-info`).
+    pub issuer: String,
+    /// The subject (for AWS: the role ARN).
+    pub subject: String,
+    /// The audience, `api://AzureADTokenExchange` in Azure public cloud.
+    pub audience: String,
 }
 
 impl Default for EmulatorOptions {
@@ -47,6 +67,8 @@ impl Default for EmulatorOptions {
             unknown_columns: UnknownColumns::Reject,
             max_recorded_rows: 1_000_000,
             faults: FaultPlan::default(),
+            federated_credentials: Vec::new(),
+            federation_propagation: Duration::ZERO,
         }
     }
 }
@@ -132,6 +154,12 @@ pub struct Stats {
     pub bare_objects_dropped: u64,
     pub tokens_issued: u64,
     pub token_requests_refused: u64,
+    /// Client assertions verified and accepted (tokens issued for them count above too).
+    #[serde(default)]
+    pub assertions_accepted: u64,
+    /// Client assertions refused, by Entra ID error code (`700213`: subject, ...).
+    #[serde(default)]
+    pub assertions_refused: BTreeMap<u64, u64>,
     /// Largest body received, as sent (compressed when gzip).
     pub max_body_bytes_seen: u64,
     /// Most rows an accepted request carried.

@@ -46,7 +46,7 @@ pub fn sentinel_config(url: &str, extra: &[(&str, &str)]) -> SentinelSettings {
 }
 
 pub async fn client(url: &str, extra: &[(&str, &str)]) -> SentinelClient {
-    SentinelClient::with_credentials(&sentinel_config(url, extra), None).unwrap()
+    SentinelClient::with_credentials(&sentinel_config(url, extra), Default::default()).unwrap()
 }
 
 pub fn far_deadline() -> Instant {

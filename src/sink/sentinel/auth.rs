@@ -49,12 +49,29 @@ pub struct AzureCredentials {
 #[derive(Clone, Debug, PartialEq)]
 pub enum CredentialsSource {
     /// A Secrets Manager secret holding `{"tenant_id", "client_id", "client_secret"}`.
-    SecretsManager { secret_id: String },
+    SecretsManager {
+        /// The secret's name or ARN.
+        secret_id: String,
+    },
     /// `AZURE_TENANT_ID` / `AZURE_CLIENT_ID` / `AZURE_CLIENT_SECRET`.
     Environment(AzureCredentials),
+    /// No secret: a token from the function's own AWS identity (`sts:GetWebIdentityToken`)
+    /// as the client assertion of an Entra ID application or managed identity that trusts
+    /// it through a federated identity credential (`AZURE_AUTH=aws-federation`).
+    AwsFederation(FederationSettings),
 }
 
-/// Tenant ids go into the token URL path, so only id-like values pass.
+/// The Entra ID side of `AZURE_AUTH=aws-federation`, and the audience of the AWS token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FederationSettings {
+    /// The Entra ID tenant.
+    pub tenant_id: String,
+    /// The application's or user-assigned managed identity's client id.
+    pub client_id: String,
+    /// The AWS token's `aud`: what the federated identity credential expects.
+    pub audience: String,
+}
+
 /// Tenant ids go into the token URL path, so only id-like values pass.
 pub fn validate_tenant(tenant: &str) -> Result<(), String> {
     if !tenant.is_empty()
@@ -70,6 +87,9 @@ pub fn validate_tenant(tenant: &str) -> Result<(), String> {
         ))
     }
 }
+
+/// `client_assertion_type` of a JWT client assertion (RFC 7523).
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Token responses are a few KB; more is not a token response.
 const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
@@ -95,10 +115,62 @@ impl AuthError {
     }
 }
 
+/// What proves the client's identity at the token endpoint.
+#[derive(Clone, Debug)]
+pub enum ClientProof {
+    /// A client secret.
+    Secret(Secret),
+    /// A signed JWT from another issuer (RFC 7523 client assertion), usable until
+    /// `refresh_at`; `claims` names its issuer, subject and audience in messages.
+    Assertion {
+        token: Secret,
+        refresh_at: Instant,
+        claims: AssertionClaims,
+    },
+}
+
+/// The identifying claims of a client assertion: not secret, and what a federated identity
+/// credential must match exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AssertionClaims {
+    pub issuer: String,
+    pub subject: String,
+    pub audience: String,
+}
+
+/// Client credentials as the token endpoint takes them.
+#[derive(Clone, Debug)]
+pub struct ClientCredentials {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub proof: ClientProof,
+}
+
+impl ClientCredentials {
+    /// Whether they can still be sent: a secret until refused, an assertion until shortly
+    /// before it expires.
+    fn is_fresh(&self, now: Instant) -> bool {
+        match &self.proof {
+            ClientProof::Secret(_) => true,
+            ClientProof::Assertion { refresh_at, .. } => now < *refresh_at,
+        }
+    }
+}
+
+impl From<AzureCredentials> for ClientCredentials {
+    fn from(c: AzureCredentials) -> Self {
+        ClientCredentials {
+            tenant_id: c.tenant_id,
+            client_id: c.client_id,
+            proof: ClientProof::Secret(c.client_secret),
+        }
+    }
+}
+
 /// Where client credentials come from.
 #[async_trait]
 pub trait CredentialsLoader: Send + Sync {
-    async fn load(&self) -> Result<AzureCredentials, AuthError>;
+    async fn load(&self) -> Result<ClientCredentials, AuthError>;
     /// Names the source in messages (never the secret).
     fn describe(&self) -> String;
 }
@@ -108,8 +180,8 @@ pub struct StaticCredentials(pub AzureCredentials);
 
 #[async_trait]
 impl CredentialsLoader for StaticCredentials {
-    async fn load(&self) -> Result<AzureCredentials, AuthError> {
-        Ok(self.0.clone())
+    async fn load(&self) -> Result<ClientCredentials, AuthError> {
+        Ok(self.0.clone().into())
     }
 
     fn describe(&self) -> String {
@@ -135,7 +207,7 @@ impl SecretsManagerCredentials {
 
 #[async_trait]
 impl CredentialsLoader for SecretsManagerCredentials {
-    async fn load(&self) -> Result<AzureCredentials, AuthError> {
+    async fn load(&self) -> Result<ClientCredentials, AuthError> {
         let out = self
             .client
             .get_secret_value()
@@ -169,9 +241,11 @@ impl CredentialsLoader for SecretsManagerCredentials {
                 self.secret_id
             ))
         })?;
-        parse_secret(text).map_err(|m| {
-            AuthError::Rejected(format!("Secrets Manager secret {}: {m}", self.secret_id))
-        })
+        parse_secret(text)
+            .map(ClientCredentials::from)
+            .map_err(|m| {
+                AuthError::Rejected(format!("Secrets Manager secret {}: {m}", self.secret_id))
+            })
     }
 
     fn describe(&self) -> String {
@@ -215,7 +289,7 @@ struct CachedToken {
 
 #[derive(Default)]
 struct AuthState {
-    credentials: Option<Arc<AzureCredentials>>,
+    credentials: Option<Arc<ClientCredentials>>,
     token: Option<CachedToken>,
 }
 
@@ -232,6 +306,8 @@ struct TokenError {
     error: String,
     #[serde(default)]
     error_description: String,
+    #[serde(default)]
+    error_codes: Vec<u64>,
 }
 
 fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -323,7 +399,11 @@ impl TokenProvider {
         state.token = None;
         let mut reloaded = false;
         loop {
-            let credentials = match &state.credentials {
+            let fresh = state
+                .credentials
+                .as_ref()
+                .filter(|c| c.is_fresh(Instant::now()));
+            let credentials = match fresh {
                 Some(c) => c.clone(),
                 None => {
                     self.credential_loads.fetch_add(1, Ordering::Relaxed);
@@ -351,19 +431,25 @@ impl TokenProvider {
 
     async fn request_token(
         &self,
-        credentials: &AzureCredentials,
+        credentials: &ClientCredentials,
         deadline: Instant,
     ) -> Result<CachedToken, AuthError> {
         let url = format!(
             "{}/{}/oauth2/v2.0/token",
             self.authority_host, credentials.tenant_id
         );
-        let form = [
+        let mut form = vec![
             ("grant_type", "client_credentials"),
             ("client_id", credentials.client_id.as_str()),
-            ("client_secret", credentials.client_secret.expose()),
             ("scope", self.scope.as_str()),
         ];
+        match &credentials.proof {
+            ClientProof::Secret(secret) => form.push(("client_secret", secret.expose())),
+            ClientProof::Assertion { token, .. } => {
+                form.push(("client_assertion_type", JWT_BEARER_ASSERTION));
+                form.push(("client_assertion", token.expose()));
+            }
+        }
         let mut last_error = String::new();
         for attempt in 1..=TOKEN_ATTEMPTS {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -411,15 +497,31 @@ impl TokenProvider {
             }
             let error: TokenError = serde_json::from_str(&body).unwrap_or_default();
             let description: String = error.error_description.chars().take(300).collect();
-            let message = format!(
+            let mut message = format!(
                 "token endpoint {url} answered {status} {}: {}",
                 error.error, description
             );
+            let assertion_problem = match &credentials.proof {
+                ClientProof::Assertion { claims, .. } => {
+                    super::federation::explain_refusal(&error.error_codes, &description, claims)
+                }
+                ClientProof::Secret(_) => None,
+            };
+            if let Some(problem) = &assertion_problem {
+                message = format!("{message}. {}", problem.hint);
+                if problem.retry {
+                    // A federated identity credential takes a while to reach every Entra
+                    // ID instance after it is created: the refusal may not last.
+                    last_error = message;
+                    self.pause(attempt, None, deadline).await;
+                    continue;
+                }
+            }
             match status {
                 300..=399 => {
                     return Err(AuthError::Rejected(format!(
                         "token endpoint {url} answered {status}, a redirect, which is never \
-                         followed (the client secret would go to another origin): check {}",
+                         followed (the client credentials would go to another origin): check {}",
                         "AZURE_AUTHORITY_HOST"
                     )));
                 }

@@ -17,11 +17,22 @@ use crate::sink::Progress;
 use super::auth::{
     CredentialsLoader, SecretsManagerCredentials, StaticCredentials, TokenProvider, error_chain,
 };
+use super::federation::AwsFederationCredentials;
 use super::packer::{self, Chunk};
 use super::retry::{self, Verdict};
 use super::{FailedRow, FailureReason, SendReport, StreamMap};
 
 pub const API_VERSION: &str = "2023-01-01";
+
+/// The AWS service clients credentials may come through; only the configured source's is
+/// needed.
+#[derive(Clone, Debug, Default)]
+pub struct CredentialServices {
+    /// For `AZURE_CREDENTIALS_SECRET_ARN`.
+    pub secrets: Option<aws_sdk_secretsmanager::Client>,
+    /// For `AZURE_AUTH=aws-federation`.
+    pub sts: Option<aws_sdk_sts::Client>,
+}
 /// Response bodies kept in reasons (an error page can be large).
 const MAX_BODY_IN_REASON: usize = 4096;
 /// Attempts that a server's throttling may add beyond `max_attempts`: throttled requests
@@ -82,19 +93,26 @@ impl SentinelClient {
         })
     }
 
-    /// A client with the credentials the settings name: given in the environment, or a
-    /// Secrets Manager secret read through `secrets` (which only that case needs).
+    /// A client with the credentials the settings name: given in the environment, a
+    /// Secrets Manager secret, or tokens from the function's AWS identity, through the
+    /// service client in `services` that the case needs.
     pub fn with_credentials(
         settings: &SentinelSettings,
-        secrets: Option<aws_sdk_secretsmanager::Client>,
+        services: CredentialServices,
     ) -> anyhow::Result<SentinelClient> {
-        let loader: Arc<dyn CredentialsLoader> = match (&settings.credentials, secrets) {
-            (CredentialsSource::Environment(c), _) => Arc::new(StaticCredentials(c.clone())),
-            (CredentialsSource::SecretsManager { secret_id }, Some(client)) => {
+        let loader: Arc<dyn CredentialsLoader> = match &settings.credentials {
+            CredentialsSource::Environment(c) => Arc::new(StaticCredentials(c.clone())),
+            CredentialsSource::SecretsManager { secret_id } => {
+                let Some(client) = services.secrets else {
+                    anyhow::bail!("reading the secret {secret_id} needs a Secrets Manager client")
+                };
                 Arc::new(SecretsManagerCredentials::new(client, secret_id.clone()))
             }
-            (CredentialsSource::SecretsManager { secret_id }, None) => {
-                anyhow::bail!("reading the secret {secret_id} needs a Secrets Manager client")
+            CredentialsSource::AwsFederation(federation) => {
+                let Some(client) = services.sts else {
+                    anyhow::bail!("AZURE_AUTH=aws-federation needs an STS client")
+                };
+                Arc::new(AwsFederationCredentials::new(client, federation.clone()))
             }
         };
         Ok(SentinelClient::new(settings, loader)?)

@@ -2,6 +2,8 @@
 //!
 //! - [`auth`]: Entra ID client-credentials tokens, credentials from Secrets Manager or the
 //!   environment, both cached and refreshed when they stop working.
+//! - [`federation`]: no secret at all: the function's AWS identity token
+//!   (`sts:GetWebIdentityToken`) as the client assertion.
 //! - [`packer`]: rows into gzip JSON arrays whose wire size stays under the request limit.
 //! - [`retry`]: what each response means (retry, wait, split, give up) and how long to wait.
 //! - [`client`]: [`SentinelClient::send`], one call per batch of rows with a deadline,
@@ -9,6 +11,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod federation;
 pub mod packer;
 pub mod retry;
 mod settings;
@@ -21,8 +24,12 @@ use crate::record::LogType;
 
 use crate::record::Row;
 
-pub use auth::{AuthError, AzureCredentials, CredentialsSource, Secret, SecretsManagerCredentials};
-pub use client::SentinelClient;
+pub use auth::{
+    AuthError, AzureCredentials, CredentialsSource, FederationSettings, Secret,
+    SecretsManagerCredentials,
+};
+pub use client::{CredentialServices, SentinelClient};
+pub use federation::{AwsFederationCredentials, DEFAULT_FEDERATION_AUDIENCE};
 pub use settings::{
     DEFAULT_ALERT_STREAM, DEFAULT_AUTHORITY_HOST, DEFAULT_TOKEN_SCOPE, DeliverySettings,
     MAX_REQUEST_BYTES, SentinelSettings,
