@@ -7,10 +7,14 @@
 #   SENTINEL_INGESTION_ENDPOINT   DCR logs ingestion endpoint (or DCE), https://...
 #   SENTINEL_DCR_IMMUTABLE_ID     dcr-... immutable id of the data collection rule
 #   AZURE_CREDENTIALS_SECRET_ARN  Secrets Manager secret {"tenant_id","client_id","client_secret"}
+#   or, with no secret at all (docs/azure.md):
+#   AZURE_AUTH=aws-federation     the function's AWS identity token as the Entra ID credential
+#   AZURE_TENANT_ID, AZURE_CLIENT_ID  tenant and client id of the managed identity (or app)
 # Optional:
 #   CREATE_LOG_BUCKET=true        create LOG_BUCKET in the stack, wired to the queue
 #   SENTINEL_STREAM_MAP           JSON {"AWSCloudTrail": "Custom-MyStream", ...}
 #   AZURE_AUTHORITY_HOST          e.g. https://login.microsoftonline.us for US Gov
+#   AZURE_FEDERATION_AUDIENCE     api://AzureADTokenExchange (…USGov, …China elsewhere)
 #   ANOMALY_THRESHOLD (0.95), PRIORITY_THRESHOLD (0.8)
 #   MODEL_BUCKET, MODEL_PREFIX    where scripts/deploy_models.sh publishes models
 #   MODEL_PUBLIC_KEY              ed25519 public key (hex, `s3-sentinel keygen`): only signed
@@ -29,7 +33,12 @@ cd "$(dirname "$0")/.."
 : "${LOG_BUCKET:?set LOG_BUCKET}"
 : "${SENTINEL_INGESTION_ENDPOINT:?set SENTINEL_INGESTION_ENDPOINT}"
 : "${SENTINEL_DCR_IMMUTABLE_ID:?set SENTINEL_DCR_IMMUTABLE_ID}"
-: "${AZURE_CREDENTIALS_SECRET_ARN:?set AZURE_CREDENTIALS_SECRET_ARN}"
+if [[ "${AZURE_AUTH:-secret}" == aws-federation ]]; then
+  : "${AZURE_TENANT_ID:?set AZURE_TENANT_ID}"
+  : "${AZURE_CLIENT_ID:?set AZURE_CLIENT_ID}"
+else
+  : "${AZURE_CREDENTIALS_SECRET_ARN:?set AZURE_CREDENTIALS_SECRET_ARN (or AZURE_AUTH=aws-federation)}"
+fi
 
 command -v sam >/dev/null || { echo "install the AWS SAM CLI first" >&2; exit 1; }
 command -v cargo-lambda >/dev/null || python3 -m pip install --quiet cargo-lambda
@@ -40,7 +49,11 @@ params=(
   "SentinelIngestionEndpoint=${SENTINEL_INGESTION_ENDPOINT}"
   "SentinelDcrImmutableId=${SENTINEL_DCR_IMMUTABLE_ID}"
   "SentinelStreamMap=${SENTINEL_STREAM_MAP:-}"
-  "AzureCredentialsSecretArn=${AZURE_CREDENTIALS_SECRET_ARN}"
+  "AzureAuth=${AZURE_AUTH:-secret}"
+  "AzureCredentialsSecretArn=${AZURE_CREDENTIALS_SECRET_ARN:-}"
+  "AzureTenantId=${AZURE_TENANT_ID:-}"
+  "AzureClientId=${AZURE_CLIENT_ID:-}"
+  "AzureFederationAudience=${AZURE_FEDERATION_AUDIENCE:-api://AzureADTokenExchange}"
   "AzureAuthorityHost=${AZURE_AUTHORITY_HOST:-https://login.microsoftonline.com}"
   "AnomalyThreshold=${ANOMALY_THRESHOLD:-0.95}"
   "PriorityThreshold=${PRIORITY_THRESHOLD:-0.8}"
@@ -60,7 +73,7 @@ params=(
 sam build --beta-features
 sam deploy \
   --stack-name "${STACK_NAME:-s3-sentinel-connector}" \
-  --capabilities CAPABILITY_IAM \
+  --capabilities CAPABILITY_NAMED_IAM \
   --resolve-s3 \
   --no-fail-on-empty-changeset \
   --parameter-overrides "${params[@]}" \

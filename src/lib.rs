@@ -112,7 +112,10 @@ pub use azure::{
     StreamDeclaration, UnknownColumns, content as sentinel_content, coverage, kql, schema, template,
 };
 #[cfg(feature = "tools")]
-pub use azure::{coverage::Coverage, template::TemplateOptions};
+pub use azure::{
+    coverage::Coverage,
+    template::{PublisherIdentity, TemplateOptions},
+};
 #[cfg(feature = "tools")]
 pub use cli::Command;
 #[cfg(feature = "tools")]

@@ -464,7 +464,10 @@ fn the_stream_map_output_is_the_connectors_default() {
         Table::S3SentinelAlerts,
     ];
     for options in [
-        TemplateOptions { tables: subset },
+        TemplateOptions {
+            tables: subset,
+            ..TemplateOptions::default()
+        },
         TemplateOptions::default(),
     ] {
         let template = template::arm_template(&options);
@@ -556,6 +559,7 @@ fn template_outputs_and_role_are_wired_to_the_dcr() {
     // One DCR with its own endpoint when the tables fit.
     let one = template::arm_template(&TemplateOptions {
         tables: vec![Table::AwsCloudTrail],
+        ..TemplateOptions::default()
     });
     assert_eq!(dcrs(&one).len(), 1);
     assert_eq!(dcrs(&one)[0]["kind"], "Direct");
@@ -597,6 +601,7 @@ fn the_cli_prints_the_same_template() {
     let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
     let expected = template::arm_template(&TemplateOptions {
         tables: vec![Table::AwsCloudTrail, Table::S3SentinelAlerts],
+        ..TemplateOptions::default()
     });
     assert_eq!(printed, expected);
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_s3-sentinel"))

@@ -3,6 +3,12 @@
 //! flow per table, the "Monitoring Metrics Publisher" role for the connector's service
 //! principal, and outputs ready to paste into the SAM parameters.
 //!
+//! With [`PublisherIdentity::ManagedIdentity`] the template creates the connector's
+//! identity too: a user-assigned managed identity whose federated identity credential
+//! trusts the function's AWS role (issuer: the account's outbound federation issuer URL,
+//! subject: the role ARN), so the whole Azure side is one deployment with no app
+//! registration and no secret (`AZURE_AUTH=aws-federation`).
+//!
 //! A DCR holds at most 10 data flows. For more tables the template spreads them over
 //! several DCRs behind one data collection endpoint (DCE): the endpoint output is the
 //! DCE's, the DCR id output the first DCR's, and the stream map sends the other DCRs'
@@ -28,18 +34,38 @@ pub const ROLE_ASSIGNMENT_API_VERSION: &str = "2022-04-01";
 pub const MONITORING_METRICS_PUBLISHER_ROLE: &str = "3913510d-42f4-4e42-8a64-420c390055eb";
 /// The destination's name inside the DCR.
 pub const DESTINATION: &str = "workspace";
+/// API version of the user-assigned managed identity and its federated credentials.
+pub const MANAGED_IDENTITY_API_VERSION: &str = "2023-01-31";
+/// The federated identity credential's name inside the managed identity.
+pub const FEDERATED_CREDENTIAL: &str = "aws-lambda";
+
+/// Who posts to the DCRs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PublisherIdentity {
+    /// An existing Entra ID application's service principal (parameter
+    /// `servicePrincipalObjectId`), which authenticates with a client secret.
+    #[default]
+    ServicePrincipal,
+    /// A user-assigned managed identity the template creates, trusting the function's AWS
+    /// role through a federated identity credential (parameters `awsIssuerUrl`,
+    /// `awsRoleArn`): no secret.
+    ManagedIdentity,
+}
 
 /// What the template covers.
 #[derive(Debug, Clone)]
 pub struct TemplateOptions {
     /// Tables to declare streams and data flows for (default: [`schema::produced_tables`]).
     pub tables: Vec<Table>,
+    /// The identity given "Monitoring Metrics Publisher" on the DCRs.
+    pub identity: PublisherIdentity,
 }
 
 impl Default for TemplateOptions {
     fn default() -> Self {
         TemplateOptions {
             tables: schema::produced_tables(),
+            identity: PublisherIdentity::default(),
         }
     }
 }
@@ -220,21 +246,69 @@ fn dce_resource() -> Json {
     })
 }
 
-fn role_assignment(index: usize) -> Json {
+const IDENTITY_NAME: &str = "parameters('managedIdentityName')";
+
+fn identity_id() -> String {
+    format!("resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', {IDENTITY_NAME})")
+}
+
+fn identity_reference() -> String {
+    format!(
+        "reference({}, '{MANAGED_IDENTITY_API_VERSION}')",
+        identity_id()
+    )
+}
+
+/// The managed identity and its federated identity credential.
+fn managed_identity_resources() -> Vec<Json> {
+    vec![
+        json!({
+            "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+            "apiVersion": MANAGED_IDENTITY_API_VERSION,
+            "name": format!("[{IDENTITY_NAME}]"),
+            "location": "[parameters('location')]",
+        }),
+        json!({
+            "type": "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
+            "apiVersion": MANAGED_IDENTITY_API_VERSION,
+            "name": format!("[concat({IDENTITY_NAME}, '/{FEDERATED_CREDENTIAL}')]"),
+            "dependsOn": [format!("[{}]", identity_id())],
+            "properties": {
+                "issuer": "[parameters('awsIssuerUrl')]",
+                "subject": "[parameters('awsRoleArn')]",
+                "audiences": ["[parameters('federationAudience')]"],
+            }
+        }),
+    ]
+}
+
+fn role_assignment(index: usize, identity: PublisherIdentity) -> Json {
     let dcr = dcr_id(index);
+    let (principal_key, principal, mut depends) = match identity {
+        PublisherIdentity::ServicePrincipal => (
+            "parameters('servicePrincipalObjectId')".to_string(),
+            "[parameters('servicePrincipalObjectId')]".to_string(),
+            vec![format!("[{dcr}]")],
+        ),
+        PublisherIdentity::ManagedIdentity => (
+            identity_id(),
+            format!("[{}.principalId]", identity_reference()),
+            vec![format!("[{dcr}]"), format!("[{}]", identity_id())],
+        ),
+    };
+    depends.dedup();
     json!({
         "type": "Microsoft.Authorization/roleAssignments",
         "apiVersion": ROLE_ASSIGNMENT_API_VERSION,
         "scope": format!("[concat('Microsoft.Insights/dataCollectionRules/', {})]", dcr_name(index)),
-        "name": format!(
-            "[guid({dcr}, parameters('servicePrincipalObjectId'), '{MONITORING_METRICS_PUBLISHER_ROLE}')]"
-        ),
-        "dependsOn": [format!("[{dcr}]")],
+        "name": format!("[guid({dcr}, {principal_key}, '{MONITORING_METRICS_PUBLISHER_ROLE}')]"),
+        "dependsOn": depends,
         "properties": {
             "roleDefinitionId": format!(
                 "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '{MONITORING_METRICS_PUBLISHER_ROLE}')]"
             ),
-            "principalId": "[parameters('servicePrincipalObjectId')]",
+            "principalId": principal,
+            // Said, not looked up: a new managed identity may not have replicated yet.
             "principalType": "ServicePrincipal",
             "description": "s3-sentinel-connector posts rows to this DCR",
         }
@@ -271,12 +345,15 @@ pub fn arm_template(options: &TemplateOptions) -> Json {
     let with_endpoint = groups.len() > 1;
     let mut resources: Vec<Json> = tables.iter().map(|t| table_resource(*t)).collect();
     resources.push(distinct_function_resource());
+    if options.identity == PublisherIdentity::ManagedIdentity {
+        resources.extend(managed_identity_resources());
+    }
     if with_endpoint {
         resources.push(dce_resource());
     }
     for (index, group) in groups.iter().enumerate() {
         resources.push(dcr_resource(index, group, with_endpoint));
-        resources.push(role_assignment(index));
+        resources.push(role_assignment(index, options.identity));
     }
     let first = dcr_reference(0);
     let (endpoint, stream_map) = if with_endpoint {
@@ -293,7 +370,7 @@ pub fn arm_template(options: &TemplateOptions) -> Json {
             stream_map_json(tables),
         )
     };
-    json!({
+    let mut template = json!({
         "$schema": SCHEMA,
         "contentVersion": "1.0.0.0",
         "metadata": {
@@ -342,7 +419,55 @@ pub fn arm_template(options: &TemplateOptions) -> Json {
                 "value": stream_map,
             }
         }
-    })
+    });
+    if options.identity == PublisherIdentity::ManagedIdentity {
+        let parameters = template["parameters"]
+            .as_object_mut()
+            .expect("parameters is an object");
+        parameters.remove("servicePrincipalObjectId");
+        parameters.insert(
+            "managedIdentityName".into(),
+            json!({
+                "type": "string",
+                "defaultValue": "s3-sentinel-connector",
+                "metadata": {"description": "Name of the user-assigned managed identity the connector authenticates as."}
+            }),
+        );
+        parameters.insert(
+            "awsIssuerUrl".into(),
+            json!({
+                "type": "string",
+                "metadata": {"description": "The AWS account's outbound identity federation issuer URL: `aws iam get-outbound-web-identity-federation-info --query IssuerIdentifier --output text`."}
+            }),
+        );
+        parameters.insert(
+            "awsRoleArn".into(),
+            json!({
+                "type": "string",
+                "metadata": {"description": "ARN of the function's role (the FunctionRoleArn output of template.yaml; arn:aws:iam::<account>:role/<stack name>-function): the subject of its tokens."}
+            }),
+        );
+        parameters.insert(
+            "federationAudience".into(),
+            json!({
+                "type": "string",
+                "defaultValue": crate::sink::sentinel::DEFAULT_FEDERATION_AUDIENCE,
+                "metadata": {"description": "Audience of the AWS tokens (AZURE_FEDERATION_AUDIENCE); api://AzureADTokenExchange in Azure public cloud."}
+            }),
+        );
+        let outputs = template["outputs"]
+            .as_object_mut()
+            .expect("outputs is an object");
+        outputs.insert(
+            "azureClientId".into(),
+            json!({"type": "string", "value": format!("[{}.clientId]", identity_reference())}),
+        );
+        outputs.insert(
+            "azureTenantId".into(),
+            json!({"type": "string", "value": format!("[{}.tenantId]", identity_reference())}),
+        );
+    }
+    template
 }
 
 #[cfg(test)]
@@ -377,6 +502,7 @@ mod tests {
     fn up_to_ten_tables_make_one_direct_dcr() {
         let options = TemplateOptions {
             tables: vec![Table::AwsCloudTrail, Table::S3SentinelAlerts],
+            ..TemplateOptions::default()
         };
         assert!(options.layout_note().is_none());
         let t = arm_template(&options);
@@ -407,6 +533,53 @@ mod tests {
                 .unwrap()
                 .ends_with(".endpoints.logsIngestion]")
         );
+    }
+
+    #[test]
+    fn a_managed_identity_trusts_the_functions_role_and_publishes_to_every_dcr() {
+        let t = arm_template(&TemplateOptions {
+            identity: PublisherIdentity::ManagedIdentity,
+            ..TemplateOptions::default()
+        });
+        let identities = of_type(&t, "Microsoft.ManagedIdentity/userAssignedIdentities");
+        assert_eq!(identities.len(), 1);
+        let credentials = of_type(
+            &t,
+            "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
+        );
+        assert_eq!(credentials.len(), 1);
+        let p = &credentials[0]["properties"];
+        assert_eq!(p["issuer"], "[parameters('awsIssuerUrl')]");
+        assert_eq!(p["subject"], "[parameters('awsRoleArn')]");
+        assert_eq!(
+            p["audiences"],
+            json!(["[parameters('federationAudience')]"])
+        );
+        assert_eq!(
+            t["parameters"]["federationAudience"]["defaultValue"],
+            "api://AzureADTokenExchange"
+        );
+        assert!(t["parameters"].get("servicePrincipalObjectId").is_none());
+        let roles = of_type(&t, "Microsoft.Authorization/roleAssignments");
+        assert_eq!(
+            roles.len(),
+            of_type(&t, "Microsoft.Insights/dataCollectionRules").len()
+        );
+        for role in roles {
+            let principal = role["properties"]["principalId"].as_str().unwrap();
+            assert!(principal.ends_with(".principalId]"), "{principal}");
+            assert!(principal.contains("userAssignedIdentities"), "{principal}");
+            assert!(
+                role["dependsOn"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|d| d.as_str().unwrap().contains("userAssignedIdentities"))
+            );
+        }
+        for output in ["azureClientId", "azureTenantId"] {
+            assert!(t["outputs"][output]["value"].is_string(), "{output}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `sentinel-emulator`: a local Azure Monitor Logs Ingestion API (and Entra ID token
-//! endpoint) that enforces the real contract and injects faults on request. See
-//! `docs/emulator.md`.
+//! endpoint) that enforces the real contract and injects faults on request; with
+//! `--sts-listen`, also a stand-in for AWS STS `GetWebIdentityToken` and its issuer, for
+//! trying `AZURE_AUTH=aws-federation`. See `docs/emulator.md`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,7 +11,8 @@ use clap::Parser;
 
 use s3_sentinel_connector::Table;
 use s3_sentinel_connector::{
-    Emulator, EmulatorOptions, ErrorFaults, FaultPlan, ThrottleFaults, UnknownColumns,
+    Emulator, EmulatorOptions, ErrorFaults, FaultPlan, FederatedCredential, StsEmulator,
+    StsOptions, ThrottleFaults, UnknownColumns,
 };
 
 #[derive(Parser)]
@@ -64,6 +66,30 @@ struct Args {
     /// Rows kept for /admin/rows (later rows are only counted).
     #[arg(long, default_value_t = 1_000_000)]
     max_recorded_rows: usize,
+    /// Also serve a stand-in for AWS STS GetWebIdentityToken (and its issuer's discovery
+    /// document and JWKS) here; point the function's AWS_ENDPOINT_URL_STS at it.
+    #[arg(long)]
+    sts_listen: Option<SocketAddr>,
+    /// The role ARN the STS stand-in puts in `sub`.
+    #[arg(
+        long,
+        default_value = "arn:aws:iam::123456789012:role/s3-sentinel-connector-function"
+    )]
+    sts_role_arn: String,
+    /// Accept client assertions from this issuer (a federated identity credential). With
+    /// --sts-listen and without this, the stand-in's issuer and role are trusted.
+    #[arg(long, requires = "federated_subject")]
+    federated_issuer: Option<String>,
+    /// The subject of the federated identity credential (the function's role ARN).
+    #[arg(long, requires = "federated_issuer")]
+    federated_subject: Option<String>,
+    /// The audience of the federated identity credential.
+    #[arg(long, default_value = s3_sentinel_connector::DEFAULT_FEDERATION_AUDIENCE)]
+    federated_audience: String,
+    /// Milliseconds before a federated identity credential is honoured (Entra ID takes
+    /// minutes to propagate a new one).
+    #[arg(long, default_value_t = 0)]
+    federation_propagation_ms: u64,
 }
 
 fn parse_unknown_columns(text: &str) -> Result<UnknownColumns, String> {
@@ -87,6 +113,35 @@ fn parse_stream(text: &str) -> Result<(String, Table), String> {
 async fn main() -> ExitCode {
     s3_sentinel_connector::init_stderr_tracing("info");
     let args = Args::parse();
+    let sts = match args.sts_listen {
+        Some(addr) => {
+            let options = StsOptions {
+                role_arn: args.sts_role_arn.clone(),
+                ..StsOptions::default()
+            };
+            match StsEmulator::new(options).start(addr).await {
+                Ok(running) => Some(running),
+                Err(e) => {
+                    eprintln!("error: cannot listen on {addr}: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        None => None,
+    };
+    let federated_credentials = match (&args.federated_issuer, &args.federated_subject, &sts) {
+        (Some(issuer), Some(subject), _) => vec![FederatedCredential {
+            issuer: issuer.clone(),
+            subject: subject.clone(),
+            audience: args.federated_audience.clone(),
+        }],
+        (_, _, Some(sts)) => vec![FederatedCredential {
+            issuer: sts.issuer(),
+            subject: sts.role_arn(),
+            audience: args.federated_audience.clone(),
+        }],
+        _ => Vec::new(),
+    };
     let options = EmulatorOptions {
         max_body_bytes: args.max_body_bytes,
         token_ttl: std::time::Duration::from_secs(args.token_ttl),
@@ -109,6 +164,8 @@ async fn main() -> ExitCode {
             latency_ms: Some(args.latency_ms),
             ..FaultPlan::default()
         },
+        federated_credentials,
+        federation_propagation: std::time::Duration::from_millis(args.federation_propagation_ms),
         ..EmulatorOptions::default()
     };
     let running = match Emulator::new(options).start(args.listen).await {
@@ -120,6 +177,13 @@ async fn main() -> ExitCode {
     };
     // One line on stdout that scripts can read the URL from.
     println!("sentinel-emulator listening on {}", running.url());
+    if let Some(sts) = &sts {
+        println!(
+            "sts stand-in listening on {} (issuer {})",
+            sts.url(),
+            sts.issuer()
+        );
+    }
     shutdown_signal().await;
     running.stop().await;
     ExitCode::SUCCESS

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use crate::azure::coverage::{self, Coverage};
 use crate::azure::schema;
-use crate::azure::template::{self, TemplateOptions};
+use crate::azure::template::{self, PublisherIdentity, TemplateOptions};
 use crate::formats::{Collect, Format};
 use crate::formats::{ObjectJob, parse_object};
 use crate::record::Table;
@@ -24,6 +24,11 @@ pub struct AzureTemplateArgs {
     /// collection endpoint. Default: every table the connector writes.
     #[arg(long, value_delimiter = ',')]
     pub tables: Vec<String>,
+    /// Create a user-assigned managed identity for the connector, trusting the function's
+    /// AWS role through a federated identity credential, instead of taking an existing
+    /// service principal: no app registration and no secret (AZURE_AUTH=aws-federation).
+    #[arg(long)]
+    pub managed_identity: bool,
     /// Instead of the template, print which documented columns of each built-in table the
     /// connector fills, measured on these log objects (files or folders).
     #[arg(long, num_args = 1..)]
@@ -82,6 +87,11 @@ pub fn run(args: &AzureTemplateArgs) -> Result<()> {
     let text = if args.coverage.is_empty() {
         let options = TemplateOptions {
             tables: parse_tables(&args.tables)?,
+            identity: if args.managed_identity {
+                PublisherIdentity::ManagedIdentity
+            } else {
+                PublisherIdentity::ServicePrincipal
+            },
         };
         if let Some(note) = options.layout_note() {
             eprintln!("note: {note}");

@@ -450,6 +450,31 @@ impl Function {
         Function { child, api }
     }
 
+    /// Like [`Function::start`], with everything the function prints (stdout and stderr)
+    /// written to `log`, for tests that read its log lines.
+    pub async fn start_logging(env: &HashMap<String, String>, log: &std::path::Path) -> Function {
+        let (api, addr) = RuntimeApi::start().await;
+        let file = std::fs::File::create(log).expect("creating the log file");
+        let child = bootstrap_command(env, addr)
+            .stdout(file.try_clone().expect("cloning the log file handle"))
+            .stderr(file)
+            .spawn()
+            .expect("spawning bootstrap");
+        Function { child, api }
+    }
+
+    /// Waits until the function asks for its first invocation (its cold start is done).
+    pub async fn wait_ready(&self, timeout: Duration) {
+        let until = std::time::Instant::now() + timeout;
+        while self.api.next_polls() == 0 {
+            assert!(
+                std::time::Instant::now() < until,
+                "no Runtime API poll after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     pub async fn invoke(&self, payload: &Value, timeout: Duration) -> Outcome {
         self.api.invoke(payload, timeout).await
     }
@@ -475,16 +500,7 @@ impl Drop for Function {
 }
 
 pub fn spawn_bootstrap(env: &HashMap<String, String>, runtime_api: SocketAddr) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env)
-        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "s3-sentinel-test")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/s3-sentinel-test")
+    bootstrap_command(env, runtime_api)
         // The function's JSON logs and EMF lines, when debugging a failure.
         .stdout(if std::env::var_os("S3_SENTINEL_E2E_VERBOSE").is_some() {
             Stdio::inherit()
@@ -494,6 +510,22 @@ pub fn spawn_bootstrap(env: &HashMap<String, String>, runtime_api: SocketAddr) -
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawning bootstrap")
+}
+
+/// The `bootstrap` command with the Lambda environment, output not yet directed.
+pub fn bootstrap_command(env: &HashMap<String, String>, runtime_api: SocketAddr) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "s3-sentinel-test")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/s3-sentinel-test");
+    command
 }
 
 pub const LONG: Duration = Duration::from_secs(120);
