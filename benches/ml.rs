@@ -136,7 +136,9 @@ fn run_floor(files: &[PathBuf]) -> u64 {
 
 /// Spawns `binary` and waits for its first `GET .../invocation/next`; returns the time
 /// from spawn to that request.
-fn time_to_first_next(binary: &Path, pin: bool) -> Duration {
+/// `federation`: `AZURE_AUTH=aws-federation` (tokens from STS at the first delivery)
+/// instead of a client secret.
+fn time_to_first_next(binary: &Path, pin: bool, federation: bool) -> Duration {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut command = if pin {
@@ -162,10 +164,16 @@ fn time_to_first_next(binary: &Path, pin: bool) -> Duration {
         )
         .env("AZURE_TENANT_ID", "00000000-0000-0000-0000-000000000000")
         .env("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000000")
-        .env("AZURE_CLIENT_SECRET", "bench")
         .env("RUST_LOG", "error")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
+    if federation {
+        command
+            .env("AZURE_AUTH", "aws-federation")
+            .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9");
+    } else {
+        command.env("AZURE_CLIENT_SECRET", "bench");
+    }
     let started = Instant::now();
     let mut child = command.spawn().expect("spawn bootstrap");
     let (mut stream, _) = listener.accept().unwrap();
@@ -341,21 +349,23 @@ fn main() {
         .status()
         .is_ok_and(|s| s.success());
     let runs = env_usize("BENCH_COLD_STARTS", 15);
-    let mut starts: Vec<Duration> = (0..runs)
-        .map(|_| time_to_first_next(&bootstrap, pin))
-        .collect();
-    starts.sort();
-    println!(
-        "cold start: bootstrap spawn -> first Runtime API `next` ({}): median {:.1} ms, min {:.1} ms, max {:.1} ms over {runs} starts",
-        if pin {
-            "pinned to one core"
-        } else {
-            "unpinned"
-        },
-        starts[runs / 2].as_secs_f64() * 1e3,
-        starts[0].as_secs_f64() * 1e3,
-        starts[runs - 1].as_secs_f64() * 1e3
-    );
+    for (mode, federation) in [("client secret", false), ("aws-federation", true)] {
+        let mut starts: Vec<Duration> = (0..runs)
+            .map(|_| time_to_first_next(&bootstrap, pin, federation))
+            .collect();
+        starts.sort();
+        println!(
+            "cold start ({mode}): bootstrap spawn -> first Runtime API `next` ({}): median {:.1} ms, min {:.1} ms, max {:.1} ms over {runs} starts",
+            if pin {
+                "pinned to one core"
+            } else {
+                "unpinned"
+            },
+            starts[runs / 2].as_secs_f64() * 1e3,
+            starts[0].as_secs_f64() * 1e3,
+            starts[runs - 1].as_secs_f64() * 1e3
+        );
+    }
     for name in ["bootstrap", "s3-sentinel"] {
         let path = bootstrap.with_file_name(name);
         if let Ok(meta) = std::fs::metadata(&path) {

@@ -8,8 +8,8 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::Emulator;
+use crate::sink::sentinel::assertion::read_claims;
 use crate::sink::sentinel::auth::JWT_BEARER_ASSERTION;
-use crate::sink::sentinel::federation::read_claims;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use super::assertion::{AssertionClaims, explain_refusal};
 use super::retry;
 use super::streams::quoted;
 
@@ -127,15 +128,6 @@ pub enum ClientProof {
         refresh_at: Instant,
         claims: AssertionClaims,
     },
-}
-
-/// The identifying claims of a client assertion: not secret, and what a federated identity
-/// credential must match exactly.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AssertionClaims {
-    pub issuer: String,
-    pub subject: String,
-    pub audience: String,
 }
 
 /// Client credentials as the token endpoint takes them.
@@ -503,7 +495,7 @@ impl TokenProvider {
             );
             let assertion_problem = match &credentials.proof {
                 ClientProof::Assertion { claims, .. } => {
-                    super::federation::explain_refusal(&error.error_codes, &description, claims)
+                    explain_refusal(&error.error_codes, &description, claims)
                 }
                 ClientProof::Secret(_) => None,
             };

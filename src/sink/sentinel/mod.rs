@@ -9,6 +9,7 @@
 //! - [`client`]: [`SentinelClient::send`], one call per batch of rows with a deadline,
 //!   returning a [`SendReport`] that accounts for every row.
 
+pub mod assertion;
 pub mod auth;
 pub mod client;
 pub mod federation;
