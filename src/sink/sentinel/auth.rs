@@ -4,6 +4,10 @@
 //! 401. The client credentials are cached too (a warm Lambda does not read Secrets Manager
 //! per invocation) and read again when Entra ID refuses them, so a rotated secret is picked
 //! up without a restart. Secret values never reach logs or error messages.
+//!
+//! The proof sent with the client id is a client secret or, with
+//! `AZURE_AUTH=aws-federation` ([`super::federation`]), a short-lived client assertion,
+//! which is kept only while it has time left and read again before it runs out.
 
 use std::fmt;
 use std::sync::Arc;
