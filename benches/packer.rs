@@ -59,8 +59,42 @@ fn report_packing() {
     );
 }
 
+/// The level trade-off on the same rows: bytes on the wire, requests per million rows and
+/// CPU per MB of JSON, each level against level 6 (flate2's default) in this run.
+fn report_levels() {
+    let rows = rows();
+    let raw: usize = rows.iter().map(|r| r.json.len() + 1).sum();
+    let per_million = 1e6 / rows.len() as f64;
+    let mut reference = None;
+    eprintln!("level  bodies/1M rows  wire MB/1M rows  ratio  pack ms/MB JSON  CPU vs level 6");
+    for level in [6, 1, 2, 3, 4, 9] {
+        let mut best = Duration::MAX;
+        let mut packed = None;
+        for _ in 0..3 {
+            let input = rows.clone();
+            let started = std::time::Instant::now();
+            let result = packer::pack(input, LIMIT, Compression::new(level));
+            best = best.min(started.elapsed());
+            packed = Some(result);
+        }
+        let packed = packed.unwrap();
+        let wire: usize = packed.chunks.iter().map(|c| c.body.len()).sum();
+        let ms_per_mb = best.as_secs_f64() * 1e3 / (raw as f64 / 1e6);
+        let reference = *reference.get_or_insert(ms_per_mb);
+        eprintln!(
+            "{level:>5}  {:>14.0}  {:>15.1}  {:>5.1}  {:>15.2}  {:>13.2}x",
+            packed.chunks.len() as f64 * per_million,
+            wire as f64 * per_million / 1e6,
+            raw as f64 / wire as f64,
+            ms_per_mb,
+            ms_per_mb / reference,
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
     report_packing();
+    report_levels();
     let rows = rows();
     let raw: usize = rows.iter().map(|r| r.json.len() + 1).sum();
     let mut group = c.benchmark_group("pack_30k_cloudtrail_rows");

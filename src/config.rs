@@ -115,6 +115,8 @@ pub mod vars {
     pub const MAX_REQUEST_BYTES: &str = "SENTINEL_MAX_REQUEST_BYTES";
     /// Attempts per request before its rows are dead-lettered, 1 to 100.
     pub const MAX_ATTEMPTS: &str = "SENTINEL_MAX_ATTEMPTS";
+    /// Gzip level of request bodies, 1 (fastest) to 9 (smallest).
+    pub const GZIP_LEVEL: &str = "SENTINEL_GZIP_LEVEL";
     /// Secrets Manager secret with `tenant_id`, `client_id` and `client_secret`.
     pub const CREDENTIALS_SECRET_ARN: &str = "AZURE_CREDENTIALS_SECRET_ARN";
     /// Entra ID tenant, with credentials from the environment.
@@ -549,6 +551,7 @@ fn sentinel_settings(vars: &Vars<'_>) -> Result<SentinelSettings, ConfigError> {
         " (the API's limit)",
     )?;
     let max_attempts = vars.whole_number_in(vars::MAX_ATTEMPTS, defaults.max_attempts, 1..=100)?;
+    let gzip_level = vars.whole_number_in(vars::GZIP_LEVEL, defaults.gzip_level, 1..=9)?;
 
     Ok(SentinelSettings {
         ingestion_endpoint,
@@ -562,6 +565,7 @@ fn sentinel_settings(vars: &Vars<'_>) -> Result<SentinelSettings, ConfigError> {
             request_timeout: Duration::from_secs_f64(timeout_seconds),
             max_request_bytes,
             max_attempts,
+            gzip_level,
             ..defaults
         },
     })

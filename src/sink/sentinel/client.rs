@@ -88,7 +88,7 @@ impl SentinelClient {
             streams: config.streams.clone(),
             settings: config.delivery.clone(),
             min_attempt_time: Duration::from_secs(1).min(config.delivery.request_timeout),
-            compression: Compression::default(),
+            compression: Compression::new(config.delivery.gzip_level),
             auth: Arc::new(auth),
         })
     }
