@@ -87,8 +87,11 @@ impl Graph {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // A fixed batch shape lets tract fold the shapes and fuse the element-wise ops into
+        // its matrix kernels at load; with a symbolic N every run re-derives them.
         let plan = model
-            .into_optimized()
+            .with_input_fact(0, f32::fact([BATCH, N_FEATURES]).into())
+            .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(err)?;
         Ok(Graph {
@@ -97,21 +100,39 @@ impl Graph {
         })
     }
 
+    /// Runs the plan on any number of rows, [`BATCH`] at a time; the last batch is
+    /// padded with zero rows whose outputs are dropped.
     fn run(&self, kind: &'static str, rows: &[f32]) -> Result<Vec<Vec<f32>>, ModelError> {
         let err = |e: TractError| ModelError::Run {
             model: kind,
             message: format!("{e:#}"),
         };
-        let n = rows.len() / N_FEATURES;
-        let input = Tensor::from_shape(&[n, N_FEATURES], rows).map_err(err)?;
-        let result = self.plan.run(tvec!(input.into_tvalue())).map_err(err)?;
-        self.outputs
-            .iter()
-            .map(|&i| {
-                let view = result[i].to_plain_array_view::<f32>().map_err(err)?;
-                Ok(view.iter().copied().collect())
-            })
-            .collect()
+        let total_rows = rows.len() / N_FEATURES;
+        let mut outputs: Vec<Vec<f32>> = vec![Vec::new(); self.outputs.len()];
+        for chunk in rows.chunks(BATCH * N_FEATURES) {
+            let n = chunk.len() / N_FEATURES;
+            let input = if n == BATCH {
+                Tensor::from_shape(&[BATCH, N_FEATURES], chunk)
+            } else {
+                let mut padded = vec![0.0f32; BATCH * N_FEATURES];
+                padded[..chunk.len()].copy_from_slice(chunk);
+                Tensor::from_shape(&[BATCH, N_FEATURES], &padded)
+            }
+            .map_err(err)?;
+            let result = self.plan.run(tvec!(input.into_tvalue())).map_err(err)?;
+            for (out, &i) in outputs.iter_mut().zip(&self.outputs) {
+                let values = result[i]
+                    .try_as_plain_ram()
+                    .and_then(|v| v.as_slice::<f32>())
+                    .map_err(err)?;
+                let per_row = values.len() / BATCH;
+                if out.capacity() == 0 {
+                    out.reserve_exact(total_rows * per_row);
+                }
+                out.extend_from_slice(&values[..n * per_row]);
+            }
+        }
+        Ok(outputs)
     }
 }
 
@@ -157,14 +178,6 @@ impl Scores {
 
     pub fn critical_contributions_of(&self, row: usize) -> &[f32] {
         &self.critical_contributions[row * N_FEATURES..(row + 1) * N_FEATURES]
-    }
-
-    fn append(&mut self, mut other: Scores) {
-        self.anomaly.append(&mut other.anomaly);
-        self.contributions.append(&mut other.contributions);
-        self.probabilities.append(&mut other.probabilities);
-        self.critical_contributions
-            .append(&mut other.critical_contributions);
     }
 }
 
@@ -323,14 +336,6 @@ impl ModelSet {
     /// Scores row-major feature rows, in batches of [`BATCH`].
     pub fn score(&self, rows: &[f32]) -> Result<Scores, ModelError> {
         assert_eq!(rows.len() % N_FEATURES, 0, "feature rows");
-        let mut all = Scores::default();
-        for chunk in rows.chunks(BATCH * N_FEATURES) {
-            all.append(self.score_batch(chunk)?);
-        }
-        Ok(all)
-    }
-
-    fn score_batch(&self, rows: &[f32]) -> Result<Scores, ModelError> {
         let mut a = self.anomaly.run("anomaly model", rows)?.into_iter();
         let mut c = self.classifier.run("classifier", rows)?.into_iter();
         Ok(Scores {
