@@ -106,14 +106,25 @@ impl ModelScorer {
     pub fn score(&self, records: &[Record]) -> Result<Vec<RecordScores>, ModelError> {
         let models = self.models.current();
         let features = models.features(&self.extractor, records);
-        self.score_features(&models, records, &features)
+        self.score_features(&models, records, &features, true)
     }
 
+    /// Whether a record's reasons are worth their cost: an analyst reads them on records
+    /// at Medium or above and on alerts; the Low bulk (most of any trail) goes without.
+    fn explains(&self, priority_score: f64, is_anomaly: bool) -> bool {
+        Priority::from_score(priority_score) >= Priority::Medium
+            || is_anomaly
+            || priority_score >= self.config.priority_threshold
+    }
+
+    /// Scores records; `explain_all` finds the reason slots of every record, otherwise
+    /// only of those [`Self::explains`] picks.
     fn score_features(
         &self,
         models: &ModelSet,
         records: &[Record],
         features: &[f32],
+        explain_all: bool,
     ) -> Result<Vec<RecordScores>, ModelError> {
         let scores = models.score(features)?;
         let thresholds = self.lock_thresholds();
@@ -137,9 +148,21 @@ impl ModelScorer {
                 };
                 let priority_score = priority::priority_score(p, anomaly, evidence);
                 let threshold = thresholds.threshold(record.log_type);
+                let is_anomaly = anomaly >= threshold;
+                let reason_slots = if explain_all || self.explains(priority_score, is_anomaly) {
+                    reasons::top_slots(
+                        scores.contributions_of(i),
+                        scores.critical_contributions_of(i),
+                        anomaly,
+                        probabilities[Category::CriticalSecurity.index()],
+                        row,
+                    )
+                } else {
+                    Vec::new()
+                };
                 RecordScores {
                     anomaly_score: anomaly,
-                    is_anomaly: anomaly >= threshold,
+                    is_anomaly,
                     anomaly_threshold: threshold,
                     category,
                     category_confidence: confidence,
@@ -147,13 +170,7 @@ impl ModelScorer {
                     priority_score,
                     priority: Priority::from_score(priority_score),
                     detections: matched.into_iter().map(Detected::from).collect(),
-                    reason_slots: reasons::top_slots(
-                        scores.contributions_of(i),
-                        scores.critical_contributions_of(i),
-                        anomaly,
-                        probabilities[Category::CriticalSecurity.index()],
-                        &features[i * N_FEATURES..(i + 1) * N_FEATURES],
-                    ),
+                    reason_slots,
                 }
             })
             .collect())
@@ -169,18 +186,20 @@ impl ModelScorer {
         let version = models.version().to_string();
         let started = Instant::now();
         let features = models.features(&self.extractor, records);
-        let scored = self.score_features(&models, records, &features)?;
+        let scored = self.score_features(&models, records, &features, false)?;
         let inference_time = started.elapsed();
         self.observe(&models, records, &features, &scored, inference_time);
         let mut alerts = Vec::new();
         let mut reasons = String::with_capacity(256);
         for (record, s) in records.iter_mut().zip(&scored) {
             reasons.clear();
-            reasons::render(record, &s.detections, &s.reason_slots, &mut reasons);
-            let raw = RawValue::from_string(reasons.clone()).expect("reasons are JSON");
+            if self.explains(s.priority_score, s.is_anomaly) {
+                reasons::render(record, &s.detections, &s.reason_slots, &mut reasons);
+                let raw = RawValue::from_string(reasons.clone()).expect("reasons are JSON");
+                record.set(columns::ANOMALY_REASONS, Value::Json(raw));
+            }
             record.set(columns::ANOMALY_SCORE, round6(s.anomaly_score));
             record.set(columns::IS_ANOMALY, s.is_anomaly);
-            record.set(columns::ANOMALY_REASONS, Value::Json(raw));
             record.set(columns::LOG_CATEGORY, s.category.name());
             record.set(
                 columns::LOG_CATEGORY_CONFIDENCE,
@@ -235,7 +254,7 @@ impl ModelScorer {
         let shadow = self.models.shadow().and_then(|shadow| {
             // The shadow set may fill unanalyzed records' pattern slots differently.
             let shadow_features = shadow.features(&self.extractor, records);
-            match self.score_features(&shadow, records, &shadow_features) {
+            match self.score_features(&shadow, records, &shadow_features, false) {
                 Ok(s) => Some((shadow, s)),
                 Err(e) => {
                     tracing::warn!(error = %e, shadow = %shadow.version(), "shadow models failed to score a batch");
@@ -385,7 +404,6 @@ mod tests {
             for c in [
                 columns::ANOMALY_SCORE,
                 columns::IS_ANOMALY,
-                columns::ANOMALY_REASONS,
                 columns::LOG_CATEGORY,
                 columns::LOG_CATEGORY_CONFIDENCE,
                 columns::PRIORITY_SCORE,
@@ -396,7 +414,9 @@ mod tests {
                 assert!(r.table().column_type(c).is_some());
             }
             let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
-            assert!(json["AnomalyReasons"].is_array());
+            // Reasons are written for records an analyst reads: Medium and above, anomalies.
+            let explained = json["Priority"] != "Low" || json["IsAnomaly"] == true;
+            assert_eq!(json["AnomalyReasons"].is_array(), explained, "{json}");
             assert_eq!(json["ModelVersion"], "toy-1");
         }
         let score = |r: &Record| r.get(columns::PRIORITY_SCORE).unwrap().as_f64().unwrap();
