@@ -65,7 +65,17 @@ pub struct Platform {
     pub log_filter: Option<String>,
 }
 
+/// Memory that buys a function one full vCPU; Lambda scales CPU with memory.
+pub const MB_PER_VCPU: f64 = 1_769.0;
+
 impl Platform {
+    /// vCPUs the function's memory size gives, rounded (at least one; 6 at 10,240 MB): how many objects of
+    /// one SQS batch it processes side by side.
+    pub fn vcpus(&self) -> usize {
+        self.memory_limit_mb
+            .map_or(1, |mb| (mb / MB_PER_VCPU).round().max(1.0) as usize)
+    }
+
     /// Reads the variables Lambda and the AWS tooling set.
     pub fn from_env() -> Platform {
         let get = |name: &str| env_lookup(name).filter(|v| !v.trim().is_empty());
@@ -778,6 +788,22 @@ fn unit_interval(vars: &Vars<'_>, name: &'static str, default: f64) -> Result<f6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn objects_run_side_by_side_on_the_vcpus_the_memory_buys() {
+        let at = |mb: Option<f64>| {
+            Platform {
+                memory_limit_mb: mb,
+                ..Platform::default()
+            }
+            .vcpus()
+        };
+        assert_eq!(at(None), 1);
+        assert_eq!(at(Some(128.0)), 1);
+        assert_eq!(at(Some(1_769.0)), 1);
+        assert_eq!(at(Some(3_538.0)), 2);
+        assert_eq!(at(Some(10_240.0)), 6);
+    }
 
     fn base() -> HashMap<&'static str, &'static str> {
         HashMap::from([

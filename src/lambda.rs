@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::SqsBatchResponse;
+use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 
 use crate::config::{Config, Platform};
@@ -94,19 +95,35 @@ impl App {
                 }
             }
             Invocation::Sqs(items) => {
+                // Parsing and scoring are CPU-bound: the batch's objects run side by side
+                // on the vCPUs the memory size gives, each with its own bounded delivery.
+                let outcomes: Vec<(bool, InvocationMetrics)> = stream::iter(&items)
+                    .map(|item| async move {
+                        let mut item_metrics = InvocationMetrics::default();
+                        let failed = match &item.envelope {
+                            Err(reason) => {
+                                tracing::error!(message_id = %item.message_id, %reason,
+                                    "SQS message is not an S3 event");
+                                true
+                            }
+                            Ok(envelope) => !self
+                                .process_envelope(
+                                    envelope,
+                                    deadline,
+                                    &ctx.request_id,
+                                    &mut item_metrics,
+                                )
+                                .await
+                                .is_empty(),
+                        };
+                        (failed, item_metrics)
+                    })
+                    .buffered(self.platform.vcpus())
+                    .collect()
+                    .await;
                 let mut response = SqsBatchResponse::default();
-                for item in items {
-                    let failed = match &item.envelope {
-                        Err(reason) => {
-                            tracing::error!(message_id = %item.message_id, %reason,
-                                "SQS message is not an S3 event");
-                            true
-                        }
-                        Ok(envelope) => !self
-                            .process_envelope(envelope, deadline, &ctx.request_id, &mut metrics)
-                            .await
-                            .is_empty(),
-                    };
+                for (item, (failed, item_metrics)) in items.iter().zip(outcomes) {
+                    metrics.merge(&item_metrics);
                     if failed {
                         response.add_failure(item.message_id.clone());
                     }

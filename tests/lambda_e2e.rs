@@ -95,6 +95,36 @@ async fn every_envelope_delivers_every_record_exactly_once() {
     );
 }
 
+/// At 3,538 MB (two vCPUs) the objects of one SQS batch run side by side: every record
+/// still arrives once, and a bad message fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_sqs_batch_runs_its_objects_side_by_side_on_two_vcpus() {
+    let mut h = Harness::new(EmulatorOptions::default()).await;
+    let mut messages = Vec::new();
+    for i in 0..6usize {
+        let key = if i % 2 == 0 {
+            let key = cloudtrail_key(&format!("SideBySide{i}"));
+            h.put(&key, &cloudtrail_json(400 + 50 * i, i + 10)).await;
+            key
+        } else {
+            let key = vpc_key(&format!("5e5e5e5{i}"));
+            h.put(&key, &vpc_flow_lines(500)).await;
+            key
+        };
+        messages.push((format!("m-{i}"), s3_event(&h.logs, &key)));
+    }
+    messages.insert(3, ("m-bad".into(), json!({"unexpected": true})));
+    let mut env = h.env();
+    env.insert("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), "3538".into());
+    let function = Function::start(&env).await;
+    let response = assert_ok(&function.invoke(&sqs_event(&messages), LONG).await).clone();
+    assert_eq!(
+        response["batchItemFailures"],
+        json!([{"itemIdentifier": "m-bad"}])
+    );
+    h.assert_exactly_once();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn real_s3_to_sqs_notifications_from_moto() {
     let mut h = Harness::new(EmulatorOptions::default()).await;

@@ -518,13 +518,14 @@ pub fn bootstrap_command(env: &HashMap<String, String>, runtime_api: SocketAddr)
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env)
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "s3-sentinel-test")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/s3-sentinel-test");
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/s3-sentinel-test")
+        // A test may set its own memory size (and so vCPUs).
+        .envs(env);
     command
 }
 
