@@ -1,68 +1,37 @@
-//! CloudTrail throughput and memory, measured in one run against a baseline on the same
-//! files (`cargo bench --bench throughput`; harness = false, the report is printed).
+//! CloudTrail throughput and memory of the release `s3-sentinel` binary, measured in one run
+//! against the shared floor on the same files (`cargo bench --bench throughput`; harness =
+//! false, the report is printed).
 //!
-//! 1. Generates a CloudTrail corpus (deterministic seed) of `CORPUS_FILES` gzip'd
-//!    `{"Records":[...]}` objects, compact as AWS writes them, `EVENTS_PER_FILE` events each.
-//! 2. Times, single-threaded, best of `ROUNDS`:
-//!    - process: `pipeline::parse_object` (gunzip, detection, parsing) into the CLI's
-//!      NDJSON sink writing to a discard writer: the `s3-sentinel process` path;
-//!    - floor: gunzip + `serde_json::Value` parse of the document (every event) +
-//!      re-serialisation of each event + gzip of that output;
-//!    - and, to show where the time goes, the floor without its output gzip and the process
-//!      path with gzip'd output.
-//! 3. Writes one object of at least 1 GiB uncompressed and runs the release `s3-sentinel
-//!    process` binary on it as a child process, reporting its peak RSS (VmHWM).
+//! 1. Builds `../shared/tools/floor` as its README says (release, target dir outside
+//!    `shared/`).
+//! 2. Derives a CloudTrail corpus from the real events in `../shared` (the public sample
+//!    trails and the Stratus detonations): `BENCH_FILES` gzip'd `{"Records":[...]}` objects of
+//!    `BENCH_EVENTS_PER_FILE` events, each event a real one with a fresh `eventID`,
+//!    `requestID` and `eventTime`, compact as AWS writes them. Without `../shared` the corpus
+//!    is generated and the floor comparison is skipped with a message.
+//! 3. Times, pinned to one core (`taskset -c 0`), best of `BENCH_ROUNDS` interleaved rounds,
+//!    wall time of each child process on the same files:
+//!    - floor: gunzip + `serde_json::Value` + re-serialise every record + gzip level 1;
+//!    - `s3-sentinel process --output /dev/null` (parse, pattern stage, detection rules,
+//!      behaviour, both models, NDJSON);
+//!    - `s3-sentinel process --sentinel` into `sentinel-emulator` (pinned to the other core),
+//!      including packing and gzip of the request bodies;
+//!    - the floor's gunzip alone (`FLOOR_MODE=gunzip`), the input side's physical limit.
+//! 4. Writes one object of at least 1 GiB uncompressed and runs `s3-sentinel process` on it,
+//!    reporting its peak RSS (VmHWM).
 //!
-//! Environment knobs: `BENCH_EVENTS_PER_FILE`, `BENCH_FILES`, `BENCH_ROUNDS`, `BENCH_BIG_MIB`
-//! (size of the big object in MiB of JSON; 0 skips the memory run).
+//! Environment knobs: `BENCH_EVENTS_PER_FILE` (5,000), `BENCH_FILES` (20), `BENCH_ROUNDS`
+//! (3), `BENCH_BIG_MIB` (size of the big object in MiB of JSON; 0 skips the memory run).
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::hint::black_box;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flate2::Compression;
-use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
-
-use s3_sentinel_connector::{ObjectJob, RecordSink, Stop, parse_object};
-use s3_sentinel_connector::{Record, Reject, write_record};
-
-/// Records as NDJSON into a writer, as `s3-sentinel process` writes them.
-struct NdjsonSink<W: Write> {
-    out: W,
-    buf: Vec<u8>,
-}
-
-impl<W: Write> NdjsonSink<W> {
-    fn new(out: W) -> Self {
-        NdjsonSink {
-            out,
-            buf: Vec::with_capacity(64 * 1024),
-        }
-    }
-
-    fn finish(mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-}
-
-impl<W: Write> RecordSink for NdjsonSink<W> {
-    fn record(&mut self, record: Record) -> Result<(), Stop> {
-        self.buf.clear();
-        write_record(&record, &mut self.buf);
-        self.buf.push(b'\n');
-        self.out
-            .write_all(&self.buf)
-            .map_err(|e| Stop(format!("writing output failed: {e}")))
-    }
-
-    fn reject(&mut self, _reject: Reject) -> Result<(), Stop> {
-        Ok(())
-    }
-}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -252,13 +221,13 @@ fn write_event(out: &mut String, rng: &mut Rng, seconds: u64) {
 }
 
 /// Writes a gzip'd `{"Records":[...]}` object of `events` events (or until `min_bytes` of
-/// JSON), returning (events, uncompressed bytes).
+/// JSON), each appended by `event(out, index)`, returning (events, uncompressed bytes).
 fn write_object(
     path: &Path,
-    rng: &mut Rng,
     events: usize,
     min_bytes: u64,
     level: u32,
+    event: &mut dyn FnMut(&mut String, u64),
 ) -> (usize, u64) {
     let file = io::BufWriter::new(File::create(path).unwrap());
     let mut gz = GzEncoder::new(file, Compression::new(level));
@@ -271,7 +240,7 @@ fn write_object(
         if n > 0 {
             buf.push(',');
         }
-        write_event(&mut buf, rng, n as u64 / 20);
+        event(&mut buf, n as u64);
         gz.write_all(buf.as_bytes()).unwrap();
         written += buf.len() as u64;
         n += 1;
@@ -281,68 +250,59 @@ fn write_object(
     (n, written + 2)
 }
 
+/// Every CloudTrail event of `../shared`'s sample trails and Stratus detonations.
+fn shared_events(shared: &Path) -> Vec<serde_json::Value> {
+    let mut events = Vec::new();
+    for dir in ["samples/aws/cloudtrail", "datasets/cloudtrail-stratus"] {
+        let Ok(entries) = std::fs::read_dir(shared.join(dir)) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for path in paths {
+            let Ok(doc) =
+                serde_json::from_slice::<serde_json::Value>(&std::fs::read(&path).unwrap())
+            else {
+                continue;
+            };
+            match doc {
+                serde_json::Value::Object(mut map) => {
+                    if let Some(serde_json::Value::Array(records)) = map.remove("Records") {
+                        events.extend(records);
+                    }
+                }
+                serde_json::Value::Array(records) => events.extend(records),
+                _ => {}
+            }
+        }
+    }
+    events.retain(|e| e.get("eventName").is_some());
+    events
+}
+
+/// A real event with a fresh identity and time, so every record of the corpus is distinct.
+fn write_real_event(out: &mut String, rng: &mut Rng, events: &[serde_json::Value], seconds: u64) {
+    let mut event = events[rng.below(events.len() as u64) as usize].clone();
+    let t = chrono_like(1_763_632_800 + seconds);
+    event["eventTime"] = serde_json::Value::String(t);
+    event["eventID"] = serde_json::Value::String(rng.uuid());
+    if event.get("requestID").is_some() {
+        event["requestID"] = serde_json::Value::String(rng.uuid());
+    }
+    out.push_str(&serde_json::to_string(&event).unwrap());
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a time in November 2025 (the corpus spans hours).
+fn chrono_like(t: u64) -> String {
+    let (h, m, s) = ((t / 3600) % 24, (t / 60) % 60, t % 60);
+    let day = 1 + (t - 1_761_955_200) / 86_400;
+    format!("2025-11-{day:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
 fn key_for(i: usize) -> String {
     format!(
         "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2025/11/20/{ACCOUNT}_CloudTrail_us-east-1_20251120T10{i:02}Z_BenchCorpus{i:04}.json.gz"
     )
-}
-
-/// The `process` path; returns records written.
-fn run_process(files: &[PathBuf], gzip_output: bool) -> u64 {
-    let mut records = 0;
-    for (i, path) in files.iter().enumerate() {
-        let key = key_for(i);
-        let job = ObjectJob::new(format!("s3://bench/{key}"), key);
-        let out: Box<dyn Write> = if gzip_output {
-            Box::new(GzEncoder::new(io::sink(), Compression::default()))
-        } else {
-            Box::new(io::sink())
-        };
-        let mut sink = NdjsonSink::new(io::BufWriter::with_capacity(256 * 1024, out));
-        let outcome = parse_object(File::open(path).unwrap(), &job, &mut sink).unwrap();
-        assert!(outcome.stream_error.is_none());
-        assert_eq!(outcome.stats.rejects, 0);
-        records += outcome.stats.total_records();
-        sink.finish().unwrap();
-    }
-    records
-}
-
-/// The baseline: gunzip, parse into `serde_json::Value`, re-serialise every event, gzip.
-fn run_floor(files: &[PathBuf], gzip_output: bool) -> u64 {
-    let mut records = 0;
-    for path in files {
-        let mut text = Vec::new();
-        MultiGzDecoder::new(BufReader::new(File::open(path).unwrap()))
-            .read_to_end(&mut text)
-            .unwrap();
-        let doc: serde_json::Value = serde_json::from_slice(&text).unwrap();
-        let out: Box<dyn Write> = if gzip_output {
-            Box::new(GzEncoder::new(io::sink(), Compression::default()))
-        } else {
-            Box::new(io::sink())
-        };
-        let mut out = io::BufWriter::with_capacity(256 * 1024, out);
-        for event in doc["Records"].as_array().unwrap() {
-            serde_json::to_writer(&mut out, event).unwrap();
-            out.write_all(b"\n").unwrap();
-            records += 1;
-        }
-        out.flush().unwrap();
-        black_box(&out);
-    }
-    records
-}
-
-fn best_of(rounds: usize, mut f: impl FnMut() -> u64) -> (Duration, u64) {
-    let mut best = Duration::MAX;
-    let mut n = 0;
-    for _ in 0..rounds {
-        let started = Instant::now();
-        n = black_box(f());
-        best = best.min(started.elapsed());
-    }
-    (best, n)
 }
 
 /// Runs the binary on `path` and returns (peak RSS in KiB, wall time).
@@ -353,10 +313,10 @@ fn best_of(rounds: usize, mut f: impl FnMut() -> u64) -> (Duration, u64) {
 #[cfg(target_os = "linux")]
 fn child_peak_rss(binary: &str, path: &Path) -> (u64, Duration) {
     let started = Instant::now();
-    let mut child = std::process::Command::new(binary)
+    let mut child = Command::new(binary)
         .args(["process", "--output", "/dev/null"])
         .arg(path)
-        .stderr(std::process::Stdio::inherit())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect("start s3-sentinel");
     let status_file = format!("/proc/{}/status", child.id());
@@ -381,69 +341,378 @@ fn child_peak_rss(binary: &str, path: &Path) -> (u64, Duration) {
     (peak_kib, elapsed)
 }
 
+/// Real lines of a line format from `../shared/samples/aws/<dir>` that `keep` accepts.
+fn shared_lines(shared: &Path, dir: &str, keep: fn(&str) -> bool) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(shared.join("samples/aws").join(dir)) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    paths
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| keep(l))
+        .collect()
+}
+
+/// A default-format (version 2) VPC Flow Logs line: 14 fields.
+fn is_vpc_flow_v2(line: &str) -> bool {
+    line.starts_with("2 ") && line.split(' ').count() == 14
+}
+
+/// An ALB access log line (the request type leads).
+fn is_alb(line: &str) -> bool {
+    ["http ", "https ", "h2 ", "grpcs ", "ws ", "wss "]
+        .iter()
+        .any(|t| line.starts_with(t))
+}
+
+/// A real VPC Flow line with fresh addresses, ports, counts and times.
+fn vpc_flow_line(out: &mut String, rng: &mut Rng, lines: &[String], seconds: u64) {
+    let line = &lines[rng.below(lines.len() as u64) as usize];
+    let mut fields: Vec<String> = line.split(' ').map(str::to_string).collect();
+    if fields[3] != "-" {
+        fields[3] = format!("10.0.{}.{}", rng.below(256), rng.below(254) + 1);
+        fields[4] = format!("172.31.{}.{}", rng.below(256), rng.below(254) + 1);
+        fields[5] = (rng.below(64_511) + 1024).to_string();
+        fields[8] = (rng.below(200) + 1).to_string();
+        fields[9] = (rng.below(200_000) + 40).to_string();
+    }
+    let t = 1_763_632_800 + seconds;
+    fields[10] = t.to_string();
+    fields[11] = (t + 60).to_string();
+    out.push_str(&fields.join(" "));
+}
+
+/// A real ALB line with a fresh time and client address.
+fn alb_line(out: &mut String, rng: &mut Rng, lines: &[String], seconds: u64) {
+    let line = &lines[rng.below(lines.len() as u64) as usize];
+    let mut parts = line.splitn(5, ' ');
+    let (kind, _time, lb, _client, rest) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap_or(""),
+    );
+    let time = chrono_like(1_763_632_800 + seconds).replace('Z', ".123456Z");
+    let _ = write!(
+        out,
+        "{kind} {time} {lb} 198.51.100.{}:{} {rest}",
+        rng.below(250) + 2,
+        rng.below(60_000) + 1024
+    );
+}
+
+/// Writes `files` gzip'd objects of `per_file` lines, each from `line(out, index)`;
+/// returns the paths and the uncompressed bytes.
+fn write_line_objects(
+    dir: &Path,
+    name: &str,
+    files: usize,
+    per_file: usize,
+    line: &mut dyn FnMut(&mut String, u64),
+) -> (Vec<PathBuf>, u64) {
+    let mut paths = Vec::new();
+    let mut bytes = 0u64;
+    let mut buf = String::with_capacity(1024);
+    for i in 0..files {
+        let path = dir.join(format!("{name}-{i:04}.log.gz"));
+        let file = io::BufWriter::new(File::create(&path).unwrap());
+        let mut gz = GzEncoder::new(file, Compression::new(6));
+        for n in 0..per_file {
+            buf.clear();
+            line(&mut buf, ((i * per_file + n) / 20) as u64);
+            buf.push('\n');
+            gz.write_all(buf.as_bytes()).unwrap();
+            bytes += buf.len() as u64;
+        }
+        gz.finish().unwrap().flush().unwrap();
+        paths.push(path);
+    }
+    (paths, bytes)
+}
+
+/// Lambda's arm64 price per GB-second (us-east-1, first 7.5 billion GB-seconds a month).
+const PRICE_PER_GB_SECOND: f64 = 0.000_013_333_4;
+/// Memory that buys one full vCPU.
+const MB_PER_VCPU: f64 = 1_769.0;
+
+/// Records per second and cost per million records at the memory sizes of the sizing
+/// table, from a one-core rate: below 1,769 MB a function gets that share of a vCPU; at
+/// 3,538 MB it has two, which the objects of one SQS batch use side by side.
+fn print_sizing(label: &str, one_core_rate: f64) {
+    for mb in [512.0, 1_024.0, MB_PER_VCPU, 2.0 * MB_PER_VCPU] {
+        let vcpus = mb / MB_PER_VCPU;
+        let rate = one_core_rate * vcpus;
+        let cost = 1e6 / rate * (mb / 1024.0) * PRICE_PER_GB_SECOND;
+        println!("  | {label:<9} | {mb:>5.0} MB | {vcpus:>4.2} | {rate:>9.0} | ${cost:.4} |");
+    }
+}
+
+/// The floor built as `../shared/tools/README.md` says, its target dir outside `shared/`.
+fn build_floor(shared: &Path) -> Option<PathBuf> {
+    let manifest = shared.join("tools/floor/Cargo.toml");
+    if !manifest.exists() {
+        return None;
+    }
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/floor");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|d| PathBuf::from(d).join("floor"))
+        .unwrap_or(target);
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("run cargo for the floor");
+    assert!(status.success(), "building the floor failed");
+    Some(target.join("release/floor"))
+}
+
+/// `taskset -c CORE` when taskset exists (one core, as the figures are defined).
+fn pinned(core: &str, program: &Path) -> Command {
+    if Command::new("taskset").arg("-V").output().is_ok() {
+        let mut command = Command::new("taskset");
+        command.args(["-c", core]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Wall time of one run of `command` (its output discarded), which must succeed.
+fn timed(label: &str, mut command: Command) -> Duration {
+    let started = Instant::now();
+    let output = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("{label}: {e}"));
+    let elapsed = started.elapsed();
+    assert!(
+        output.status.success(),
+        "{label} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    elapsed
+}
+
+/// A `sentinel-emulator` on core 1 that keeps no rows; returns it and its URL.
+// The child goes back to the caller, which kills it after the timed runs.
+#[allow(clippy::zombie_processes)]
+fn start_emulator() -> (std::process::Child, String) {
+    let mut child = pinned("1", Path::new(env!("CARGO_BIN_EXE_sentinel-emulator")))
+        .args(["--listen", "127.0.0.1:0", "--max-recorded-rows", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sentinel-emulator");
+    let mut line = String::new();
+    let mut out = io::BufReader::new(child.stdout.take().unwrap());
+    loop {
+        line.clear();
+        assert!(
+            io::BufRead::read_line(&mut out, &mut line).unwrap() > 0,
+            "emulator exited"
+        );
+        if let Some(at) = line.find("http://") {
+            let url: String = line[at..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            std::thread::spawn(move || io::copy(&mut out, &mut io::sink()));
+            return (child, url);
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is ignored.
-    let per_file = env_usize("BENCH_EVENTS_PER_FILE", 16_000);
-    let file_count = env_usize("BENCH_FILES", 8);
+    let per_file = env_usize("BENCH_EVENTS_PER_FILE", 5_000);
+    let file_count = env_usize("BENCH_FILES", 20);
     let rounds = env_usize("BENCH_ROUNDS", 3);
     let big_mib = env_usize("BENCH_BIG_MIB", 1100) as u64;
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(0x5EED_2026_1120);
 
     let started = Instant::now();
+    let real = shared_events(&shared);
     let mut files = Vec::new();
     let (mut events, mut json_bytes, mut gz_bytes) = (0usize, 0u64, 0u64);
     for i in 0..file_count {
         let path = dir.path().join(key_for(i).replace('/', "_"));
-        let (n, bytes) = write_object(&path, &mut rng, per_file, 0, 6);
+        let base = (i * per_file) as u64;
+        let (n, bytes) = if real.is_empty() {
+            write_object(&path, per_file, 0, 6, &mut |out, n| {
+                write_event(out, &mut rng, (base + n) / 20)
+            })
+        } else {
+            write_object(&path, per_file, 0, 6, &mut |out, n| {
+                write_real_event(out, &mut rng, &real, (base + n) / 20)
+            })
+        };
         events += n;
         json_bytes += bytes;
         gz_bytes += std::fs::metadata(&path).unwrap().len();
         files.push(path);
     }
+    let origin = if real.is_empty() {
+        "generated (../shared absent)".to_string()
+    } else {
+        format!("derived from the {} real events in ../shared", real.len())
+    };
     println!(
-        "corpus: {events} CloudTrail events in {file_count} gzip objects, {:.1} MB JSON, {:.1} MB gzip (generated in {:.1}s)",
+        "corpus: {events} CloudTrail events {origin}, in {file_count} gzip objects, {:.1} MB JSON, {:.1} MB gzip (made in {:.1}s)",
         json_bytes as f64 / 1e6,
         gz_bytes as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
 
-    let (process, n_process) = best_of(rounds, || run_process(&files, false));
-    let (floor, n_floor) = best_of(rounds, || run_floor(&files, true));
-    let (floor_plain, _) = best_of(rounds, || run_floor(&files, false));
-    let (process_gz, _) = best_of(rounds, || run_process(&files, true));
-    assert_eq!(n_process, events as u64);
-    assert_eq!(n_floor, events as u64);
+    let s3_sentinel = Path::new(env!("CARGO_BIN_EXE_s3-sentinel"));
+    let floor = if real.is_empty() {
+        None
+    } else {
+        build_floor(&shared)
+    };
+    if floor.is_none() {
+        println!("../shared/tools/floor is absent: the floor comparison is skipped");
+    }
+    let (mut emulator, url) = start_emulator();
+    let dead_letter = dir.path().join("dead-letter");
+    std::fs::create_dir_all(&dead_letter).unwrap();
+
+    let process = || {
+        let mut command = pinned("0", s3_sentinel);
+        command
+            .args(["process", "--output", "/dev/null"])
+            .args(&files);
+        command
+    };
+    let sentinel = || {
+        let mut command = pinned("0", s3_sentinel);
+        command
+            .args(["process", "--sentinel"])
+            .args(&files)
+            .env("SENTINEL_INGESTION_ENDPOINT", &url)
+            .env("AZURE_AUTHORITY_HOST", &url)
+            .env(
+                "SENTINEL_DCR_IMMUTABLE_ID",
+                "dcr-00000000000000000000000000000000",
+            )
+            .env("AZURE_TENANT_ID", "00000000-0000-0000-0000-000000000000")
+            .env("AZURE_CLIENT_ID", "bench")
+            .env("AZURE_CLIENT_SECRET", "bench")
+            .env("DEAD_LETTER_DIR", &dead_letter);
+        command
+    };
+    let floor_run = |gunzip_only: bool| {
+        let mut command = pinned("0", floor.as_deref().unwrap());
+        command.args(&files);
+        if gunzip_only {
+            command.env("FLOOR_MODE", "gunzip");
+        }
+        command
+    };
+
+    let mut best = [Duration::MAX; 4];
+    for _ in 0..rounds {
+        if floor.is_some() {
+            best[0] = best[0].min(timed("floor", floor_run(false)));
+            best[3] = best[3].min(timed("floor gunzip", floor_run(true)));
+        }
+        best[1] = best[1].min(timed("s3-sentinel process", process()));
+        best[2] = best[2].min(timed("s3-sentinel process --sentinel", sentinel()));
+    }
+    let _ = emulator.kill();
 
     let rate = |d: Duration| events as f64 / d.as_secs_f64();
     let mbs = |d: Duration| json_bytes as f64 / 1e6 / d.as_secs_f64();
-    println!("single thread, best of {rounds} rounds:");
-    for (label, d) in [
-        ("process -> discard (s3-sentinel process path)", process),
-        ("floor: gunzip + Value parse + re-serialise + gzip", floor),
-        ("floor without output gzip", floor_plain),
-        ("process -> gzip'd output", process_gz),
-    ] {
+    println!("one core (taskset -c 0), wall time of each process, best of {rounds} rounds:");
+    let labels = [
+        "floor (gunzip + Value + re-serialise + gzip -1)",
+        "s3-sentinel process (models, patterns, NDJSON)",
+        "s3-sentinel process --sentinel (emulator)",
+        "floor, gunzip only",
+    ];
+    for (label, d) in labels.iter().zip(best) {
+        if d == Duration::MAX {
+            continue;
+        }
         println!(
-            "  {label:<52} {:>8.3}s {:>10.0} events/s {:>7.1} MB/s",
+            "  {label:<50} {:>8.3}s {:>10.0} events/s {:>7.1} MB/s",
             d.as_secs_f64(),
             rate(d),
             mbs(d)
         );
     }
+    if floor.is_some() {
+        println!(
+            "x floor: process {:.2}x (goal >= 1.5x), process --sentinel {:.2}x (goal >= 1.0x)",
+            best[0].as_secs_f64() / best[1].as_secs_f64(),
+            best[0].as_secs_f64() / best[2].as_secs_f64()
+        );
+    }
+
     println!(
-        "ratio process / floor: {:.2}x (goal >= 1.5x); like for like: process->gzip vs floor {:.2}x, process->discard vs floor without gzip {:.2}x",
-        floor.as_secs_f64() / process.as_secs_f64(),
-        floor.as_secs_f64() / process_gz.as_secs_f64(),
-        floor_plain.as_secs_f64() / process.as_secs_f64()
+        "sizing (one-core rate x the vCPU share Lambda gives at each memory size; x86_64 here, arm64 prices):"
     );
+    println!("  | log type  | memory   | vCPU | records/s | $ per 1M records |");
+    print_sizing("CloudTrail", rate(best[1]));
+    for (name, dir_name, keep, line) in [
+        (
+            "VPC Flow",
+            "vpcflow",
+            is_vpc_flow_v2 as fn(&str) -> bool,
+            vpc_flow_line as fn(&mut String, &mut Rng, &[String], u64),
+        ),
+        ("ALB", "alb", is_alb, alb_line),
+    ] {
+        let lines = shared_lines(&shared, dir_name, keep);
+        if lines.is_empty() {
+            println!("  {name}: no sample lines in ../shared; skipped");
+            continue;
+        }
+        let (paths, bytes) = write_line_objects(
+            dir.path(),
+            dir_name,
+            file_count,
+            per_file * 4,
+            &mut |out, n| line(out, &mut rng, &lines, n),
+        );
+        let mut best_line = Duration::MAX;
+        for _ in 0..rounds {
+            let mut command = pinned("0", s3_sentinel);
+            command
+                .args(["process", "--output", "/dev/null"])
+                .args(&paths);
+            best_line = best_line.min(timed(name, command));
+        }
+        let records = (file_count * per_file * 4) as f64;
+        println!(
+            "  ({name}: {records:.0} records from {} real lines, {:.1} MB, {:.3}s on one core)",
+            lines.len(),
+            bytes as f64 / 1e6,
+            best_line.as_secs_f64()
+        );
+        print_sizing(name, records / best_line.as_secs_f64());
+    }
 
     if big_mib == 0 {
         return;
     }
     let big = dir.path().join("big.json.gz");
     let started = Instant::now();
-    let (n, bytes) = write_object(&big, &mut rng, 0, big_mib << 20, 1);
+    let (n, bytes) = write_object(&big, 0, big_mib << 20, 1, &mut |out, n| {
+        write_event(out, &mut rng, n / 20)
+    });
     println!(
         "big object: {n} events, {:.2} GiB JSON on one line, {:.0} MB gzip (generated in {:.1}s)",
         bytes as f64 / (1u64 << 30) as f64,
@@ -452,8 +721,7 @@ fn main() {
     );
     #[cfg(target_os = "linux")]
     {
-        let binary = env!("CARGO_BIN_EXE_s3-sentinel");
-        let (rss_kib, elapsed) = child_peak_rss(binary, &big);
+        let (rss_kib, elapsed) = child_peak_rss(s3_sentinel.to_str().unwrap(), &big);
         println!(
             "peak RSS of `s3-sentinel process` on it: {:.1} MiB (goal < 128 MiB), {:.1}s, {:.0} MB/s",
             rss_kib as f64 / 1024.0,
