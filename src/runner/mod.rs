@@ -15,7 +15,9 @@ use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
 
 use crate::enrich::Enricher;
-use crate::formats::{Format, ObjectError, ObjectJob, ObjectOutcome, ParseStats, parse_object};
+use crate::formats::{
+    Format, ObjectError, ObjectJob, ObjectOutcome, ObjectTime, ParseStats, parse_object,
+};
 use crate::record::RecordId;
 use crate::sink::{Delivery, DeliveryReport, Progress, health};
 use crate::source::{DecodeLimits, ObjectRef, ObjectSource, SourceError};
@@ -241,6 +243,7 @@ impl Runner {
         job.format = self.settings.format;
         job.limits = self.settings.limits;
         job.resume_from = report.resumed_from;
+        job.object_time = ObjectTime::of(&object.key, opened.last_modified);
         let reader = SyncIoBridge::new(opened.body);
         let mut sink = BatchingSink {
             tx,
