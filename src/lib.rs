@@ -46,7 +46,9 @@ pub use formats::{
     Collect, Detection, Emitter, Format, ObjectJob, ObjectOutcome, ObjectTime, RecordSink, Stop,
     TimeOrigin, detect, parse_object, parser_for,
 };
-pub use source::event::{Envelope, EventError, Invocation, SqsItem, parse_invocation};
+pub use source::event::{
+    BatchJob, BatchTask, Envelope, EventError, Invocation, SqsItem, parse_invocation,
+};
 pub use source::{DecodeLimits, LocalSource, ObjectRef, ObjectSource};
 // State kept between invocations.
 pub use state::local::LocalDirStore;
