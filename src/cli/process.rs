@@ -17,12 +17,14 @@ use crate::record::LogType;
 use crate::runner::{ObjectReport, Runner};
 use crate::setup::{self, Aws};
 use crate::sink::NdjsonDelivery;
-use crate::source::{DecodeLimits, LocalSource, ObjectRef};
+use crate::source::{DecodeLimits, LocalSource, ObjectRef, ObjectSource, S3Source};
 
-/// Parse log objects (files, directories, or - for stdin) into Sentinel-shaped NDJSON.
+/// Parse log objects (files, directories, s3:// prefixes, or - for stdin) into
+/// Sentinel-shaped NDJSON.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProcessArgs {
-    /// Files, directories (read recursively) or - for standard input.
+    /// Files, directories (read recursively), - for standard input, or s3://BUCKET/PREFIX
+    /// (every object under the prefix, read with GetObject).
     #[arg(required = true)]
     pub paths: Vec<String>,
     /// Skip detection and parse every input as this format: cloudtrail, vpcflow, elb
@@ -76,41 +78,115 @@ pub fn command(args: ProcessArgs) -> Result<u8> {
 }
 
 pub fn run(args: &ProcessArgs) -> Result<Summary> {
-    let files = expand_paths(&args.paths)?;
-    if args.sentinel && files.iter().any(|f| f == "-") {
-        anyhow::bail!("--sentinel reads files or directories, not standard input");
+    let s3_paths = args.paths.iter().filter(|p| p.starts_with("s3://")).count();
+    if s3_paths > 0 && s3_paths < args.paths.len() {
+        anyhow::bail!("give either s3:// paths or local paths, not both");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let platform = Platform::from_env();
-        let aws = Aws::new(&platform);
+        let aws = Aws::new(&Platform::from_env());
+        let inputs = if s3_paths > 0 {
+            let s3 = aws.s3().await;
+            let mut objects = Vec::new();
+            for path in &args.paths {
+                let uri = super::backfill::S3Uri::parse(path)?;
+                let mut lister = super::backfill::Lister::new(s3.clone(), &uri.bucket);
+                objects.extend(lister.list_all(&uri.prefix, None).await?.into_iter().map(
+                    |listed| ObjectRef {
+                        bucket: uri.bucket.clone(),
+                        key: listed.key,
+                        version_id: None,
+                        etag: listed.etag,
+                        size: Some(listed.size),
+                    },
+                ));
+            }
+            Inputs::S3(objects)
+        } else {
+            Inputs::Local(expand_paths(&args.paths)?)
+        };
+        process_inputs(args, &aws, inputs).await
+    })
+}
+
+/// What `process` reads: local files (or `-`), or S3 objects.
+pub enum Inputs {
+    /// Paths of files, `-` for standard input.
+    Local(Vec<String>),
+    /// Objects read with GetObject.
+    S3(Vec<ObjectRef>),
+}
+
+/// Runs `inputs` through a runner built like the function's: NDJSON out, or Sentinel
+/// with the ledger (`--sentinel`).
+pub async fn process_inputs(args: &ProcessArgs, aws: &Aws, inputs: Inputs) -> Result<Summary> {
+    if args.sentinel && matches!(&inputs, Inputs::Local(files) if files.iter().any(|f| f == "-")) {
+        anyhow::bail!("--sentinel reads files or directories, not standard input");
+    }
+    let source: Arc<dyn ObjectSource> = match &inputs {
         // Paths are read as given (relative to the working directory), so `SourceObject`
         // names them as the user did.
-        let source = Arc::new(LocalSource {
+        Inputs::Local(_) => Arc::new(LocalSource {
             root: PathBuf::new(),
-        });
-        let (runner, ndjson) = if args.sentinel {
-            let mut config = Config::from_env()?;
-            apply_limits(&mut config.pipeline, args);
-            let delivery = Arc::new(setup::sentinel_delivery(&config, &aws).await?);
-            let runner = setup::runner(&config.pipeline, &aws, source, delivery, true).await?;
-            (runner, None)
+        }),
+        Inputs::S3(_) => Arc::new(S3Source::new(aws.s3().await)),
+    };
+    let (runner, ndjson) = if args.sentinel {
+        let mut config = Config::from_env()?;
+        apply_limits(&mut config.pipeline, args);
+        let delivery = Arc::new(setup::sentinel_delivery(&config, aws).await?);
+        let runner = setup::runner(&config.pipeline, aws, source, delivery, true).await?;
+        (runner, None)
+    } else {
+        let mut pipeline = PipelineConfig::from_env()?;
+        apply_limits(&mut pipeline, args);
+        let delivery = Arc::new(ndjson_delivery(args)?);
+        let runner = setup::runner(&pipeline, aws, source, delivery.clone(), false).await?;
+        (runner, Some(delivery))
+    };
+    let (objects, unreadable) = match inputs {
+        Inputs::Local(files) => local_objects(&files, args.sentinel),
+        Inputs::S3(objects) => (objects, 0),
+    };
+    let mut summary = run_objects(&runner, &objects, args.sentinel).await;
+    summary.files += unreadable;
+    summary.failed += unreadable;
+    if let Some(ndjson) = ndjson {
+        ndjson.flush().context("flushing output")?;
+    }
+    Ok(summary)
+}
+
+/// Local files as objects of no bucket; with the ledger (`--sentinel`) a file is known
+/// by its absolute path. Returns the objects and how many paths could not be resolved.
+fn local_objects(files: &[String], sentinel: bool) -> (Vec<ObjectRef>, u64) {
+    let mut objects = Vec::new();
+    let mut unreadable = 0;
+    for file in files {
+        let key = if file == "-" || !sentinel {
+            file.clone()
         } else {
-            let mut pipeline = PipelineConfig::from_env()?;
-            apply_limits(&mut pipeline, args);
-            let delivery = Arc::new(ndjson_delivery(args)?);
-            let runner = setup::runner(&pipeline, &aws, source, delivery.clone(), false).await?;
-            (runner, Some(delivery))
+            match std::fs::canonicalize(file) {
+                Ok(path) => path.to_string_lossy().into_owned(),
+                Err(e) => {
+                    unreadable += 1;
+                    eprintln!("error: {file}: {e}");
+                    continue;
+                }
+            }
         };
-        let summary = run_files(&runner, &files, args.sentinel).await;
-        if let Some(ndjson) = ndjson {
-            ndjson.flush().context("flushing output")?;
-        }
-        Ok(summary)
-    })
+        objects.push(ObjectRef {
+            bucket: String::new(),
+            key,
+            version_id: None,
+            etag: None,
+            size: None,
+        });
+    }
+    (objects, unreadable)
 }
 
 fn apply_limits(pipeline: &mut PipelineConfig, args: &ProcessArgs) {
@@ -137,14 +213,14 @@ fn ndjson_delivery(args: &ProcessArgs) -> Result<NdjsonDelivery> {
     Ok(NdjsonDelivery::new(out, alerts, rejects))
 }
 
-/// Every file through the runner, with a progress bar on a terminal and the summary on
+/// Every object through the runner, with a progress bar on a terminal and the summary on
 /// standard error.
-async fn run_files(runner: &Runner, files: &[String], sentinel: bool) -> Summary {
-    let progress = (io::stderr().is_terminal() && files.len() > 1).then(|| {
-        let bar = indicatif::ProgressBar::new(files.len() as u64);
+async fn run_objects(runner: &Runner, objects: &[ObjectRef], sentinel: bool) -> Summary {
+    let progress = (io::stderr().is_terminal() && objects.len() > 1).then(|| {
+        let bar = indicatif::ProgressBar::new(objects.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files {msg}",
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} objects {msg}",
             )
             .expect("static template"),
         );
@@ -153,35 +229,16 @@ async fn run_files(runner: &Runner, files: &[String], sentinel: bool) -> Summary
     runner.load_state().await;
     let started = Instant::now();
     let mut summary = Summary::default();
-    for file in files {
+    for object in objects {
         summary.files += 1;
-        // The ledger (with --sentinel) identifies local objects by their absolute path.
-        let key = if file == "-" || !sentinel {
-            file.clone()
-        } else {
-            match std::fs::canonicalize(file) {
-                Ok(path) => path.to_string_lossy().into_owned(),
-                Err(e) => {
-                    summary.failed += 1;
-                    eprintln!("error: {file}: {e}");
-                    continue;
-                }
-            }
-        };
-        let object = ObjectRef {
-            bucket: String::new(),
-            key,
-            version_id: None,
-            etag: None,
-            size: None,
-        };
+        let name = object.uri();
         // A command-line run has no Lambda deadline: a day is "no deadline".
         let deadline = Instant::now() + Duration::from_secs(86_400);
-        match runner.process(&object, deadline, "cli").await {
-            Ok(report) => add_report(&mut summary, file, &report),
+        match runner.process(object, deadline, "cli").await {
+            Ok(report) => add_report(&mut summary, &name, &report),
             Err(e) => {
                 summary.failed += 1;
-                eprintln!("error: {file}: {e}");
+                eprintln!("error: {name}: {e}");
             }
         }
         if let Some(bar) = &progress {
