@@ -553,6 +553,61 @@ async fn backfill_through_the_queue_is_exactly_once_across_an_interruption_and_a
             .all(|line| line.starts_with(&format!("{},AWSLogs/", h.logs)))
     );
 
+    // A dry run and a local run of one day: nothing is sent, the day's rows are written.
+    let dry = backfill_command(
+        &proxy.url,
+        &[
+            &uri,
+            "--since",
+            &since,
+            "--until",
+            &since,
+            "--dry-run",
+            "--sample",
+            "1",
+        ],
+    )
+    .spawn()
+    .unwrap()
+    .wait_with_output()
+    .unwrap();
+    let report = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(
+        report.contains("cloudtrail") && report.contains("Sentinel ingestion about"),
+        "{report}"
+    );
+    let rows = manifest.path().join("day.ndjson");
+    finished(
+        backfill_command(
+            &proxy.url,
+            &[
+                &uri,
+                "--since",
+                &since,
+                "--until",
+                &since,
+                "-o",
+                rows.to_str().unwrap(),
+            ],
+        )
+        .spawn()
+        .unwrap(),
+    );
+    let day = keys
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 90 == 30)
+        .count();
+    assert_eq!(
+        std::fs::read_to_string(&rows).unwrap().lines().count(),
+        3 * day
+    );
+
     // Through the queue, interrupted half way, resumed, then run again in full.
     let cursor = manifest.path().join("cursor.json");
     let since = first_day().to_string();

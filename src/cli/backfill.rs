@@ -841,7 +841,7 @@ async fn dry_run(args: &BackfillArgs, aws: &Aws, uri: &S3Uri, planned: &Plan) ->
         estimate.records
     );
     println!(
-        "  Lambda about {:.0} s of processing = {:.1} GB-s at {} MB = ${:.4} (+ ${:.4} for {} invocations at $0.20 per million); this machine's speed stands in for the function's",
+        "  Lambda about {:.0} s of processing = {:.1} GB-s at {} MB = ${:.4} (+ ${:.4} for {} requests at $0.20 per million with Batch Operations, a tenth with --queue); this machine's speed stands in for the function's",
         estimate.seconds,
         gb_seconds,
         args.memory_mb,
