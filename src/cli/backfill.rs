@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::process::{Inputs, ProcessArgs};
+use super::process::{Inputs, Listed, Lister, ProcessArgs, S3Uri};
 use crate::config::{PipelineConfig, Platform};
 use crate::formats::object_time::key_time;
 use crate::formats::{Detection, Format, detect::detect_key};
@@ -77,128 +77,6 @@ pub struct BackfillArgs {
     /// Processed here: write records to this file instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
-}
-
-/// `s3://bucket/prefix`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Uri {
-    pub bucket: String,
-    pub prefix: String,
-}
-
-impl S3Uri {
-    pub fn parse(text: &str) -> Result<S3Uri> {
-        let rest = text
-            .strip_prefix("s3://")
-            .with_context(|| format!("{text} is not an s3://BUCKET/PREFIX address"))?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            bail!("{text} names no bucket");
-        }
-        Ok(S3Uri {
-            bucket: bucket.to_string(),
-            prefix: prefix.to_string(),
-        })
-    }
-}
-
-/// One object of a listing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Listed {
-    pub key: String,
-    pub size: u64,
-    /// Without quotes; the ledger knows a delivered object by it without fetching it.
-    pub etag: Option<String>,
-    pub last_modified: Option<DateTime<Utc>>,
-}
-
-/// ListObjectsV2 on one bucket, counting the calls (the listing's cost).
-pub struct Lister {
-    s3: aws_sdk_s3::Client,
-    bucket: String,
-    /// ListObjectsV2 requests made.
-    pub calls: u64,
-}
-
-/// One level of a delimited listing: the objects at it and its subfolders.
-struct Level {
-    objects: Vec<Listed>,
-    folders: Vec<String>,
-}
-
-impl Lister {
-    pub fn new(s3: aws_sdk_s3::Client, bucket: &str) -> Lister {
-        Lister {
-            s3,
-            bucket: bucket.to_string(),
-            calls: 0,
-        }
-    }
-
-    /// Every object under `prefix` (all pages), after `start_after` when given.
-    pub async fn list_all(
-        &mut self,
-        prefix: &str,
-        start_after: Option<&str>,
-    ) -> Result<Vec<Listed>> {
-        Ok(self.list(prefix, None, start_after).await?.objects)
-    }
-
-    async fn list_level(&mut self, prefix: &str) -> Result<Level> {
-        self.list(prefix, Some("/"), None).await
-    }
-
-    async fn list(
-        &mut self,
-        prefix: &str,
-        delimiter: Option<&str>,
-        start_after: Option<&str>,
-    ) -> Result<Level> {
-        let mut level = Level {
-            objects: Vec::new(),
-            folders: Vec::new(),
-        };
-        let mut token: Option<String> = None;
-        loop {
-            self.calls += 1;
-            let page = self
-                .s3
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_delimiter(delimiter.map(str::to_string))
-                .set_start_after(start_after.map(str::to_string))
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "listing s3://{}/{prefix}: {}",
-                        self.bucket,
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
-                    )
-                })?;
-            level.objects.extend(page.contents().iter().filter_map(|o| {
-                Some(Listed {
-                    key: o.key()?.to_string(),
-                    size: o.size().unwrap_or(0).max(0) as u64,
-                    etag: o.e_tag().map(|t| t.trim_matches('"').to_string()),
-                    last_modified: o
-                        .last_modified()
-                        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
-                })
-            }));
-            level.folders.extend(
-                page.common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_string)),
-            );
-            match page.next_continuation_token() {
-                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
-                _ => return Ok(level),
-            }
-        }
-    }
 }
 
 /// The days to backfill, both ends included.

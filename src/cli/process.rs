@@ -1,6 +1,7 @@
-//! `s3-sentinel process`: files, directories or stdin through the function's own pipeline
-//! ([`Runner`] with the same batching, enrichment and setup as the Lambda), either to
-//! NDJSON files or, with `--sentinel`, to the Logs Ingestion API.
+//! `s3-sentinel process`: files, directories, `s3://` prefixes or stdin through the
+//! function's own pipeline ([`Runner`] with the same batching, enrichment and setup as the
+//! Lambda), either to NDJSON files or, with `--sentinel`, to the Logs Ingestion API. The
+//! S3 listing (`Lister`) lives here; `backfill` narrows it by date.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -9,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
 
 use crate::config::{Config, PipelineConfig, Platform};
 use crate::formats::Format;
@@ -80,7 +82,7 @@ pub fn command(args: ProcessArgs) -> Result<u8> {
 pub fn run(args: &ProcessArgs) -> Result<Summary> {
     let s3_paths = args.paths.iter().filter(|p| p.starts_with("s3://")).count();
     if s3_paths > 0 && s3_paths < args.paths.len() {
-        anyhow::bail!("give either s3:// paths or local paths, not both");
+        bail!("give either s3:// paths or local paths, not both");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -92,8 +94,8 @@ pub fn run(args: &ProcessArgs) -> Result<Summary> {
             let s3 = aws.s3().await;
             let mut objects = Vec::new();
             for path in &args.paths {
-                let uri = super::backfill::S3Uri::parse(path)?;
-                let mut lister = super::backfill::Lister::new(s3.clone(), &uri.bucket);
+                let uri = S3Uri::parse(path)?;
+                let mut lister = Lister::new(s3.clone(), &uri.bucket);
                 objects.extend(lister.list_all(&uri.prefix, None).await?.into_iter().map(
                     |listed| ObjectRef {
                         bucket: uri.bucket.clone(),
@@ -124,7 +126,7 @@ pub enum Inputs {
 /// with the ledger (`--sentinel`).
 pub async fn process_inputs(args: &ProcessArgs, aws: &Aws, inputs: Inputs) -> Result<Summary> {
     if args.sentinel && matches!(&inputs, Inputs::Local(files) if files.iter().any(|f| f == "-")) {
-        anyhow::bail!("--sentinel reads files or directories, not standard input");
+        bail!("--sentinel reads files or directories, not standard input");
     }
     let source: Arc<dyn ObjectSource> = match &inputs {
         // Paths are read as given (relative to the working directory), so `SourceObject`
@@ -303,7 +305,7 @@ pub fn expand_paths(paths: &[String]) -> Result<Vec<String>> {
         } else if path.exists() {
             out.push(p.clone());
         } else {
-            anyhow::bail!("no such file or directory: {p}");
+            bail!("no such file or directory: {p}");
         }
     }
     Ok(out)
@@ -341,5 +343,128 @@ fn print_summary(s: &Summary, elapsed: Duration) {
     );
     if let Some(peak) = crate::metrics::resources::max_rss_bytes() {
         eprintln!("peak memory {:.1} MiB", peak as f64 / (1024.0 * 1024.0));
+    }
+}
+
+/// `s3://bucket/prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Uri {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl S3Uri {
+    pub fn parse(text: &str) -> Result<S3Uri> {
+        let rest = text
+            .strip_prefix("s3://")
+            .with_context(|| format!("{text} is not an s3://BUCKET/PREFIX address"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            bail!("{text} names no bucket");
+        }
+        Ok(S3Uri {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+}
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    /// Without quotes; the ledger knows a delivered object by it without fetching it.
+    pub etag: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// ListObjectsV2 on one bucket, counting the calls (the listing's cost).
+pub struct Lister {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    /// ListObjectsV2 requests made.
+    pub calls: u64,
+}
+
+/// One level of a delimited listing: the objects at it and its subfolders.
+pub struct Level {
+    pub objects: Vec<Listed>,
+    pub folders: Vec<String>,
+}
+
+impl Lister {
+    pub fn new(s3: aws_sdk_s3::Client, bucket: &str) -> Lister {
+        Lister {
+            s3,
+            bucket: bucket.to_string(),
+            calls: 0,
+        }
+    }
+
+    /// Every object under `prefix` (all pages), after `start_after` when given.
+    pub async fn list_all(
+        &mut self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<Listed>> {
+        Ok(self.list(prefix, None, start_after).await?.objects)
+    }
+
+    /// The objects and subfolders directly under `prefix`.
+    pub async fn list_level(&mut self, prefix: &str) -> Result<Level> {
+        self.list(prefix, Some("/"), None).await
+    }
+
+    async fn list(
+        &mut self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start_after: Option<&str>,
+    ) -> Result<Level> {
+        let mut level = Level {
+            objects: Vec::new(),
+            folders: Vec::new(),
+        };
+        let mut token: Option<String> = None;
+        loop {
+            self.calls += 1;
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_string))
+                .set_start_after(start_after.map(str::to_string))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "listing s3://{}/{prefix}: {}",
+                        self.bucket,
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            level.objects.extend(page.contents().iter().filter_map(|o| {
+                Some(Listed {
+                    key: o.key()?.to_string(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    etag: o.e_tag().map(|t| t.trim_matches('"').to_string()),
+                    last_modified: o
+                        .last_modified()
+                        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                })
+            }));
+            level.folders.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_string)),
+            );
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
+                _ => return Ok(level),
+            }
+        }
     }
 }
