@@ -12,6 +12,7 @@
 #   AZURE_TENANT_ID, AZURE_CLIENT_ID  tenant and client id of the managed identity (or app)
 # Optional:
 #   CREATE_LOG_BUCKET=true        create LOG_BUCKET in the stack, wired to the queue
+#   CREATE_BATCH_OPERATIONS_ROLE=true  a role S3 Batch Operations backfill jobs run as
 #   SENTINEL_STREAM_MAP           JSON {"AWSCloudTrail": "Custom-MyStream", ...}
 #   AZURE_AUTHORITY_HOST          e.g. https://login.microsoftonline.us for US Gov
 #   AZURE_FEDERATION_AUDIENCE     api://AzureADTokenExchange (…USGov, …China elsewhere)
@@ -46,6 +47,7 @@ command -v cargo-lambda >/dev/null || python3 -m pip install --quiet cargo-lambd
 params=(
   "LogBucketName=${LOG_BUCKET}"
   "CreateLogBucket=${CREATE_LOG_BUCKET:-false}"
+  "CreateBatchOperationsRole=${CREATE_BATCH_OPERATIONS_ROLE:-false}"
   "SentinelIngestionEndpoint=${SENTINEL_INGESTION_ENDPOINT}"
   "SentinelDcrImmutableId=${SENTINEL_DCR_IMMUTABLE_ID}"
   "SentinelStreamMap=${SENTINEL_STREAM_MAP:-}"

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::s3::batch_job::{S3BatchJobResponse, S3BatchJobResult};
 use aws_lambda_events::sqs::SqsBatchResponse;
 use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
@@ -12,8 +13,8 @@ use crate::config::{Config, Platform};
 use crate::metrics::InvocationMetrics;
 use crate::runner::{ObjectReport, RunError, Runner};
 use crate::setup::{self, Aws};
-use crate::source::event::{Envelope, Invocation, parse_invocation};
-use crate::source::{ObjectRef, S3Source};
+use crate::source::event::{BatchJob, Envelope, Invocation, parse_invocation};
+use crate::source::{ObjectRef, S3Source, SourceError};
 
 /// The function between invocations: everything built at cold start.
 pub struct App {
@@ -130,6 +131,12 @@ impl App {
                 }
                 Ok(serde_json::to_value(&response)?)
             }
+            Invocation::BatchJob(job) => {
+                let response = self
+                    .process_batch_job(&job, deadline, &ctx.request_id, &mut metrics)
+                    .await;
+                Ok(serde_json::to_value(&response)?)
+            }
         };
         let started = Instant::now();
         self.runner.save_state().await;
@@ -160,6 +167,71 @@ impl App {
             .get_or_init(|| self.runner.load_state())
             .await;
         metrics.add_stage_time("State", started.elapsed());
+    }
+
+    /// Answers each task of an S3 Batch Operations invocation with its result code:
+    /// `Succeeded` (delivered, or already delivered before), `TemporaryFailure` (Batch
+    /// Operations retries it; the ledger's checkpoint resumes it) or `PermanentFailure`.
+    /// Tasks the deadline leaves no time for are not started.
+    async fn process_batch_job(
+        &self,
+        job: &BatchJob,
+        deadline: Instant,
+        owner: &str,
+        metrics: &mut InvocationMetrics,
+    ) -> S3BatchJobResponse {
+        if !job.user_arguments.is_empty() {
+            tracing::info!(job = %job.job_id, arguments = ?job.user_arguments,
+                "Batch Operations user arguments are not used by this function");
+        }
+        let mut response = S3BatchJobResponse::default();
+        response.invocation_schema_version = Some(job.schema_version.clone());
+        response.invocation_id = Some(job.invocation_id.clone());
+        response.treat_missing_keys_as = Some(TaskResult::Temporary.code().to_string());
+        for task in &job.tasks {
+            let (result, reason) = match &task.object {
+                Err(reason) => (TaskResult::Permanent, reason.clone()),
+                Ok(_) if Instant::now() + self.runner.settings.safety_margin >= deadline => (
+                    TaskResult::Temporary,
+                    "the invocation's time ran out before this task started".to_string(),
+                ),
+                Ok(object) => self.process_task(object, deadline, owner, metrics).await,
+            };
+            tracing::info!(job = %job.job_id, task = %task.task_id, result = result.code(),
+                %reason, "Batch Operations task");
+            let mut answer = S3BatchJobResult::default();
+            answer.task_id = Some(task.task_id.clone());
+            answer.result_code = Some(result.code().to_string());
+            answer.result_string = Some(reason);
+            response.results.push(answer);
+        }
+        response
+    }
+
+    async fn process_task(
+        &self,
+        object: &ObjectRef,
+        deadline: Instant,
+        owner: &str,
+        metrics: &mut InvocationMetrics,
+    ) -> (TaskResult, String) {
+        metrics.objects += 1;
+        if let Some(allowed) = &self.log_buckets
+            && !allowed.contains(&object.bucket)
+        {
+            metrics.objects_failed += 1;
+            return (
+                TaskResult::Permanent,
+                format!("{} is not a log bucket (LOG_BUCKETS)", object.bucket),
+            );
+        }
+        let outcome = self.runner.process(object, deadline, owner).await;
+        if let Ok(report) = &outcome {
+            record_object(metrics, object, report);
+        } else {
+            metrics.objects_failed += 1;
+        }
+        task_result(outcome)
     }
 
     /// Processes an envelope's objects; returns the failures that must be retried.
@@ -198,6 +270,61 @@ impl App {
             }
         }
         failures
+    }
+}
+
+/// A Batch Operations result code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskResult {
+    Succeeded,
+    Temporary,
+    Permanent,
+}
+
+impl TaskResult {
+    fn code(self) -> &'static str {
+        match self {
+            TaskResult::Succeeded => "Succeeded",
+            TaskResult::Temporary => "TemporaryFailure",
+            TaskResult::Permanent => "PermanentFailure",
+        }
+    }
+}
+
+/// What Batch Operations should do with a task: a permanent failure only when a retry
+/// cannot help (no such key, access denied, not a log object, corrupt); the deadline, a
+/// busy lease, Sentinel or the state store unavailable are temporary.
+fn task_result(outcome: Result<ObjectReport, RunError>) -> (TaskResult, String) {
+    match outcome {
+        Ok(report) if report.duplicate => (
+            TaskResult::Succeeded,
+            "already delivered (object ledger)".to_string(),
+        ),
+        Ok(report) => match (&report.skipped, &report.stream_error) {
+            (Some(reason), _) => (TaskResult::Permanent, format!("not a log object: {reason}")),
+            (None, Some(damage)) => (
+                TaskResult::Permanent,
+                format!(
+                    "corrupt: {damage}; {} records before the damage were delivered",
+                    report.delivery.accepted + report.delivery.dead_lettered
+                ),
+            ),
+            (None, None) => (
+                TaskResult::Succeeded,
+                format!(
+                    "{} records delivered, {} dead-lettered, {} rejected",
+                    report.delivery.accepted, report.delivery.dead_lettered, report.parse.rejects
+                ),
+            ),
+        },
+        Err(RunError::Source(SourceError::NotFound(object))) => {
+            (TaskResult::Permanent, format!("no such key: {object}"))
+        }
+        Err(RunError::Source(SourceError::AccessDenied(object))) => {
+            (TaskResult::Permanent, format!("access denied: {object}"))
+        }
+        Err(e @ RunError::Object(_)) => (TaskResult::Permanent, format!("corrupt: {e}")),
+        Err(e) => (TaskResult::Temporary, e.to_string()),
     }
 }
 

@@ -50,10 +50,12 @@ pub use record::{ColumnType, LogType, Record, RecordId, Reject, Row, Table, Valu
 // Where objects come from, and their formats.
 pub use formats::vpcflow::looks_like_header as looks_like_vpc_flow_header;
 pub use formats::{
-    Collect, Detection, Emitter, Format, ObjectJob, ObjectOutcome, RecordSink, Stop, detect,
-    parse_object, parser_for,
+    Collect, Detection, Emitter, Format, ObjectJob, ObjectOutcome, ObjectTime, RecordSink, Stop,
+    TimeOrigin, detect, parse_object, parser_for,
 };
-pub use source::event::{Envelope, EventError, Invocation, SqsItem, parse_invocation};
+pub use source::event::{
+    BatchJob, BatchTask, Envelope, EventError, Invocation, SqsItem, parse_invocation,
+};
 pub use source::{DecodeLimits, LocalSource, ObjectRef, ObjectSource};
 // State kept between invocations.
 pub use state::local::LocalDirStore;

@@ -268,7 +268,7 @@ mod envelope {
     use proptest::prelude::*;
     use serde_json::{Map, Value, json};
 
-    use s3_sentinel_connector::{Invocation, parse_invocation};
+    use s3_sentinel_connector::{Envelope, Invocation, parse_invocation};
 
     /// Member names the envelope parser looks for, and some it does not.
     fn member() -> impl Strategy<Value = String> {
@@ -367,6 +367,9 @@ mod envelope {
             1 => json!({"Records": [{"EventSource": "aws:sns", "Sns": sns(&event)}]}),
             2 => sqs(&event),
             3 => sqs(&sns(&event)),
+            4 => json!({"invocationSchemaVersion": "1.0", "invocationId": "i", "job": {"id": "j"},
+                        "tasks": [{"taskId": "t", "s3Key": encode_key(key), "s3VersionId": null,
+                                   "s3BucketArn": format!("arn:aws:s3:::{bucket}")}]}),
             _ => json!({"version": "0", "detail-type": "Object Created", "source": "aws.s3",
                         "detail": {"bucket": {"name": bucket}, "object": {"key": key}}}),
         }
@@ -376,6 +379,10 @@ mod envelope {
         let envelopes = match invocation {
             Invocation::Direct(e) => vec![e],
             Invocation::Sqs(items) => items.into_iter().map(|i| i.envelope.unwrap()).collect(),
+            Invocation::BatchJob(job) => vec![Envelope {
+                objects: job.tasks.into_iter().map(|t| t.object.unwrap()).collect(),
+                ignored: vec![],
+            }],
         };
         envelopes
             .into_iter()
@@ -415,7 +422,7 @@ mod envelope {
         fn every_wrapping_yields_the_bucket_and_the_decoded_key(
             bucket in "[a-z0-9][a-z0-9.-]{2,20}",
             key in "[^\u{0}]{1,60}",
-            wrapping in 0u8..5,
+            wrapping in 0u8..6,
         ) {
             let parsed = parse_invocation(&wrapped(&bucket, &key, wrapping)).unwrap();
             prop_assert_eq!(objects(parsed), vec![(bucket, key)]);

@@ -6,6 +6,7 @@ mod common;
 mod delivery_support;
 
 mod azure_template;
+mod backfill;
 mod dead_letter_replay;
 mod detection_rules;
 mod docs_tables;

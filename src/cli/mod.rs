@@ -2,6 +2,7 @@
 //! (a `clap::Args` struct) beside the code that runs it, a thin layer over the library.
 
 pub mod azure;
+pub mod backfill;
 pub mod deploy;
 pub mod eval;
 pub mod evaluate;
@@ -21,6 +22,11 @@ pub enum Command {
     /// Train the anomaly model and the category classifier; writes anomaly.onnx,
     /// classifier.onnx and manifest.json into --out.
     Train(train::TrainArgs),
+    /// Backfill log objects already in S3 (s3://BUCKET/PREFIX, narrowed to --since/--until
+    /// by the date partitions of AWS's key layouts): S3-event messages to the function's
+    /// queue (--queue, paced by --rate, resumable), an S3 Batch Operations manifest
+    /// (--manifest), a --dry-run with estimates, or processed here (NDJSON, or --sentinel).
+    Backfill(backfill::BackfillArgs),
     /// Send dead-lettered rows to Sentinel again; files whose rows are all accepted are
     /// deleted, partly accepted ones keep the rest. Reads the SENTINEL_* and AZURE_*
     /// variables (see README).
@@ -63,6 +69,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Process(args) => process::command(args),
         Command::Train(args) => train::run(&args).map(|()| 0),
+        Command::Backfill(args) => backfill::command(args),
         Command::Replay(args) => replay::command(args),
         Command::Patterns(args) => patterns::command(args),
         Command::AzureTemplate(args) => azure::run(&args).map(|()| 0),

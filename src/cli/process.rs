@@ -1,6 +1,7 @@
-//! `s3-sentinel process`: files, directories or stdin through the function's own pipeline
-//! ([`Runner`] with the same batching, enrichment and setup as the Lambda), either to
-//! NDJSON files or, with `--sentinel`, to the Logs Ingestion API.
+//! `s3-sentinel process`: files, directories, `s3://` prefixes or stdin through the
+//! function's own pipeline ([`Runner`] with the same batching, enrichment and setup as the
+//! Lambda), either to NDJSON files or, with `--sentinel`, to the Logs Ingestion API. The
+//! S3 listing (`Lister`) lives here; `backfill` narrows it by date.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -9,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
 
 use crate::config::{Config, PipelineConfig, Platform};
 use crate::formats::Format;
@@ -17,12 +19,14 @@ use crate::record::LogType;
 use crate::runner::{ObjectReport, Runner};
 use crate::setup::{self, Aws};
 use crate::sink::NdjsonDelivery;
-use crate::source::{DecodeLimits, LocalSource, ObjectRef};
+use crate::source::{DecodeLimits, LocalSource, ObjectRef, ObjectSource, S3Source};
 
-/// Parse log objects (files, directories, or - for stdin) into Sentinel-shaped NDJSON.
+/// Parse log objects (files, directories, s3:// prefixes, or - for stdin) into
+/// Sentinel-shaped NDJSON.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProcessArgs {
-    /// Files, directories (read recursively) or - for standard input.
+    /// Files, directories (read recursively), - for standard input, or s3://BUCKET/PREFIX
+    /// (every object under the prefix, read with GetObject).
     #[arg(required = true)]
     pub paths: Vec<String>,
     /// Skip detection and parse every input as this format: cloudtrail, vpcflow, elb
@@ -76,41 +80,115 @@ pub fn command(args: ProcessArgs) -> Result<u8> {
 }
 
 pub fn run(args: &ProcessArgs) -> Result<Summary> {
-    let files = expand_paths(&args.paths)?;
-    if args.sentinel && files.iter().any(|f| f == "-") {
-        anyhow::bail!("--sentinel reads files or directories, not standard input");
+    let s3_paths = args.paths.iter().filter(|p| p.starts_with("s3://")).count();
+    if s3_paths > 0 && s3_paths < args.paths.len() {
+        bail!("give either s3:// paths or local paths, not both");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let platform = Platform::from_env();
-        let aws = Aws::new(&platform);
+        let aws = Aws::new(&Platform::from_env());
+        let inputs = if s3_paths > 0 {
+            let s3 = aws.s3().await;
+            let mut objects = Vec::new();
+            for path in &args.paths {
+                let uri = S3Uri::parse(path)?;
+                let mut lister = Lister::new(s3.clone(), &uri.bucket);
+                objects.extend(lister.list_all(&uri.prefix, None).await?.into_iter().map(
+                    |listed| ObjectRef {
+                        bucket: uri.bucket.clone(),
+                        key: listed.key,
+                        version_id: None,
+                        etag: listed.etag,
+                        size: Some(listed.size),
+                    },
+                ));
+            }
+            Inputs::S3(objects)
+        } else {
+            Inputs::Local(expand_paths(&args.paths)?)
+        };
+        process_inputs(args, &aws, inputs).await
+    })
+}
+
+/// What `process` reads: local files (or `-`), or S3 objects.
+pub enum Inputs {
+    /// Paths of files, `-` for standard input.
+    Local(Vec<String>),
+    /// Objects read with GetObject.
+    S3(Vec<ObjectRef>),
+}
+
+/// Runs `inputs` through a runner built like the function's: NDJSON out, or Sentinel
+/// with the ledger (`--sentinel`).
+pub async fn process_inputs(args: &ProcessArgs, aws: &Aws, inputs: Inputs) -> Result<Summary> {
+    if args.sentinel && matches!(&inputs, Inputs::Local(files) if files.iter().any(|f| f == "-")) {
+        bail!("--sentinel reads files or directories, not standard input");
+    }
+    let source: Arc<dyn ObjectSource> = match &inputs {
         // Paths are read as given (relative to the working directory), so `SourceObject`
         // names them as the user did.
-        let source = Arc::new(LocalSource {
+        Inputs::Local(_) => Arc::new(LocalSource {
             root: PathBuf::new(),
-        });
-        let (runner, ndjson) = if args.sentinel {
-            let mut config = Config::from_env()?;
-            apply_limits(&mut config.pipeline, args);
-            let delivery = Arc::new(setup::sentinel_delivery(&config, &aws).await?);
-            let runner = setup::runner(&config.pipeline, &aws, source, delivery, true).await?;
-            (runner, None)
+        }),
+        Inputs::S3(_) => Arc::new(S3Source::new(aws.s3().await)),
+    };
+    let (runner, ndjson) = if args.sentinel {
+        let mut config = Config::from_env()?;
+        apply_limits(&mut config.pipeline, args);
+        let delivery = Arc::new(setup::sentinel_delivery(&config, aws).await?);
+        let runner = setup::runner(&config.pipeline, aws, source, delivery, true).await?;
+        (runner, None)
+    } else {
+        let mut pipeline = PipelineConfig::from_env()?;
+        apply_limits(&mut pipeline, args);
+        let delivery = Arc::new(ndjson_delivery(args)?);
+        let runner = setup::runner(&pipeline, aws, source, delivery.clone(), false).await?;
+        (runner, Some(delivery))
+    };
+    let (objects, unreadable) = match inputs {
+        Inputs::Local(files) => local_objects(&files, args.sentinel),
+        Inputs::S3(objects) => (objects, 0),
+    };
+    let mut summary = run_objects(&runner, &objects, args.sentinel).await;
+    summary.files += unreadable;
+    summary.failed += unreadable;
+    if let Some(ndjson) = ndjson {
+        ndjson.flush().context("flushing output")?;
+    }
+    Ok(summary)
+}
+
+/// Local files as objects of no bucket; with the ledger (`--sentinel`) a file is known
+/// by its absolute path. Returns the objects and how many paths could not be resolved.
+fn local_objects(files: &[String], sentinel: bool) -> (Vec<ObjectRef>, u64) {
+    let mut objects = Vec::new();
+    let mut unreadable = 0;
+    for file in files {
+        let key = if file == "-" || !sentinel {
+            file.clone()
         } else {
-            let mut pipeline = PipelineConfig::from_env()?;
-            apply_limits(&mut pipeline, args);
-            let delivery = Arc::new(ndjson_delivery(args)?);
-            let runner = setup::runner(&pipeline, &aws, source, delivery.clone(), false).await?;
-            (runner, Some(delivery))
+            match std::fs::canonicalize(file) {
+                Ok(path) => path.to_string_lossy().into_owned(),
+                Err(e) => {
+                    unreadable += 1;
+                    eprintln!("error: {file}: {e}");
+                    continue;
+                }
+            }
         };
-        let summary = run_files(&runner, &files, args.sentinel).await;
-        if let Some(ndjson) = ndjson {
-            ndjson.flush().context("flushing output")?;
-        }
-        Ok(summary)
-    })
+        objects.push(ObjectRef {
+            bucket: String::new(),
+            key,
+            version_id: None,
+            etag: None,
+            size: None,
+        });
+    }
+    (objects, unreadable)
 }
 
 fn apply_limits(pipeline: &mut PipelineConfig, args: &ProcessArgs) {
@@ -137,14 +215,14 @@ fn ndjson_delivery(args: &ProcessArgs) -> Result<NdjsonDelivery> {
     Ok(NdjsonDelivery::new(out, alerts, rejects))
 }
 
-/// Every file through the runner, with a progress bar on a terminal and the summary on
+/// Every object through the runner, with a progress bar on a terminal and the summary on
 /// standard error.
-async fn run_files(runner: &Runner, files: &[String], sentinel: bool) -> Summary {
-    let progress = (io::stderr().is_terminal() && files.len() > 1).then(|| {
-        let bar = indicatif::ProgressBar::new(files.len() as u64);
+async fn run_objects(runner: &Runner, objects: &[ObjectRef], sentinel: bool) -> Summary {
+    let progress = (io::stderr().is_terminal() && objects.len() > 1).then(|| {
+        let bar = indicatif::ProgressBar::new(objects.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files {msg}",
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} objects {msg}",
             )
             .expect("static template"),
         );
@@ -153,35 +231,16 @@ async fn run_files(runner: &Runner, files: &[String], sentinel: bool) -> Summary
     runner.load_state().await;
     let started = Instant::now();
     let mut summary = Summary::default();
-    for file in files {
+    for object in objects {
         summary.files += 1;
-        // The ledger (with --sentinel) identifies local objects by their absolute path.
-        let key = if file == "-" || !sentinel {
-            file.clone()
-        } else {
-            match std::fs::canonicalize(file) {
-                Ok(path) => path.to_string_lossy().into_owned(),
-                Err(e) => {
-                    summary.failed += 1;
-                    eprintln!("error: {file}: {e}");
-                    continue;
-                }
-            }
-        };
-        let object = ObjectRef {
-            bucket: String::new(),
-            key,
-            version_id: None,
-            etag: None,
-            size: None,
-        };
+        let name = object.uri();
         // A command-line run has no Lambda deadline: a day is "no deadline".
         let deadline = Instant::now() + Duration::from_secs(86_400);
-        match runner.process(&object, deadline, "cli").await {
-            Ok(report) => add_report(&mut summary, file, &report),
+        match runner.process(object, deadline, "cli").await {
+            Ok(report) => add_report(&mut summary, &name, &report),
             Err(e) => {
                 summary.failed += 1;
-                eprintln!("error: {file}: {e}");
+                eprintln!("error: {name}: {e}");
             }
         }
         if let Some(bar) = &progress {
@@ -246,7 +305,7 @@ pub fn expand_paths(paths: &[String]) -> Result<Vec<String>> {
         } else if path.exists() {
             out.push(p.clone());
         } else {
-            anyhow::bail!("no such file or directory: {p}");
+            bail!("no such file or directory: {p}");
         }
     }
     Ok(out)
@@ -284,5 +343,128 @@ fn print_summary(s: &Summary, elapsed: Duration) {
     );
     if let Some(peak) = crate::metrics::resources::max_rss_bytes() {
         eprintln!("peak memory {:.1} MiB", peak as f64 / (1024.0 * 1024.0));
+    }
+}
+
+/// `s3://bucket/prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Uri {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl S3Uri {
+    pub fn parse(text: &str) -> Result<S3Uri> {
+        let rest = text
+            .strip_prefix("s3://")
+            .with_context(|| format!("{text} is not an s3://BUCKET/PREFIX address"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            bail!("{text} names no bucket");
+        }
+        Ok(S3Uri {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+}
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    /// Without quotes; the ledger knows a delivered object by it without fetching it.
+    pub etag: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// ListObjectsV2 on one bucket, counting the calls (the listing's cost).
+pub struct Lister {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    /// ListObjectsV2 requests made.
+    pub calls: u64,
+}
+
+/// One level of a delimited listing: the objects at it and its subfolders.
+pub struct Level {
+    pub objects: Vec<Listed>,
+    pub folders: Vec<String>,
+}
+
+impl Lister {
+    pub fn new(s3: aws_sdk_s3::Client, bucket: &str) -> Lister {
+        Lister {
+            s3,
+            bucket: bucket.to_string(),
+            calls: 0,
+        }
+    }
+
+    /// Every object under `prefix` (all pages), after `start_after` when given.
+    pub async fn list_all(
+        &mut self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<Listed>> {
+        Ok(self.list(prefix, None, start_after).await?.objects)
+    }
+
+    /// The objects and subfolders directly under `prefix`.
+    pub async fn list_level(&mut self, prefix: &str) -> Result<Level> {
+        self.list(prefix, Some("/"), None).await
+    }
+
+    async fn list(
+        &mut self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start_after: Option<&str>,
+    ) -> Result<Level> {
+        let mut level = Level {
+            objects: Vec::new(),
+            folders: Vec::new(),
+        };
+        let mut token: Option<String> = None;
+        loop {
+            self.calls += 1;
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_string))
+                .set_start_after(start_after.map(str::to_string))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "listing s3://{}/{prefix}: {}",
+                        self.bucket,
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            level.objects.extend(page.contents().iter().filter_map(|o| {
+                Some(Listed {
+                    key: o.key()?.to_string(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    etag: o.e_tag().map(|t| t.trim_matches('"').to_string()),
+                    last_modified: o
+                        .last_modified()
+                        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                })
+            }));
+            level.folders.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_string)),
+            );
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
+                _ => return Ok(level),
+            }
+        }
     }
 }

@@ -152,19 +152,19 @@ fn record_from_pairs<'v>(
             }
         }
     }
+    // A line whose date and time are unusable is still delivered with its object's time;
+    // the text it had stays in AdditionalFields.
     r.time = match (date, tod) {
         (Some(d), Some(t)) => {
             let text = format!("{}T{}Z", d.trim(), t.trim());
-            Some(
-                time::parse_iso8601(&text)
-                    .ok_or_else(|| format!("date and time are not a timestamp: {}", clip(&text)))?,
-            )
+            let parsed = time::parse_iso8601(&text);
+            if parsed.is_none() {
+                extras.str("date_time", &text);
+            }
+            parsed.or(stamp)
         }
         _ => stamp,
     };
-    if r.time.is_none() {
-        return Err("no date/time or timestamp field".to_string());
-    }
     if r.get("DistributionId").is_none() {
         if let Some(d) = distribution {
             r.push("DistributionId", Value::Str(d.to_owned()));

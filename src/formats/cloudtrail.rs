@@ -557,14 +557,21 @@ fn put_raw(record: &mut Record, column: &'static str, value: Option<&RawValue>) 
 
 impl<'a> Event<'a> {
     fn into_record(self) -> Result<Record, String> {
-        let time = match &self.event_time {
-            Some(t) => time::parse_iso8601(t.as_str())
-                .ok_or_else(|| format!("eventTime is not a timestamp: {}", clip(t.as_str())))?,
-            None => return Err("not a CloudTrail event: eventTime is missing".to_string()),
-        };
+        if self.event_time.is_none() && self.event_name.is_none() && self.event_source.is_none() {
+            return Err(
+                "not a CloudTrail event: no eventTime, eventName or eventSource".to_string(),
+            );
+        }
         let mut r = Record::new(LOG_TYPE);
-        r.time = Some(time);
         let mut extras = Extras::new();
+        // An event without a usable eventTime is still delivered: the emitter gives it its
+        // object's time, and an unreadable eventTime stays visible in AdditionalFields.
+        if let Some(t) = &self.event_time {
+            r.time = time::parse_iso8601(t.as_str());
+            if r.time.is_none() {
+                extras.str("eventTime", t.as_str());
+            }
+        }
 
         if let (Some(source), Some(name), Some(params)) = (
             &self.event_source,
@@ -771,14 +778,11 @@ mod tests {
             "{{\"Records\":[{ASSUMED_ROLE},{bad_time},\"scalar\",{ASSUMED_ROLE},{truncated}"
         );
         let got = parse(&doc);
-        assert_eq!(got.counts(), (2, 3), "{:?}", got.rejects);
-        assert!(
-            got.rejects[0]
-                .reason
-                .contains("eventTime is not a timestamp")
-        );
-        assert!(got.rejects[2].reason.contains("truncated"));
-        assert!(got.rejects[2].raw.starts_with("{\"eventVersion\""));
+        assert_eq!(got.counts(), (3, 2), "{:?}", got.rejects);
+        assert_eq!(got.records[1].time, None, "no time of its own");
+        assert!(extras(&got.records[1]).contains("{{template}}"));
+        assert!(got.rejects[1].reason.contains("truncated"));
+        assert!(got.rejects[1].raw.starts_with("{\"eventVersion\""));
     }
 
     #[test]
@@ -808,9 +812,10 @@ mod tests {
     }
 
     #[test]
-    fn event_without_time_is_rejected() {
-        let got = parse(r#"{"eventName":"X"}"#);
-        assert_eq!(got.rejects.len(), 1);
-        assert!(got.rejects[0].reason.contains("eventTime is missing"));
+    fn event_without_time_is_delivered_and_a_non_event_rejected() {
+        let got = parse(r#"{"Records":[{"eventName":"X"},{"unrelated":1}]}"#);
+        assert_eq!(got.counts(), (1, 1), "{:?}", got.rejects);
+        assert_eq!(got.records[0].time, None);
+        assert!(got.rejects[0].reason.contains("not a CloudTrail event"));
     }
 }

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::fields::{Extras, clip, int_field, is_absent, push_int32};
+use super::fields::{Extras, int_field, is_absent, push_int32};
 use super::lines::LineParser;
 use crate::record::{LogType, Record, Value, time};
 
@@ -207,9 +207,12 @@ impl<'f> Row<'f> {
     }
     fn time(&mut self, i: usize) -> Result<(), String> {
         let v = self.get(i);
-        let t = time::parse_iso8601(v)
-            .ok_or_else(|| format!("time is not a timestamp: {}", clip(v)))?;
-        self.record.time = Some(t);
+        // An unusable time is no reason to lose the request: the object's time stands in
+        // and the text stays in AdditionalFields.
+        self.record.time = time::parse_iso8601(v);
+        if self.record.time.is_none() && !is_absent(v) {
+            self.extras.str("time", v);
+        }
         Ok(())
     }
     fn host_port(

@@ -18,6 +18,7 @@ pub mod json_stream;
 pub mod lines;
 pub mod network_firewall;
 pub mod object;
+pub mod object_time;
 pub mod route53;
 pub mod s3access;
 pub mod securityhub;
@@ -35,6 +36,7 @@ use lines::Line;
 
 pub use detect::{Detection, detect};
 pub use object::{ObjectError, ObjectJob, ObjectOutcome, parse_object};
+pub use object_time::{ObjectTime, TimeOrigin};
 
 /// A parser family; one format may produce several log types (an ELB access log file can
 /// mix ALB, NLB and connection-log lines; Network Firewall has alert, flow and tls).
@@ -250,6 +252,8 @@ pub struct Emitter<'a> {
     /// against them.
     limits: DecodeLimits,
     counters: ByteCounters,
+    /// The time of records that have no usable time of their own.
+    object_time: Option<ObjectTime>,
     /// Records and rejects counted so far.
     pub stats: ParseStats,
 }
@@ -264,8 +268,15 @@ impl<'a> Emitter<'a> {
             sink,
             limits: DecodeLimits::default(),
             counters: ByteCounters::default(),
+            object_time: None,
             stats: ParseStats::default(),
         }
+    }
+
+    /// Records without a usable time of their own get the object's, and a column saying so.
+    pub fn with_object_time(mut self, object_time: Option<ObjectTime>) -> Self {
+        self.object_time = object_time;
+        self
     }
 
     /// Nested payloads count against these limits and counters (the object's own).
@@ -315,6 +326,13 @@ impl<'a> Emitter<'a> {
         record.ordinal = ordinal;
         record.id = RecordId::compute(record.log_type, ordinal, raw);
         record.source_object = self.source_object.clone();
+        if record.time.is_none()
+            && let Some(object_time) = self.object_time
+        {
+            record.time = Some(object_time.at);
+            let (column, origin) = object_time.column();
+            record.push(column, origin);
+        }
         *self.stats.records.entry(record.log_type).or_default() += 1;
         self.sink.record(record)
     }

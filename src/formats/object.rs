@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use super::{Detection, Emitter, Format, ParseError, ParseStats, RecordSink};
+use super::{Detection, Emitter, Format, ObjectTime, ParseError, ParseStats, RecordSink};
 use crate::source::decode::{self, DecodeLimits, Encoding};
 
 /// How many decoded bytes format detection sees.
@@ -24,6 +24,8 @@ pub struct ObjectJob {
     pub limits: DecodeLimits,
     /// Resume after a checkpoint: records before this ordinal are not delivered again.
     pub resume_from: u64,
+    /// The time of records without a usable time of their own (see [`ObjectTime::of`]).
+    pub object_time: Option<ObjectTime>,
 }
 
 impl ObjectJob {
@@ -35,6 +37,7 @@ impl ObjectJob {
             format: None,
             limits: DecodeLimits::default(),
             resume_from: 0,
+            object_time: None,
         }
     }
 }
@@ -132,7 +135,8 @@ pub fn parse_object<R: Read + Send + 'static>(
 
     let mut emitter = Emitter::new(job.source_object.as_str(), sink)
         .resume_from(job.resume_from)
-        .with_limits(job.limits, counters.clone());
+        .with_limits(job.limits, counters.clone())
+        .with_object_time(job.object_time);
     let result = super::parse_with(format, &mut reader, &mut emitter);
     let next_ordinal = emitter.next_ordinal();
     outcome.stats = emitter.stats.clone();
@@ -171,5 +175,42 @@ fn describe_stream_error(e: &std::io::Error) -> String {
             "compressed stream is corrupt ({e}); every record before the damage was processed"
         ),
         _ => format!("reading the object failed: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::{Collect, TimeOrigin};
+    use crate::record::columns;
+
+    #[test]
+    fn records_without_a_usable_time_get_the_objects() {
+        let key = "AWSLogs/1/CloudTrail/us-east-1/2026/08/01/1_CloudTrail_us-east-1_20260801T0930Z_x.json";
+        let body = r#"{"Records":[{"eventName":"A","eventTime":"2026-08-01T09:29:00Z"},{"eventName":"B"},{"eventName":"C","eventTime":"yesterday"}]}"#;
+        let mut job = ObjectJob::new(key, key);
+        job.object_time = ObjectTime::of(key, None);
+        let mut sink = Collect::default();
+        parse_object(std::io::Cursor::new(body), &job, &mut sink).unwrap();
+        let times: Vec<_> = sink
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    crate::formats::time_text(r),
+                    r.get_str(columns::TIME_GENERATED_FROM),
+                )
+            })
+            .collect();
+        let from_key = Some(TimeOrigin::ObjectKey.name());
+        assert_eq!(
+            times,
+            vec![
+                ("2026-08-01T09:29:00Z".to_string(), None),
+                ("2026-08-01T09:30:00Z".to_string(), from_key),
+                ("2026-08-01T09:30:00Z".to_string(), from_key),
+            ]
+        );
+        assert!(sink.rejects.is_empty());
     }
 }

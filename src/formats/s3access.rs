@@ -5,7 +5,7 @@
 //! original ones, later ones are optional, and any newer trailing fields are kept in
 //! `AdditionalFields`.
 
-use super::fields::{Extras, clip, int_field, is_absent, push_int32};
+use super::fields::{Extras, int_field, is_absent, push_int32};
 use super::lines::{LineParser, split_quoted};
 use crate::record::{LogType, Record, Value, time};
 
@@ -53,15 +53,14 @@ pub fn record_from_line(line: &str) -> Result<Record, String> {
             fields.len()
         ));
     }
-    let time = time::parse_clf(fields[2]).ok_or_else(|| {
-        format!(
-            "time is not [dd/Mon/yyyy:HH:MM:SS +zzzz]: {}",
-            clip(fields[2])
-        )
-    })?;
     let mut r = Record::new(LOG_TYPE);
-    r.time = Some(time);
     let mut extras = Extras::new();
+    // An unusable time is no reason to lose the request: the object's time stands in and
+    // the text stays in AdditionalFields.
+    r.time = time::parse_clf(fields[2]);
+    if r.time.is_none() {
+        extras.str("time", fields[2]);
+    }
     for (i, field) in fields.iter().enumerate().take(COLUMNS.len()) {
         let Some(column) = COLUMNS[i] else { continue };
         if is_absent(field) {

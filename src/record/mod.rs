@@ -30,6 +30,9 @@ pub mod columns {
     pub const SOURCE_LOG_TYPE: &str = "SourceLogType";
     pub const SOURCE_OBJECT: &str = "SourceObject";
     pub const EVENT_TIME: &str = "EventTime";
+    /// Set when the event had no usable time of its own and `TimeGenerated` is its object's:
+    /// `ObjectKey` (the key's timestamp or date partition) or `ObjectLastModified`.
+    pub const TIME_GENERATED_FROM: &str = "TimeGeneratedFrom";
     pub const RECORD_ID: &str = "RecordId";
     /// Source fields with no column in the destination table, keyed by source field name.
     pub const ADDITIONAL_FIELDS: &str = "AdditionalFields";

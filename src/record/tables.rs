@@ -409,6 +409,7 @@ pub const CONNECTOR_COLUMNS: &[(&str, ColumnType)] = &[
     (columns::SOURCE_LOG_TYPE, ColumnType::Str),
     (columns::SOURCE_OBJECT, ColumnType::Str),
     (columns::EVENT_TIME, ColumnType::DateTime),
+    (columns::TIME_GENERATED_FROM, ColumnType::Str),
     (columns::RECORD_ID, ColumnType::Str),
     (columns::ADDITIONAL_FIELDS, ColumnType::Dynamic),
     // Enrichment (ML and pattern stages).

@@ -15,7 +15,9 @@ use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
 
 use crate::enrich::Enricher;
-use crate::formats::{Format, ObjectError, ObjectJob, ObjectOutcome, ParseStats, parse_object};
+use crate::formats::{
+    Format, ObjectError, ObjectJob, ObjectOutcome, ObjectTime, ParseStats, parse_object,
+};
 use crate::record::RecordId;
 use crate::sink::{Delivery, DeliveryReport, Progress, health};
 use crate::source::{DecodeLimits, ObjectRef, ObjectSource, SourceError};
@@ -204,6 +206,11 @@ impl Runner {
             object: uri.clone(),
             ..ObjectReport::default()
         };
+        if self.already_completed(object).await {
+            tracing::info!(object = %uri, "object already delivered; duplicate event skipped unread");
+            report.duplicate = true;
+            return Ok(report);
+        }
         let opened = self.source.open(object).await?;
         // The ETag GetObject saw is authoritative (events may lack it).
         let mut identified = object.clone();
@@ -241,6 +248,7 @@ impl Runner {
         job.format = self.settings.format;
         job.limits = self.settings.limits;
         job.resume_from = report.resumed_from;
+        job.object_time = ObjectTime::of(&object.key, opened.last_modified);
         let reader = SyncIoBridge::new(opened.body);
         let mut sink = BatchingSink {
             tx,
@@ -308,6 +316,27 @@ impl Runner {
         let next = delivered_up_to.max(report.resumed_from + report.parse.total_records());
         session.complete(next).await?;
         Ok(report)
+    }
+
+    /// Whether the ledger says the object the event names (by version or ETag) was
+    /// delivered already: a repeated event or a backfill of delivered objects then costs one
+    /// small read instead of fetching the object. Without either identity, or when the read
+    /// fails, the claim after opening the object decides.
+    async fn already_completed(&self, object: &ObjectRef) -> bool {
+        let Some(store) = self.state.as_deref().filter(|_| self.settings.ledger) else {
+            return false;
+        };
+        if object.version_id.is_none() && object.etag.is_none() {
+            return false;
+        }
+        match ledger::ObjectLedger::new(store).get(object).await {
+            Ok(Some(state)) => {
+                state.status == ledger::ObjectStatus::Completed
+                    && state.object == object.uri()
+                    && state.identity == ledger::identity(object)
+            }
+            _ => false,
+        }
     }
 
     /// Delivers batches as the parser hands them over, checkpointing after each request

@@ -1,10 +1,13 @@
 //! Lambda event envelopes -> the S3 objects to process.
 //!
 //! Accepted shapes: S3 event notifications (direct), the same wrapped in SQS, in SNS, in
-//! SNS-in-SQS, and EventBridge "Object Created" events (direct or in SQS). Parsing is
+//! SNS-in-SQS, EventBridge "Object Created" events (direct or in SQS), and S3 Batch
+//! Operations invocations (schema 1.0 and 2.0), whose tasks are answered one by one. Parsing is
 //! lenient on purpose: real senders (and local emulators such as moto) trim fields like
 //! `userIdentity`, `requestParameters` or `sequencer`, and a missing field we do not need
 //! must not lose the event.
+
+use std::collections::BTreeMap;
 
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
@@ -54,6 +57,32 @@ pub enum Invocation {
     Direct(Envelope),
     /// SQS: each message succeeds or fails on its own (`batchItemFailures`).
     Sqs(Vec<SqsItem>),
+    /// S3 Batch Operations: each task gets its own result code.
+    BatchJob(BatchJob),
+}
+
+/// An S3 Batch Operations invocation (a `LambdaInvoke` job), schema 1.0 or 2.0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchJob {
+    /// `invocationSchemaVersion`, answered back unchanged.
+    pub schema_version: String,
+    /// `invocationId`, answered back unchanged.
+    pub invocation_id: String,
+    /// The job's id.
+    pub job_id: String,
+    /// `job.userArguments` (schema 2.0).
+    pub user_arguments: BTreeMap<String, String>,
+    /// The tasks, in order.
+    pub tasks: Vec<BatchTask>,
+}
+
+/// One task of a Batch Operations invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchTask {
+    /// `taskId`, for its result.
+    pub task_id: String,
+    /// The object, or why the task names none (a permanent failure).
+    pub object: Result<ObjectRef, String>,
 }
 
 /// One SQS message of an invocation.
@@ -80,6 +109,9 @@ pub fn decode_key(raw: &str) -> String {
 /// Splits an invocation payload (S3, SQS, SNS or EventBridge, possibly nested) into the
 /// objects it names and its units of retry.
 pub fn parse_invocation(payload: &Value) -> Result<Invocation, EventError> {
+    if payload.get("invocationSchemaVersion").is_some() && payload.get("tasks").is_some() {
+        return parse_batch_job(payload).map(Invocation::BatchJob);
+    }
     if let Some(records) = payload.get("Records").and_then(Value::as_array) {
         let is_sqs = records
             .first()
@@ -175,6 +207,67 @@ pub fn parse_message(msg: &Value) -> Result<Envelope, EventError> {
         });
     }
     Ok(envelope)
+}
+
+/// A Batch Operations invocation: keys arrive URL-encoded (as in the CSV manifest), the
+/// bucket as an ARN in schema 1.0 and as a name in 2.0.
+fn parse_batch_job(payload: &Value) -> Result<BatchJob, EventError> {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    let schema_version = text(payload.get("invocationSchemaVersion"));
+    if !matches!(schema_version.as_str(), "1.0" | "2.0") {
+        return Err(EventError(format!(
+            "S3 Batch Operations invocation schema {schema_version:?} (1.0 and 2.0 are understood)"
+        )));
+    }
+    let tasks = payload
+        .get("tasks")
+        .and_then(Value::as_array)
+        .ok_or_else(|| EventError("S3 Batch Operations invocation without tasks[]".into()))?;
+    let user_arguments = payload
+        .pointer("/job/userArguments")
+        .and_then(Value::as_object)
+        .map(|args| {
+            args.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(BatchJob {
+        invocation_id: text(payload.get("invocationId")),
+        job_id: text(payload.pointer("/job/id")),
+        user_arguments,
+        tasks: tasks.iter().map(batch_task).collect(),
+        schema_version,
+    })
+}
+
+fn batch_task(task: &Value) -> BatchTask {
+    let task_id = str_field(task, "taskId").unwrap_or_default();
+    let bucket = str_field(task, "s3Bucket").or_else(|| {
+        str_field(task, "s3BucketArn").map(|arn| {
+            arn.strip_prefix("arn:aws:s3:::")
+                .or_else(|| arn.rsplit(":::").next())
+                .unwrap_or(&arn)
+                .to_string()
+        })
+    });
+    let key = str_field(task, "s3Key");
+    let object = match (bucket, key) {
+        (Some(bucket), Some(key)) => Ok(ObjectRef {
+            bucket,
+            key: decode_key(&key),
+            version_id: str_field(task, "s3VersionId"),
+            etag: None,
+            size: None,
+        }),
+        _ => Err("task without s3Key and s3Bucket (or s3BucketArn)".to_string()),
+    };
+    BatchTask { task_id, object }
 }
 
 fn unwrap_sns_message(message: Option<&Value>) -> Result<Envelope, EventError> {
@@ -349,6 +442,45 @@ mod tests {
             panic!()
         };
         assert_eq!(env.objects[0].key, "k");
+    }
+
+    #[test]
+    fn batch_operations_schema_1_and_2() {
+        let v1 = json!({"invocationSchemaVersion": "1.0", "invocationId": "inv-1",
+            "job": {"id": "job-1"},
+            "tasks": [{"taskId": "t1", "s3Key": "AWSLogs/a+b/c%3Ad.json.gz", "s3VersionId": null,
+                       "s3BucketArn": "arn:aws:s3:::logs"},
+                      {"taskId": "t2"}]});
+        let Invocation::BatchJob(job) = parse_invocation(&v1).unwrap() else {
+            panic!("expected a batch job")
+        };
+        assert_eq!(
+            (job.invocation_id.as_str(), job.job_id.as_str()),
+            ("inv-1", "job-1")
+        );
+        let first = job.tasks[0].object.as_ref().unwrap();
+        assert_eq!(
+            (first.bucket.as_str(), first.key.as_str()),
+            ("logs", "AWSLogs/a b/c:d.json.gz")
+        );
+        assert_eq!(first.version_id, None);
+        assert!(job.tasks[1].object.is_err());
+
+        let v2 = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-2",
+            "job": {"id": "job-2", "userArguments": {"reason": "backfill"}},
+            "tasks": [{"taskId": "t1", "s3Key": "k", "s3VersionId": "v7", "s3Bucket": "logs"}]});
+        let Invocation::BatchJob(job) = parse_invocation(&v2).unwrap() else {
+            panic!("expected a batch job")
+        };
+        assert_eq!(job.user_arguments["reason"], "backfill");
+        let task = job.tasks[0].object.as_ref().unwrap();
+        assert_eq!(
+            (task.bucket.as_str(), task.version_id.as_deref()),
+            ("logs", Some("v7"))
+        );
+
+        let v3 = json!({"invocationSchemaVersion": "3.0", "tasks": []});
+        assert!(parse_invocation(&v3).unwrap_err().0.contains("3.0"));
     }
 
     #[test]

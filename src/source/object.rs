@@ -18,6 +18,8 @@ pub struct OpenedObject {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub size: Option<u64>,
+    /// When the object was written (a local file's modification time).
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,9 @@ impl ObjectSource for S3Source {
             etag: out.e_tag().map(|s| s.trim_matches('"').to_string()),
             version_id: out.version_id().map(str::to_string),
             size: out.content_length().map(|n| n.max(0) as u64),
+            last_modified: out
+                .last_modified()
+                .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
             body: Box::pin(out.body.into_async_read()),
         })
     }
@@ -94,6 +99,7 @@ impl ObjectSource for LocalSource {
                 etag: None,
                 version_id: None,
                 size: None,
+                last_modified: None,
             });
         }
         let path = self.root.join(&object.bucket).join(&object.key);
@@ -111,8 +117,10 @@ impl ObjectSource for LocalSource {
         let size = meta.as_ref().map(|m| m.len());
         let modified = meta
             .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos());
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        let last_modified = modified
+            .and_then(|d| chrono::DateTime::from_timestamp(d.as_secs() as i64, d.subsec_nanos()));
+        let modified = modified.map(|d| d.as_nanos());
         Ok(OpenedObject {
             etag: Some(format!(
                 "local-{}-{}",
@@ -121,6 +129,7 @@ impl ObjectSource for LocalSource {
             )),
             version_id: None,
             size,
+            last_modified,
             body: Box::pin(file),
         })
     }
