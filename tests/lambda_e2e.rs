@@ -102,15 +102,9 @@ async fn an_sqs_batch_runs_its_objects_side_by_side_on_two_vcpus() {
     let mut h = Harness::new(EmulatorOptions::default()).await;
     let mut messages = Vec::new();
     for i in 0..6usize {
-        let key = if i % 2 == 0 {
-            let key = cloudtrail_key(&format!("SideBySide{i}"));
-            h.put(&key, &cloudtrail_json(400 + 50 * i, i + 10)).await;
-            key
-        } else {
-            let key = vpc_key(&format!("5e5e5e5{i}"));
-            h.put(&key, &vpc_flow_lines(500)).await;
-            key
-        };
+        // Distinct content per object: a VPC Flow line's id is its text and position.
+        let key = cloudtrail_key(&format!("SideBySide{i}"));
+        h.put(&key, &cloudtrail_json(400 + 50 * i, i + 10)).await;
         messages.push((format!("m-{i}"), s3_event(&h.logs, &key)));
     }
     messages.insert(3, ("m-bad".into(), json!({"unexpected": true})));
@@ -399,9 +393,11 @@ async fn deadline_mid_object_checkpoints_and_the_retry_resumes() {
     env.insert("S3_SENTINEL_BATCH_RECORDS".into(), "300".into());
     env.insert("S3_SENTINEL_SAFETY_MARGIN_SECONDS".into(), "1".into());
     let function = Function::start(&env).await;
-    // Ten batches at 0.7 s each cannot fit in 3.5 s.
+    // Ten batches at 0.7 s each (one after another: each is checkpointed) cannot fit in
+    // 6 s; the slack before the first one absorbs a busy machine (state load, GetObject and
+    // the token all wait on a moto that other tests are hammering).
     let first = function
-        .invoke(&s3_event(&h.logs, &key), Duration::from_millis(3500))
+        .invoke(&s3_event(&h.logs, &key), Duration::from_millis(6000))
         .await;
     let Outcome::Error(error) = &first else {
         panic!("expected the first attempt to stop at the deadline, got {first:?}")
