@@ -360,14 +360,7 @@ pub fn command(args: BackfillArgs) -> Result<u8> {
             return send_to_queue(&args, &aws, &mut lister, &uri, range, queue).await;
         }
         let planned = plan(&mut lister, &uri.prefix, range, args.format, None).await?;
-        eprintln!(
-            "listed s3://{}/{}: {} objects to send, {} left out, {} ListObjectsV2 calls",
-            uri.bucket,
-            uri.prefix,
-            planned.objects.len(),
-            planned.left_out,
-            lister.calls
-        );
+        report_listing(&uri, &planned, lister.calls);
         if args.dry_run {
             dry_run(&args, &aws, &uri, &planned).await?;
             return Ok(0);
@@ -447,6 +440,17 @@ fn s3_event(bucket: &str, listed: &Listed) -> serde_json::Value {
 /// Messages per `SendMessageBatch` (the API's limit).
 const SQS_BATCH: usize = 10;
 
+/// What the listing found and what it cost, before anything is sent.
+fn report_listing(uri: &S3Uri, planned: &Plan, calls: u64) {
+    eprintln!(
+        "listed s3://{}/{}: {} objects to send, {} left out, {calls} ListObjectsV2 calls",
+        uri.bucket,
+        uri.prefix,
+        planned.objects.len(),
+        planned.left_out,
+    );
+}
+
 async fn send_to_queue(
     args: &BackfillArgs,
     aws: &Aws,
@@ -484,14 +488,7 @@ async fn send_to_queue(
         );
     }
     let planned = plan(lister, &uri.prefix, range, args.format, after.as_deref()).await?;
-    eprintln!(
-        "listed s3://{}/{}: {} objects to send, {} left out, {} ListObjectsV2 calls",
-        uri.bucket,
-        uri.prefix,
-        planned.objects.len(),
-        planned.left_out,
-        lister.calls
-    );
+    report_listing(uri, &planned, lister.calls);
     let sqs = aws_sdk_sqs::Client::new(aws.config().await);
     let bar = indicatif::ProgressBar::new(planned.objects.len() as u64);
     bar.set_style(
