@@ -56,6 +56,25 @@ pub struct RuleTestScores {
     pub matches_ruled: usize,
     /// Near misses on which a rule of the scoring set fired.
     pub near_misses_ruled: usize,
+    /// Every event as scored, to see which behaviours the scoring set misses.
+    pub cases: Vec<CaseScore>,
+}
+
+/// One derived event as scored.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseScore {
+    /// Title of the rule the event was derived from.
+    pub rule: String,
+    /// Whether the event matches that rule.
+    pub positive: bool,
+    /// The event's `eventName`.
+    pub event_name: String,
+    /// Its PriorityScore.
+    pub priority_score: f64,
+    /// Titles of the scoring set's rules that fired on it.
+    pub fired: Vec<String>,
+    /// The event itself.
+    pub event: Json,
 }
 
 /// Scores every derived event alone with `models` (and the rules they carry).
@@ -75,6 +94,7 @@ pub fn score(
         near_misses_high: 0,
         matches_ruled: 0,
         near_misses_ruled: 0,
+        cases: Vec::new(),
     };
     let mut scores = Vec::new();
     let mut positive = Vec::new();
@@ -101,6 +121,14 @@ pub fn score(
         }
         scores.push(s.priority_score);
         positive.push(case.positive);
+        out.cases.push(CaseScore {
+            rule: case.rule.clone(),
+            positive: case.positive,
+            event_name: case.event["eventName"].as_str().unwrap_or("").to_string(),
+            priority_score: s.priority_score,
+            fired: s.detections.iter().map(|d| d.title.clone()).collect(),
+            event: case.event.clone(),
+        });
     }
     out.priority_roc_auc = crate::training::metrics::roc_auc(&scores, &positive);
     Ok(out)
@@ -109,7 +137,19 @@ pub fn score(
 impl RuleTestScores {
     /// A few lines of text.
     pub fn summary(&self) -> String {
-        format!(
+        let missed: Vec<String> = self
+            .cases
+            .iter()
+            .filter(|c| c.positive && c.fired.is_empty())
+            .map(|c| format!("{} ({})", c.rule, c.event_name))
+            .collect();
+        let false_alarms: Vec<String> = self
+            .cases
+            .iter()
+            .filter(|c| !c.positive && !c.fired.is_empty())
+            .map(|c| format!("{} ({}): {}", c.rule, c.event_name, c.fired.join(", ")))
+            .collect();
+        let mut text = format!(
             "rule tests: {} rules of level medium+ ({} skipped), {} matches, {} near misses, \
              each scored alone\n  PriorityScore ROC-AUC {}; High or Critical: matches {}/{}, \
              near misses {}/{}; a rule fired on matches {}/{}, near misses {}/{}\n",
@@ -127,7 +167,19 @@ impl RuleTestScores {
             self.matches,
             self.near_misses_ruled,
             self.near_misses
-        )
+        );
+        for (what, list) in [
+            ("matches no rule fired on", &missed),
+            ("near misses a rule fired on", &false_alarms),
+        ] {
+            if !list.is_empty() {
+                text.push_str(&format!("  {what}:\n"));
+                for line in list {
+                    text.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
+        text
     }
 }
 
@@ -225,7 +277,12 @@ fn derive_rule(text: &str) -> Result<Option<Vec<RuleCase>>, String> {
     let matches = |event: &Json| -> bool {
         sigma_rust::Event::try_from(event.clone()).is_ok_and(|e| sigma.is_match(&e))
     };
-    let hit = apply(&base, &positive);
+    let mut hit = apply(&base, &positive);
+    if !positive.iter().any(|(path, _)| path == "eventSource")
+        && let Some(source) = hit["eventName"].as_str().and_then(source_of)
+    {
+        hit["eventSource"] = json!(source);
+    }
     if !matches(&hit) {
         return Err("the derived event does not match the rule".to_string());
     }
@@ -354,6 +411,21 @@ fn assignments(search: &Value) -> Result<Vec<Assignment>, String> {
         out.push((path, assigned));
     }
     Ok(out)
+}
+
+/// The service that records a call, for rules that name only the call: a real event always
+/// carries its source, and a rule written against the source must not miss it for want of one.
+fn source_of(event_name: &str) -> Option<&'static str> {
+    match event_name {
+        "ConsoleLogin" | "GetSigninToken" | "PasswordUpdated" | "CheckMfa" => {
+            Some("signin.amazonaws.com")
+        }
+        "GetCallerIdentity" | "AssumeRole" | "GetSessionToken" | "GetFederationToken" => {
+            Some("sts.amazonaws.com")
+        }
+        name if name.contains("Bucket") || name.ends_with("Object") => Some("s3.amazonaws.com"),
+        _ => None,
+    }
 }
 
 /// An ordinary call by an IAM user, which the derived fields then shape.
