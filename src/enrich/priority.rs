@@ -119,6 +119,9 @@ pub struct Evidence {
     /// A warm principal's routine call (no behaviour flag at all): the classifier, which
     /// judges the kind of call, counts for [`ROUTINE_WEIGHT`] of itself.
     pub routine: bool,
+    /// An API call that failed (CloudTrail `errorCode`): the classifier, which judges the
+    /// kind of call, counts for [`FAILED_WEIGHT`] of itself.
+    pub failed_call: bool,
 }
 
 /// What the classifier's severity counts for on a principal's routine call. The
@@ -127,10 +130,28 @@ pub struct Evidence {
 /// common benign case it over-rates (an owner's own teardown of what it built).
 pub const ROUTINE_WEIGHT: f64 = 0.5;
 
+/// What the classifier's severity counts for on a call that failed. A denied attempt to
+/// delete a detector or a bucket tells less than one that succeeded; a run of denials is
+/// the behaviour stage's `denied_burst`, and a failed sign-in has no error code.
+pub const FAILED_WEIGHT: f64 = 0.6;
+
+/// Whether a record is an API call that failed: a CloudTrail event with an `errorCode`.
+/// S3 access log denials are not discounted: there a denied request is the signal.
+pub fn failed_call(record: &crate::record::Record) -> bool {
+    record.log_type == crate::record::LogType::CloudTrail
+        && record
+            .get_str("ErrorCode")
+            .is_some_and(|code| !code.trim().is_empty())
+}
+
 /// `probabilities` in [`Category::ALL`] order.
 pub fn priority_score(probabilities: &[f32], anomaly: f64, evidence: Evidence) -> f64 {
     let routine = if evidence.routine {
         ROUTINE_WEIGHT
+    } else {
+        1.0
+    } * if evidence.failed_call {
+        FAILED_WEIGHT
     } else {
         1.0
     };
@@ -272,6 +293,22 @@ mod tests {
         };
         let p = priority_score(&[1.0, 0.0, 0.0, 0.0], 0.0, ruled);
         assert_eq!(Priority::from_score(p), Priority::Critical);
+        // A failed call ranks below the same call succeeding, and its rule still counts.
+        let failed = Evidence {
+            failed_call: true,
+            ..Evidence::default()
+        };
+        let p = priority_score(&[1.0, 0.0, 0.0, 0.0], 0.0, failed);
+        assert_eq!(Priority::from_score(p), Priority::High);
+        let p = priority_score(
+            &[1.0, 0.0, 0.0, 0.0],
+            0.0,
+            Evidence {
+                routine: true,
+                ..failed
+            },
+        );
+        assert_eq!(Priority::from_score(p), Priority::Low);
         assert_eq!(
             top_category(&[0.1, 0.2, 0.6, 0.1]),
             (Category::Performance, 0.6000000238418579)

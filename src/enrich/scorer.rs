@@ -144,6 +144,7 @@ impl ModelScorer {
                     rule_level: detection::effective_level(record, &matched),
                     behaviour: priority::behaviour_severity(flags.as_deref().unwrap_or(&[])),
                     routine: flags.as_ref().is_some_and(Vec::is_empty),
+                    failed_call: priority::failed_call(record),
                     source_fatal,
                 };
                 let priority_score = priority::priority_score(p, anomaly, evidence);

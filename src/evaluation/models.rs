@@ -204,6 +204,7 @@ pub fn evaluate_models(
             rule_level: detection::effective_level(record, &rules.matches(record)),
             behaviour: priority::behaviour_severity(flags.as_deref().unwrap_or(&[])),
             routine: flags.as_ref().is_some_and(Vec::is_empty),
+            failed_call: priority::failed_call(record),
             source_fatal,
         };
         priority_scores.push(priority::priority_score(p, *a, evidence));
