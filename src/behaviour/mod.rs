@@ -142,6 +142,31 @@ pub fn flags_of(record: &Record) -> Option<Vec<Flag>> {
     Some(names.iter().filter_map(|n| Flag::from_name(n)).collect())
 }
 
+/// How much one behaviour flag says on its own: bursts most, a first use of something
+/// least (principals try new things every week).
+pub fn flag_weight(flag: Flag) -> f64 {
+    match flag {
+        Flag::CredentialBurst => 0.55,
+        Flag::DiscoveryBurst => 0.45,
+        Flag::DeniedBurst => 0.35,
+        Flag::NewRegion => 0.25,
+        Flag::NewAccessKey => 0.2,
+        Flag::NewApi => 0.2,
+        Flag::RecentApi => 0.1,
+        Flag::NewAddress => 0.2,
+        Flag::NewService => 0.15,
+        Flag::NewClient => 0.15,
+        Flag::OffHours => 0.1,
+        Flag::WarmingUp => 0.0,
+    }
+}
+
+/// The severity a record's behaviour flags add up to: each flag removes its weight's share
+/// of what is left (`1 − Π(1 − w)`), so flags that agree make a call stand out together.
+pub fn behaviour_severity(flags: &[Flag]) -> f64 {
+    1.0 - flags.iter().map(|f| 1.0 - flag_weight(*f)).product::<f64>()
+}
+
 /// Bounds and thresholds of the behaviour history.
 #[derive(Debug, Clone)]
 pub struct BehaviourConfig {

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::detection::RulePack;
 use crate::features::Extractor;
+use crate::ml::knowledge;
 use crate::patterns::AnalyzerConfig;
 use crate::training::artifacts::{self, Provenance};
 use crate::training::labelled;
@@ -235,7 +237,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.seed.wrapping_add(smaller.len() as u64),
             replay::OBJECT_SECONDS
         ));
-        labelling.push("generator scenarios (attack -> critical_security, operational failures -> system_error, slowness -> performance, rest -> normal; see ml::synth)".to_string());
+        labelling.push("knowledge over generator scenarios: CloudTrail records a detection rule of effective level high+ matches, or in a credential, discovery or denied burst, are critical_security; generated CloudTrail attacks outside the catalogue's non-discovery tactics are left out; otherwise the scenario's label (attack -> critical_security, operational failures -> system_error, slowness -> performance, rest -> normal; see training::knowledge)".to_string());
     }
 
     for path in &args.data {
@@ -249,8 +251,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             read.records.len(),
             read.rejected.len()
         );
+        let rules = RulePack::embedded();
         for (record, label) in read.records.iter().zip(&read.labels) {
-            data.push_typed(record.log_type, &extractor.extract(record), *label);
+            let mut row = extractor.extract(record);
+            knowledge::fill(&mut row, record, &rules);
+            data.push_typed(record.log_type, &row, *label);
         }
         sources.push(path.display().to_string());
         labelling.push(format!("labels given in {}", path.display()));

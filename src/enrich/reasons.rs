@@ -43,7 +43,9 @@ pub fn top_slots(
         })
         // A slot explains the record only if the record has it: the absence of a common
         // fact is rarely what an analyst needs to read first.
-        .filter(|(j, w)| *w > 0.0 && features[*j] != 0.0 && !is_family_slot(*j))
+        .filter(|(j, w)| {
+            *w > 0.0 && features[*j] != 0.0 && !is_family_slot(*j) && !is_knowledge_slot(*j)
+        })
         .collect();
     weights.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut out: Vec<usize> = Vec::with_capacity(MAX_REASONS);
@@ -66,6 +68,11 @@ pub fn top_slots(
 
 fn is_family_slot(j: usize) -> bool {
     j < F::HourSin as usize
+}
+
+/// Rule matches and behaviour flags have reasons of their own, by name.
+fn is_knowledge_slot(j: usize) -> bool {
+    j == F::CtRuleLevel as usize || j == F::CtBehaviour as usize
 }
 
 /// Said of a CloudTrail record scored without its principal's history (the connector API,

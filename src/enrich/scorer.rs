@@ -105,8 +105,8 @@ impl ModelScorer {
     /// Scores records without changing them or the threshold history.
     pub fn score(&self, records: &[Record]) -> Result<Vec<RecordScores>, ModelError> {
         let models = self.models.current();
-        let features = models.features(&self.extractor, records);
-        self.score_features(&models, records, &features, true)
+        let (features, matches) = models.features_and_matches(&self.extractor, records);
+        self.score_features(&models, records, &features, matches, true)
     }
 
     /// Whether a record's reasons are worth their cost: an analyst reads them on records
@@ -124,21 +124,22 @@ impl ModelScorer {
         models: &ModelSet,
         records: &[Record],
         features: &[f32],
+        matches: Vec<Vec<&detection::Rule>>,
         explain_all: bool,
     ) -> Result<Vec<RecordScores>, ModelError> {
         let scores = models.score(features)?;
         let thresholds = self.lock_thresholds();
         Ok(records
             .iter()
+            .zip(matches)
             .enumerate()
-            .map(|(i, record)| {
+            .map(|(i, (record, matched))| {
                 let anomaly = scores.anomaly[i] as f64;
                 let p = scores.probabilities_of(i);
                 let probabilities = [p[0] as f64, p[1] as f64, p[2] as f64, p[3] as f64];
                 let row = &features[i * N_FEATURES..(i + 1) * N_FEATURES];
                 let source_fatal = row[F::TextFatal as usize] >= 0.5;
                 let (category, confidence) = priority::category_of(p, source_fatal);
-                let matched = models.rules().matches(record);
                 let flags = behaviour::flags_of(record);
                 let evidence = priority::Evidence {
                     rule_level: detection::effective_level(record, &matched),
@@ -186,8 +187,8 @@ impl ModelScorer {
         let models = self.models.current();
         let version = models.version().to_string();
         let started = Instant::now();
-        let features = models.features(&self.extractor, records);
-        let scored = self.score_features(&models, records, &features, false)?;
+        let (features, matches) = models.features_and_matches(&self.extractor, records);
+        let scored = self.score_features(&models, records, &features, matches, false)?;
         let inference_time = started.elapsed();
         self.observe(&models, records, &features, &scored, inference_time);
         let mut alerts = Vec::new();
@@ -254,8 +255,8 @@ impl ModelScorer {
     ) {
         let shadow = self.models.shadow().and_then(|shadow| {
             // The shadow set may fill unanalyzed records' pattern slots differently.
-            let shadow_features = shadow.features(&self.extractor, records);
-            match self.score_features(&shadow, records, &shadow_features, false) {
+            let (shadow_features, matches) = shadow.features_and_matches(&self.extractor, records);
+            match self.score_features(&shadow, records, &shadow_features, matches, false) {
                 Ok(s) => Some((shadow, s)),
                 Err(e) => {
                     tracing::warn!(error = %e, shadow = %shadow.version(), "shadow models failed to score a batch");

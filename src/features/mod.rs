@@ -17,6 +17,15 @@
 //! Changing the meaning or order of any slot requires a new [`SCHEMA_VERSION`]: models
 //! carry the version they were trained with and are refused by code with another one.
 //!
+//! # Knowledge slots
+//!
+//! `ct_rule_level` (the effective level of the detection rules a CloudTrail record matches,
+//! 0 to 1 in quarters) and `ct_behaviour` (the severity its behaviour flags add up to) are
+//! not read from the record: the rules travel with the model set and the flags come from
+//! the behaviour stage. The extractor leaves them zero and `ml::knowledge` fills them, for
+//! training and inference alike. A record without history (the connector API) has a zero
+//! `ct_behaviour`: it is judged on its fields and the rules.
+//!
 //! # Pattern slot
 //!
 //! The last [`PATTERN_FEATURES`] slots hold the pattern stage's per-record features
@@ -40,8 +49,8 @@ mod text;
 
 use crate::record::{LogType, Record};
 
-/// Bumped whenever a slot changes meaning or position.
-pub const SCHEMA_VERSION: u32 = 3;
+/// Bumped whenever a slot changes meaning or position. 4: the knowledge slots.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// One slot of the vector: its stable name and what it means for an analyst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +128,9 @@ feature_layout! {
     CtDataEvent = "ct_data_event": "data-plane event",
     CtOtherAccount = "ct_other_account": "grants access to another account or to everyone",
     CtAwsInternalSource = "ct_aws_internal_source": "called from inside AWS",
+    // CloudTrail knowledge: filled by the model set (`ml::knowledge`), zero here.
+    CtRuleLevel = "ct_rule_level": "matches a detection rule",
+    CtBehaviour = "ct_behaviour": "unusual for its principal",
     // Network flows (VPC, Transit Gateway, Network Firewall flow).
     NetReject = "net_reject": "rejected connection",
     NetUdp = "net_proto_udp": "UDP traffic",

@@ -8,6 +8,7 @@
 
 pub mod drift;
 pub mod embedded;
+pub mod knowledge;
 pub mod manifest;
 pub mod probe;
 pub mod runtime;

@@ -312,12 +312,27 @@ impl ModelSet {
     }
 
     /// The feature rows these models see for `records`: the extractor's vectors, with the
-    /// pattern slot of every record the pattern stage did not analyze set to the
-    /// manifest's typical values for its family (see `Manifest::pattern_neutral`).
+    /// knowledge slots filled from this set's rules and the records' behaviour flags
+    /// (`ml::knowledge`), and the pattern slot of every record the pattern stage did not
+    /// analyze set to the manifest's typical values for its family (see
+    /// `Manifest::pattern_neutral`).
     pub fn features(&self, extractor: &Extractor, records: &[Record]) -> Vec<f32> {
+        self.features_and_matches(extractor, records).0
+    }
+
+    /// [`Self::features`], with the detection rules each record matched.
+    pub fn features_and_matches<'s>(
+        &'s self,
+        extractor: &Extractor,
+        records: &[Record],
+    ) -> (Vec<f32>, Vec<Vec<&'s crate::detection::Rule>>) {
         let mut rows = extractor.extract_batch(records);
+        let mut matches = Vec::with_capacity(records.len());
+        for (record, row) in records.iter().zip(rows.chunks_exact_mut(N_FEATURES)) {
+            matches.push(super::knowledge::fill(row, record, &self.rules));
+        }
         if self.manifest.pattern_neutral.is_empty() {
-            return rows;
+            return (rows, matches);
         }
         for (record, row) in records.iter().zip(rows.chunks_exact_mut(N_FEATURES)) {
             if was_analyzed(record) {
@@ -330,7 +345,7 @@ impl ModelSet {
                 row[PATTERN_OFFSET..].copy_from_slice(neutral);
             }
         }
-        rows
+        (rows, matches)
     }
 
     /// Scores row-major feature rows, in batches of [`BATCH`].

@@ -9,8 +9,9 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::behaviour::{Behaviour, BehaviourConfig};
 use crate::patterns::{AnalyzerConfig, PatternAnalyzer, was_analyzed};
-use crate::record::Record;
+use crate::record::{LogType, Record};
 
 /// How much time one replayed object covers: CloudTrail and most AWS services deliver a
 /// log object every five minutes.
@@ -75,6 +76,46 @@ pub fn analyze_as_delivered(records: &mut [Record], config: AnalyzerConfig) -> P
     analyzer
 }
 
+/// Replays the CloudTrail records through a fresh behaviour history the way the function
+/// meets them (time order, one batch per [`OBJECT_SECONDS`] object), setting their
+/// `BehaviourFlags`, so a model learns the `ct_behaviour` slot as it is read at inference.
+pub fn behaviour_as_delivered(records: &mut [Record], config: BehaviourConfig) {
+    let mut order: Vec<usize> = (0..records.len())
+        .filter(|&i| records[i].log_type == LogType::CloudTrail)
+        .collect();
+    order.sort_by_key(|&i| {
+        let t = records[i].time;
+        (t.is_none(), t.map(|t| t.timestamp_millis()))
+    });
+    let windows: Vec<Option<i64>> = order
+        .iter()
+        .map(|&i| {
+            records[i]
+                .time
+                .map(|t| t.timestamp().div_euclid(OBJECT_SECONDS))
+        })
+        .collect();
+    let mut history = Behaviour::new(config);
+    let mut start = 0;
+    while start < order.len() {
+        let end = start
+            + windows[start..]
+                .iter()
+                .take_while(|w| **w == windows[start])
+                .count();
+        let object = &order[start..end];
+        start = end;
+        let mut batch: Vec<Record> = object
+            .iter()
+            .map(|&i| std::mem::replace(&mut records[i], Record::new(LogType::CloudTrail)))
+            .collect();
+        history.analyze(&mut batch);
+        for (&i, record) in object.iter().zip(batch) {
+            records[i] = record;
+        }
+    }
+}
+
 /// Replays, as [`analyze_as_delivered`], only the records that were not analyzed yet.
 pub fn analyze_missing(records: &mut [Record], config: AnalyzerConfig) {
     let missing: Vec<usize> = (0..records.len())
@@ -99,7 +140,6 @@ pub fn analyze_missing(records: &mut [Record], config: AnalyzerConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::LogType;
     use chrono::TimeZone;
 
     fn call(name: &str, minute: i64) -> Record {

@@ -43,11 +43,13 @@ use super::labelled;
 pub use super::labelled::{LabelledRaw, Raw};
 use super::rng::SplitMix64;
 use super::train::Dataset;
+use crate::behaviour::BehaviourConfig;
+use crate::detection::RulePack;
 use crate::features::Extractor;
 use crate::ml::Category;
 use crate::patterns::AnalyzerConfig;
 use crate::record::{LogType, Record};
-use crate::training::replay::analyze_as_delivered;
+use crate::training::replay::{analyze_as_delivered, behaviour_as_delivered};
 
 /// What to generate: which organisation, how much, over which period.
 #[derive(Debug, Clone)]
@@ -121,9 +123,12 @@ pub fn generate(config: &SynthConfig) -> Vec<LabelledRaw> {
 }
 
 /// Parses generated records with the real parsers, replays them through the pattern
-/// stage as the function would meet them (`patterns::replay`), and extracts their
-/// features. Every generated record must parse: a failure means the generator and a
-/// parser disagree, and is an error rather than a silently smaller training set.
+/// stage and the behaviour history as the function would meet them (`training::replay`),
+/// extracts their features with the embedded rules' knowledge slots, and labels them from
+/// knowledge (`training::knowledge`: a CloudTrail record only the generator calls an
+/// attack is left out, so the dataset can hold fewer rows than `items`). Every generated
+/// record must parse: a failure means the generator and a parser disagree, and is an
+/// error rather than a silently smaller training set.
 pub fn to_dataset(
     items: &[LabelledRaw],
     extractor: &Extractor,
@@ -147,9 +152,15 @@ pub fn to_dataset(
         records.push(record);
     }
     analyze_as_delivered(&mut records, AnalyzerConfig::default());
+    behaviour_as_delivered(&mut records, BehaviourConfig::default());
+    let rules = RulePack::embedded();
     let mut data = Dataset::new();
     for (item, record) in items.iter().zip(&records) {
-        data.push_typed(item.log_type, &extractor.extract(record), item.label);
+        let mut row = extractor.extract(record);
+        crate::ml::knowledge::fill(&mut row, record, &rules);
+        if let Some(label) = super::knowledge::label(item.label, &row, record) {
+            data.push_typed(item.log_type, &row, label);
+        }
     }
     Ok((data, records))
 }

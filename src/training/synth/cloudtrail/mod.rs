@@ -322,7 +322,177 @@ pub fn generate(env: &Env, rng: &mut SplitMix64) -> Vec<LabelledRaw> {
     long_term_key_users(&mut g);
     operational_trouble(&mut g);
     attacks::attacks(&mut g);
+    // Last, on its own stream, so the scenarios above keep their events.
+    g.rng = rng.fork("iac-lifecycle");
+    infrastructure_lifecycles(&mut g);
     g.out
+}
+
+/// Infrastructure as code applied and later destroyed by the people and the `terraform`
+/// user: a test stack's buckets, roles, functions, databases, keys and secrets created,
+/// then torn down hours or days later. The teardown looks like an attacker's impact phase
+/// call by call (`DeleteBucket`, `DeleteDBInstance` without a final snapshot,
+/// `ScheduleKeyDeletion`), and it is the owner's own routine work.
+fn infrastructure_lifecycles(g: &mut Gen<'_>) {
+    let n_people = g.env.people.len();
+    let terraform_key = access_key(&mut g.rng, "AKIA");
+    for _ in 0..g.env.count(60) {
+        let stack = format!("test-{}", g.rng.hex(6));
+        let actor = if g.rng.chance(0.5) {
+            let i = g.rng.below(n_people as u64) as usize;
+            person_actor(g, i, false)
+        } else {
+            Actor {
+                identity: Identity::IamUser {
+                    name: "terraform".to_string(),
+                    key: terraform_key.clone(),
+                },
+                ip: g.rng.pick(&g.env.ci_ips).clone(),
+                agent: g.rng.pick(CLI_AGENTS).to_string(),
+            }
+        };
+        let bucket = format!("acme-{stack}");
+        let role = format!("{stack}-fn");
+        let function = format!("{stack}-api");
+        let db = format!("{stack}-db");
+        let group = format!("sg-0{}", g.rng.hex(16));
+        let key_id = format!("{}-{}", g.rng.hex(8), g.rng.hex(4));
+        let secret = format!("{stack}/db");
+        let instance = format!("i-0{}", g.rng.hex(16));
+        let apply: Vec<(&str, &str, Value)> = vec![
+            ("sts.amazonaws.com", "GetCallerIdentity", Value::Null),
+            (
+                "s3.amazonaws.com",
+                "CreateBucket",
+                json!({"bucketName": bucket}),
+            ),
+            (
+                "s3.amazonaws.com",
+                "PutBucketTagging",
+                json!({"bucketName": bucket}),
+            ),
+            (
+                "iam.amazonaws.com",
+                "CreateRole",
+                json!({"roleName": role, "assumeRolePolicyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"lambda.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"}),
+            ),
+            (
+                "iam.amazonaws.com",
+                "AttachRolePolicy",
+                json!({"roleName": role, "policyArn": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}),
+            ),
+            (
+                "lambda.amazonaws.com",
+                "CreateFunction20150331",
+                json!({"functionName": function, "runtime": "python3.12", "role": format!("arn:aws:iam::{}:role/{role}", g.env.account)}),
+            ),
+            (
+                "ec2.amazonaws.com",
+                "CreateSecurityGroup",
+                json!({"groupName": stack, "groupDescription": "test stack"}),
+            ),
+            (
+                "ec2.amazonaws.com",
+                "AuthorizeSecurityGroupIngress",
+                sg_params(&mut g.rng, "10.0.0.0/16", 5432),
+            ),
+            (
+                "kms.amazonaws.com",
+                "CreateKey",
+                json!({"description": stack}),
+            ),
+            (
+                "secretsmanager.amazonaws.com",
+                "CreateSecret",
+                json!({"name": secret}),
+            ),
+            (
+                "rds.amazonaws.com",
+                "CreateDBInstance",
+                json!({"dBInstanceIdentifier": db, "engine": "postgres", "dBInstanceClass": "db.t4g.micro", "publiclyAccessible": false, "storageEncrypted": true}),
+            ),
+            (
+                "logs.amazonaws.com",
+                "CreateLogGroup",
+                json!({"logGroupName": format!("/aws/lambda/{function}")}),
+            ),
+            (
+                "ec2.amazonaws.com",
+                "RunInstances",
+                json!({"instanceType": "t3.micro", "minCount": 1, "maxCount": 1}),
+            ),
+        ];
+        let destroy: Vec<(&str, &str, Value)> = vec![
+            ("sts.amazonaws.com", "GetCallerIdentity", Value::Null),
+            ("ec2.amazonaws.com", "DescribeInstances", Value::Null),
+            (
+                "ec2.amazonaws.com",
+                "TerminateInstances",
+                json!({"instancesSet": {"items": [{"instanceId": instance}]}}),
+            ),
+            (
+                "rds.amazonaws.com",
+                "DeleteDBInstance",
+                json!({"dBInstanceIdentifier": db, "skipFinalSnapshot": true, "deleteAutomatedBackups": true}),
+            ),
+            (
+                "lambda.amazonaws.com",
+                "DeleteFunction20150331",
+                json!({"functionName": function}),
+            ),
+            (
+                "logs.amazonaws.com",
+                "DeleteLogGroup",
+                json!({"logGroupName": format!("/aws/lambda/{function}")}),
+            ),
+            (
+                "iam.amazonaws.com",
+                "DetachRolePolicy",
+                json!({"roleName": role, "policyArn": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}),
+            ),
+            ("iam.amazonaws.com", "DeleteRole", json!({"roleName": role})),
+            (
+                "ec2.amazonaws.com",
+                "DeleteSecurityGroup",
+                json!({"groupId": group}),
+            ),
+            (
+                "secretsmanager.amazonaws.com",
+                "DeleteSecret",
+                json!({"secretId": secret, "forceDeleteWithoutRecovery": true}),
+            ),
+            (
+                "kms.amazonaws.com",
+                "ScheduleKeyDeletion",
+                json!({"keyId": key_id, "pendingWindowInDays": 7}),
+            ),
+            (
+                "s3.amazonaws.com",
+                "DeleteObject",
+                json!({"bucketName": bucket, "key": "index.html"}),
+            ),
+            (
+                "s3.amazonaws.com",
+                "DeleteBucket",
+                json!({"bucketName": bucket}),
+            ),
+        ];
+        let applied = g.env.work_time(&mut g.rng);
+        let destroyed = applied + Duration::minutes(30 + g.rng.below(72 * 60) as i64);
+        for (start, calls) in [(applied, apply), (destroyed, destroy)] {
+            let mut t = start;
+            for (source, name, params) in calls {
+                t += Duration::seconds(1 + g.rng.below(20) as i64);
+                g.emit(
+                    t,
+                    &actor,
+                    Call::new(source, name).params(params),
+                    Category::Normal,
+                    "benign/iac-lifecycle",
+                );
+            }
+        }
+    }
 }
 
 fn role_actor(g: &mut Gen<'_>, role: &str) -> Actor {
