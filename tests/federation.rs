@@ -342,6 +342,9 @@ async fn each_refusal_says_what_to_fix_and_no_row_is_lost_sent_or_dead_lettered(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_credential_not_yet_propagated_is_retried() {
+    // The propagation clock starts when the setup registers the credential: measured from
+    // here, a busy machine's slow setup cannot make an honoured delay look too short.
+    let started = Instant::now();
     let s = Setup::new(
         EmulatorOptions {
             federation_propagation: Duration::from_millis(1500),
@@ -364,7 +367,6 @@ async fn a_new_credential_not_yet_propagated_is_retried() {
         },
     )
     .unwrap();
-    let started = Instant::now();
     let report = client.send(rows.clone(), far()).await;
     assert!(report.is_complete(), "{report:?}");
     assert!(started.elapsed() >= Duration::from_millis(1500));

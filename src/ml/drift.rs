@@ -159,9 +159,14 @@ impl DriftProfile {
         // occurs there, how its volume moves), which differs between healthy deployments
         // of different sizes; its effect on the models shows in the score's PSI, and the
         // pattern stage reports its changes itself. Its PSI is published, not alarmed on.
+        // So are the knowledge slots: the behaviour slot follows how warm the deployment's
+        // principal histories are, and the rule slot the rule pack deployed.
         let max = per_feature
             .iter()
-            .filter(|(name, _)| !crate::patterns::PATTERN_FEATURE_NAMES.contains(&name.as_str()))
+            .filter(|(name, _)| {
+                !crate::patterns::PATTERN_FEATURE_NAMES.contains(&name.as_str())
+                    && !super::knowledge::SLOT_NAMES.contains(&name.as_str())
+            })
             .cloned()
             .fold(None, |best: Option<(String, f64)>, cur| match best {
                 Some(b) if b.1 >= cur.1 => Some(b),

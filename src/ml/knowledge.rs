@@ -8,6 +8,9 @@ use crate::detection::{self, Level, Rule, RulePack};
 use crate::features::F;
 use crate::record::{LogType, Record};
 
+/// The knowledge slots' names, as in the feature schema.
+pub const SLOT_NAMES: [&str; 2] = ["ct_rule_level", "ct_behaviour"];
+
 /// The `ct_rule_level` value of an effective rule level: 0 without a match, then quarters
 /// from low to critical.
 pub fn rule_slot(level: Option<Level>) -> f32 {
@@ -38,6 +41,13 @@ pub fn fill<'p>(row: &mut [f32], record: &Record, rules: &'p RulePack) -> Vec<&'
 mod tests {
     use super::*;
     use crate::features::{Extractor, N_FEATURES};
+
+    #[test]
+    fn slot_names_match_the_schema() {
+        let names = crate::features::FEATURES;
+        assert_eq!(names[F::CtRuleLevel as usize].name, SLOT_NAMES[0]);
+        assert_eq!(names[F::CtBehaviour as usize].name, SLOT_NAMES[1]);
+    }
 
     #[test]
     fn rules_and_flags_fill_their_slots_and_only_for_cloudtrail() {

@@ -1,7 +1,6 @@
 //! The built-in probe batch every model set must pass before it serves: one record per
 //! log family plus a known-critical and a routine CloudTrail event.
 
-use crate::features::{Extractor, N_FEATURES};
 use crate::record::time::parse_iso8601;
 use crate::record::{LogType, Record};
 
@@ -86,12 +85,4 @@ pub fn probe_records() -> Vec<Record> {
         ],
     );
     vec![critical, routine, flow, alb, text, dns]
-}
-
-/// The probe batch as feature rows.
-pub fn probe_rows() -> Vec<f32> {
-    let records = probe_records();
-    let rows = Extractor::new().extract_batch(&records);
-    debug_assert_eq!(rows.len(), records.len() * N_FEATURES);
-    rows
 }

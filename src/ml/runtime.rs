@@ -364,7 +364,8 @@ impl ModelSet {
     /// Runs the built-in probe batch and checks that the outputs are well formed: the
     /// shapes match, scores lie in 0..=1, probabilities sum to 1.
     pub fn probe(&self) -> Result<(), ModelError> {
-        let rows = super::probe::probe_rows();
+        // Through this set's own feature path: the knowledge slots carry its rules.
+        let rows = self.features(&Extractor::new(), &super::probe::probe_records());
         let n = rows.len() / N_FEATURES;
         let s = self.score(&rows)?;
         if s.anomaly.len() != n
