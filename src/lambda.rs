@@ -1,6 +1,7 @@
 //! The Lambda function: configuration and clients built once per cold start, then per
 //! invocation: envelope -> objects -> [`Runner`] -> SQS batch response and EMF metrics.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,8 +11,9 @@ use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 
 use crate::config::{Config, Platform};
+use crate::formats::{Detection, Format};
 use crate::metrics::InvocationMetrics;
-use crate::runner::{ObjectReport, RunError, Runner};
+use crate::runner::{ObjectReport, Preview, RunError, Runner};
 use crate::setup::{self, Aws};
 use crate::source::event::{BatchJob, Envelope, Invocation, parse_invocation};
 use crate::source::{ObjectRef, S3Source, SourceError};
@@ -138,9 +140,14 @@ impl App {
                 Ok(serde_json::to_value(&response)?)
             }
         };
-        let started = Instant::now();
-        self.runner.save_state().await;
-        metrics.add_stage_time("State", started.elapsed());
+        // The enrichment stages learn from records only: an invocation whose objects were
+        // all delivered before (a backfill run again, a repeated event) has nothing to
+        // merge, and its state documents are not read and written again.
+        if metrics.objects > metrics.objects_skipped {
+            let started = Instant::now();
+            self.runner.save_state().await;
+            metrics.add_stage_time("State", started.elapsed());
+        }
         self.runner.enricher.publish_metrics(&mut metrics);
         let now = Instant::now();
         for (name, value, unit) in crate::metrics::resources::gauges(
@@ -180,22 +187,27 @@ impl App {
         owner: &str,
         metrics: &mut InvocationMetrics,
     ) -> S3BatchJobResponse {
-        if !job.user_arguments.is_empty() {
-            tracing::info!(job = %job.job_id, arguments = ?job.user_arguments,
-                "Batch Operations user arguments are not used by this function");
+        let arguments = JobArguments::read(&job.user_arguments);
+        if let Ok(arguments) = &arguments {
+            tracing::info!(job = %job.job_id, format = ?arguments.format.map(Format::name),
+                dry_run = arguments.dry_run, ignored = ?arguments.ignored,
+                "Batch Operations job arguments");
         }
         let mut response = S3BatchJobResponse::default();
         response.invocation_schema_version = Some(job.schema_version.clone());
         response.invocation_id = Some(job.invocation_id.clone());
         response.treat_missing_keys_as = Some(TaskResult::Temporary.code().to_string());
         for task in &job.tasks {
-            let (result, reason) = match &task.object {
-                Err(reason) => (TaskResult::Permanent, reason.clone()),
-                Ok(_) if Instant::now() + self.runner.settings.safety_margin >= deadline => (
+            let (result, reason) = match (&task.object, &arguments) {
+                (_, Err(reason)) | (Err(reason), _) => (TaskResult::Permanent, reason.clone()),
+                (Ok(_), _) if Instant::now() + self.runner.settings.safety_margin >= deadline => (
                     TaskResult::Temporary,
                     "the invocation's time ran out before this task started".to_string(),
                 ),
-                Ok(object) => self.process_task(object, deadline, owner, metrics).await,
+                (Ok(object), Ok(arguments)) => {
+                    self.process_task(object, arguments, deadline, owner, metrics)
+                        .await
+                }
             };
             tracing::info!(job = %job.job_id, task = %task.task_id, result = result.code(),
                 %reason, "Batch Operations task");
@@ -211,6 +223,7 @@ impl App {
     async fn process_task(
         &self,
         object: &ObjectRef,
+        arguments: &JobArguments,
         deadline: Instant,
         owner: &str,
         metrics: &mut InvocationMetrics,
@@ -225,7 +238,18 @@ impl App {
                 format!("{} is not a log bucket (LOG_BUCKETS)", object.bucket),
             );
         }
-        let outcome = self.runner.process(object, deadline, owner).await;
+        if arguments.dry_run {
+            return preview_result(self.runner.preview(object, arguments.format).await);
+        }
+        let outcome = self
+            .runner
+            .process_as(
+                object,
+                deadline,
+                owner,
+                arguments.format.or(self.runner.settings.format),
+            )
+            .await;
         if let Ok(report) = &outcome {
             record_object(metrics, object, report);
         } else {
@@ -270,6 +294,80 @@ impl App {
             }
         }
         failures
+    }
+}
+
+/// What a Batch Operations job asks of the function through its `userArguments`
+/// (schema 2.0; README "Backfill").
+#[derive(Debug, Clone, Default, PartialEq)]
+struct JobArguments {
+    /// `format`: parse every object of the job as this format (objects whose key and
+    /// content do not tell).
+    format: Option<Format>,
+    /// `dryRun`: `true` answers each task with what would happen, delivering nothing.
+    dry_run: bool,
+    /// Arguments this function does not read (a job may carry its own notes).
+    ignored: Vec<String>,
+}
+
+impl JobArguments {
+    /// The arguments, or why they are unusable (every task then fails permanently with
+    /// that reason: a job asking for a format that does not exist must not deliver the
+    /// objects as something else).
+    fn read(arguments: &BTreeMap<String, String>) -> Result<JobArguments, String> {
+        let mut read = JobArguments::default();
+        for (name, value) in arguments {
+            match name.as_str() {
+                "format" => {
+                    read.format = Some(Format::from_name(value).ok_or_else(|| {
+                        let names: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
+                        format!(
+                            "userArguments.format {value:?} is no format; one of: {}",
+                            names.join(", ")
+                        )
+                    })?);
+                }
+                "dryRun" => {
+                    read.dry_run = match value.to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(format!(
+                                "userArguments.dryRun {value:?} is neither true nor false"
+                            ));
+                        }
+                    }
+                }
+                _ => read.ignored.push(name.clone()),
+            }
+        }
+        Ok(read)
+    }
+}
+
+/// A dry run's answer for one task: what a real run would do.
+fn preview_result(preview: Result<Preview, RunError>) -> (TaskResult, String) {
+    match preview {
+        Ok(preview) if preview.delivered => (
+            TaskResult::Succeeded,
+            "dry run: already delivered (object ledger); would be skipped".to_string(),
+        ),
+        Ok(Preview {
+            detection: Some(Detection::Skip(reason)),
+            ..
+        }) => (TaskResult::Permanent, format!("not a log object: {reason}")),
+        Ok(preview) => (
+            TaskResult::Succeeded,
+            format!(
+                "dry run: would deliver {} bytes as {}",
+                preview.size.unwrap_or(0),
+                match preview.detection {
+                    Some(Detection::Parse(format)) => format.name(),
+                    _ => "the format its content shows",
+                }
+            ),
+        ),
+        Err(e) => task_result(Err(e)),
     }
 }
 

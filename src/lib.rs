@@ -56,7 +56,7 @@ pub use formats::{
 pub use source::event::{
     BatchJob, BatchTask, Envelope, EventError, Invocation, SqsItem, parse_invocation,
 };
-pub use source::{DecodeLimits, LocalSource, ObjectRef, ObjectSource};
+pub use source::{DecodeLimits, LocalSource, ObjectHead, ObjectRef, ObjectSource};
 // State kept between invocations.
 pub use state::local::LocalDirStore;
 pub use state::s3::S3StateStore;
@@ -113,7 +113,7 @@ pub use config::{
 pub use lambda::{App, InvocationContext, init_tracing};
 pub use metrics::InvocationMetrics;
 pub use runner::ledger::ObjectLedger;
-pub use runner::{RunError, Runner, RunnerSettings};
+pub use runner::{Preview, RunError, Runner, RunnerSettings};
 
 // Tooling.
 #[cfg(feature = "tools")]

@@ -198,6 +198,7 @@ async fn a_concurrent_duplicate_backs_off() {
             &claimed,
             "other",
             chrono::Utc::now() + chrono::Duration::minutes(5),
+            false,
         )
         .await
         .unwrap();

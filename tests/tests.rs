@@ -7,6 +7,7 @@ mod delivery_support;
 
 mod azure_template;
 mod backfill;
+mod backfill_jobs;
 mod dead_letter_replay;
 mod detection_rules;
 mod docs_tables;

@@ -23,7 +23,7 @@ use crate::formats::object_time::key_time;
 use crate::formats::{Detection, Format, detect::detect_key};
 use crate::setup::{self, Aws};
 use crate::sink::NdjsonDelivery;
-use crate::source::{DecodeLimits, ObjectRef, S3Source};
+use crate::source::{DecodeLimits, S3Source};
 
 /// Objects already in S3 through the function: to its queue, into a Batch Operations
 /// manifest, or processed here.
@@ -366,9 +366,9 @@ pub fn command(args: BackfillArgs) -> Result<u8> {
             return Ok(0);
         }
         if let Some(path) = &args.manifest {
-            write_manifest(path, &uri.bucket, &planned.objects)?;
+            let fields = write_manifest(path, &uri.bucket, &planned.objects)?;
             eprintln!(
-                "wrote {} tasks to {} (see README: aws s3control create-job)",
+                "wrote {} tasks to {} (see README: aws s3control create-job with \"Fields\": {fields})",
                 planned.objects.len(),
                 path.display()
             );
@@ -386,23 +386,13 @@ pub fn command(args: BackfillArgs) -> Result<u8> {
         };
         let objects = planned
             .objects
-            .into_iter()
-            .map(|listed| object_ref(&uri.bucket, &listed))
+            .iter()
+            .map(|listed| listed.object(&uri.bucket))
             .collect();
         let summary =
             super::process::process_inputs(&process_args, &aws, Inputs::S3(objects)).await?;
         Ok(u8::from(summary.failed > 0 || summary.dead_lettered > 0))
     })
-}
-
-fn object_ref(bucket: &str, listed: &Listed) -> ObjectRef {
-    ObjectRef {
-        bucket: bucket.to_string(),
-        key: listed.key.clone(),
-        version_id: None,
-        etag: listed.etag.clone(),
-        size: Some(listed.size),
-    }
 }
 
 /// A key as S3 notifications and Batch Operations manifests carry it: URL-encoded, `/`
@@ -420,8 +410,14 @@ pub fn encode_key(key: &str) -> String {
         .replace(' ', "+")
 }
 
-/// The S3 notification S3 itself would have sent for the object.
+/// The S3 notification S3 itself would have sent for the object (on a versioned bucket,
+/// naming the version as S3 does).
 fn s3_event(bucket: &str, listed: &Listed) -> serde_json::Value {
+    let mut object = json!({"key": encode_key(&listed.key), "size": listed.size,
+                            "eTag": listed.etag.as_deref().unwrap_or_default()});
+    if let Some(version) = &listed.version_id {
+        object["versionId"] = json!(version);
+    }
     json!({"Records": [{
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
@@ -431,8 +427,7 @@ fn s3_event(bucket: &str, listed: &Listed) -> serde_json::Value {
             "s3SchemaVersion": "1.0",
             "configurationId": "s3-sentinel-backfill",
             "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
-            "object": {"key": encode_key(&listed.key), "size": listed.size,
-                       "eTag": listed.etag.as_deref().unwrap_or_default()}
+            "object": object
         }
     }]})
 }
@@ -443,7 +438,7 @@ const SQS_BATCH: usize = 10;
 /// What the listing found and what it cost, before anything is sent.
 fn report_listing(uri: &S3Uri, planned: &Plan, calls: u64) {
     eprintln!(
-        "listed s3://{}/{}: {} objects to send, {} left out, {calls} ListObjectsV2 calls",
+        "listed s3://{}/{}: {} objects to send, {} left out, {calls} list requests",
         uri.bucket,
         uri.prefix,
         planned.objects.len(),
@@ -591,18 +586,33 @@ async fn send_batch(
     )
 }
 
-/// The manifest S3 Batch Operations reads: `bucket,key` per line, keys URL-encoded.
-fn write_manifest(path: &Path, bucket: &str, objects: &[Listed]) -> Result<()> {
+/// The manifest S3 Batch Operations reads: `bucket,key` per line, keys URL-encoded, and
+/// on a versioned bucket `bucket,key,versionId` (S3's `null` for an object written before
+/// versioning): the version reaches the function as the task's `s3VersionId`, which the
+/// ledger knows a delivered object by. Returns the manifest's `Fields`.
+fn write_manifest(path: &Path, bucket: &str, objects: &[Listed]) -> Result<&'static str> {
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut out = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(io::BufWriter::new(file));
+    let versioned = objects.iter().any(|listed| listed.version_id.is_some());
     for listed in objects {
-        out.write_record([bucket, &encode_key(&listed.key)])?;
+        let key = encode_key(&listed.key);
+        if versioned {
+            let version = listed.version_id.as_deref().unwrap_or("null");
+            out.write_record([bucket, &key, version])?;
+        } else {
+            out.write_record([bucket, &key])?;
+        }
     }
     out.flush()
-        .with_context(|| format!("writing {}", path.display()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(if versioned {
+        r#"["Bucket", "Key", "VersionId"]"#
+    } else {
+        r#"["Bucket", "Key"]"#
+    })
 }
 
 /// Counts the bytes written through it.
@@ -672,7 +682,7 @@ async fn dry_run(args: &BackfillArgs, aws: &Aws, uri: &S3Uri, planned: &Plan) ->
             let started = Instant::now();
             let deadline = started + Duration::from_secs(900);
             match runner
-                .process(&object_ref(&uri.bucket, listed), deadline, "dry-run")
+                .process(&listed.object(&uri.bucket), deadline, "dry-run")
                 .await
             {
                 Ok(report) => {

@@ -96,15 +96,13 @@ pub fn run(args: &ProcessArgs) -> Result<Summary> {
             for path in &args.paths {
                 let uri = S3Uri::parse(path)?;
                 let mut lister = Lister::new(s3.clone(), &uri.bucket);
-                objects.extend(lister.list_all(&uri.prefix, None).await?.into_iter().map(
-                    |listed| ObjectRef {
-                        bucket: uri.bucket.clone(),
-                        key: listed.key,
-                        version_id: None,
-                        etag: listed.etag,
-                        size: Some(listed.size),
-                    },
-                ));
+                objects.extend(
+                    lister
+                        .list_all(&uri.prefix, None)
+                        .await?
+                        .into_iter()
+                        .map(|listed| listed.object(&uri.bucket)),
+                );
             }
             Inputs::S3(objects)
         } else {
@@ -369,21 +367,41 @@ impl S3Uri {
     }
 }
 
-/// One object of a listing.
+/// One object of a listing (on a versioned bucket, its current version).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listed {
     pub key: String,
     pub size: u64,
-    /// Without quotes; the ledger knows a delivered object by it without fetching it.
+    /// Without quotes; the ledger knows a delivered object of an unversioned bucket by it
+    /// without fetching it.
     pub etag: Option<String>,
+    /// The current version's id on a versioned bucket: the ledger knows a delivered object
+    /// there by it, as the notification that delivered it named it.
+    pub version_id: Option<String>,
     pub last_modified: Option<DateTime<Utc>>,
 }
 
-/// ListObjectsV2 on one bucket, counting the calls (the listing's cost).
+impl Listed {
+    /// The object, named as the ledger knows it.
+    pub fn object(&self, bucket: &str) -> ObjectRef {
+        ObjectRef {
+            bucket: bucket.to_string(),
+            key: self.key.clone(),
+            version_id: self.version_id.clone(),
+            etag: self.etag.clone(),
+            size: Some(self.size),
+        }
+    }
+}
+
+/// The listing of one bucket: ListObjectsV2, or on a versioned bucket ListObjectVersions
+/// (current versions only), counting the calls (the listing's cost).
 pub struct Lister {
     s3: aws_sdk_s3::Client,
     bucket: String,
-    /// ListObjectsV2 requests made.
+    /// Whether the bucket's objects have versions, once probed.
+    versioned: Option<bool>,
+    /// List requests made.
     pub calls: u64,
 }
 
@@ -398,8 +416,47 @@ impl Lister {
         Lister {
             s3,
             bucket: bucket.to_string(),
+            versioned: None,
             calls: 0,
         }
+    }
+
+    /// Whether the objects under `prefix` have versions, probed once with one
+    /// ListObjectVersions of one entry: a version id other than S3's `null` means a bucket
+    /// whose versioning is (or was) on. Unreadable (no `s3:ListBucketVersions`), the bucket
+    /// is listed as unversioned: still delivered once, but objects a notification named by
+    /// version are fetched once more to be recognized.
+    pub async fn versioned(&mut self, prefix: &str) -> bool {
+        if let Some(versioned) = self.versioned {
+            return versioned;
+        }
+        self.calls += 1;
+        let probe = self
+            .s3
+            .list_object_versions()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(1)
+            .send()
+            .await;
+        let versioned = match probe {
+            Ok(page) => page
+                .versions()
+                .iter()
+                .filter_map(|v| v.version_id())
+                .chain(page.delete_markers().iter().filter_map(|m| m.version_id()))
+                .any(|id| id != "null"),
+            Err(e) => {
+                eprintln!(
+                    "warning: versions of s3://{}/{prefix} not listed ({}); naming objects by ETag",
+                    self.bucket,
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                );
+                false
+            }
+        };
+        self.versioned = Some(versioned);
+        versioned
     }
 
     /// Every object under `prefix` (all pages), after `start_after` when given.
@@ -417,6 +474,90 @@ impl Lister {
     }
 
     async fn list(
+        &mut self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start_after: Option<&str>,
+    ) -> Result<Level> {
+        if self.versioned(prefix).await {
+            self.list_versions(prefix, delimiter, start_after).await
+        } else {
+            self.list_current(prefix, delimiter, start_after).await
+        }
+    }
+
+    /// ListObjectVersions, keeping each key's current version (a key whose current
+    /// version is a delete marker is gone). `start_after` is applied here: a key-marker
+    /// without a version-id-marker is not read alike by every S3-compatible server.
+    async fn list_versions(
+        &mut self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start_after: Option<&str>,
+    ) -> Result<Level> {
+        let mut level = Level {
+            objects: Vec::new(),
+            folders: Vec::new(),
+        };
+        let mut markers: (Option<String>, Option<String>) = (None, None);
+        loop {
+            self.calls += 1;
+            let page = self
+                .s3
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_string))
+                .set_key_marker(markers.0.take())
+                .set_version_id_marker(markers.1.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "listing the versions of s3://{}/{prefix}: {}",
+                        self.bucket,
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            level.objects.extend(
+                page.versions()
+                    .iter()
+                    .filter(|v| v.is_latest() == Some(true))
+                    .filter_map(|v| {
+                        let key = v.key()?;
+                        if start_after.is_some_and(|after| key <= after) {
+                            return None;
+                        }
+                        Some(Listed {
+                            key: key.to_string(),
+                            size: v.size().unwrap_or(0).max(0) as u64,
+                            etag: v.e_tag().map(|t| t.trim_matches('"').to_string()),
+                            version_id: v
+                                .version_id()
+                                .filter(|id| *id != "null")
+                                .map(str::to_string),
+                            last_modified: v
+                                .last_modified()
+                                .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                        })
+                    }),
+            );
+            level.folders.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_string)),
+            );
+            if page.is_truncated() != Some(true) {
+                return Ok(level);
+            }
+            markers = (
+                page.next_key_marker().map(str::to_string),
+                page.next_version_id_marker().map(str::to_string),
+            );
+        }
+    }
+
+    async fn list_current(
         &mut self,
         prefix: &str,
         delimiter: Option<&str>,
@@ -451,6 +592,7 @@ impl Lister {
                     key: o.key()?.to_string(),
                     size: o.size().unwrap_or(0).max(0) as u64,
                     etag: o.e_tag().map(|t| t.trim_matches('"').to_string()),
+                    version_id: None,
                     last_modified: o
                         .last_modified()
                         .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),

@@ -207,14 +207,22 @@ impl<'a> JsonObject<'a> {
         self.parsed(key, "a timestamp", parse_time)
     }
 
-    /// The time of the first of `keys` that has one; each of them must be a timestamp or
-    /// absent.
-    pub fn first_time(&self, keys: &[&str]) -> Result<Option<DateTime<Utc>>, String> {
+    /// The time of the first of `keys` that holds a timestamp, for formats whose records
+    /// are recognized by other members: a record without one is delivered with its
+    /// object's time. A member that holds something else is kept in `extras` as it came.
+    pub fn usable_time(&self, keys: &[&str], extras: &mut Extras) -> Option<DateTime<Utc>> {
         let mut first = None;
         for key in keys {
-            first = first.or(self.time(key)?);
+            match self.time(key) {
+                Ok(time) => first = first.or(time),
+                Err(_) => {
+                    if let Some(raw) = self.raw(key) {
+                        extras.raw(key, raw);
+                    }
+                }
+            }
         }
-        Ok(first)
+        first
     }
 
     /// A member's text as `parse` reads it: `None` when it is missing, `null`, empty or

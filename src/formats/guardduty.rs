@@ -51,11 +51,15 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
         Some(d) if d.has("schemaVersion") || d.has("severity") => d,
         _ => obj,
     };
-    let time = finding
-        .first_time(&["updatedAt", "createdAt"])?
-        .ok_or("not a GuardDuty finding: updatedAt and createdAt are missing")?;
-    let mut r = Record::at(LOG_TYPE, time);
+    // Every finding has a schema version, or an id and a finding type; its time may be
+    // missing or unreadable and then is its object's.
+    let recognized = finding.has("schemaVersion") || (finding.has("id") && finding.has("type"));
+    if !recognized {
+        return Err("not a GuardDuty finding: schemaVersion, id and type are missing".into());
+    }
     let mut extras = Extras::new();
+    let mut r = Record::new(LOG_TYPE);
+    r.time = finding.usable_time(&["updatedAt", "createdAt"], &mut extras);
     push_strs(&mut r, finding, STRINGS);
     push_json(&mut r, finding, DYNAMIC);
     if let Some(severity) = finding.f64("severity")? {
@@ -68,7 +72,7 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
             }
         }
     }
-    r.push_opt("TimeCreated", finding.time("createdAt")?);
+    r.push_opt("TimeCreated", finding.time("createdAt").ok().flatten());
     extras.unmapped(finding, MAPPED);
     extras.finish(&mut r);
     Ok(r)
@@ -120,9 +124,32 @@ mod tests {
     #[test]
     fn objects_that_are_not_findings_are_rejected() {
         let got = parse(
-            "{\"hello\":1}\n{\"severity\":\"high\",\"updatedAt\":\"2026-11-20T10:00:00Z\"}\n",
+            "{\"hello\":1,\"updatedAt\":\"2026-11-20T10:00:00Z\"}\n{\"schemaVersion\":\"2.0\",\"severity\":\"high\"}\n",
         );
-        assert_eq!(got.rejects.len(), 2);
+        assert_eq!(got.counts(), (0, 2));
+        assert!(got.rejects[0].reason.contains("not a GuardDuty finding"));
         assert!(got.rejects[1].reason.contains("severity"));
+    }
+
+    #[test]
+    fn findings_without_a_usable_time_take_their_objects() {
+        let untimed = FINDING.replace(
+            r#""createdAt":"2026-11-20T09:00:00.000Z","updatedAt":"2026-11-20T10:00:14.500Z","#,
+            "",
+        );
+        let unreadable = FINDING
+            .replace("2026-11-20T09:00:00.000Z", "soon")
+            .replace("2026-11-20T10:00:14.500Z", "yesterday");
+        let got = crate::formats::parse_checked_in_object(
+            &mut GuardDutyParser,
+            &format!("{untimed}\n{unreadable}\n{FINDING}\n"),
+        );
+        assert_eq!(got.counts(), (3, 0), "{:?}", got.rejects);
+        crate::formats::assert_object_time(&got.records[0]);
+        crate::formats::assert_object_time(&got.records[1]);
+        assert_eq!(got.records[0].get_str("Id"), Some("f1"));
+        assert!(extras(&got.records[1]).contains("yesterday"));
+        assert_eq!(time_text(&got.records[2]), "2026-11-20T10:00:14.500000Z");
+        assert_eq!(got.records[2].get("TimeGeneratedFrom"), None);
     }
 }

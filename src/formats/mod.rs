@@ -193,6 +193,31 @@ pub(crate) fn parse_checked(parser: &mut dyn Parser, source: &str, text: &str) -
     sink
 }
 
+/// [`parse_checked`] in an object whose time is 2026-11-20T10:00:00Z (from its key): the
+/// time of records without a usable one of their own.
+#[cfg(test)]
+pub(crate) fn parse_checked_in_object(parser: &mut dyn Parser, text: &str) -> Collect {
+    let key = "AWSLogs/111122223333/x/us-east-1/2026/11/20/x_20261120T1000Z_0.json";
+    let mut sink = Collect::default();
+    let object_time = ObjectTime::of(key, None);
+    let mut out = Emitter::new(key, &mut sink).with_object_time(object_time);
+    parser.parse(&mut text.as_bytes(), &mut out).unwrap();
+    for r in &sink.records {
+        crate::record::tables::check_record(r).unwrap();
+    }
+    sink
+}
+
+/// Asserts that `record` took its object's time (see [`parse_checked_in_object`]).
+#[cfg(test)]
+pub(crate) fn assert_object_time(record: &Record) {
+    assert_eq!(time_text(record), "2026-11-20T10:00:00Z");
+    assert_eq!(
+        record.get_str(crate::record::columns::TIME_GENERATED_FROM),
+        Some("ObjectKey")
+    );
+}
+
 /// What the parsers' unit tests check of their output.
 #[cfg(test)]
 impl Collect {

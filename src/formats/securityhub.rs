@@ -9,7 +9,7 @@ use std::io::BufRead;
 
 use serde_json::value::RawValue;
 
-use super::fields::{JsonObject, json_error_reason, push_cow, push_json, push_strs};
+use super::fields::{Extras, JsonObject, json_error_reason, push_cow, push_json, push_strs};
 use super::json_lines::parse_objects_unwrapping;
 use super::{Emitter, ParseError, Parser};
 use crate::record::{LogType, Record, Value};
@@ -21,10 +21,10 @@ pub fn record_from_finding(bytes: &[u8], finding: &JsonObject<'_>) -> Result<Rec
     if !finding.has("ProductArn") && !finding.has("SchemaVersion") {
         return Err("not a Security Hub finding: ProductArn and SchemaVersion are missing".into());
     }
-    let time = finding
-        .first_time(&["UpdatedAt", "CreatedAt"])?
-        .ok_or("not a Security Hub finding: UpdatedAt and CreatedAt are missing")?;
-    let mut r = Record::at(LOG_TYPE, time);
+    // A finding without a readable time is delivered with its object's; the whole finding
+    // stays in RawData, so an unreadable time is still there to see.
+    let mut r = Record::new(LOG_TYPE);
+    r.time = finding.usable_time(&["UpdatedAt", "CreatedAt"], &mut Extras::new());
     push_cow(&mut r, "AwsAccountId", finding.str("AwsAccountId"));
     push_cow(&mut r, "AwsRegion", finding.str("Region"));
     for (column, key) in [
@@ -34,7 +34,7 @@ pub fn record_from_finding(bytes: &[u8], finding: &JsonObject<'_>) -> Result<Rec
         ("AwsSecurityFindingProcessedAt", "ProcessedAt"),
         ("AwsSecurityFindingUpdatedAt", "UpdatedAt"),
     ] {
-        r.push_opt(column, finding.time(key)?);
+        r.push_opt(column, finding.time(key).ok().flatten());
     }
     push_strs(
         &mut r,
@@ -180,7 +180,27 @@ mod tests {
             "{{\"SchemaVersion\":\"2018-10-08\",\"ProductArn\":\"p\"}}\n{{\"Findings\":[{{\"Id\":1}}]}}\n{{broken\n{FINDING}\n"
         );
         let got = parse(&text);
-        assert_eq!(got.counts(), (1, 3));
-        assert!(got.rejects[0].reason.contains("UpdatedAt"));
+        assert_eq!(got.counts(), (2, 2));
+        assert!(got.rejects[0].reason.contains("ProductArn"));
+    }
+
+    #[test]
+    fn findings_without_a_usable_time_take_their_objects() {
+        let untimed = FINDING
+            .replace(r#""CreatedAt":"2026-11-19T08:00:00.000Z","#, "")
+            .replace(r#""UpdatedAt":"2026-11-20T10:00:05.250Z","#, "");
+        let unreadable = FINDING
+            .replace("2026-11-20T10:00:05.250Z", "soon")
+            .replace(r#""CreatedAt":"2026-11-19T08:00:00.000Z","#, "");
+        let got = crate::formats::parse_checked_in_object(
+            &mut SecurityHubParser,
+            &format!("{untimed}\n{unreadable}\n"),
+        );
+        assert_eq!(got.counts(), (2, 0), "{:?}", got.rejects);
+        for r in &got.records {
+            crate::formats::assert_object_time(r);
+            assert_eq!(r.get("AwsSecurityFindingUpdatedAt"), None);
+        }
+        assert!(got.records[1].get_str("RawData").unwrap().contains("soon"));
     }
 }

@@ -81,10 +81,15 @@ struct RuleGroup<'a> {
 
 /// One WAF log object as a row.
 pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
-    let time = obj
-        .time("timestamp")?
-        .ok_or("not a WAF log record: timestamp is missing")?;
-    let mut r = Record::at(LOG_TYPE, time);
+    // Every WAF log record names its web ACL, or carries the request and the action; its
+    // timestamp may be missing or unreadable and then is its object's.
+    let recognized = obj.has("webaclId") || (obj.has("httpRequest") && obj.has("action"));
+    if !recognized {
+        return Err("not a WAF log record: webaclId, httpRequest and action are missing".into());
+    }
+    let mut extras = Extras::new();
+    let mut r = Record::new(LOG_TYPE);
+    r.time = obj.usable_time(&["timestamp"], &mut extras);
     push_strs(&mut r, obj, STRINGS);
     if let Some(code) = obj.i64("responseCodeSent")? {
         r.push("ResponseCodeSent", Value::Int(code));
@@ -98,7 +103,6 @@ pub fn record_from_object(obj: &JsonObject<'_>) -> Result<Record, String> {
         r.push("HttpRequest", Value::Json(raw));
     }
     terminating_rule(obj, &mut r);
-    let mut extras = Extras::new();
     extras.unmapped(obj, MAPPED);
     extras.finish(&mut r);
     Ok(r)
@@ -203,6 +207,22 @@ mod tests {
     }
 
     #[test]
+    fn records_without_a_usable_timestamp_take_their_objects() {
+        let untimed = BLOCK.replace(r#""timestamp":1763632807123,"#, "");
+        let unreadable = GROUP.replace("1763632808000", r#""soon""#);
+        let got = crate::formats::parse_checked_in_object(
+            &mut WafParser,
+            &format!("{untimed}\n{unreadable}\n{BLOCK}\n"),
+        );
+        assert_eq!(got.counts(), (3, 0), "{:?}", got.rejects);
+        crate::formats::assert_object_time(&got.records[0]);
+        crate::formats::assert_object_time(&got.records[1]);
+        assert_eq!(got.records[0].get_str("ClientIp"), Some("203.0.113.50"));
+        assert!(extras(&got.records[1]).contains("soon"));
+        assert_eq!(time_text(&got.records[2]), "2025-11-20T10:00:07.123000Z");
+    }
+
+    #[test]
     fn malformed_and_truncated_objects_are_rejected() {
         let got = parse(&format!(
             "{BLOCK}\n{{\"timestamp\":\"soon\"}}\n{}\n{GROUP}\n{}",
@@ -210,7 +230,7 @@ mod tests {
             &GROUP[..50]
         ));
         assert_eq!(got.counts(), (2, 3));
-        assert!(got.rejects[0].reason.contains("timestamp"));
+        assert!(got.rejects[0].reason.contains("not a WAF log record"));
         assert!(got.rejects[1].reason.contains("truncated"));
         assert!(got.rejects[2].reason.contains("end of stream"));
     }

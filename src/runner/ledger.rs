@@ -52,6 +52,32 @@ fn max_lease() -> Duration {
     Duration::minutes(20)
 }
 
+/// How long an invocation holds the objects it claims: until its deadline plus a grace,
+/// but never beyond what an invocation can last, so that no lease looks like damage to
+/// another invocation. A command-line run, whose deadline is a day away, renews its
+/// lease with each checkpoint instead.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTerm {
+    /// When the holder stops.
+    pub deadline: std::time::Instant,
+    /// How long the lease outlasts the deadline (time to answer, clocks apart).
+    pub grace: std::time::Duration,
+}
+
+impl LeaseTerm {
+    /// The lease's end, counted from now.
+    pub fn until(&self) -> DateTime<Utc> {
+        let longest = (max_lease() - Duration::minutes(1))
+            .to_std()
+            .expect("a positive duration");
+        let remaining = self
+            .deadline
+            .saturating_duration_since(std::time::Instant::now());
+        let held = (remaining + self.grace).min(longest);
+        Utc::now() + Duration::from_std(held).unwrap_or(Duration::minutes(15))
+    }
+}
+
 impl ObjectState {
     /// Reads an entry, refusing one that cannot be this object's (another object or
     /// version, another format version, a lease beyond any invocation).
@@ -72,7 +98,9 @@ impl ObjectState {
                 state.object, state.identity
             ));
         }
-        if state.lease_until > now + max_lease() {
+        // A completed entry's lease holds nothing back (and one written by an earlier
+        // command-line run may reach a day ahead).
+        if state.status == ObjectStatus::InProgress && state.lease_until > now + max_lease() {
             return Err(format!(
                 "lease until {}, beyond any invocation",
                 state.lease_until
@@ -127,11 +155,14 @@ pub fn state_key(object: &ObjectRef, identity: &str) -> String {
     format!("objects/{}", hex::encode(&h.finalize()[..16]))
 }
 
-/// The identity of the object version: version id, else ETag.
+/// The identity of the object version: version id, else ETag. S3 names the one version
+/// of a key written while versioning was off or suspended `null`: that names no version,
+/// so such an object is known by its ETag, as on an unversioned bucket.
 pub fn identity(object: &ObjectRef) -> String {
     object
         .version_id
         .clone()
+        .filter(|v| v != "null")
         .or_else(|| object.etag.clone())
         .unwrap_or_default()
 }
@@ -142,18 +173,25 @@ impl<'a> ObjectLedger<'a> {
         ObjectLedger { store }
     }
 
-    /// Claims the object for `owner` until `lease_until`.
+    /// Claims the object for `owner` until `lease_until`. `known_absent`: the caller has
+    /// just read that the object has no entry, so the first attempt creates one without
+    /// reading again (a lost race is seen by the create-if-absent write and read then).
     pub async fn claim(
         &self,
         object: &ObjectRef,
         owner: &str,
         lease_until: DateTime<Utc>,
+        known_absent: bool,
     ) -> Result<Claim, StateError> {
         let identity = identity(object);
         let key = state_key(object, &identity);
-        for _ in 0..8 {
+        for attempt in 0..8 {
             let now = Utc::now();
-            let mut current = self.store.get(&key, MAX_ENTRY_BYTES).await;
+            let mut current = if known_absent && attempt == 0 {
+                Ok(None)
+            } else {
+                self.store.get(&key, MAX_ENTRY_BYTES).await
+            };
             let damaged = match &current {
                 Err(e @ StateError::TooLarge { .. }) => Some(e.to_string()),
                 Ok(Some(v)) => ObjectState::from_json(&v.body, object, &identity, now).err(),
@@ -282,7 +320,7 @@ impl<'a> ObjectLedger<'a> {
 /// step does nothing, so the runner reads the same either way.
 pub struct Session<'a> {
     held: Option<(ObjectLedger<'a>, Lease)>,
-    lease_until: DateTime<Utc>,
+    term: LeaseTerm,
 }
 
 /// How an object's processing starts.
@@ -299,18 +337,16 @@ pub enum Start {
 }
 
 impl<'a> Session<'a> {
-    /// Claims `object` for `owner` until `lease_until` (without a store: always
-    /// `Process` from the start).
+    /// Claims `object` for `owner` for `term` (without a store: always `Process` from
+    /// the start); `known_absent` as in [`ObjectLedger::claim`].
     pub async fn open(
         store: Option<&'a dyn StateStore>,
         object: &ObjectRef,
         owner: &str,
-        lease_until: DateTime<Utc>,
+        term: LeaseTerm,
+        known_absent: bool,
     ) -> Result<(Session<'a>, Start), StateError> {
-        let mut session = Session {
-            held: None,
-            lease_until,
-        };
+        let mut session = Session { held: None, term };
         let Some(store) = store else {
             let start = Start::Process {
                 resume_from: 0,
@@ -319,7 +355,10 @@ impl<'a> Session<'a> {
             return Ok((session, start));
         };
         let ledger = ObjectLedger::new(store);
-        let start = match ledger.claim(object, owner, lease_until).await? {
+        let start = match ledger
+            .claim(object, owner, term.until(), known_absent)
+            .await?
+        {
             Claim::AlreadyCompleted => Start::Duplicate,
             Claim::Busy { owner, .. } => Start::Busy { owner },
             Claim::Process {
@@ -346,7 +385,7 @@ impl<'a> Session<'a> {
         match &mut self.held {
             Some((ledger, lease)) => {
                 ledger
-                    .checkpoint(lease, next_ordinal, delivered_beyond, self.lease_until)
+                    .checkpoint(lease, next_ordinal, delivered_beyond, self.term.until())
                     .await
             }
             None => Ok(()),
@@ -398,7 +437,7 @@ mod tests {
             resume_from,
             mut lease,
             ..
-        } = ledger.claim(&obj(), "inv-1", soon).await.unwrap()
+        } = ledger.claim(&obj(), "inv-1", soon, false).await.unwrap()
         else {
             panic!()
         };
@@ -410,7 +449,7 @@ mod tests {
 
         // A concurrent duplicate backs off while the lease lives.
         assert!(matches!(
-            ledger.claim(&obj(), "inv-2", soon).await.unwrap(),
+            ledger.claim(&obj(), "inv-2", soon, false).await.unwrap(),
             Claim::Busy { .. }
         ));
         // After the first invocation gives up, a retry resumes at the checkpoint.
@@ -419,7 +458,7 @@ mod tests {
             resume_from,
             already_delivered,
             lease: mut lease2,
-        } = ledger.claim(&obj(), "inv-2", soon).await.unwrap()
+        } = ledger.claim(&obj(), "inv-2", soon, false).await.unwrap()
         else {
             panic!()
         };
@@ -432,15 +471,58 @@ mod tests {
         ));
         ledger.complete(&mut lease2, 900).await.unwrap();
         assert_eq!(
-            ledger.claim(&obj(), "inv-3", soon).await.unwrap(),
+            ledger.claim(&obj(), "inv-3", soon, false).await.unwrap(),
             Claim::AlreadyCompleted
         );
         // A new version of the same key is a new object.
         let mut newer = obj();
         newer.etag = Some("e2".into());
         assert!(matches!(
-            ledger.claim(&newer, "inv-3", soon).await.unwrap(),
+            ledger.claim(&newer, "inv-3", soon, false).await.unwrap(),
             Claim::Process { resume_from: 0, .. }
         ));
+        // A caller that read "no entry" just before loses the race to a completion in
+        // between without harm: the create-if-absent write fails and the entry is read.
+        assert_eq!(
+            ledger.claim(&obj(), "inv-4", soon, true).await.unwrap(),
+            Claim::AlreadyCompleted
+        );
+    }
+
+    #[tokio::test]
+    async fn a_command_line_lease_is_one_another_invocation_respects() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::new(dir.path());
+        let ledger = ObjectLedger::new(&store);
+        // `process` has no deadline to speak of: a day.
+        let term = LeaseTerm {
+            deadline: std::time::Instant::now() + std::time::Duration::from_secs(86_400),
+            grace: std::time::Duration::from_secs(30),
+        };
+        assert!(term.until() < Utc::now() + max_lease());
+        let Claim::Process { .. } = ledger
+            .claim(&obj(), "cli", term.until(), false)
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        // The function finds a live lease, not a damaged entry to set aside.
+        let soon = Utc::now() + Duration::minutes(5);
+        assert!(matches!(
+            ledger.claim(&obj(), "lambda", soon, false).await.unwrap(),
+            Claim::Busy { .. }
+        ));
+        assert!(store.damage().take().is_empty());
+    }
+
+    #[test]
+    fn a_version_names_the_object_and_null_names_none() {
+        let mut object = obj();
+        assert_eq!(identity(&object), "e1");
+        object.version_id = Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY".into());
+        assert_eq!(identity(&object), "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
+        object.version_id = Some("null".into());
+        assert_eq!(identity(&object), "e1");
     }
 }

@@ -16,7 +16,8 @@ use tokio_util::io::SyncIoBridge;
 
 use crate::enrich::Enricher;
 use crate::formats::{
-    Format, ObjectError, ObjectJob, ObjectOutcome, ObjectTime, ParseStats, parse_object,
+    Detection, Format, ObjectError, ObjectJob, ObjectOutcome, ObjectTime, ParseStats,
+    detect::detect_key, parse_object,
 };
 use crate::record::RecordId;
 use crate::sink::{Delivery, DeliveryReport, Progress, health};
@@ -76,6 +77,17 @@ pub struct ObjectReport {
     pub stream_error: Option<String>,
     pub parse_time: Duration,
     pub deliver_time: Duration,
+}
+
+/// What processing an object would do (see [`Runner::preview`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    /// The ledger has the object delivered: it would be skipped.
+    pub delivered: bool,
+    /// Its size in bytes.
+    pub size: Option<u64>,
+    /// Its format as its key names it; `None`: detected from its content when read.
+    pub detection: Option<Detection>,
 }
 
 /// Why an object was not processed to the end.
@@ -142,10 +154,23 @@ pub struct Runner {
     pub settings: RunnerSettings,
 }
 
+/// What the ledger held for an object before it was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// Delivered already.
+    Completed,
+    /// No entry.
+    Absent,
+    /// Not read, unreadable, or an entry in progress.
+    Unknown,
+}
+
 /// How the delivery loop ended.
 enum Stopped {
-    /// Every batch was delivered.
-    Finished,
+    /// Every batch was delivered; `unsaved`: the last batch's checkpoint is not written
+    /// (the object's completion writes it; its requests' checkpoints already name what
+    /// got through).
+    Finished { unsaved: bool },
     /// Too little time was left for another batch.
     Deadline,
     /// Rows could be neither delivered nor dead-lettered.
@@ -201,26 +226,70 @@ impl Runner {
         deadline: Instant,
         owner: &str,
     ) -> Result<ObjectReport, RunError> {
+        self.process_as(object, deadline, owner, self.settings.format)
+            .await
+    }
+
+    /// What [`Runner::process`] would do with the object, reading none of it: whether the
+    /// ledger has it delivered, its size, and its format as its key names it (or as
+    /// `format` forces). An object that cannot be read fails as processing would.
+    pub async fn preview(
+        &self,
+        object: &ObjectRef,
+        format: Option<Format>,
+    ) -> Result<Preview, RunError> {
+        let head = self.source.head(object).await?;
+        let mut identified = object.clone();
+        identified.version_id = head.version_id.or(identified.version_id);
+        identified.etag = head.etag.or(identified.etag);
+        let delivered = self.ledger_entry(&identified).await == Known::Completed;
+        let detection = match format.or(self.settings.format) {
+            Some(format) => Some(Detection::Parse(format)),
+            None => detect_key(&object.key),
+        };
+        Ok(Preview {
+            delivered,
+            size: head.size,
+            detection,
+        })
+    }
+
+    /// [`Runner::process`], parsing the object as `format` when given instead of
+    /// detecting it.
+    pub async fn process_as(
+        &self,
+        object: &ObjectRef,
+        deadline: Instant,
+        owner: &str,
+        format: Option<Format>,
+    ) -> Result<ObjectReport, RunError> {
         let uri = object.uri();
         let mut report = ObjectReport {
             object: uri.clone(),
             ..ObjectReport::default()
         };
-        if self.already_completed(object).await {
+        let known = self.ledger_entry(object).await;
+        if known == Known::Completed {
             tracing::info!(object = %uri, "object already delivered; duplicate event skipped unread");
             report.duplicate = true;
             return Ok(report);
         }
         let opened = self.source.open(object).await?;
-        // The ETag GetObject saw is authoritative (events may lack it).
+        // The ledger knows an object by what GetObject read: its version id on a versioned
+        // bucket, else its ETag, however the event named it (a notification on a versioned
+        // bucket names the version, a Batch Operations task may name neither).
         let mut identified = object.clone();
-        if identified.version_id.is_none() {
-            identified.etag = opened.etag.clone().or(identified.etag);
-        }
+        identified.version_id = opened.version_id.clone().or(identified.version_id);
+        identified.etag = opened.etag.clone().or(identified.etag);
+        let known_absent =
+            known == Known::Absent && ledger::identity(&identified) == ledger::identity(object);
 
-        let lease_until = lease_deadline(deadline, self.settings.lease_grace);
+        let term = ledger::LeaseTerm {
+            deadline,
+            grace: self.settings.lease_grace,
+        };
         let ledger = self.state.as_deref().filter(|_| self.settings.ledger);
-        let opened_session = Session::open(ledger, &identified, owner, lease_until).await;
+        let opened_session = Session::open(ledger, &identified, owner, term, known_absent).await;
         self.report_damage().await;
         let (mut session, start) = opened_session?;
         let already_delivered = match start {
@@ -245,7 +314,7 @@ impl Runner {
 
         let (tx, rx) = mpsc::channel::<Batch>(2);
         let mut job = ObjectJob::new(uri.clone(), object.key.clone());
-        job.format = self.settings.format;
+        job.format = format;
         job.limits = self.settings.limits;
         job.resume_from = report.resumed_from;
         job.object_time = ObjectTime::of(&object.key, opened.last_modified);
@@ -280,8 +349,8 @@ impl Runner {
             .map_err(|e| RunError::Object(format!("parser thread failed: {e}")))?;
         report.parse_time = parse_started.elapsed().saturating_sub(report.deliver_time);
 
-        match stopped {
-            Stopped::Finished => {}
+        let unsaved = match stopped {
+            Stopped::Finished { unsaved } => unsaved,
             Stopped::Deadline => {
                 session.release(&uri).await;
                 return Err(RunError::DeadlineReached {
@@ -296,16 +365,21 @@ impl Runner {
                     message,
                 });
             }
-        }
+        };
 
         let outcome: ObjectOutcome = match result {
             Ok(outcome) => outcome,
-            Err(ObjectError::Stopped { reason, .. }) => {
-                return Err(RunError::Object(format!(
-                    "{uri}: parsing stopped: {reason}"
-                )));
+            Err(e) => {
+                if unsaved {
+                    session.checkpoint(delivered_up_to, &[]).await?;
+                }
+                return Err(RunError::Object(match e {
+                    ObjectError::Stopped { reason, .. } => {
+                        format!("{uri}: parsing stopped: {reason}")
+                    }
+                    e => e.to_string(),
+                }));
             }
-            Err(e) => return Err(RunError::Object(e.to_string())),
         };
         report.format = outcome.format;
         report.skipped = outcome.skipped;
@@ -318,24 +392,28 @@ impl Runner {
         Ok(report)
     }
 
-    /// Whether the ledger says the object the event names (by version or ETag) was
-    /// delivered already: a repeated event or a backfill of delivered objects then costs one
-    /// small read instead of fetching the object. Without either identity, or when the read
-    /// fails, the claim after opening the object decides.
-    async fn already_completed(&self, object: &ObjectRef) -> bool {
+    /// What the ledger says of the object the event names (by version or ETag): delivered
+    /// already, a repeated event or a backfill of delivered objects costs one small read
+    /// instead of fetching the object; no entry, the claim after opening the object need
+    /// not read it again. Without either identity, or when the read fails, the claim
+    /// decides.
+    async fn ledger_entry(&self, object: &ObjectRef) -> Known {
         let Some(store) = self.state.as_deref().filter(|_| self.settings.ledger) else {
-            return false;
+            return Known::Unknown;
         };
-        if object.version_id.is_none() && object.etag.is_none() {
-            return false;
+        if ledger::identity(object).is_empty() {
+            return Known::Unknown;
         }
         match ledger::ObjectLedger::new(store).get(object).await {
-            Ok(Some(state)) => {
-                state.status == ledger::ObjectStatus::Completed
+            Ok(Some(state))
+                if state.status == ledger::ObjectStatus::Completed
                     && state.object == object.uri()
-                    && state.identity == ledger::identity(object)
+                    && state.identity == ledger::identity(object) =>
+            {
+                Known::Completed
             }
-            _ => false,
+            Ok(None) => Known::Absent,
+            _ => Known::Unknown,
         }
     }
 
@@ -354,7 +432,13 @@ impl Runner {
     ) -> Result<(Stopped, u64), RunError> {
         let uri = report.object.clone();
         let mut delivered_up_to = report.resumed_from;
+        let mut unsaved = false;
         while let Some(batch) = rx.recv().await {
+            // A batch's checkpoint waits until another batch follows it: after the last
+            // one, the completion says the same in one write less.
+            if std::mem::take(&mut unsaved) {
+                session.checkpoint(delivered_up_to, &[]).await?;
+            }
             if Instant::now() + self.settings.safety_margin >= deadline {
                 return Ok((Stopped::Deadline, delivered_up_to));
             }
@@ -399,10 +483,10 @@ impl Runner {
             if batch.next_ordinal > delivered_up_to {
                 delivered_up_to = batch.next_ordinal;
                 carried.clear();
-                session.checkpoint(delivered_up_to, &[]).await?;
+                unsaved = true;
             }
         }
-        Ok((Stopped::Finished, delivered_up_to))
+        Ok((Stopped::Finished { unsaved }, delivered_up_to))
     }
 }
 
@@ -423,9 +507,4 @@ async fn checkpoint_requests(
         session.checkpoint(delivered_up_to, &through).await?;
     }
     Ok(())
-}
-
-fn lease_deadline(deadline: Instant, grace: Duration) -> chrono::DateTime<Utc> {
-    let remaining = deadline.saturating_duration_since(Instant::now()) + grace;
-    Utc::now() + chrono::Duration::from_std(remaining).unwrap_or(chrono::Duration::minutes(15))
 }

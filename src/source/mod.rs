@@ -6,4 +6,4 @@ pub mod object;
 
 pub use decode::DecodeLimits;
 pub use event::ObjectRef;
-pub use object::{LocalSource, ObjectSource, S3Source, SourceError};
+pub use object::{LocalSource, ObjectHead, ObjectSource, S3Source, SourceError};

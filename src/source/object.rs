@@ -32,11 +32,51 @@ pub enum SourceError {
     Other { object: String, message: String },
 }
 
+/// What is known of an object without reading it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObjectHead {
+    /// Its ETag, without quotes.
+    pub etag: Option<String>,
+    /// Its version id, on a versioned bucket.
+    pub version_id: Option<String>,
+    /// Its size in bytes.
+    pub size: Option<u64>,
+}
+
 /// Where objects are read from.
 #[async_trait]
 pub trait ObjectSource: Send + Sync {
     /// Opens `object` for streaming.
     async fn open(&self, object: &ObjectRef) -> Result<OpenedObject, SourceError>;
+
+    /// The object's identity and size, reading none of it where the source allows.
+    async fn head(&self, object: &ObjectRef) -> Result<ObjectHead, SourceError> {
+        let opened = self.open(object).await?;
+        Ok(ObjectHead {
+            etag: opened.etag,
+            version_id: opened.version_id,
+            size: opened.size,
+        })
+    }
+}
+
+/// A failed S3 call as a [`SourceError`], by the answer's status (a HeadObject answer
+/// has no body to read an error code from).
+fn s3_error<E>(
+    object: &ObjectRef,
+    e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> SourceError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match e.raw_response().map(|r| r.status().as_u16()) {
+        Some(404) => SourceError::NotFound(object.uri()),
+        Some(403) => SourceError::AccessDenied(object.uri()),
+        _ => SourceError::Other {
+            object: object.uri(),
+            message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+        },
+    }
 }
 
 pub struct S3Source {
@@ -60,17 +100,7 @@ impl ObjectSource for S3Source {
         if let Some(v) = &object.version_id {
             req = req.version_id(v);
         }
-        let out = req.send().await.map_err(|e| {
-            let status = e.raw_response().map(|r| r.status().as_u16());
-            match status {
-                Some(404) => SourceError::NotFound(object.uri()),
-                Some(403) => SourceError::AccessDenied(object.uri()),
-                _ => SourceError::Other {
-                    object: object.uri(),
-                    message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-                },
-            }
-        })?;
+        let out = req.send().await.map_err(|e| s3_error(object, e))?;
         Ok(OpenedObject {
             etag: out.e_tag().map(|s| s.trim_matches('"').to_string()),
             version_id: out.version_id().map(str::to_string),
@@ -79,6 +109,23 @@ impl ObjectSource for S3Source {
                 .last_modified()
                 .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
             body: Box::pin(out.body.into_async_read()),
+        })
+    }
+
+    async fn head(&self, object: &ObjectRef) -> Result<ObjectHead, SourceError> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| s3_error(object, e))?;
+        Ok(ObjectHead {
+            etag: out.e_tag().map(|s| s.trim_matches('"').to_string()),
+            version_id: out.version_id().map(str::to_string),
+            size: out.content_length().map(|n| n.max(0) as u64),
         })
     }
 }

@@ -197,7 +197,12 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new(options: EmulatorOptions) -> Harness {
-        let config = super::moto_config().await;
+        Harness::at(&super::moto_endpoint(), options).await
+    }
+
+    /// A harness on the moto server at `moto` (a test's own).
+    pub async fn at(moto: &str, options: EmulatorOptions) -> Harness {
+        let config = super::moto_config_at(moto).await;
         let s3 = super::s3_client(&config);
         let logs = super::new_bucket(&s3, "logs").await;
         let state = super::new_bucket(&s3, "state").await;
@@ -227,7 +232,7 @@ impl Harness {
         .unwrap();
         Harness {
             s3,
-            moto: super::moto_endpoint(),
+            moto: moto.to_string(),
             logs,
             state,
             secret_arn,
@@ -401,6 +406,21 @@ impl Harness {
             lost.len(),
             duplicated.len(),
             unexpected.len()
+        );
+    }
+
+    /// What has arrived so far arrived once and was expected (more may be on its way).
+    pub fn assert_exactly_once_so_far(&self) {
+        let received = self.received();
+        let duplicated = received.values().filter(|n| **n > 1).count();
+        let unexpected = received
+            .keys()
+            .filter(|id| !self.expected.contains_key(*id))
+            .count();
+        assert!(
+            duplicated == 0 && unexpected == 0,
+            "{} rows so far: {duplicated} duplicated, {unexpected} unexpected",
+            received.len()
         );
     }
 

@@ -105,11 +105,41 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     panic!("nothing listening on port {port} after {timeout:?}");
 }
 
+/// A moto server of one test's own, for a test that changes what the whole server does
+/// (IAM enforcement); stopped when dropped.
+pub struct OwnMoto {
+    pub endpoint: String,
+    child: Child,
+}
+
+impl OwnMoto {
+    pub fn start() -> OwnMoto {
+        let port = free_port();
+        let child = spawn_moto(port);
+        wait_for_port(port, Duration::from_secs(60));
+        OwnMoto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+        }
+    }
+}
+
+impl Drop for OwnMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// An SDK configuration pointing at moto with dummy credentials.
 pub async fn moto_config() -> aws_config::SdkConfig {
-    let endpoint = moto_endpoint();
+    moto_config_at(&moto_endpoint()).await
+}
+
+/// An SDK configuration pointing at the moto server at `endpoint`.
+pub async fn moto_config_at(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "testing", "testing", None, None, "moto",
