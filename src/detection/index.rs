@@ -1,15 +1,27 @@
 //! Which calls a rule can match, read from its `detection` block.
 //!
-//! A rule is indexed by `eventName` only when that is certain: its condition uses only
-//! `and`, `or`, `not`, `1 of`/`all of` and search names (no parentheses), and every search it
-//! uses positively (not after `not`) requires an exact `eventName` from a list. Any match
-//! then needs one of those searches to match, so one of those names. Everything else is
-//! evaluated on every call, which is slower but never wrong.
+//! A rule is indexed by a field (`eventName` first, else `userIdentity.type`) only when that
+//! is certain: its condition uses only `and`, `or`, `not`, `1 of`/`all of` and search names
+//! (no parentheses), and every search it uses positively (not after `not`) requires an exact
+//! value of the field from a list. Any match then needs one of those searches to match, so
+//! one of those values. Everything else is evaluated on every call, which is slower (every
+//! call's event is rebuilt for it) but never wrong.
 
 use serde_norway::Value;
 
 /// The exact `eventName`s a rule can match, or `None` when it may match any call.
 pub fn event_names(text: &str) -> Option<Vec<String>> {
+    required_values(text, "eventName")
+}
+
+/// The exact `userIdentity.type`s a rule can match (a rule about the root user, whatever
+/// it calls), or `None` when it may match any identity.
+pub fn identity_types(text: &str) -> Option<Vec<String>> {
+    required_values(text, "userIdentity.type")
+}
+
+/// The exact values of `field` a rule can match, or `None` when it may match any.
+fn required_values(text: &str, field: &str) -> Option<Vec<String>> {
     let doc: Value = serde_norway::from_str(text).ok()?;
     let detection = doc.get("detection")?.as_mapping()?;
     let condition = detection.get("condition")?.as_str()?;
@@ -57,7 +69,7 @@ pub fn event_names(text: &str) -> Option<Vec<String>> {
                 continue;
             }
             let required: Vec<Option<Vec<String>>> =
-                used.iter().map(|v| required_names(v)).collect();
+                used.iter().map(|v| required_names(v, field)).collect();
             bound = match quantifier.as_deref() {
                 // One search of several: each must be bound.
                 Some("1") | Some("any") => required
@@ -94,12 +106,12 @@ fn glob(pattern: &str, name: &str) -> bool {
     }
 }
 
-/// The exact names a search requires: a map with an unmodified `eventName`, or a list of
-/// such maps (any of which may match).
-fn required_names(search: &Value) -> Option<Vec<String>> {
+/// The exact values of `field` a search requires: a map with the unmodified field, or a
+/// list of such maps (any of which may match).
+fn required_names(search: &Value, field: &str) -> Option<Vec<String>> {
     match search {
         Value::Mapping(map) => {
-            let value = map.get("eventName")?;
+            let value = map.get(field)?;
             let names: Vec<String> = match value {
                 Value::String(s) => vec![s.clone()],
                 Value::Sequence(items) => items
@@ -117,7 +129,7 @@ fn required_names(search: &Value) -> Option<Vec<String>> {
         Value::Sequence(alternatives) => {
             let mut names = Vec::new();
             for alternative in alternatives {
-                names.extend(required_names(alternative)?);
+                names.extend(required_names(alternative, field)?);
             }
             (!names.is_empty()).then_some(names)
         }

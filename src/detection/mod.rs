@@ -140,6 +140,8 @@ pub struct RulePack {
     rules: Vec<Rule>,
     /// Lowercased `eventName` to the rules that name it.
     by_event_name: HashMap<String, Vec<usize>>,
+    /// Rules not indexed by call but by identity type (lower-cased), such as root activity.
+    by_identity_type: HashMap<String, Vec<usize>>,
     /// Rules that may match any call.
     unindexed: Vec<usize>,
     /// The fields the rules read; `None` when a rule searches keywords (any field).
@@ -204,11 +206,25 @@ impl RulePack {
                             .push(i);
                     }
                 }
-                None => pack.unindexed.push(i),
+                None => match index::identity_types(&text) {
+                    Some(types) => {
+                        for t in types {
+                            pack.by_identity_type
+                                .entry(t.to_ascii_lowercase())
+                                .or_default()
+                                .push(i);
+                        }
+                    }
+                    None => pack.unindexed.push(i),
+                },
             }
             pack.rules.push(rule);
         }
-        for list in pack.by_event_name.values_mut() {
+        for list in pack
+            .by_event_name
+            .values_mut()
+            .chain(pack.by_identity_type.values_mut())
+        {
             list.sort_unstable();
             list.dedup();
         }
@@ -247,12 +263,21 @@ impl RulePack {
             .get(name.to_ascii_lowercase().as_str())
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        if indexed.is_empty() && self.unindexed.is_empty() {
+        let by_identity = match record.get_str("UserIdentityType") {
+            Some(t) if !self.by_identity_type.is_empty() => self
+                .by_identity_type
+                .get(t.to_ascii_lowercase().as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
+            _ => &[],
+        };
+        if indexed.is_empty() && by_identity.is_empty() && self.unindexed.is_empty() {
             return Vec::new();
         }
         let events = event::cloudtrail_events(record, self.fields.as_ref());
         let mut found: Vec<&Rule> = indexed
             .iter()
+            .chain(by_identity)
             .chain(&self.unindexed)
             .map(|i| &self.rules[*i])
             .filter(|rule| events.iter().any(|e| rule.sigma.is_match(e)))

@@ -50,7 +50,11 @@ fn pack(rules: &[&str]) -> RulePack {
 #[test]
 fn rules_see_the_record_as_cloudtrail_wrote_it() {
     let pack = pack(&[PUBLIC_POLICY, ROOT_ANY]);
-    assert_eq!(pack.unindexed().count(), 1, "the root rule names no call");
+    assert_eq!(
+        pack.unindexed().count(),
+        0,
+        "the root rule names no call but an identity type"
+    );
     let public = record(
         "PutBucketPolicy",
         &[(
@@ -81,6 +85,8 @@ fn rules_see_the_record_as_cloudtrail_wrote_it() {
     let mut service = record("ListBuckets", &[("UserIdentityType", "Root")]);
     service.push("EventTypeName", "AwsServiceEvent");
     assert!(pack.matches(&service).is_empty());
+    let user = record("ListBuckets", &[("UserIdentityType", "IAMUser")]);
+    assert!(pack.matches(&user).is_empty());
 }
 
 #[test]
@@ -182,11 +188,20 @@ fn a_rule_is_indexed_only_when_every_way_to_match_names_a_call() {
         Some(vec!["A".to_string()])
     );
     // An alternative without a name could match anything.
+    let either = "    sel:\n        eventName: A\n    other:\n        userIdentity.type: Root\n    condition: sel or other";
+    assert_eq!(indexed(either), None);
+    // Neither is it bound by identity: the first alternative may be anyone.
+    let by_identity = |detection: &str| {
+        index::identity_types(&format!(
+            "title: t\nlogsource: {{product: aws, service: cloudtrail}}\ndetection:\n{detection}"
+        ))
+    };
+    assert_eq!(by_identity(either), None);
     assert_eq!(
-        indexed(
-            "    sel:\n        eventName: A\n    other:\n        userIdentity.type: Root\n    condition: sel or other"
+        by_identity(
+            "    sel:\n        userIdentity.type: Root\n    filter:\n        eventType: AwsServiceEvent\n    condition: sel and not filter"
         ),
-        None
+        Some(vec!["Root".to_string()])
     );
     assert_eq!(
         indexed("    sel:\n        eventName: A\n    condition: not sel"),
