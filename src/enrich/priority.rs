@@ -100,6 +100,25 @@ pub struct Evidence {
     pub failed_call: bool,
 }
 
+impl Evidence {
+    /// The evidence of a record from its rule matches and behaviour flags (`None`: not
+    /// analyzed) and whether its source marks it fatal.
+    pub fn of(
+        record: &crate::record::Record,
+        matches: &[&crate::detection::Rule],
+        flags: Option<&[crate::behaviour::Flag]>,
+        source_fatal: bool,
+    ) -> Evidence {
+        Evidence {
+            rule_level: crate::detection::effective_level(record, matches),
+            behaviour: behaviour_severity(flags.unwrap_or(&[])),
+            routine: flags.is_some_and(<[_]>::is_empty),
+            failed_call: failed_call(record),
+            source_fatal,
+        }
+    }
+}
+
 /// What the classifier's severity counts for on a principal's routine call. The
 /// classifier judges what kind of call a record is; a principal that makes this call all
 /// the time, from its usual network, client and region, at its usual hours, is the

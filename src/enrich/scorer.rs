@@ -13,9 +13,8 @@ use super::alerts::{Alert, ScoredRecord, Trigger};
 use super::priority::{self, Detected, Priority, RecordScores};
 use super::thresholds::{AdaptiveThresholds, ThresholdConfig};
 use super::{Enricher, monitor, reasons};
-use crate::behaviour;
-use crate::detection;
 use crate::features::{Extractor, F, N_FEATURES};
+use crate::ml::knowledge::Knowledge;
 use crate::ml::runtime::{ModelError, ModelSet};
 use crate::ml::{Category, ModelHandle};
 use crate::record::{LogType, Record, Row, Value, columns};
@@ -105,8 +104,8 @@ impl ModelScorer {
     /// Scores records without changing them or the threshold history.
     pub fn score(&self, records: &[Record]) -> Result<Vec<RecordScores>, ModelError> {
         let models = self.models.current();
-        let (features, matches) = models.features_and_matches(&self.extractor, records);
-        self.score_features(&models, records, &features, matches, true)
+        let (features, known) = models.features_and_knowledge(&self.extractor, records);
+        self.score_features(&models, records, &features, known, true)
     }
 
     /// Whether a record's reasons are worth their cost: an analyst reads them on records
@@ -124,30 +123,28 @@ impl ModelScorer {
         models: &ModelSet,
         records: &[Record],
         features: &[f32],
-        matches: Vec<Vec<&detection::Rule>>,
+        known: Vec<Knowledge<'_>>,
         explain_all: bool,
     ) -> Result<Vec<RecordScores>, ModelError> {
         let scores = models.score(features)?;
         let thresholds = self.lock_thresholds();
         Ok(records
             .iter()
-            .zip(matches)
+            .zip(known)
             .enumerate()
-            .map(|(i, (record, matched))| {
+            .map(|(i, (record, known))| {
                 let anomaly = scores.anomaly[i] as f64;
                 let p = scores.probabilities_of(i);
                 let probabilities = [p[0] as f64, p[1] as f64, p[2] as f64, p[3] as f64];
                 let row = &features[i * N_FEATURES..(i + 1) * N_FEATURES];
                 let source_fatal = row[F::TextFatal as usize] >= 0.5;
                 let (category, confidence) = priority::category_of(p, source_fatal);
-                let flags = behaviour::flags_of(record);
-                let evidence = priority::Evidence {
-                    rule_level: detection::effective_level(record, &matched),
-                    behaviour: priority::behaviour_severity(flags.as_deref().unwrap_or(&[])),
-                    routine: flags.as_ref().is_some_and(Vec::is_empty),
-                    failed_call: priority::failed_call(record),
+                let evidence = priority::Evidence::of(
+                    record,
+                    &known.matches,
+                    known.flags.as_deref(),
                     source_fatal,
-                };
+                );
                 let priority_score = priority::priority_score(p, anomaly, evidence);
                 let threshold = thresholds.threshold(record.log_type);
                 let is_anomaly = anomaly >= threshold;
@@ -171,7 +168,7 @@ impl ModelScorer {
                     probabilities,
                     priority_score,
                     priority: Priority::from_score(priority_score),
-                    detections: matched.into_iter().map(Detected::from).collect(),
+                    detections: known.matches.into_iter().map(Detected::from).collect(),
                     reason_slots,
                 }
             })
@@ -187,8 +184,8 @@ impl ModelScorer {
         let models = self.models.current();
         let version = models.version().to_string();
         let started = Instant::now();
-        let (features, matches) = models.features_and_matches(&self.extractor, records);
-        let scored = self.score_features(&models, records, &features, matches, false)?;
+        let (features, known) = models.features_and_knowledge(&self.extractor, records);
+        let scored = self.score_features(&models, records, &features, known, false)?;
         let inference_time = started.elapsed();
         self.observe(&models, records, &features, &scored, inference_time);
         let mut alerts = Vec::new();
@@ -255,8 +252,8 @@ impl ModelScorer {
     ) {
         let shadow = self.models.shadow().and_then(|shadow| {
             // The shadow set may fill unanalyzed records' pattern slots differently.
-            let (shadow_features, matches) = shadow.features_and_matches(&self.extractor, records);
-            match self.score_features(&shadow, records, &shadow_features, matches, false) {
+            let (shadow_features, known) = shadow.features_and_knowledge(&self.extractor, records);
+            match self.score_features(&shadow, records, &shadow_features, known, false) {
                 Ok(s) => Some((shadow, s)),
                 Err(e) => {
                     tracing::warn!(error = %e, shadow = %shadow.version(), "shadow models failed to score a batch");

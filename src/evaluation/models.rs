@@ -30,7 +30,6 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::detection;
 use crate::enrich::priority::{self, CATEGORY_WEIGHTS};
 use crate::features::{Extractor, F, FEATURES, N_FEATURES};
 use crate::ml::Category;
@@ -181,9 +180,8 @@ pub fn evaluate_models(
         return Err(EvalError::Empty);
     }
     let extractor = Extractor::new();
-    let rules = models.rules();
     let started = Instant::now();
-    let features = models.features(&extractor, records);
+    let (features, known) = models.features_and_knowledge(&extractor, records);
     let scores = models.score(&features)?;
     let batched = started.elapsed().as_secs_f64() * 1e6 / records.len() as f64;
 
@@ -198,15 +196,12 @@ pub fn evaluate_models(
         let (category, conf) = priority::category_of(p, source_fatal);
         predicted.push(category);
         confidence.push(conf);
-        let record = &records[i];
-        let flags = crate::behaviour::flags_of(record);
-        let evidence = priority::Evidence {
-            rule_level: detection::effective_level(record, &rules.matches(record)),
-            behaviour: priority::behaviour_severity(flags.as_deref().unwrap_or(&[])),
-            routine: flags.as_ref().is_some_and(Vec::is_empty),
-            failed_call: priority::failed_call(record),
+        let evidence = priority::Evidence::of(
+            &records[i],
+            &known[i].matches,
+            known[i].flags.as_deref(),
             source_fatal,
-        };
+        );
         priority_scores.push(priority::priority_score(p, *a, evidence));
     }
 

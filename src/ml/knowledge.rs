@@ -3,7 +3,7 @@
 //! the record, filled the same way for training and for inference so the classifier learns
 //! from them what it later reads.
 
-use crate::behaviour;
+use crate::behaviour::{self, Flag};
 use crate::detection::{self, Level, Rule, RulePack};
 use crate::features::F;
 use crate::record::{LogType, Record};
@@ -23,18 +23,27 @@ pub fn rule_slot(level: Option<Level>) -> f32 {
     }
 }
 
-/// Fills the knowledge slots of one record's `row` and returns the rules it matched
-/// (highest level first, as `RulePack::matches` gives them), so the scorer need not match
-/// twice. Records other than CloudTrail keep zeros.
-pub fn fill<'p>(row: &mut [f32], record: &Record, rules: &'p RulePack) -> Vec<&'p Rule> {
+/// What the knowledge slots were filled from, kept so the scorer reads each once.
+#[derive(Debug, Default)]
+pub struct Knowledge<'p> {
+    /// The rules the record matched, highest level first (as `RulePack::matches` gives them).
+    pub matches: Vec<&'p Rule>,
+    /// Its behaviour flags (`behaviour::flags_of`): `None` when it was not analyzed.
+    pub flags: Option<Vec<Flag>>,
+}
+
+/// Fills the knowledge slots of one record's `row` and returns what they were filled from.
+/// Records other than CloudTrail keep zeros.
+pub fn fill<'p>(row: &mut [f32], record: &Record, rules: &'p RulePack) -> Knowledge<'p> {
     if record.log_type != LogType::CloudTrail {
-        return Vec::new();
+        return Knowledge::default();
     }
-    let matched = rules.matches(record);
-    row[F::CtRuleLevel as usize] = rule_slot(detection::effective_level(record, &matched));
-    let flags = behaviour::flags_of(record).unwrap_or_default();
-    row[F::CtBehaviour as usize] = behaviour::behaviour_severity(&flags) as f32;
-    matched
+    let matches = rules.matches(record);
+    row[F::CtRuleLevel as usize] = rule_slot(detection::effective_level(record, &matches));
+    let flags = behaviour::flags_of(record);
+    row[F::CtBehaviour as usize] =
+        behaviour::behaviour_severity(flags.as_deref().unwrap_or(&[])) as f32;
+    Knowledge { matches, flags }
 }
 
 #[cfg(test)]
@@ -62,8 +71,8 @@ mod tests {
         );
         let mut row = Extractor::new().extract(&record);
         assert_eq!(row[F::CtRuleLevel as usize], 0.0, "the extractor leaves it");
-        let matched = fill(&mut row, &record, &pack);
-        assert!(!matched.is_empty());
+        let known = fill(&mut row, &record, &pack);
+        assert!(!known.matches.is_empty());
         assert!(row[F::CtRuleLevel as usize] >= 0.75);
         let b = row[F::CtBehaviour as usize];
         assert!((b - (1.0 - 0.8 * 0.45)).abs() < 1e-6, "{b}");
@@ -71,7 +80,7 @@ mod tests {
         let mut text = Record::new(LogType::Text);
         text.push("Message", "StopLogging");
         let mut row = [0.0; N_FEATURES];
-        assert!(fill(&mut row, &text, &pack).is_empty());
+        assert!(fill(&mut row, &text, &pack).matches.is_empty());
         assert_eq!(row, [0.0; N_FEATURES]);
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tract_onnx::prelude::*;
 
+use super::knowledge::Knowledge;
 use super::manifest::{Manifest, RuleBundle, RulesEntry, sha256_hex};
 use crate::detection::RulePack;
 use crate::features::{Extractor, Family, N_FEATURES, PATTERN_FEATURES, PATTERN_OFFSET};
@@ -317,22 +318,23 @@ impl ModelSet {
     /// analyze set to the manifest's typical values for its family (see
     /// `Manifest::pattern_neutral`).
     pub fn features(&self, extractor: &Extractor, records: &[Record]) -> Vec<f32> {
-        self.features_and_matches(extractor, records).0
+        self.features_and_knowledge(extractor, records).0
     }
 
-    /// [`Self::features`], with the detection rules each record matched.
-    pub fn features_and_matches<'s>(
+    /// [`Self::features`], with what each record's knowledge slots were filled from (its
+    /// rule matches and behaviour flags), so the scorer reads neither twice.
+    pub fn features_and_knowledge<'s>(
         &'s self,
         extractor: &Extractor,
         records: &[Record],
-    ) -> (Vec<f32>, Vec<Vec<&'s crate::detection::Rule>>) {
+    ) -> (Vec<f32>, Vec<Knowledge<'s>>) {
         let mut rows = extractor.extract_batch(records);
-        let mut matches = Vec::with_capacity(records.len());
+        let mut known = Vec::with_capacity(records.len());
         for (record, row) in records.iter().zip(rows.chunks_exact_mut(N_FEATURES)) {
-            matches.push(super::knowledge::fill(row, record, &self.rules));
+            known.push(super::knowledge::fill(row, record, &self.rules));
         }
         if self.manifest.pattern_neutral.is_empty() {
-            return (rows, matches);
+            return (rows, known);
         }
         for (record, row) in records.iter().zip(rows.chunks_exact_mut(N_FEATURES)) {
             if was_analyzed(record) {
@@ -345,7 +347,7 @@ impl ModelSet {
                 row[PATTERN_OFFSET..].copy_from_slice(neutral);
             }
         }
-        (rows, matches)
+        (rows, known)
     }
 
     /// Scores row-major feature rows, in batches of [`BATCH`].
