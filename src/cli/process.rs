@@ -19,6 +19,7 @@ use crate::record::LogType;
 use crate::runner::{ObjectReport, Runner};
 use crate::setup::{self, Aws};
 use crate::sink::NdjsonDelivery;
+use crate::source::object::s3_time;
 use crate::source::{DecodeLimits, LocalSource, ObjectRef, ObjectSource, S3Source};
 
 /// Parse log objects (files, directories, s3:// prefixes, or - for stdin) into
@@ -406,6 +407,7 @@ pub struct Lister {
 }
 
 /// One level of a delimited listing: the objects at it and its subfolders.
+#[derive(Default)]
 pub struct Level {
     pub objects: Vec<Listed>,
     pub folders: Vec<String>,
@@ -495,10 +497,7 @@ impl Lister {
         delimiter: Option<&str>,
         start_after: Option<&str>,
     ) -> Result<Level> {
-        let mut level = Level {
-            objects: Vec::new(),
-            folders: Vec::new(),
-        };
+        let mut level = Level::default();
         let mut markers: (Option<String>, Option<String>) = (None, None);
         loop {
             self.calls += 1;
@@ -536,9 +535,7 @@ impl Lister {
                                 .version_id()
                                 .filter(|id| *id != "null")
                                 .map(str::to_string),
-                            last_modified: v
-                                .last_modified()
-                                .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                            last_modified: v.last_modified().and_then(s3_time),
                         })
                     }),
             );
@@ -563,10 +560,7 @@ impl Lister {
         delimiter: Option<&str>,
         start_after: Option<&str>,
     ) -> Result<Level> {
-        let mut level = Level {
-            objects: Vec::new(),
-            folders: Vec::new(),
-        };
+        let mut level = Level::default();
         let mut token: Option<String> = None;
         loop {
             self.calls += 1;
@@ -593,9 +587,7 @@ impl Lister {
                     size: o.size().unwrap_or(0).max(0) as u64,
                     etag: o.e_tag().map(|t| t.trim_matches('"').to_string()),
                     version_id: None,
-                    last_modified: o
-                        .last_modified()
-                        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                    last_modified: o.last_modified().and_then(s3_time),
                 })
             }));
             level.folders.extend(

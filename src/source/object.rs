@@ -105,9 +105,7 @@ impl ObjectSource for S3Source {
             etag: out.e_tag().map(|s| s.trim_matches('"').to_string()),
             version_id: out.version_id().map(str::to_string),
             size: out.content_length().map(|n| n.max(0) as u64),
-            last_modified: out
-                .last_modified()
-                .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+            last_modified: out.last_modified().and_then(s3_time),
             body: Box::pin(out.body.into_async_read()),
         })
     }
@@ -180,4 +178,9 @@ impl ObjectSource for LocalSource {
             body: Box::pin(file),
         })
     }
+}
+
+/// An S3 timestamp (LastModified) as chrono's.
+pub fn s3_time(t: &aws_sdk_s3::primitives::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
