@@ -505,21 +505,27 @@ async fn with_event_source<T>(
     (result, invocations)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn backfill_through_the_queue_is_exactly_once_across_an_interruption_and_a_rerun() {
-    let started = std::time::Instant::now();
-    let mut h = Harness::new(EmulatorOptions::default()).await;
-    let keys = ninety_days_of_objects(&mut h).await;
+/// A fresh queue on moto, with a client for it.
+async fn moto_queue(name: &str) -> (aws_sdk_sqs::Client, String) {
     let sqs = aws_sdk_sqs::Client::new(&crate::common::moto_config().await);
     let queue = sqs
         .create_queue()
-        .queue_name(format!("backfill-{}", h.logs))
+        .queue_name(name)
         .send()
         .await
         .unwrap()
         .queue_url()
         .unwrap()
         .to_string();
+    (sqs, queue)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backfill_through_the_queue_is_exactly_once_across_an_interruption_and_a_rerun() {
+    let started = std::time::Instant::now();
+    let mut h = Harness::new(EmulatorOptions::default()).await;
+    let keys = ninety_days_of_objects(&mut h).await;
+    let (sqs, queue) = moto_queue(&format!("backfill-{}", h.logs)).await;
     let proxy = CountingProxy::start(h.moto.clone()).await;
     // The functions' S3 calls pass the proxy too, to be counted.
     let mut env = h.env();
@@ -825,16 +831,7 @@ async fn on_a_versioned_bucket_objects_notified_before_are_not_sent_again() {
     assert!(h.received().len() > notified_rows);
 
     // Through the queue, everything: only what no notification or earlier run delivered.
-    let sqs = aws_sdk_sqs::Client::new(&crate::common::moto_config().await);
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!("versioned-{}", h.logs))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let (sqs, queue) = moto_queue(&format!("versioned-{}", h.logs)).await;
     let cursor = tempfile::tempdir().unwrap();
     let cursor_path = cursor.path().join("cursor.json");
     let functions = [function.clone()];
