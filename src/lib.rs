@@ -148,7 +148,9 @@ pub use evaluation::report::{PLOT_IDS, render as render_report};
 #[cfg(feature = "tools")]
 pub use evaluation::rule_events::{self, RuleCase, RuleEvents};
 #[cfg(feature = "tools")]
-pub use training::artifacts::{self, Provenance, train_and_export};
+pub use training::artifacts::{self, Artifacts, Provenance, train_and_export};
+#[cfg(feature = "tools")]
+pub use training::history;
 #[cfg(feature = "tools")]
 pub use training::labelled::{parse_raw, write_generated};
 #[cfg(feature = "tools")]
@@ -158,6 +160,6 @@ pub use training::replay::analyze_as_delivered;
 #[cfg(feature = "tools")]
 pub use training::synth::{self, SynthConfig};
 #[cfg(feature = "tools")]
-pub use training::train::{TrainConfig, train};
+pub use training::train::{Dataset, TrainConfig, train, train_with_history};
 #[cfg(feature = "tools")]
 pub use training::{onnx, update::UpdateError};

@@ -38,6 +38,8 @@ use s3_sentinel_connector::{BundledRule, RuleBundle, RulesEntry, sha256_hex};
 use s3_sentinel_connector::{Connector, ModelSet, Priority, embedded};
 use s3_sentinel_connector::{read_rule_dir, rule_events};
 
+use s3_sentinel_connector::{Artifacts, Provenance, train_and_export};
+use s3_sentinel_connector::{Dataset, Extractor, RulePack, TrainConfig, history};
 use s3_sentinel_connector::{LogType, Record};
 use s3_sentinel_connector::{SynthConfig, synth};
 use s3_sentinel_connector::{binary_scores, roc_auc};
@@ -244,6 +246,27 @@ fn report(s: &Scored, details: bool) -> f64 {
     for (t, (max, n)) in &per_technique {
         println!("    {t:<62} {n:>4} events, max PriorityScore {max:.3}");
     }
+    // The calls the attack events below High make, with the behaviour flags they carried:
+    // what a per-principal history or a rule would still have to reach.
+    let mut below: BTreeMap<String, (usize, BTreeMap<String, usize>)> = BTreeMap::new();
+    for (_, r, _, _, band) in &s.attack {
+        if *band >= Priority::High {
+            continue;
+        }
+        let e = below
+            .entry(r.get_str("EventName").unwrap_or("-").to_string())
+            .or_default();
+        e.0 += 1;
+        for f in behaviour_flags(r).unwrap_or_default() {
+            *e.1.entry(f.name().to_string()).or_default() += 1;
+        }
+    }
+    let mut below: Vec<_> = below.into_iter().collect();
+    below.sort_by_key(|b| std::cmp::Reverse(b.1.0));
+    println!("  attack events below High, by call (behaviour flags):");
+    for (call, (n, flags)) in below.iter().take(25) {
+        println!("    {n:>4} {call:<40} {flags:?}");
+    }
     let mut lowest: Vec<&(String, Record, f64, f64, Priority)> = s.attack.iter().collect();
     lowest.sort_by(|a, b| a.2.total_cmp(&b.2));
     println!("  lowest-ranked attack events:");
@@ -418,6 +441,29 @@ fn stratus_attacks_under_a_busy_benign_principal() {
         "behaviour flags (benign of {}, attack of {}): {flagged:?}",
         totals[0], totals[1]
     );
+    let before: Vec<Record> = records
+        .iter()
+        .filter(|r| r.time.is_some_and(|t| t < scored_from))
+        .cloned()
+        .collect();
+    let attacks_before = stream
+        .iter()
+        .filter(|(t, r)| matches!(t, Truth::Attack(_)) && r.time.is_some_and(|t| t < scored_from))
+        .count();
+    println!(
+        "\nthe anomaly model learning this deployment's first {WARM_UP_DAYS} days ({} records, {attacks_before} of them attacks), on the same base data:",
+        before.len()
+    );
+    let scored: Vec<(Truth, Record)> = stream
+        .iter()
+        .map(|(t, _)| t.clone())
+        .zip(records.iter().cloned())
+        .collect();
+    for (name, connector) in per_deployment_sets(before) {
+        println!("stratus attacks as {principal}, {name}:");
+        report(&score(&connector, &scored, scored_from), false);
+    }
+
     let connector = connector();
     for (name, analyzed) in [
         ("with behaviour (as deployed)", records),
@@ -449,6 +495,52 @@ fn stratus_attacks_under_a_busy_benign_principal() {
         );
         assert!(auc_priority > 0.0);
     }
+}
+
+/// Scale of the generated base data of [`per_deployment_sets`]: small, so the test trains
+/// in seconds; both sets share it, so the difference is the history's.
+const BASE_SCALE: f64 = 0.1;
+
+/// Two sets trained on the same generated base data: one without history, one whose
+/// anomaly model learned the families `history` covers from it (as `train --history`).
+fn per_deployment_sets(history: Vec<Record>) -> Vec<(&'static str, Connector)> {
+    static BASE: std::sync::OnceLock<(Dataset, Artifacts)> = std::sync::OnceLock::new();
+    let train = |base: &Dataset, own: &Dataset| {
+        train_and_export(
+            base,
+            own,
+            &TrainConfig::default(),
+            &Provenance {
+                set_version: format!("eval-{}", own.len()),
+                source: "ml_eval".into(),
+                labelling: "knowledge".into(),
+            },
+        )
+        .unwrap()
+    };
+    let (base, base_only) = BASE.get_or_init(|| {
+        let items = synth::generate(&SynthConfig {
+            scale: BASE_SCALE,
+            ..SynthConfig::default()
+        });
+        let base = synth::to_dataset(&items, &Extractor::new()).unwrap().0;
+        let base_only = train(&base, &Dataset::new());
+        (base, base_only)
+    });
+    let history = history::rows(history, &RulePack::embedded());
+    println!(
+        "  history: {} rows kept, {} left out as known-bad or reported errors",
+        history.dataset.len(),
+        history.left_out
+    );
+    let with_history = train(base, &history.dataset);
+    [
+        ("generated base only", base_only.clone()),
+        ("base + the deployment's history", with_history),
+    ]
+    .into_iter()
+    .map(|(name, set)| (name, Connector::with_models(set.load().unwrap())))
+    .collect()
 }
 
 #[test]
@@ -534,6 +626,19 @@ fn bgl_alert_lines() {
     assert_eq!(levels.len(), records.len());
     let mut analyzed = records.clone();
     analyze_as_delivered(&mut analyzed, AnalyzerConfig::default());
+    // The anomaly model learning BGL's first half (alerts included, as a deployment's
+    // history would hold them), scored on the second half only.
+    let half = analyzed.len() / 2;
+    println!("BGL, the anomaly model learning the first {half} lines, second half scored:");
+    for (name, connector) in per_deployment_sets(analyzed[..half].to_vec()) {
+        bgl_figures_with(
+            &connector,
+            name,
+            analyzed[half..].to_vec(),
+            &alert[half..],
+            &levels[half..],
+        );
+    }
     for (name, records) in [
         ("one line at a time (no pattern stage)", records),
         ("through the pattern stage (as deployed)", analyzed),
@@ -542,8 +647,17 @@ fn bgl_alert_lines() {
     }
 }
 
-fn bgl_figures(name: &str, mut records: Vec<Record>, alert: &[bool], levels: &[String]) {
-    let connector = connector();
+fn bgl_figures(name: &str, records: Vec<Record>, alert: &[bool], levels: &[String]) {
+    bgl_figures_with(&connector(), name, records, alert, levels);
+}
+
+fn bgl_figures_with(
+    connector: &Connector,
+    name: &str,
+    mut records: Vec<Record>,
+    alert: &[bool],
+    levels: &[String],
+) {
     // In production order, in batches, so the adaptive threshold learns as it goes.
     let mut scores = Vec::new();
     let mut is_anomaly = Vec::new();

@@ -1,9 +1,14 @@
 //! The feedback loop: analysts' verdicts exported from Sentinel as flat rows train a new
 //! set on top of a base set's training data (`s3-sentinel train --base`).
 
+use std::io::Write as _;
 use std::process::Command;
 
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
 use s3_sentinel_connector::Category;
+use s3_sentinel_connector::LogType;
 use s3_sentinel_connector::Manifest;
 use s3_sentinel_connector::parse_raw;
 use s3_sentinel_connector::{SynthConfig, synth};
@@ -78,4 +83,68 @@ fn train_on_analyst_verdicts_on_top_of_a_base_set() {
         Manifest::from_json(&std::fs::read(base.join("manifest.json")).unwrap()).unwrap();
     assert!(manifest.training_data.rows > base_manifest.training_data.rows);
     assert!(manifest.drift_log_types.contains_key("CloudTrail"));
+}
+
+/// `train --history`: the anomaly model learns the families the deployment's own traffic
+/// has enough of (log objects and delivered rows alike), and the manifest says so.
+#[test]
+fn the_anomaly_model_learns_from_the_deployments_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history");
+    std::fs::create_dir_all(history.join("cloudtrail")).unwrap();
+    let items = synth::generate(&SynthConfig {
+        seed: 11,
+        scale: 0.05,
+        ..SynthConfig::default()
+    });
+    // CloudTrail as the trail delivers it: gzip'd objects of {"Records": [...]}.
+    let events: Vec<&str> = items
+        .iter()
+        .filter(|i| i.log_type == LogType::CloudTrail && i.label == Category::Normal)
+        .map(|i| i.raw.text())
+        .collect();
+    assert!(events.len() > 400, "{}", events.len());
+    for (n, chunk) in events.chunks(200).enumerate() {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        write!(gz, "{{\"Records\":[{}]}}", chunk.join(",")).unwrap();
+        let path = history.join(format!("cloudtrail/{n:03}.json.gz"));
+        std::fs::write(path, gz.finish().unwrap()).unwrap();
+    }
+    // VPC flow rows as `process` delivered them, plus one line that is not a row.
+    let mut rows = String::new();
+    let mut flows = 0;
+    for i in items.iter().filter(|i| i.log_type == LogType::VpcFlow) {
+        let record = parse_raw(i.log_type, i.raw.text(), i.header.as_deref(), "x").unwrap();
+        rows.push_str(&record.to_json());
+        rows.push('\n');
+        flows += 1;
+    }
+    rows.push_str("{\"SourceLogType\": 7}\n");
+    std::fs::write(history.join("flows.ndjson"), rows).unwrap();
+
+    let out = dir.path().join("own");
+    let output = Command::new(BIN)
+        .args(["train", "--generate", "--seed", "3", "--scale", "0.02"])
+        .args(["--model-version", "own-1", "--history"])
+        .arg(&history)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("flows.ndjson: "), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{flows} history records, 1 skipped")),
+        "{stderr}"
+    );
+    let manifest = Manifest::from_json(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let learned = &manifest.training_data.history_rows_per_family;
+    assert!(
+        learned.get("cloudtrail").is_some_and(|n| *n > 300),
+        "{learned:?}"
+    );
+    assert!(manifest.training_data.source.contains("deployment history"));
+    // The set loads and scores as any other.
+    s3_sentinel_connector::artifacts::load_dir(&out).unwrap();
 }

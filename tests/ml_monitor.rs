@@ -9,6 +9,7 @@ use std::time::Duration;
 use s3_sentinel_connector::AnalyzerConfig;
 use s3_sentinel_connector::DEFAULT_PSI_ALARM;
 use s3_sentinel_connector::DRIFT_ALERT_PREFIX;
+use s3_sentinel_connector::Dataset;
 use s3_sentinel_connector::Enricher as _;
 use s3_sentinel_connector::Extractor;
 use s3_sentinel_connector::InvocationMetrics;
@@ -228,6 +229,7 @@ async fn a_shadow_set_is_scored_beside_the_active_one_without_changing_output() 
     let (data, _) = synth::to_dataset(&items, &Extractor::new()).unwrap();
     let candidate = train_and_export(
         &data,
+        &Dataset::new(),
         &TrainConfig {
             classifier_rows_per_class: 300,
             ..TrainConfig::default()

@@ -18,6 +18,7 @@ use crate::features::Extractor;
 use crate::ml::knowledge;
 use crate::patterns::AnalyzerConfig;
 use crate::training::artifacts::{self, Provenance};
+use crate::training::history;
 use crate::training::labelled;
 use crate::training::replay;
 use crate::training::synth::{self, SynthConfig};
@@ -54,6 +55,11 @@ pub struct TrainArgs {
     /// (its manifest's recipe: generator seed and scale, data files), plus --data.
     #[arg(long)]
     pub base: Option<String>,
+    /// The deployment's own traffic, unlabelled: files or folders of delivered rows
+    /// (`process` output, Sentinel exports) or of log objects. The anomaly model learns each
+    /// log family it has enough records of from it. May be given several times.
+    #[arg(long)]
+    pub history: Vec<PathBuf>,
 }
 
 /// How a set's training data was put together: read from its manifest's
@@ -240,6 +246,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         labelling.push("knowledge over generator scenarios: CloudTrail records a detection rule of effective level high+ matches, or in a credential, discovery or denied burst, are critical_security; generated CloudTrail attacks outside the catalogue's non-discovery tactics are left out; otherwise the scenario's label (attack -> critical_security, operational failures -> system_error, slowness -> performance, rest -> normal; see training::knowledge)".to_string());
     }
 
+    let rules = RulePack::embedded();
     for path in &args.data {
         let mut read = read_labelled(path)?;
         // Exported Sentinel rows carry the pattern stage's columns; raw records get them
@@ -251,7 +258,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             read.records.len(),
             read.rejected.len()
         );
-        let rules = RulePack::embedded();
         for (record, label) in read.records.iter().zip(&read.labels) {
             let mut row = extractor.extract(record);
             knowledge::fill(&mut row, record, &rules);
@@ -259,6 +265,38 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         sources.push(path.display().to_string());
         labelling.push(format!("labels given in {}", path.display()));
+    }
+
+    let mut history_records = Vec::new();
+    let history_paths: Vec<String> = args
+        .history
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    for file in super::process::expand_paths(&history_paths)? {
+        let read = history::read_file(Path::new(&file)).map_err(anyhow::Error::msg)?;
+        eprintln!(
+            "{file}: {} history records, {} skipped",
+            read.records.len(),
+            read.rejected
+        );
+        history_records.extend(read.records);
+    }
+    let history = history::rows(history_records, &rules);
+    if !args.history.is_empty() {
+        eprintln!(
+            "history: {} records kept as the deployment's normal traffic, {} left out as known-bad",
+            history.dataset.len(),
+            history.left_out
+        );
+        sources.push(format!(
+            "deployment history (anomaly model only): {}",
+            args.history
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
 
     let set_version = args
@@ -270,7 +308,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         source: sources.join(" + "),
         labelling: labelling.join("; "),
     };
-    let mut trained = artifacts::train_and_export(&data, &TrainConfig::default(), &provenance)?;
+    let mut trained = artifacts::train_and_export(
+        &data,
+        &history.dataset,
+        &TrainConfig::default(),
+        &provenance,
+    )?;
     if let Some(v) = base_version {
         trained
             .manifest

@@ -360,6 +360,7 @@ mod tests {
         let data = toy_dataset(1_200, 21);
         let artifacts = train_and_export(
             &data,
+            &crate::training::train::Dataset::new(),
             &toy_config(200),
             &Provenance {
                 set_version: "toy-1".into(),

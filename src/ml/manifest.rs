@@ -86,6 +86,10 @@ pub struct TrainingData {
     pub rows_per_family: BTreeMap<String, u64>,
     /// How labels were assigned.
     pub labelling: String,
+    /// Rows of the deployment's own history (`train --history`) the anomaly model learned
+    /// each log family from; the families not listed were learned from the labelled rows.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub history_rows_per_family: BTreeMap<String, u64>,
 }
 
 /// One model file of the set.
@@ -241,6 +245,12 @@ pub fn for_training(
             rows_per_category: report.rows_per_category.iter().cloned().collect(),
             rows_per_family: report.rows_per_family.iter().cloned().collect(),
             labelling: labelling.to_string(),
+            history_rows_per_family: report
+                .anomaly
+                .history_rows_per_family
+                .iter()
+                .cloned()
+                .collect(),
         },
         anomaly: entry(
             ANOMALY_FILE,
@@ -345,6 +355,10 @@ pub struct AnomalyReport {
     pub holdout_auc_critical: Option<f64>,
     /// Held out: share of normal rows scoring at or above 0.95.
     pub holdout_normal_above_095: f64,
+    /// Rows of the deployment's own history the model learned each family from (the
+    /// families not listed were learned from the labelled data).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history_rows_per_family: Vec<(String, u64)>,
 }
 
 /// Multi-class results of the classifier on labelled rows.

@@ -45,13 +45,16 @@ const ANOMALY_DESCRIPTION: &str = "PCA reconstruction error of standardized feat
 const CLASSIFIER_DESCRIPTION: &str =
     "Multinomial logistic regression over critical_security, system_error, performance, normal";
 
-/// Trains both models and exports them with their manifest.
+/// Trains both models and exports them with their manifest; `history` is the
+/// deployment's own unlabelled traffic the anomaly model learns its families from (see
+/// [`train::train_with_history`]), empty for none.
 pub fn train_and_export(
     data: &Dataset,
+    history: &Dataset,
     config: &TrainConfig,
     provenance: &Provenance,
 ) -> Result<Artifacts, TrainError> {
-    let models = train::train(data, config)?;
+    let models = train::train_with_history(data, history, config)?;
     let set = &provenance.set_version;
     let anomaly_info = ModelInfo::of_set(set, "anomaly", ANOMALY_DESCRIPTION);
     let anomaly_onnx = onnx::encode(&onnx::anomaly_graph(&models.anomaly, &anomaly_info));

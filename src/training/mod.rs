@@ -7,6 +7,7 @@
 //! pattern slot means in training what it means in the function.
 
 pub mod artifacts;
+pub mod history;
 pub mod knowledge;
 pub mod labelled;
 pub mod metrics;

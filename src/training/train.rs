@@ -70,6 +70,7 @@ pub const N_FAMILIES: usize = Family::ALL.len();
 pub struct Dataset {
     /// Row-major, [`N_FEATURES`] per row.
     pub features: Vec<f32>,
+    /// One label per row.
     pub labels: Vec<Category>,
     /// The log type of each row when known (only for drift reference profiles; empty, or
     /// shorter than `labels`, when rows came without it).
@@ -77,10 +78,12 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// No rows.
     pub fn new() -> Self {
         Dataset::default()
     }
 
+    /// Adds a row of [`N_FEATURES`] values.
     pub fn push(&mut self, row: &[f32], label: Category) {
         assert_eq!(row.len(), N_FEATURES);
         self.features.extend_from_slice(row);
@@ -100,18 +103,22 @@ impl Dataset {
         !self.is_empty() && self.log_types.len() == self.labels.len()
     }
 
+    /// Rows.
     pub fn len(&self) -> usize {
         self.labels.len()
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
 
+    /// Row `i`'s features.
     pub fn row(&self, i: usize) -> &[f32] {
         &self.features[i * N_FEATURES..(i + 1) * N_FEATURES]
     }
 
+    /// The given rows, in the given order.
     pub fn subset(&self, rows: &[usize]) -> Dataset {
         let mut out = Dataset {
             features: Vec::with_capacity(rows.len() * N_FEATURES),
@@ -129,6 +136,7 @@ impl Dataset {
         out
     }
 
+    /// Rows labelled `category`.
     pub fn count(&self, category: Category) -> usize {
         self.labels.iter().filter(|l| **l == category).count()
     }
@@ -494,6 +502,23 @@ pub struct TrainedModels {
 
 /// Trains both models; `data` rows must come from [`crate::features::Extractor`].
 pub fn train(data: &Dataset, config: &TrainConfig) -> Result<TrainedModels, TrainError> {
+    train_with_history(data, &Dataset::new(), config)
+}
+
+/// Fewest rows of one log family in a deployment's history for the anomaly model to learn
+/// that family from them instead of the labelled data.
+pub const MIN_HISTORY_ROWS: usize = 200;
+
+/// Trains both models, the anomaly model learning each log family the deployment's own
+/// `history` (unlabelled rows, taken as its normal traffic) has enough rows of from that
+/// history rather than from `data`'s normal rows. A deployment's routine differs from any
+/// generated one, and what is rare for it is what the anomaly score should find; the
+/// classifier, which needs labels, learns from `data` alone.
+pub fn train_with_history(
+    data: &Dataset,
+    history: &Dataset,
+    config: &TrainConfig,
+) -> Result<TrainedModels, TrainError> {
     validate(data)?;
     let mut rng = SplitMix64::new(config.seed);
     let mut order: Vec<usize> = (0..data.len()).collect();
@@ -507,12 +532,20 @@ pub fn train(data: &Dataset, config: &TrainConfig) -> Result<TrainedModels, Trai
 
     // A slot the training data never sets carries no information for either model.
     let active: Vec<bool> = (0..N_FEATURES)
-        .map(|j| training.iter().any(|&i| data.row(i)[j] != 0.0))
+        .map(|j| {
+            training.iter().any(|&i| data.row(i)[j] != 0.0)
+                || (0..history.len()).any(|i| history.row(i)[j] != 0.0)
+        })
         .collect();
 
-    let anomaly = train_anomaly(data, &training, &active, config, &mut rng.fork("anomaly"))?;
+    let normal = normal_rows(data, &training, history, config, &mut rng.fork("anomaly"));
+    let anomaly = train_anomaly(&normal.rows, &active, config)?;
     let classifier = train_classifier(data, &training, &active, config, &mut rng.fork("lr"))?;
-    let report = evaluate(data, &training, &holdout, &anomaly, &classifier, &active)?;
+    let mut report = evaluate(data, &training, &holdout, &anomaly, &classifier, &active)?;
+    if !normal.history_per_family.is_empty() {
+        report.anomaly.normal_rows = normal.rows.len() as u64;
+        report.anomaly.history_rows_per_family = normal.history_per_family;
+    }
     Ok(TrainedModels {
         anomaly,
         classifier,
@@ -545,26 +578,74 @@ fn validate(data: &Dataset) -> Result<(), TrainError> {
     Ok(())
 }
 
-fn train_anomaly(
+/// The rows the anomaly model is fitted on, and how many of them per family came from a
+/// deployment's history.
+struct NormalRows {
+    rows: Dataset,
+    history_per_family: Vec<(String, u64)>,
+}
+
+/// The families the history has [`MIN_HISTORY_ROWS`] of come from it; the others from the
+/// labelled data's normal training rows. Each side is sampled down to
+/// `max_anomaly_rows` deterministically.
+fn normal_rows(
     data: &Dataset,
     training: &[usize],
-    active: &[bool],
+    history: &Dataset,
     config: &TrainConfig,
     rng: &mut SplitMix64,
+) -> NormalRows {
+    let mut per_family = [0usize; N_FAMILIES];
+    for i in 0..history.len() {
+        per_family[family_of_row(history.row(i))] += 1;
+    }
+    let learned = per_family.map(|n| n >= MIN_HISTORY_ROWS);
+    let mut sample = |mut rows: Vec<usize>| {
+        if rows.len() > config.max_anomaly_rows {
+            rng.shuffle(&mut rows);
+            rows.truncate(config.max_anomaly_rows);
+            rows.sort_unstable();
+        }
+        rows
+    };
+    let generated = sample(
+        training
+            .iter()
+            .copied()
+            .filter(|&i| data.labels[i] == Category::Normal && !learned[family_of_row(data.row(i))])
+            .collect(),
+    );
+    let own = sample(
+        (0..history.len())
+            .filter(|&i| learned[family_of_row(history.row(i))])
+            .collect(),
+    );
+    let mut rows = data.subset(&generated);
+    let mut history_per_family = [0u64; N_FAMILIES];
+    for &i in &own {
+        history_per_family[family_of_row(history.row(i))] += 1;
+        rows.push(history.row(i), Category::Normal);
+    }
+    NormalRows {
+        rows,
+        history_per_family: Family::ALL
+            .iter()
+            .filter(|f| history_per_family[f.index()] > 0)
+            .map(|f| (f.name().to_string(), history_per_family[f.index()]))
+            .collect(),
+    }
+}
+
+fn train_anomaly(
+    normal_rows: &Dataset,
+    active: &[bool],
+    config: &TrainConfig,
 ) -> Result<AnomalyModel, TrainError> {
-    let mut normal: Vec<usize> = training
-        .iter()
-        .copied()
-        .filter(|&i| data.labels[i] == Category::Normal)
-        .collect();
-    if normal.len() < MIN_FAMILY_ROWS {
-        return Err(TrainError::TooFewNormal(normal.len()));
+    if normal_rows.len() < MIN_FAMILY_ROWS {
+        return Err(TrainError::TooFewNormal(normal_rows.len()));
     }
-    if normal.len() > config.max_anomaly_rows {
-        rng.shuffle(&mut normal);
-        normal.truncate(config.max_anomaly_rows);
-        normal.sort_unstable();
-    }
+    let data = normal_rows;
+    let normal: Vec<usize> = (0..data.len()).collect();
     let standardizer = Standardizer::fit(normal.iter().map(|&i| data.row(i)), active);
     let z = standardizer.matrix(data, &normal)?;
     let center_f64 = z.mean_by(0);
@@ -697,6 +778,7 @@ fn evaluate(
                 holdout_auc_non_normal: None,
                 holdout_auc_critical: None,
                 holdout_normal_above_095: 0.0,
+                history_rows_per_family: Vec::new(),
             },
             metrics::class_report(&[], &[]),
         )
@@ -730,6 +812,7 @@ fn evaluate(
                 holdout_auc_non_normal: metrics::roc_auc(&a.scores, &non_normal),
                 holdout_auc_critical: metrics::roc_auc(&crit_scores, &crit_labels),
                 holdout_normal_above_095: above as f64 / normal_scores.len().max(1) as f64,
+                history_rows_per_family: Vec::new(),
             },
             metrics::class_report(&c.labels, &labels),
         )
@@ -831,6 +914,41 @@ pub(crate) mod tests {
         assert!(report.active_features < N_FEATURES);
         let holdout_normal_fp = report.anomaly.holdout_normal_above_095;
         assert!(holdout_normal_fp < 0.02, "{holdout_normal_fp}");
+    }
+
+    #[test]
+    fn a_family_with_enough_history_is_learned_from_it_and_the_others_are_not() {
+        let data = toy_dataset(2_000, 3);
+        let config = toy_config(400);
+        // The deployment's family-0 routine moves far more bytes than the generated one.
+        let mut history = Dataset::new();
+        let mut rng = SplitMix64::new(17);
+        for _ in 0..MIN_HISTORY_ROWS * 2 {
+            let mut v = [0.0f32; N_FEATURES];
+            v[FAMILY_OFFSET] = 1.0;
+            v[F::Bytes as usize] = (0.9 + 0.05 * rng.normal()) as f32;
+            history.push(&v, Category::Normal);
+        }
+        let routine = history.row(0).to_vec();
+        let without = train(&data, &config).unwrap();
+        let with = train_with_history(&data, &history, &config).unwrap();
+        let score = |m: &TrainedModels| m.anomaly.reference(&routine).unwrap().scores[0];
+        let (before, after) = (score(&without), score(&with));
+        assert!(before > 0.8 && after < before - 0.3, "{before} -> {after}");
+        assert_eq!(
+            with.report.anomaly.history_rows_per_family,
+            vec![(
+                Family::ALL[0].name().to_string(),
+                2 * MIN_HISTORY_ROWS as u64
+            )]
+        );
+        // The classifier learns from the labelled data alone.
+        assert_eq!(with.classifier.weights, without.classifier.weights);
+
+        // Too little history of a family changes nothing.
+        let few = history.subset(&(0..MIN_HISTORY_ROWS - 1).collect::<Vec<_>>());
+        let unchanged = train_with_history(&data, &few, &config).unwrap();
+        assert_eq!(unchanged.anomaly.calibration, without.anomaly.calibration);
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Connector {
             source: format!("update_models: {} labelled feature rows", labels.len()),
             labelling: "labels supplied by the caller".to_string(),
         };
-        let trained = artifacts::train_and_export(&data, config, &provenance)?;
+        let trained = artifacts::train_and_export(&data, &Dataset::new(), config, &provenance)?;
         let models = trained.load()?;
         self.scorer().models().replace(models);
         Ok(trained)
