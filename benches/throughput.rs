@@ -21,7 +21,8 @@
 //!    reporting its peak RSS (VmHWM).
 //!
 //! Environment knobs: `BENCH_EVENTS_PER_FILE` (5,000), `BENCH_FILES` (20), `BENCH_ROUNDS`
-//! (3), `BENCH_BIG_MIB` (size of the big object in MiB of JSON; 0 skips the memory run).
+//! (3), `BENCH_BIG_MIB` (size of the big object in MiB of JSON; 0 skips the memory run),
+//! `BENCH_CORPUS_DIR` (write the corpus there and keep it, e.g. for a profiler).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -545,10 +546,14 @@ fn main() {
 
     let started = Instant::now();
     let real = shared_events(&shared);
+    // BENCH_CORPUS_DIR keeps the objects (for a profiler run on the same files).
+    let corpus = std::env::var_os("BENCH_CORPUS_DIR").map(PathBuf::from);
+    let corpus_dir = corpus.clone().unwrap_or_else(|| dir.path().to_path_buf());
+    std::fs::create_dir_all(&corpus_dir).unwrap();
     let mut files = Vec::new();
     let (mut events, mut json_bytes, mut gz_bytes) = (0usize, 0u64, 0u64);
     for i in 0..file_count {
-        let path = dir.path().join(key_for(i).replace('/', "_"));
+        let path = corpus_dir.join(key_for(i).replace('/', "_"));
         let base = (i * per_file) as u64;
         let (n, bytes) = if real.is_empty() {
             write_object(&path, per_file, 0, 6, &mut |out, n| {
