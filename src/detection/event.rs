@@ -100,18 +100,36 @@ const NULL_WHEN_ABSENT: &[&str] = &[
 ];
 
 /// The record as a CloudTrail event JSON object.
+#[cfg(test)]
 pub fn cloudtrail_json(record: &Record) -> Json {
+    cloudtrail_json_of(record, None)
+}
+
+/// The record as a CloudTrail event JSON object, with at least the top-level fields
+/// `fields` names (all when `None`): the JSON columns no rule reads are not parsed.
+fn cloudtrail_json_of(record: &Record, fields: Option<&FieldTree>) -> Json {
+    let wanted = |path: &str| fields.is_none_or(|tree| tree.0.contains_key(top_level(path)));
     let mut root = Map::new();
     for field in NULL_WHEN_ABSENT {
         root.insert(field.to_string(), Json::Null);
     }
-    if let Some(Json::Object(extra)) = record
-        .get_str(columns::ADDITIONAL_FIELDS)
-        .and_then(|text| serde_json::from_str::<Json>(text).ok())
+    // Fields without a column of their own come back from `AdditionalFields`.
+    let additional_wanted = fields.is_none_or(|tree| {
+        tree.0
+            .keys()
+            .any(|k| !FIELDS.iter().any(|(path, _)| top_level(path) == k))
+    });
+    if additional_wanted
+        && let Some(Json::Object(extra)) = record
+            .get_str(columns::ADDITIONAL_FIELDS)
+            .and_then(|text| serde_json::from_str::<Json>(text).ok())
     {
         root.extend(extra);
     }
     for (path, column) in FIELDS {
+        if !wanted(path) {
+            continue;
+        }
         let Some(value) = record.get(column) else {
             continue;
         };
@@ -133,6 +151,10 @@ pub fn cloudtrail_json(record: &Record) -> Json {
     Json::Object(root)
 }
 
+fn top_level(path: &str) -> &str {
+    path.split('.').next().unwrap_or(path)
+}
+
 /// Most variants one event expands to; past it the event is matched as it is.
 pub const MAX_VARIANTS: usize = 256;
 
@@ -140,7 +162,7 @@ pub const MAX_VARIANTS: usize = 256;
 /// `None`), one event per way of picking an element from each array on them (see
 /// [`variants`]).
 pub fn cloudtrail_events(record: &Record, fields: Option<&FieldTree>) -> Vec<sigma_rust::Event> {
-    let mut event = cloudtrail_json(record);
+    let mut event = cloudtrail_json_of(record, fields);
     if let Some(fields) = fields {
         event = fields.prune(&event);
     }

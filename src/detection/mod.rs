@@ -146,6 +146,12 @@ pub struct RulePack {
     unindexed: Vec<usize>,
     /// The fields the rules read; `None` when a rule searches keywords (any field).
     fields: Option<event::FieldTree>,
+    /// The fields the rules a call's name selects read (with the identity-type and
+    /// unindexed rules): a record is turned into a Sigma event with only these, so a call
+    /// whose rules look at its name alone never has its request and response parsed.
+    fields_by_event_name: HashMap<String, Option<event::FieldTree>>,
+    /// The same for calls no rule names.
+    fields_of_the_rest: Option<event::FieldTree>,
 }
 
 impl RulePack {
@@ -174,6 +180,7 @@ impl RulePack {
             ..RulePack::default()
         };
         let mut names: HashMap<String, String> = HashMap::new();
+        let mut rule_fields: Vec<Option<Vec<String>>> = Vec::new();
         for (file, text) in files {
             if text.len() > MAX_RULE_BYTES {
                 return Err(RuleError::TooLarge {
@@ -192,10 +199,12 @@ impl RulePack {
                     second: file,
                 });
             }
-            match (index::fields(&text), &mut pack.fields) {
+            let fields = index::fields(&text);
+            match (&fields, &mut pack.fields) {
                 (Some(fields), Some(tree)) => fields.iter().for_each(|f| tree.insert(f)),
                 _ => pack.fields = None,
             }
+            rule_fields.push(fields);
             let i = pack.rules.len();
             match index::event_names(&text) {
                 Some(event_names) => {
@@ -228,6 +237,26 @@ impl RulePack {
             list.sort_unstable();
             list.dedup();
         }
+        let always: Vec<usize> = pack
+            .by_identity_type
+            .values()
+            .flatten()
+            .chain(&pack.unindexed)
+            .copied()
+            .collect();
+        let tree_of = |rules: &[usize]| -> Option<event::FieldTree> {
+            let mut tree = event::FieldTree::default();
+            for &i in rules.iter().chain(&always) {
+                rule_fields[i].as_ref()?.iter().for_each(|f| tree.insert(f));
+            }
+            Some(tree)
+        };
+        pack.fields_by_event_name = pack
+            .by_event_name
+            .iter()
+            .map(|(name, rules)| (name.clone(), tree_of(rules)))
+            .collect();
+        pack.fields_of_the_rest = tree_of(&[]);
         Ok(pack)
     }
 
@@ -257,10 +286,13 @@ impl RulePack {
         if record.log_type != LogType::CloudTrail || self.rules.is_empty() {
             return Vec::new();
         }
-        let name = record.get_str("EventName").unwrap_or("");
+        let name = record
+            .get_str("EventName")
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let indexed = self
             .by_event_name
-            .get(name.to_ascii_lowercase().as_str())
+            .get(name.as_str())
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         let by_identity = match record.get_str("UserIdentityType") {
@@ -274,7 +306,11 @@ impl RulePack {
         if indexed.is_empty() && by_identity.is_empty() && self.unindexed.is_empty() {
             return Vec::new();
         }
-        let events = event::cloudtrail_events(record, self.fields.as_ref());
+        let fields = match self.fields_by_event_name.get(name.as_str()) {
+            Some(tree) => tree.as_ref(),
+            None => self.fields_of_the_rest.as_ref(),
+        };
+        let events = event::cloudtrail_events(record, fields);
         let mut found: Vec<&Rule> = indexed
             .iter()
             .chain(by_identity)
