@@ -35,9 +35,8 @@ pub struct ProcessArgs {
     /// route53resolver, networkfirewall, cloudwatch, json, text.
     #[arg(long, value_parser = super::parse_format)]
     pub format: Option<Format>,
-    /// Write records here instead of standard output.
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub destination: Destination,
     /// Write rejected lines (raw text and reason, NDJSON) here; otherwise the first few
     /// are shown on standard error.
     #[arg(long)]
@@ -45,17 +44,44 @@ pub struct ProcessArgs {
     /// Write alert records (NDJSON) here; otherwise they are only counted.
     #[arg(long)]
     pub alerts: Option<PathBuf>,
-    /// Deliver to Microsoft Sentinel instead of writing NDJSON, configured by the same
-    /// environment variables as the Lambda (SENTINEL_INGESTION_ENDPOINT,
-    /// SENTINEL_DCR_IMMUTABLE_ID, AZURE_*, DEAD_LETTER_DIR or DEAD_LETTER_BUCKET, ...).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Where the records of objects processed here go (`process`, and `backfill` without
+/// `--queue` or `--manifest`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Destination {
+    /// Write records to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Deliver to Microsoft Sentinel (with the object ledger of STATE_BUCKET) instead of
+    /// writing NDJSON, configured by the same environment variables as the Lambda
+    /// (SENTINEL_INGESTION_ENDPOINT, SENTINEL_DCR_IMMUTABLE_ID, AZURE_*, DEAD_LETTER_DIR or
+    /// DEAD_LETTER_BUCKET, ...).
     #[arg(long)]
     pub sentinel: bool,
+}
+
+/// Decompression limits per object.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
     /// Stop decompressing an object after this many bytes.
     #[arg(long, default_value_t = DecodeLimits::default().max_decompressed_bytes)]
     pub max_decompressed_bytes: u64,
     /// Stop decompressing when output/input exceeds this ratio (decompression bombs).
     #[arg(long, default_value_t = DecodeLimits::default().max_ratio)]
     pub max_ratio: u64,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        let limits = DecodeLimits::default();
+        LimitArgs {
+            max_decompressed_bytes: limits.max_decompressed_bytes,
+            max_ratio: limits.max_ratio,
+        }
+    }
 }
 
 /// What a run did, per log type and in total.
@@ -124,7 +150,9 @@ pub enum Inputs {
 /// Runs `inputs` through a runner built like the function's: NDJSON out, or Sentinel
 /// with the ledger (`--sentinel`).
 pub async fn process_inputs(args: &ProcessArgs, aws: &Aws, inputs: Inputs) -> Result<Summary> {
-    if args.sentinel && matches!(&inputs, Inputs::Local(files) if files.iter().any(|f| f == "-")) {
+    if args.destination.sentinel
+        && matches!(&inputs, Inputs::Local(files) if files.iter().any(|f| f == "-"))
+    {
         bail!("--sentinel reads files or directories, not standard input");
     }
     let source: Arc<dyn ObjectSource> = match &inputs {
@@ -135,7 +163,7 @@ pub async fn process_inputs(args: &ProcessArgs, aws: &Aws, inputs: Inputs) -> Re
         }),
         Inputs::S3(_) => Arc::new(S3Source::new(aws.s3().await)),
     };
-    let (runner, ndjson) = if args.sentinel {
+    let (runner, ndjson) = if args.destination.sentinel {
         let mut config = Config::from_env()?;
         apply_limits(&mut config.pipeline, args);
         let delivery = Arc::new(setup::sentinel_delivery(&config, aws).await?);
@@ -149,10 +177,10 @@ pub async fn process_inputs(args: &ProcessArgs, aws: &Aws, inputs: Inputs) -> Re
         (runner, Some(delivery))
     };
     let (objects, unreadable) = match inputs {
-        Inputs::Local(files) => local_objects(&files, args.sentinel),
+        Inputs::Local(files) => local_objects(&files, args.destination.sentinel),
         Inputs::S3(objects) => (objects, 0),
     };
-    let mut summary = run_objects(&runner, &objects, args.sentinel).await;
+    let mut summary = run_objects(&runner, &objects, args.destination.sentinel).await;
     summary.files += unreadable;
     summary.failed += unreadable;
     if let Some(ndjson) = ndjson {
@@ -193,8 +221,8 @@ fn local_objects(files: &[String], sentinel: bool) -> (Vec<ObjectRef>, u64) {
 fn apply_limits(pipeline: &mut PipelineConfig, args: &ProcessArgs) {
     pipeline.runner.format = args.format;
     pipeline.runner.limits = DecodeLimits {
-        max_decompressed_bytes: args.max_decompressed_bytes,
-        max_ratio: args.max_ratio,
+        max_decompressed_bytes: args.limits.max_decompressed_bytes,
+        max_ratio: args.limits.max_ratio,
         ..pipeline.runner.limits
     };
 }
@@ -205,7 +233,7 @@ fn create(path: &Path) -> Result<Box<dyn Write + Send>> {
 }
 
 fn ndjson_delivery(args: &ProcessArgs) -> Result<NdjsonDelivery> {
-    let out = match &args.output {
+    let out = match &args.destination.output {
         Some(path) => create(path)?,
         None => Box::new(BufWriter::with_capacity(256 * 1024, io::stdout())),
     };
