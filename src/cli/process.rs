@@ -411,6 +411,23 @@ pub struct Listed {
 }
 
 impl Listed {
+    /// An entry of ListObjectsV2 or ListObjectVersions.
+    fn from_listing(
+        key: &str,
+        size: Option<i64>,
+        etag: Option<&str>,
+        version_id: Option<&str>,
+        last_modified: Option<&aws_sdk_s3::primitives::DateTime>,
+    ) -> Listed {
+        Listed {
+            key: key.to_string(),
+            size: size.unwrap_or(0).max(0) as u64,
+            etag: etag.map(|t| t.trim_matches('"').to_string()),
+            version_id: version_id.map(str::to_string),
+            last_modified: last_modified.and_then(s3_time),
+        }
+    }
+
     /// The object, named as the ledger knows it.
     pub fn object(&self, bucket: &str) -> ObjectRef {
         ObjectRef {
@@ -439,6 +456,25 @@ pub struct Lister {
 pub struct Level {
     pub objects: Vec<Listed>,
     pub folders: Vec<String>,
+}
+
+impl Level {
+    fn add_folders(&mut self, prefixes: &[aws_sdk_s3::types::CommonPrefix]) {
+        self.folders.extend(
+            prefixes
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string)),
+        );
+    }
+}
+
+/// What one listing asks for: the objects under `prefix` (one level with a `delimiter`)
+/// whose keys sort after `start_after`.
+#[derive(Clone, Copy)]
+struct Query<'a> {
+    prefix: &'a str,
+    delimiter: Option<&'a str>,
+    start_after: Option<&'a str>,
 }
 
 impl Lister {
@@ -495,36 +531,36 @@ impl Lister {
         prefix: &str,
         start_after: Option<&str>,
     ) -> Result<Vec<Listed>> {
-        Ok(self.list(prefix, None, start_after).await?.objects)
+        let query = Query {
+            prefix,
+            delimiter: None,
+            start_after,
+        };
+        Ok(self.list(query).await?.objects)
     }
 
     /// The objects and subfolders directly under `prefix`.
     pub async fn list_level(&mut self, prefix: &str) -> Result<Level> {
-        self.list(prefix, Some("/"), None).await
+        let query = Query {
+            prefix,
+            delimiter: Some("/"),
+            start_after: None,
+        };
+        self.list(query).await
     }
 
-    async fn list(
-        &mut self,
-        prefix: &str,
-        delimiter: Option<&str>,
-        start_after: Option<&str>,
-    ) -> Result<Level> {
-        if self.versioned(prefix).await {
-            self.list_versions(prefix, delimiter, start_after).await
+    async fn list(&mut self, query: Query<'_>) -> Result<Level> {
+        if self.versioned(query.prefix).await {
+            self.list_versions(query).await
         } else {
-            self.list_current(prefix, delimiter, start_after).await
+            self.list_current(query).await
         }
     }
 
     /// ListObjectVersions, keeping each key's current version (a key whose current
     /// version is a delete marker is gone). `start_after` is applied here: a key-marker
     /// without a version-id-marker is not read alike by every S3-compatible server.
-    async fn list_versions(
-        &mut self,
-        prefix: &str,
-        delimiter: Option<&str>,
-        start_after: Option<&str>,
-    ) -> Result<Level> {
+    async fn list_versions(&mut self, query: Query<'_>) -> Result<Level> {
         let mut level = Level::default();
         let mut markers: (Option<String>, Option<String>) = (None, None);
         loop {
@@ -533,45 +569,28 @@ impl Lister {
                 .s3
                 .list_object_versions()
                 .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_delimiter(delimiter.map(str::to_string))
+                .prefix(query.prefix)
+                .set_delimiter(query.delimiter.map(str::to_string))
                 .set_key_marker(markers.0.take())
                 .set_version_id_marker(markers.1.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "listing the versions of s3://{}/{prefix}: {}",
-                        self.bucket,
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
-                    )
-                })?;
+                .map_err(|e| self.failed("listing the versions of", query.prefix, e))?;
             level.objects.extend(
                 page.versions()
                     .iter()
                     .filter(|v| v.is_latest() == Some(true))
                     .filter_map(|v| {
                         let key = v.key()?;
-                        if start_after.is_some_and(|after| key <= after) {
+                        if query.start_after.is_some_and(|after| key <= after) {
                             return None;
                         }
-                        Some(Listed {
-                            key: key.to_string(),
-                            size: v.size().unwrap_or(0).max(0) as u64,
-                            etag: v.e_tag().map(|t| t.trim_matches('"').to_string()),
-                            version_id: v
-                                .version_id()
-                                .filter(|id| *id != "null")
-                                .map(str::to_string),
-                            last_modified: v.last_modified().and_then(s3_time),
-                        })
+                        let version_id = v.version_id().filter(|id| *id != "null");
+                        let (size, etag, modified) = (v.size(), v.e_tag(), v.last_modified());
+                        Some(Listed::from_listing(key, size, etag, version_id, modified))
                     }),
             );
-            level.folders.extend(
-                page.common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_string)),
-            );
+            level.add_folders(page.common_prefixes());
             if page.is_truncated() != Some(true) {
                 return Ok(level);
             }
@@ -582,12 +601,7 @@ impl Lister {
         }
     }
 
-    async fn list_current(
-        &mut self,
-        prefix: &str,
-        delimiter: Option<&str>,
-        start_after: Option<&str>,
-    ) -> Result<Level> {
+    async fn list_current(&mut self, query: Query<'_>) -> Result<Level> {
         let mut level = Level::default();
         let mut token: Option<String> = None;
         loop {
@@ -596,37 +610,30 @@ impl Lister {
                 .s3
                 .list_objects_v2()
                 .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_delimiter(delimiter.map(str::to_string))
-                .set_start_after(start_after.map(str::to_string))
+                .prefix(query.prefix)
+                .set_delimiter(query.delimiter.map(str::to_string))
+                .set_start_after(query.start_after.map(str::to_string))
                 .set_continuation_token(token.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "listing s3://{}/{prefix}: {}",
-                        self.bucket,
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
-                    )
-                })?;
+                .map_err(|e| self.failed("listing", query.prefix, e))?;
             level.objects.extend(page.contents().iter().filter_map(|o| {
-                Some(Listed {
-                    key: o.key()?.to_string(),
-                    size: o.size().unwrap_or(0).max(0) as u64,
-                    etag: o.e_tag().map(|t| t.trim_matches('"').to_string()),
-                    version_id: None,
-                    last_modified: o.last_modified().and_then(s3_time),
-                })
+                let (size, etag, modified) = (o.size(), o.e_tag(), o.last_modified());
+                Some(Listed::from_listing(o.key()?, size, etag, None, modified))
             }));
-            level.folders.extend(
-                page.common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_string)),
-            );
+            level.add_folders(page.common_prefixes());
             match page.next_continuation_token() {
                 Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
                 _ => return Ok(level),
             }
         }
+    }
+
+    fn failed(&self, doing: &str, prefix: &str, e: impl std::error::Error) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{doing} s3://{}/{prefix}: {}",
+            self.bucket,
+            aws_sdk_s3::error::DisplayErrorContext(&e)
+        )
     }
 }
