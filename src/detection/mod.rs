@@ -197,26 +197,12 @@ impl RulePack {
                 _ => pack.fields = None,
             }
             let i = pack.rules.len();
-            match index::event_names(&text) {
-                Some(event_names) => {
-                    for name in event_names {
-                        pack.by_event_name
-                            .entry(name.to_ascii_lowercase())
-                            .or_default()
-                            .push(i);
-                    }
-                }
-                None => match index::identity_types(&text) {
-                    Some(types) => {
-                        for t in types {
-                            pack.by_identity_type
-                                .entry(t.to_ascii_lowercase())
-                                .or_default()
-                                .push(i);
-                        }
-                    }
-                    None => pack.unindexed.push(i),
-                },
+            if let Some(event_names) = index::event_names(&text) {
+                index_rule(&mut pack.by_event_name, event_names, i);
+            } else if let Some(types) = index::identity_types(&text) {
+                index_rule(&mut pack.by_identity_type, types, i);
+            } else {
+                pack.unindexed.push(i);
             }
             pack.rules.push(rule);
         }
@@ -330,6 +316,13 @@ pub fn read_dir(dir: &std::path::Path) -> std::io::Result<Vec<(String, String)>>
 /// Whether a file of a rule folder is a rule (YAML), by name.
 pub fn is_rule_file(name: &str) -> bool {
     name.ends_with(".yml") || name.ends_with(".yaml")
+}
+
+/// Files rule `i` under each of `keys` (case folded, as records are looked up).
+fn index_rule(index: &mut HashMap<String, Vec<usize>>, keys: Vec<String>, i: usize) {
+    for key in keys {
+        index.entry(key.to_ascii_lowercase()).or_default().push(i);
+    }
 }
 
 fn parse_rule(file: &str, text: &str) -> Result<Rule, RuleError> {
