@@ -218,6 +218,31 @@ pub(crate) fn assert_object_time(record: &Record) {
     );
 }
 
+/// Parses, in an object dated by its key ([`parse_checked_in_object`]), a record without a
+/// time member, one whose time is unreadable (`unreadable`, holding the text
+/// `unreadable_text`) and a `timed` one. Asserts that the first two take their object's
+/// time and that the unreadable time stays in its row, and that `timed` keeps its own
+/// time; returns the three records.
+#[cfg(test)]
+pub(crate) fn assert_untimed_take_object_time(
+    parser: &mut dyn Parser,
+    untimed: &str,
+    unreadable: &str,
+    unreadable_text: &str,
+    timed: &str,
+) -> Vec<Record> {
+    let got = parse_checked_in_object(parser, &format!("{untimed}\n{unreadable}\n{timed}\n"));
+    assert_eq!(got.counts(), (3, 0), "{:?}", got.rejects);
+    assert_object_time(&got.records[0]);
+    assert_object_time(&got.records[1]);
+    assert!(got.records[1].to_json().contains(unreadable_text));
+    assert_eq!(
+        got.records[2].get(crate::record::columns::TIME_GENERATED_FROM),
+        None
+    );
+    got.records
+}
+
 /// What the parsers' unit tests check of their output.
 #[cfg(test)]
 impl Collect {
