@@ -15,12 +15,11 @@ pub mod event;
 mod index;
 
 use std::collections::HashMap;
-use std::fmt;
 
 use include_dir::{Dir, include_dir};
 use serde::Serialize;
 
-use crate::record::{LogType, Record};
+use crate::record::{LogType, Record, display_as_name};
 
 static EMBEDDED_RULES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/rules/cloudtrail");
 
@@ -79,11 +78,7 @@ impl Level {
     }
 }
 
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(Level);
 
 /// One rule of a pack.
 #[derive(Debug)]

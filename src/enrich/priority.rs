@@ -16,10 +16,9 @@
 //! category) stays below High. Bands: Critical ≥ 0.8 (the default alert threshold),
 //! High ≥ 0.6, Medium ≥ 0.35, Low below.
 
-use std::fmt;
-
 use crate::detection::Level;
 use crate::ml::Category;
+use crate::record::display_as_name;
 
 pub const CATEGORY_WEIGHTS: [f64; 4] = [1.0, 0.55, 0.4, 0.05];
 /// Share of the remaining headroom an anomaly score of 1 adds.
@@ -63,11 +62,7 @@ impl Priority {
     }
 }
 
-impl fmt::Display for Priority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(Priority);
 
 /// The severity floor a detection rule match of this (effective) level sets.
 pub fn rule_severity(level: Option<Level>) -> f64 {

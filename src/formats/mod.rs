@@ -30,7 +30,7 @@ use std::fmt;
 use std::io::{self, BufRead};
 use std::sync::Arc;
 
-use crate::record::{LogType, Record, RecordId, Reject};
+use crate::record::{LogType, Record, RecordId, Reject, display_as_name};
 use crate::source::decode::{ByteCounters, DecodeLimits, gunzip_nested, limit_error};
 use lines::Line;
 
@@ -126,11 +126,7 @@ impl Format {
     }
 }
 
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(Format);
 
 /// Asked by a sink to stop parsing early (deadline reached, downstream failed).
 #[derive(Debug, Clone, PartialEq, Eq)]
