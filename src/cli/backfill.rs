@@ -680,7 +680,7 @@ async fn dry_run(args: &BackfillArgs, aws: &Aws, uri: &S3Uri, planned: &Plan) ->
             {
                 Ok(report) => {
                     measured.bytes_in += listed.size;
-                    measured.records += report.parse.total_records();
+                    measured.records += report.parsed.stats.total_records();
                     measured.row_bytes += rows.0.load(Ordering::Relaxed) - before;
                     measured.seconds += started.elapsed().as_secs_f64();
                 }

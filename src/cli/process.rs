@@ -291,7 +291,7 @@ async fn run_objects(runner: &Runner, objects: &[ObjectRef], sentinel: bool) -> 
 
 fn add_report(summary: &mut Summary, file: &str, report: &ObjectReport) {
     let name = if file == "-" { "stdin" } else { file };
-    if let Some(reason) = &report.skipped {
+    if let Some(reason) = &report.parsed.skipped {
         summary.skipped += 1;
         eprintln!("skipped {name}: {reason}");
     }
@@ -299,17 +299,17 @@ fn add_report(summary: &mut Summary, file: &str, report: &ObjectReport) {
         summary.skipped += 1;
         eprintln!("skipped {name}: already delivered (state bucket)");
     }
-    if let Some(err) = &report.stream_error {
+    if let Some(err) = &report.parsed.stream_error {
         summary.failed += 1;
         eprintln!("error: {name}: {err}");
     }
-    for (t, n) in &report.parse.records {
+    for (t, n) in &report.parsed.stats.records {
         *summary.records.entry(*t).or_default() += n;
     }
-    summary.rejects += report.parse.rejects;
+    summary.rejects += report.parsed.stats.rejects;
     summary.alerts += report.alerts;
-    summary.bytes_in += report.bytes_in;
-    summary.bytes_decoded += report.bytes_decoded;
+    summary.bytes_in += report.parsed.bytes_in;
+    summary.bytes_decoded += report.parsed.bytes_decoded;
     summary.accepted += report.delivery.accepted;
     summary.dead_lettered += report.delivery.dead_lettered;
 }
