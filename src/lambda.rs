@@ -398,7 +398,7 @@ fn task_result(outcome: Result<ObjectReport, RunError>) -> (TaskResult, String) 
             TaskResult::Succeeded,
             "already delivered (object ledger)".to_string(),
         ),
-        Ok(report) => match (&report.skipped, &report.stream_error) {
+        Ok(report) => match (&report.parsed.skipped, &report.parsed.stream_error) {
             (Some(reason), _) => (TaskResult::Permanent, format!("not a log object: {reason}")),
             (None, Some(damage)) => (
                 TaskResult::Permanent,
@@ -411,7 +411,9 @@ fn task_result(outcome: Result<ObjectReport, RunError>) -> (TaskResult, String) 
                 TaskResult::Succeeded,
                 format!(
                     "{} records delivered, {} dead-lettered, {} rejected",
-                    report.delivery.accepted, report.delivery.dead_lettered, report.parse.rejects
+                    report.delivery.accepted,
+                    report.delivery.dead_lettered,
+                    report.parsed.stats.rejects
                 ),
             ),
         },
@@ -427,10 +429,10 @@ fn task_result(outcome: Result<ObjectReport, RunError>) -> (TaskResult, String) 
 }
 
 fn record_object(metrics: &mut InvocationMetrics, object: &ObjectRef, report: &ObjectReport) {
-    if report.duplicate || report.skipped.is_some() {
+    if report.duplicate || report.parsed.skipped.is_some() {
         metrics.objects_skipped += 1;
     }
-    for (log_type, n) in &report.parse.records {
+    for (log_type, n) in &report.parsed.stats.records {
         metrics.log_type(log_type.name()).records_in += n;
     }
     for (log_type, n) in &report.delivery.accepted_by_type {
@@ -439,32 +441,33 @@ fn record_object(metrics: &mut InvocationMetrics, object: &ObjectRef, report: &O
     for (log_type, n) in &report.delivery.dead_lettered_by_type {
         metrics.log_type(log_type.name()).records_dead_lettered += n;
     }
-    if report.parse.rejects > 0 {
+    if report.parsed.stats.rejects > 0 {
         let name = report
-            .parse
+            .parsed
+            .stats
             .records
             .keys()
             .next()
             .map(|t| t.name())
             .unwrap_or("Unknown");
-        metrics.log_type(name).records_rejected += report.parse.rejects;
+        metrics.log_type(name).records_rejected += report.parsed.stats.rejects;
     }
-    metrics.bytes_in += report.bytes_in;
-    metrics.bytes_decoded += report.bytes_decoded;
+    metrics.bytes_in += report.parsed.bytes_in;
+    metrics.bytes_decoded += report.parsed.bytes_decoded;
     metrics.requests += report.delivery.requests;
     metrics.retries += report.delivery.retries;
     metrics.throttles += report.delivery.throttles;
     metrics.bytes_sent += report.delivery.bytes_sent;
     metrics.add_stage_time("Parse", report.parse_time);
     metrics.add_stage_time("Deliver", report.deliver_time);
-    if let Some(error) = &report.stream_error {
+    if let Some(error) = &report.parsed.stream_error {
         tracing::error!(object = %object.uri(), %error, "object was damaged; records before the damage were delivered");
     }
     tracing::info!(
         object = %object.uri(),
-        format = report.format.map(|f| f.name()).unwrap_or("-"),
-        records = report.parse.total_records(),
-        rejects = report.parse.rejects,
+        format = report.parsed.format.map(|f| f.name()).unwrap_or("-"),
+        records = report.parsed.stats.total_records(),
+        rejects = report.parsed.stats.rejects,
         accepted = report.delivery.accepted,
         dead_lettered = report.delivery.dead_lettered,
         alerts = report.alerts,

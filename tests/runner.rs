@@ -170,7 +170,7 @@ async fn deadline_stops_with_a_checkpoint_and_the_retry_resumes() {
     assert!(delivery.received.lock().unwrap().is_empty());
 
     let report = runner.process(&object, later(), "inv-2").await.unwrap();
-    assert_eq!(report.parse.total_records(), 500);
+    assert_eq!(report.parsed.stats.total_records(), 500);
     let received = delivery.received.lock().unwrap();
     assert_eq!(received.len(), 500);
     assert!(received.values().all(|n| *n == 1));

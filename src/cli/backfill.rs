@@ -17,13 +17,13 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::process::{Inputs, Listed, Lister, ProcessArgs, S3Uri};
+use super::process::{Destination, Inputs, LimitArgs, Listed, Lister, ProcessArgs, S3Uri};
 use crate::config::{PipelineConfig, Platform};
 use crate::formats::object_time::key_time;
 use crate::formats::{Detection, Format, detect::detect_key};
 use crate::setup::{self, Aws};
 use crate::sink::NdjsonDelivery;
-use crate::source::{DecodeLimits, S3Source};
+use crate::source::S3Source;
 
 /// Objects already in S3 through the function: to its queue, into a Batch Operations
 /// manifest, or processed here.
@@ -70,13 +70,8 @@ pub struct BackfillArgs {
     /// see README for `aws s3control create-job`.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
-    /// Processed here: deliver to Microsoft Sentinel (with the object ledger of
-    /// STATE_BUCKET) instead of writing NDJSON, configured as the Lambda is.
-    #[arg(long)]
-    pub sentinel: bool,
-    /// Processed here: write records to this file instead of standard output.
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub destination: Destination,
 }
 
 /// The days to backfill, both ends included.
@@ -377,12 +372,10 @@ pub fn command(args: BackfillArgs) -> Result<u8> {
         let process_args = ProcessArgs {
             paths: Vec::new(),
             format: args.format,
-            output: args.output.clone(),
+            destination: args.destination.clone(),
             rejects: None,
             alerts: None,
-            sentinel: args.sentinel,
-            max_decompressed_bytes: DecodeLimits::default().max_decompressed_bytes,
-            max_ratio: DecodeLimits::default().max_ratio,
+            limits: LimitArgs::default(),
         };
         let objects = planned
             .objects
@@ -687,7 +680,7 @@ async fn dry_run(args: &BackfillArgs, aws: &Aws, uri: &S3Uri, planned: &Plan) ->
             {
                 Ok(report) => {
                     measured.bytes_in += listed.size;
-                    measured.records += report.parse.total_records();
+                    measured.records += report.parsed.stats.total_records();
                     measured.row_bytes += rows.0.load(Ordering::Relaxed) - before;
                     measured.seconds += started.elapsed().as_secs_f64();
                 }

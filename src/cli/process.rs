@@ -35,9 +35,8 @@ pub struct ProcessArgs {
     /// route53resolver, networkfirewall, cloudwatch, json, text.
     #[arg(long, value_parser = super::parse_format)]
     pub format: Option<Format>,
-    /// Write records here instead of standard output.
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub destination: Destination,
     /// Write rejected lines (raw text and reason, NDJSON) here; otherwise the first few
     /// are shown on standard error.
     #[arg(long)]
@@ -45,17 +44,44 @@ pub struct ProcessArgs {
     /// Write alert records (NDJSON) here; otherwise they are only counted.
     #[arg(long)]
     pub alerts: Option<PathBuf>,
-    /// Deliver to Microsoft Sentinel instead of writing NDJSON, configured by the same
-    /// environment variables as the Lambda (SENTINEL_INGESTION_ENDPOINT,
-    /// SENTINEL_DCR_IMMUTABLE_ID, AZURE_*, DEAD_LETTER_DIR or DEAD_LETTER_BUCKET, ...).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Where the records of objects processed here go (`process`, and `backfill` without
+/// `--queue` or `--manifest`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Destination {
+    /// Write records to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Deliver to Microsoft Sentinel (with the object ledger of STATE_BUCKET) instead of
+    /// writing NDJSON, configured by the same environment variables as the Lambda
+    /// (SENTINEL_INGESTION_ENDPOINT, SENTINEL_DCR_IMMUTABLE_ID, AZURE_*, DEAD_LETTER_DIR or
+    /// DEAD_LETTER_BUCKET, ...).
     #[arg(long)]
     pub sentinel: bool,
+}
+
+/// Decompression limits per object.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
     /// Stop decompressing an object after this many bytes.
     #[arg(long, default_value_t = DecodeLimits::default().max_decompressed_bytes)]
     pub max_decompressed_bytes: u64,
     /// Stop decompressing when output/input exceeds this ratio (decompression bombs).
     #[arg(long, default_value_t = DecodeLimits::default().max_ratio)]
     pub max_ratio: u64,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        let limits = DecodeLimits::default();
+        LimitArgs {
+            max_decompressed_bytes: limits.max_decompressed_bytes,
+            max_ratio: limits.max_ratio,
+        }
+    }
 }
 
 /// What a run did, per log type and in total.
@@ -124,7 +150,9 @@ pub enum Inputs {
 /// Runs `inputs` through a runner built like the function's: NDJSON out, or Sentinel
 /// with the ledger (`--sentinel`).
 pub async fn process_inputs(args: &ProcessArgs, aws: &Aws, inputs: Inputs) -> Result<Summary> {
-    if args.sentinel && matches!(&inputs, Inputs::Local(files) if files.iter().any(|f| f == "-")) {
+    if args.destination.sentinel
+        && matches!(&inputs, Inputs::Local(files) if files.iter().any(|f| f == "-"))
+    {
         bail!("--sentinel reads files or directories, not standard input");
     }
     let source: Arc<dyn ObjectSource> = match &inputs {
@@ -135,7 +163,7 @@ pub async fn process_inputs(args: &ProcessArgs, aws: &Aws, inputs: Inputs) -> Re
         }),
         Inputs::S3(_) => Arc::new(S3Source::new(aws.s3().await)),
     };
-    let (runner, ndjson) = if args.sentinel {
+    let (runner, ndjson) = if args.destination.sentinel {
         let mut config = Config::from_env()?;
         apply_limits(&mut config.pipeline, args);
         let delivery = Arc::new(setup::sentinel_delivery(&config, aws).await?);
@@ -149,10 +177,10 @@ pub async fn process_inputs(args: &ProcessArgs, aws: &Aws, inputs: Inputs) -> Re
         (runner, Some(delivery))
     };
     let (objects, unreadable) = match inputs {
-        Inputs::Local(files) => local_objects(&files, args.sentinel),
+        Inputs::Local(files) => local_objects(&files, args.destination.sentinel),
         Inputs::S3(objects) => (objects, 0),
     };
-    let mut summary = run_objects(&runner, &objects, args.sentinel).await;
+    let mut summary = run_objects(&runner, &objects, args.destination.sentinel).await;
     summary.files += unreadable;
     summary.failed += unreadable;
     if let Some(ndjson) = ndjson {
@@ -193,8 +221,8 @@ fn local_objects(files: &[String], sentinel: bool) -> (Vec<ObjectRef>, u64) {
 fn apply_limits(pipeline: &mut PipelineConfig, args: &ProcessArgs) {
     pipeline.runner.format = args.format;
     pipeline.runner.limits = DecodeLimits {
-        max_decompressed_bytes: args.max_decompressed_bytes,
-        max_ratio: args.max_ratio,
+        max_decompressed_bytes: args.limits.max_decompressed_bytes,
+        max_ratio: args.limits.max_ratio,
         ..pipeline.runner.limits
     };
 }
@@ -205,7 +233,7 @@ fn create(path: &Path) -> Result<Box<dyn Write + Send>> {
 }
 
 fn ndjson_delivery(args: &ProcessArgs) -> Result<NdjsonDelivery> {
-    let out = match &args.output {
+    let out = match &args.destination.output {
         Some(path) => create(path)?,
         None => Box::new(BufWriter::with_capacity(256 * 1024, io::stdout())),
     };
@@ -263,7 +291,7 @@ async fn run_objects(runner: &Runner, objects: &[ObjectRef], sentinel: bool) -> 
 
 fn add_report(summary: &mut Summary, file: &str, report: &ObjectReport) {
     let name = if file == "-" { "stdin" } else { file };
-    if let Some(reason) = &report.skipped {
+    if let Some(reason) = &report.parsed.skipped {
         summary.skipped += 1;
         eprintln!("skipped {name}: {reason}");
     }
@@ -271,17 +299,17 @@ fn add_report(summary: &mut Summary, file: &str, report: &ObjectReport) {
         summary.skipped += 1;
         eprintln!("skipped {name}: already delivered (state bucket)");
     }
-    if let Some(err) = &report.stream_error {
+    if let Some(err) = &report.parsed.stream_error {
         summary.failed += 1;
         eprintln!("error: {name}: {err}");
     }
-    for (t, n) in &report.parse.records {
+    for (t, n) in &report.parsed.stats.records {
         *summary.records.entry(*t).or_default() += n;
     }
-    summary.rejects += report.parse.rejects;
+    summary.rejects += report.parsed.stats.rejects;
     summary.alerts += report.alerts;
-    summary.bytes_in += report.bytes_in;
-    summary.bytes_decoded += report.bytes_decoded;
+    summary.bytes_in += report.parsed.bytes_in;
+    summary.bytes_decoded += report.parsed.bytes_decoded;
     summary.accepted += report.delivery.accepted;
     summary.dead_lettered += report.delivery.dead_lettered;
 }
@@ -383,6 +411,23 @@ pub struct Listed {
 }
 
 impl Listed {
+    /// An entry of ListObjectsV2 or ListObjectVersions.
+    fn from_listing(
+        key: &str,
+        size: Option<i64>,
+        etag: Option<&str>,
+        version_id: Option<&str>,
+        last_modified: Option<&aws_sdk_s3::primitives::DateTime>,
+    ) -> Listed {
+        Listed {
+            key: key.to_string(),
+            size: size.unwrap_or(0).max(0) as u64,
+            etag: etag.map(|t| t.trim_matches('"').to_string()),
+            version_id: version_id.map(str::to_string),
+            last_modified: last_modified.and_then(s3_time),
+        }
+    }
+
     /// The object, named as the ledger knows it.
     pub fn object(&self, bucket: &str) -> ObjectRef {
         ObjectRef {
@@ -411,6 +456,25 @@ pub struct Lister {
 pub struct Level {
     pub objects: Vec<Listed>,
     pub folders: Vec<String>,
+}
+
+impl Level {
+    fn add_folders(&mut self, prefixes: &[aws_sdk_s3::types::CommonPrefix]) {
+        self.folders.extend(
+            prefixes
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string)),
+        );
+    }
+}
+
+/// What one listing asks for: the objects under `prefix` (one level with a `delimiter`)
+/// whose keys sort after `start_after`.
+#[derive(Clone, Copy)]
+struct Query<'a> {
+    prefix: &'a str,
+    delimiter: Option<&'a str>,
+    start_after: Option<&'a str>,
 }
 
 impl Lister {
@@ -467,36 +531,36 @@ impl Lister {
         prefix: &str,
         start_after: Option<&str>,
     ) -> Result<Vec<Listed>> {
-        Ok(self.list(prefix, None, start_after).await?.objects)
+        let query = Query {
+            prefix,
+            delimiter: None,
+            start_after,
+        };
+        Ok(self.list(query).await?.objects)
     }
 
     /// The objects and subfolders directly under `prefix`.
     pub async fn list_level(&mut self, prefix: &str) -> Result<Level> {
-        self.list(prefix, Some("/"), None).await
+        let query = Query {
+            prefix,
+            delimiter: Some("/"),
+            start_after: None,
+        };
+        self.list(query).await
     }
 
-    async fn list(
-        &mut self,
-        prefix: &str,
-        delimiter: Option<&str>,
-        start_after: Option<&str>,
-    ) -> Result<Level> {
-        if self.versioned(prefix).await {
-            self.list_versions(prefix, delimiter, start_after).await
+    async fn list(&mut self, query: Query<'_>) -> Result<Level> {
+        if self.versioned(query.prefix).await {
+            self.list_versions(query).await
         } else {
-            self.list_current(prefix, delimiter, start_after).await
+            self.list_current(query).await
         }
     }
 
     /// ListObjectVersions, keeping each key's current version (a key whose current
     /// version is a delete marker is gone). `start_after` is applied here: a key-marker
     /// without a version-id-marker is not read alike by every S3-compatible server.
-    async fn list_versions(
-        &mut self,
-        prefix: &str,
-        delimiter: Option<&str>,
-        start_after: Option<&str>,
-    ) -> Result<Level> {
+    async fn list_versions(&mut self, query: Query<'_>) -> Result<Level> {
         let mut level = Level::default();
         let mut markers: (Option<String>, Option<String>) = (None, None);
         loop {
@@ -505,45 +569,28 @@ impl Lister {
                 .s3
                 .list_object_versions()
                 .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_delimiter(delimiter.map(str::to_string))
+                .prefix(query.prefix)
+                .set_delimiter(query.delimiter.map(str::to_string))
                 .set_key_marker(markers.0.take())
                 .set_version_id_marker(markers.1.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "listing the versions of s3://{}/{prefix}: {}",
-                        self.bucket,
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
-                    )
-                })?;
+                .map_err(|e| self.failed("listing the versions of", query.prefix, e))?;
             level.objects.extend(
                 page.versions()
                     .iter()
                     .filter(|v| v.is_latest() == Some(true))
                     .filter_map(|v| {
                         let key = v.key()?;
-                        if start_after.is_some_and(|after| key <= after) {
+                        if query.start_after.is_some_and(|after| key <= after) {
                             return None;
                         }
-                        Some(Listed {
-                            key: key.to_string(),
-                            size: v.size().unwrap_or(0).max(0) as u64,
-                            etag: v.e_tag().map(|t| t.trim_matches('"').to_string()),
-                            version_id: v
-                                .version_id()
-                                .filter(|id| *id != "null")
-                                .map(str::to_string),
-                            last_modified: v.last_modified().and_then(s3_time),
-                        })
+                        let version_id = v.version_id().filter(|id| *id != "null");
+                        let (size, etag, modified) = (v.size(), v.e_tag(), v.last_modified());
+                        Some(Listed::from_listing(key, size, etag, version_id, modified))
                     }),
             );
-            level.folders.extend(
-                page.common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_string)),
-            );
+            level.add_folders(page.common_prefixes());
             if page.is_truncated() != Some(true) {
                 return Ok(level);
             }
@@ -554,12 +601,7 @@ impl Lister {
         }
     }
 
-    async fn list_current(
-        &mut self,
-        prefix: &str,
-        delimiter: Option<&str>,
-        start_after: Option<&str>,
-    ) -> Result<Level> {
+    async fn list_current(&mut self, query: Query<'_>) -> Result<Level> {
         let mut level = Level::default();
         let mut token: Option<String> = None;
         loop {
@@ -568,37 +610,30 @@ impl Lister {
                 .s3
                 .list_objects_v2()
                 .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_delimiter(delimiter.map(str::to_string))
-                .set_start_after(start_after.map(str::to_string))
+                .prefix(query.prefix)
+                .set_delimiter(query.delimiter.map(str::to_string))
+                .set_start_after(query.start_after.map(str::to_string))
                 .set_continuation_token(token.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "listing s3://{}/{prefix}: {}",
-                        self.bucket,
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
-                    )
-                })?;
+                .map_err(|e| self.failed("listing", query.prefix, e))?;
             level.objects.extend(page.contents().iter().filter_map(|o| {
-                Some(Listed {
-                    key: o.key()?.to_string(),
-                    size: o.size().unwrap_or(0).max(0) as u64,
-                    etag: o.e_tag().map(|t| t.trim_matches('"').to_string()),
-                    version_id: None,
-                    last_modified: o.last_modified().and_then(s3_time),
-                })
+                let (size, etag, modified) = (o.size(), o.e_tag(), o.last_modified());
+                Some(Listed::from_listing(o.key()?, size, etag, None, modified))
             }));
-            level.folders.extend(
-                page.common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_string)),
-            );
+            level.add_folders(page.common_prefixes());
             match page.next_continuation_token() {
                 Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
                 _ => return Ok(level),
             }
         }
+    }
+
+    fn failed(&self, doing: &str, prefix: &str, e: impl std::error::Error) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{doing} s3://{}/{prefix}: {}",
+            self.bucket,
+            aws_sdk_s3::error::DisplayErrorContext(&e)
+        )
     }
 }

@@ -15,12 +15,11 @@ pub mod event;
 mod index;
 
 use std::collections::HashMap;
-use std::fmt;
 
 use include_dir::{Dir, include_dir};
 use serde::Serialize;
 
-use crate::record::{LogType, Record};
+use crate::record::{LogType, Record, display_as_name};
 
 static EMBEDDED_RULES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/rules/cloudtrail");
 
@@ -79,11 +78,7 @@ impl Level {
     }
 }
 
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(Level);
 
 /// One rule of a pack.
 #[derive(Debug)]
@@ -206,26 +201,12 @@ impl RulePack {
             }
             rule_fields.push(fields);
             let i = pack.rules.len();
-            match index::event_names(&text) {
-                Some(event_names) => {
-                    for name in event_names {
-                        pack.by_event_name
-                            .entry(name.to_ascii_lowercase())
-                            .or_default()
-                            .push(i);
-                    }
-                }
-                None => match index::identity_types(&text) {
-                    Some(types) => {
-                        for t in types {
-                            pack.by_identity_type
-                                .entry(t.to_ascii_lowercase())
-                                .or_default()
-                                .push(i);
-                        }
-                    }
-                    None => pack.unindexed.push(i),
-                },
+            if let Some(event_names) = index::event_names(&text) {
+                index_rule(&mut pack.by_event_name, event_names, i);
+            } else if let Some(types) = index::identity_types(&text) {
+                index_rule(&mut pack.by_identity_type, types, i);
+            } else {
+                pack.unindexed.push(i);
             }
             pack.rules.push(rule);
         }
@@ -366,6 +347,13 @@ pub fn read_dir(dir: &std::path::Path) -> std::io::Result<Vec<(String, String)>>
 /// Whether a file of a rule folder is a rule (YAML), by name.
 pub fn is_rule_file(name: &str) -> bool {
     name.ends_with(".yml") || name.ends_with(".yaml")
+}
+
+/// Files rule `i` under each of `keys` (case folded, as records are looked up).
+fn index_rule(index: &mut HashMap<String, Vec<usize>>, keys: Vec<String>, i: usize) {
+    for key in keys {
+        index.entry(key.to_ascii_lowercase()).or_default().push(i);
+    }
 }
 
 fn parse_rule(file: &str, text: &str) -> Result<Rule, RuleError> {

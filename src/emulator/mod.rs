@@ -23,6 +23,7 @@ mod admin;
 mod ingest;
 pub mod listener;
 mod options;
+mod serving;
 pub mod sts;
 mod token;
 
@@ -47,6 +48,7 @@ use listener::{Connection, CuttableListener};
 pub use options::{
     EmulatorOptions, ErrorFaults, Fault, FaultPlan, FederatedCredential, Stats, ThrottleFaults,
 };
+pub use serving::Serving;
 pub use sts::{RunningSts, StsBehaviour, StsEmulator, StsOptions, StsRefusal, StsStats};
 use token::token;
 
@@ -291,75 +293,25 @@ impl Emulator {
     pub async fn start(self, addr: SocketAddr) -> std::io::Result<RunningEmulator> {
         let tcp = tokio::net::TcpListener::bind(addr).await?;
         let local = tcp.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = self
             .router()
             .into_make_service_with_connect_info::<Connection>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(CuttableListener(tcp), app)
-                .with_graceful_shutdown(async {
+        Ok(Serving::spawn(self, local, "emulator server", |stopped| {
+            axum::serve(CuttableListener(tcp), app)
+                .with_graceful_shutdown(async move {
                     let _ = stopped.await;
                 })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "emulator server stopped");
-            }
-        });
-        Ok(RunningEmulator {
-            emulator: self,
-            addr: local,
-            stop: Some(stop),
-            task,
-        })
+                .into_future()
+        }))
     }
 }
 
 /// A serving emulator; dropping it stops the server.
-pub struct RunningEmulator {
-    emulator: Emulator,
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
+pub type RunningEmulator = Serving<Emulator>;
 
 impl RunningEmulator {
-    /// `http://127.0.0.1:PORT`: both the ingestion endpoint and the authority host.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// The address the server listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// The served emulator's state.
     pub fn emulator(&self) -> &Emulator {
-        &self.emulator
-    }
-
-    /// Waits for the server to finish after a graceful stop.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
-        let _ = task.await;
-    }
-}
-
-impl Drop for RunningEmulator {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
-}
-
-impl std::ops::Deref for RunningEmulator {
-    type Target = Emulator;
-    fn deref(&self) -> &Emulator {
-        &self.emulator
+        self
     }
 }

@@ -26,6 +26,8 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
+use super::Serving;
+
 /// The JWKS path the discovery document points to.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -213,57 +215,19 @@ impl StsEmulator {
         let tcp = tokio::net::TcpListener::bind(addr).await?;
         let local = tcp.local_addr()?;
         self.lock().issuer = format!("http://{local}");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = self.router();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(tcp, app)
-                .with_graceful_shutdown(async {
+        Ok(Serving::spawn(self, local, "STS stand-in", |stopped| {
+            axum::serve(tcp, app)
+                .with_graceful_shutdown(async move {
                     let _ = stopped.await;
                 })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "STS stand-in stopped");
-            }
-        });
-        Ok(RunningSts {
-            sts: self,
-            addr: local,
-            stop: Some(stop),
-            task,
-        })
+                .into_future()
+        }))
     }
 }
 
 /// A serving stand-in; dropping it stops the server.
-pub struct RunningSts {
-    sts: StsEmulator,
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl RunningSts {
-    /// `http://127.0.0.1:PORT`: the STS endpoint and the issuer URL.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for RunningSts {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
-}
-
-impl std::ops::Deref for RunningSts {
-    type Target = StsEmulator;
-    fn deref(&self) -> &StsEmulator {
-        &self.sts
-    }
-}
+pub type RunningSts = Serving<StsEmulator>;
 
 fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")

@@ -7,29 +7,17 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{Enricher, Row};
-use crate::behaviour::{self, Behaviour, BehaviourConfig};
+use crate::behaviour::{self, Behaviour};
 use crate::record::Record;
 use crate::state::StateStore;
 
 /// Flags each principal's unusual calls against its own history.
+#[derive(Default)]
 pub struct BehaviourStage {
     history: Mutex<Behaviour>,
 }
 
-impl Default for BehaviourStage {
-    fn default() -> Self {
-        BehaviourStage::new(BehaviourConfig::default())
-    }
-}
-
 impl BehaviourStage {
-    /// A stage with an empty history.
-    pub fn new(config: BehaviourConfig) -> Self {
-        BehaviourStage {
-            history: Mutex::new(Behaviour::new(config)),
-        }
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Behaviour> {
         // A panic in one batch must not stop every later batch from being analyzed.
         self.history.lock().unwrap_or_else(|e| e.into_inner())

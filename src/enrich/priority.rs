@@ -16,10 +16,9 @@
 //! category) stays below High. Bands: Critical ≥ 0.8 (the default alert threshold),
 //! High ≥ 0.6, Medium ≥ 0.35, Low below.
 
-use std::fmt;
-
 use crate::detection::Level;
 use crate::ml::Category;
+use crate::record::display_as_name;
 
 pub const CATEGORY_WEIGHTS: [f64; 4] = [1.0, 0.55, 0.4, 0.05];
 /// Share of the remaining headroom an anomaly score of 1 adds.
@@ -63,11 +62,7 @@ impl Priority {
     }
 }
 
-impl fmt::Display for Priority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(Priority);
 
 /// The severity floor a detection rule match of this (effective) level sets.
 pub fn rule_severity(level: Option<Level>) -> f64 {
@@ -270,41 +265,56 @@ mod tests {
         assert!((p - (0.05 + 0.95 * 0.5)).abs() < 1e-9);
         assert_eq!(Priority::from_score(p), Priority::Medium);
         assert!(priority_score(&[0.0, 0.0, 0.0, 1.0], 0.0, Evidence::default()) < 0.1);
-        // A high-level rule match is Critical even when the models call it normal.
-        let ruled = priority_score(&[0.0, 0.0, 0.0, 1.0], 0.0, rule(Level::High));
-        assert_eq!(Priority::from_score(ruled), Priority::Critical);
-        let low = priority_score(&[0.0, 0.0, 0.0, 1.0], 0.0, rule(Level::Low));
-        assert_eq!(Priority::from_score(low), Priority::Medium);
-        // A routine call by a warm principal: the classifier alone no longer reaches
-        // Critical, a rule still does.
+        let normal = [0.0, 0.0, 0.0, 1.0];
+        let critical = [1.0, 0.0, 0.0, 0.0];
         let routine = Evidence {
             routine: true,
             ..Evidence::default()
         };
-        let p = priority_score(&[1.0, 0.0, 0.0, 0.0], 0.0, routine);
-        assert_eq!(Priority::from_score(p), Priority::Medium);
-        let ruled = Evidence {
-            rule_level: Some(Level::High),
-            ..routine
-        };
-        let p = priority_score(&[1.0, 0.0, 0.0, 0.0], 0.0, ruled);
-        assert_eq!(Priority::from_score(p), Priority::Critical);
-        // A failed call ranks below the same call succeeding, and its rule still counts.
         let failed = Evidence {
             failed_call: true,
             ..Evidence::default()
         };
-        let p = priority_score(&[1.0, 0.0, 0.0, 0.0], 0.0, failed);
-        assert_eq!(Priority::from_score(p), Priority::High);
-        let p = priority_score(
-            &[1.0, 0.0, 0.0, 0.0],
-            0.0,
-            Evidence {
-                routine: true,
-                ..failed
-            },
-        );
-        assert_eq!(Priority::from_score(p), Priority::Low);
+        for (case, probabilities, evidence, expected) in [
+            (
+                "a high-level rule match even when the models call it normal",
+                normal,
+                rule(Level::High),
+                Priority::Critical,
+            ),
+            (
+                "a low-level rule match",
+                normal,
+                rule(Level::Low),
+                Priority::Medium,
+            ),
+            // A warm principal's routine call: the classifier alone no longer reaches
+            // Critical, a rule still does.
+            ("a routine call", critical, routine, Priority::Medium),
+            (
+                "a routine call matching a rule",
+                critical,
+                Evidence {
+                    rule_level: Some(Level::High),
+                    ..routine
+                },
+                Priority::Critical,
+            ),
+            // A failed call ranks below the same call succeeding.
+            ("a failed call", critical, failed, Priority::High),
+            (
+                "a failed routine call",
+                critical,
+                Evidence {
+                    routine: true,
+                    ..failed
+                },
+                Priority::Low,
+            ),
+        ] {
+            let p = priority_score(&probabilities, 0.0, evidence);
+            assert_eq!(Priority::from_score(p), expected, "{case}: {p}");
+        }
         assert_eq!(
             top_category(&[0.1, 0.2, 0.6, 0.1]),
             (Category::Performance, 0.6000000238418579)

@@ -497,6 +497,15 @@ struct SecurityGroupParameters<'a> {
     ip_permissions: Option<Items<IpPermission<'a>>>,
     #[serde(rename = "cidrIp", borrow)]
     cidr_ip: Option<Text<'a>>,
+    /// The rule's protocol and ports given at the top level (no `ipPermissions`).
+    #[serde(flatten, borrow)]
+    ports: PortRule<'a>,
+}
+
+/// Protocol and port range of a security-group rule.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PortRule<'a> {
     #[serde(rename = "ipProtocol", borrow)]
     ip_protocol: Option<Text<'a>>,
     #[serde(rename = "fromPort", borrow)]
@@ -520,12 +529,8 @@ impl<T> Default for Items<T> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct IpPermission<'a> {
-    #[serde(rename = "ipProtocol", borrow)]
-    ip_protocol: Option<Text<'a>>,
-    #[serde(rename = "fromPort", borrow)]
-    from_port: Option<Text<'a>>,
-    #[serde(rename = "toPort", borrow)]
-    to_port: Option<Text<'a>>,
+    #[serde(flatten, borrow)]
+    ports: PortRule<'a>,
     #[serde(rename = "ipRanges", borrow)]
     ip_ranges: Option<Items<IpRange<'a>>>,
     #[serde(rename = "ipv6Ranges", borrow)]
@@ -679,7 +684,7 @@ fn lift_security_group_rule(r: &mut Record, params: &RawValue) {
         return;
     };
     let first = p.ip_permissions.and_then(|l| l.items.into_iter().next());
-    let (protocol, from, to, cidr) = match first {
+    let (ports, cidr) = match first {
         Some(perm) => {
             let cidr = perm
                 .ip_ranges
@@ -688,13 +693,13 @@ fn lift_security_group_rule(r: &mut Record, params: &RawValue) {
                     perm.ipv6_ranges
                         .and_then(|l| l.items.into_iter().find_map(|r| r.cidr_ipv6))
                 });
-            (perm.ip_protocol, perm.from_port, perm.to_port, cidr)
+            (perm.ports, cidr)
         }
-        None => (p.ip_protocol, p.from_port, p.to_port, p.cidr_ip),
+        None => (p.ports, p.cidr_ip),
     };
-    put(r, "IpProtocol", protocol);
-    put(r, "SourcePort", from);
-    put(r, "DestinationPort", to);
+    put(r, "IpProtocol", ports.ip_protocol);
+    put(r, "SourcePort", ports.from_port);
+    put(r, "DestinationPort", ports.to_port);
     put(r, "CidrIp", cidr);
 }
 
@@ -809,6 +814,20 @@ mod tests {
         );
         // An identity with members that have no column is kept whole.
         assert!(extras(r).contains("sourceIdentity"));
+        // The rule given at the top level of the parameters, without `ipPermissions`.
+        let top_level = ev.replace(
+            r#""ipPermissions":{"items":[{"ipProtocol":"tcp","fromPort":22,"toPort":22,"groups":{},"ipRanges":{"items":[{"cidrIp":"0.0.0.0/0"}]},"ipv6Ranges":{},"prefixListIds":{}}]}"#,
+            r#""cidrIp":"10.0.0.0/8","ipProtocol":"udp","fromPort":53,"toPort":54"#,
+        );
+        assert_strs(
+            &parse(&top_level).records[0],
+            &[
+                ("CidrIp", "10.0.0.0/8"),
+                ("SourcePort", "53"),
+                ("DestinationPort", "54"),
+                ("IpProtocol", "udp"),
+            ],
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ use std::fmt;
 use std::io::{self, BufRead};
 use std::sync::Arc;
 
-use crate::record::{LogType, Record, RecordId, Reject};
+use crate::record::{LogType, Record, RecordId, Reject, display_as_name};
 use crate::source::decode::{ByteCounters, DecodeLimits, gunzip_nested, limit_error};
 use lines::Line;
 
@@ -126,11 +126,7 @@ impl Format {
     }
 }
 
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(Format);
 
 /// Asked by a sink to stop parsing early (deadline reached, downstream failed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,6 +212,31 @@ pub(crate) fn assert_object_time(record: &Record) {
         record.get_str(crate::record::columns::TIME_GENERATED_FROM),
         Some("ObjectKey")
     );
+}
+
+/// Parses, in an object dated by its key ([`parse_checked_in_object`]), a record without a
+/// time member, one whose time is unreadable (`unreadable`, holding the text
+/// `unreadable_text`) and a `timed` one. Asserts that the first two take their object's
+/// time and that the unreadable time stays in its row, and that `timed` keeps its own
+/// time; returns the three records.
+#[cfg(test)]
+pub(crate) fn assert_untimed_take_object_time(
+    parser: &mut dyn Parser,
+    untimed: &str,
+    unreadable: &str,
+    unreadable_text: &str,
+    timed: &str,
+) -> Vec<Record> {
+    let got = parse_checked_in_object(parser, &format!("{untimed}\n{unreadable}\n{timed}\n"));
+    assert_eq!(got.counts(), (3, 0), "{:?}", got.rejects);
+    assert_object_time(&got.records[0]);
+    assert_object_time(&got.records[1]);
+    assert!(got.records[1].to_json().contains(unreadable_text));
+    assert_eq!(
+        got.records[2].get(crate::record::columns::TIME_GENERATED_FROM),
+        None
+    );
+    got.records
 }
 
 /// What the parsers' unit tests check of their output.

@@ -43,10 +43,10 @@ impl ObjectJob {
 }
 
 /// What became of one object.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ObjectOutcome {
-    /// Compression the object was in.
-    pub encoding: Encoding,
+    /// Compression the object was in (`None` before it is read).
+    pub encoding: Option<Encoding>,
     /// `None` when the object was skipped.
     pub format: Option<Format>,
     /// Why the object was skipped, if it was.
@@ -95,14 +95,8 @@ pub fn parse_object<R: Read + Send + 'static>(
     let counters = decoded.counters.clone();
     let mut reader = decoded.reader;
     let mut outcome = ObjectOutcome {
-        encoding: decoded.encoding,
-        format: None,
-        skipped: None,
-        stats: ParseStats::default(),
-        bytes_in: 0,
-        bytes_decoded: 0,
-        elapsed: Duration::ZERO,
-        stream_error: None,
+        encoding: Some(decoded.encoding),
+        ..ObjectOutcome::default()
     };
 
     let format = match job.format {

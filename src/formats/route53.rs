@@ -95,18 +95,15 @@ mod tests {
 
     #[test]
     fn queries_without_a_usable_timestamp_take_their_objects() {
-        let text = r#"{"query_name":"no-time.example.","query_type":"A","srcaddr":"10.0.1.5"}
-{"query_timestamp":"later","query_name":"bad-time.example."}
-"#;
-        let got = crate::formats::parse_checked_in_object(&mut Route53ResolverParser, text);
-        assert_eq!(got.counts(), (2, 0), "{:?}", got.rejects);
-        for r in &got.records {
-            crate::formats::assert_object_time(r);
-        }
-        assert_eq!(
-            got.records[0].get_str("QueryName"),
-            Some("no-time.example.")
+        let got = crate::formats::assert_untimed_take_object_time(
+            &mut Route53ResolverParser,
+            r#"{"query_name":"no-time.example.","query_type":"A","srcaddr":"10.0.1.5"}"#,
+            r#"{"query_timestamp":"later","query_name":"bad-time.example."}"#,
+            "later",
+            r#"{"query_timestamp":"2026-11-20T10:00:09Z","query_name":"example.com."}"#,
         );
-        assert!(extras(&got.records[1]).contains("later"));
+        assert_eq!(got[0].get_str("QueryName"), Some("no-time.example."));
+        assert!(extras(&got[1]).contains("later"));
+        assert_eq!(time_text(&got[2]), "2026-11-20T10:00:09Z");
     }
 }

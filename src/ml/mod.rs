@@ -17,7 +17,7 @@ pub mod swap;
 
 pub use swap::ModelHandle;
 
-use std::fmt;
+use crate::record::display_as_name;
 
 /// What a record is about, as predicted by the classifier.
 #[derive(
@@ -72,11 +72,7 @@ impl Category {
     }
 }
 
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(Category);
 
 #[cfg(test)]
 mod tests {

@@ -128,11 +128,13 @@ fn unbounded_message(r: &Record) -> Message {
             or_dash(s(r, "ErrorCode")),
             or_dash(s(r, "AuthenticationType")),
         )),
-        LogType::Waf => structured(format!(
-            "{t} {} rule={} {}",
-            or_dash(s(r, "Action")),
-            or_dash(s(r, "TerminatingRuleId")),
-            or_dash(s(r, "HttpMethod")),
+        LogType::Waf => structured(columns_message(
+            r,
+            &[
+                ("", "Action"),
+                ("rule", "TerminatingRuleId"),
+                ("", "HttpMethod"),
+            ],
         )),
         LogType::GuardDuty => structured(format!(
             "{t} {} severity={}",
@@ -144,41 +146,58 @@ fn unbounded_message(r: &Record) -> Message {
                 None => "-",
             }
         )),
-        LogType::SecurityHub => structured(format!(
-            "{t} {} compliance={} workflow={}",
-            or_dash(s(r, "AwsSecurityFindingGeneratorId")),
-            or_dash(s(r, "ComplianceStatus")),
-            or_dash(s(r, "WorkflowState")),
+        LogType::SecurityHub => structured(columns_message(
+            r,
+            &[
+                ("", "AwsSecurityFindingGeneratorId"),
+                ("compliance", "ComplianceStatus"),
+                ("workflow", "WorkflowState"),
+            ],
         )),
-        LogType::Route53Resolver => structured(format!(
-            "{t} {} {} firewall={}",
-            or_dash(s(r, "QueryType")),
-            or_dash(s(r, "Rcode")),
-            or_dash(s(r, "FirewallRuleAction")),
+        LogType::Route53Resolver => structured(columns_message(
+            r,
+            &[
+                ("", "QueryType"),
+                ("", "Rcode"),
+                ("firewall", "FirewallRuleAction"),
+            ],
         )),
-        LogType::NetworkFirewallAlert => structured(format!(
-            "{t} {} {} {} sid={}",
-            or_dash(s(r, "AlertAction")),
-            or_dash(s(r, "Proto")),
-            or_dash(s(r, "AppProto")),
-            or_dash(s(r, "SignatureId")),
+        LogType::NetworkFirewallAlert => structured(columns_message(
+            r,
+            &[
+                ("", "AlertAction"),
+                ("", "Proto"),
+                ("", "AppProto"),
+                ("sid", "SignatureId"),
+            ],
         )),
-        LogType::NetworkFirewallFlow => structured(format!(
-            "{t} {} {} {}",
-            or_dash(s(r, "EventType")),
-            or_dash(s(r, "Proto")),
-            or_dash(s(r, "AppProto")),
+        LogType::NetworkFirewallFlow => structured(columns_message(
+            r,
+            &[("", "EventType"), ("", "Proto"), ("", "AppProto")],
         )),
-        LogType::NetworkFirewallTls => structured(format!(
-            "{t} {} {}",
-            or_dash(s(r, "Action")),
-            or_dash(s(r, "Status")),
-        )),
+        LogType::NetworkFirewallTls => {
+            structured(columns_message(r, &[("", "Action"), ("", "Status")]))
+        }
         LogType::CloudWatch | LogType::GenericJson | LogType::Text => Message {
             text: text_body(s(r, "Message").unwrap_or("")),
             free_text: true,
         },
     }
+}
+
+/// The log type, then each column's value (`-` when missing) after a space, as
+/// `label=value` where the label is not empty.
+fn columns_message(r: &Record, columns: &[(&str, &str)]) -> String {
+    let mut text = r.log_type.to_string();
+    for (label, column) in columns {
+        text.push(' ');
+        if !label.is_empty() {
+            text.push_str(label);
+            text.push('=');
+        }
+        text.push_str(or_dash(s(r, column)));
+    }
+    text
 }
 
 fn protocol_name(p: Option<i64>) -> String {
@@ -508,6 +527,60 @@ mod tests {
         assert_eq!(port_class(50000), "ephemeral");
         assert_eq!(port_class(3306), "3306");
         assert_eq!(port_class(4000), "registered");
+    }
+
+    #[test]
+    fn column_messages_label_some_values_and_dash_missing_ones() {
+        for (log_type, columns, expected) in [
+            (
+                LogType::Waf,
+                vec![
+                    ("Action", "BLOCK"),
+                    ("TerminatingRuleId", "SQLi"),
+                    ("HttpMethod", "GET"),
+                ],
+                "WAF BLOCK rule=SQLi GET",
+            ),
+            (
+                LogType::SecurityHub,
+                vec![
+                    ("AwsSecurityFindingGeneratorId", "S3.8"),
+                    ("WorkflowState", "NEW"),
+                ],
+                "SecurityHub S3.8 compliance=- workflow=NEW",
+            ),
+            (
+                LogType::Route53Resolver,
+                vec![("QueryType", "A"), ("Rcode", "NOERROR")],
+                "Route53Resolver A NOERROR firewall=-",
+            ),
+            (
+                LogType::NetworkFirewallAlert,
+                vec![
+                    ("AlertAction", "blocked"),
+                    ("Proto", "TCP"),
+                    ("SignatureId", "7"),
+                ],
+                "NetworkFirewallAlert blocked TCP - sid=7",
+            ),
+            (
+                LogType::NetworkFirewallFlow,
+                vec![
+                    ("EventType", "netflow"),
+                    ("Proto", "UDP"),
+                    ("AppProto", "dns"),
+                ],
+                "NetworkFirewallFlow netflow UDP dns",
+            ),
+            (
+                LogType::NetworkFirewallTls,
+                vec![("Status", "ok")],
+                "NetworkFirewallTls - ok",
+            ),
+        ] {
+            let cols: Vec<_> = columns.into_iter().map(|(n, v)| (n, v.into())).collect();
+            assert_eq!(message_of(&record(log_type, &cols)).text, expected);
+        }
     }
 
     #[test]

@@ -5,6 +5,18 @@
 //! own columns ([`columns`]). Column names are `&'static str`, so a row costs one allocation
 //! per string value and nothing per name.
 
+/// `Display` for a type that has a `name(self) -> &'static str`: it writes the name.
+macro_rules! display_as_name {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    )+};
+}
+pub(crate) use display_as_name;
+
 pub mod alert;
 pub mod id;
 pub mod json;

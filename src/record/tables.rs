@@ -13,8 +13,6 @@
 //! checked against them, and `tests/azure_template.rs` compares them with the reference
 //! TSVs when those are present.
 
-use std::fmt;
-
 use super::{Record, Value, columns};
 
 /// Type of a Log Analytics column.
@@ -174,11 +172,7 @@ impl LogType {
     }
 }
 
-impl fmt::Display for LogType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(LogType);
 
 /// A destination table. The DCR stream for a table defaults to `Custom-<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -398,11 +392,7 @@ fn value_kind(value: &Value) -> &'static str {
     }
 }
 
-impl fmt::Display for Table {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(Table);
 
 /// Columns the connector adds to every table (see `docs/tables/README.md`).
 pub const CONNECTOR_COLUMNS: &[(&str, ColumnType)] = &[

@@ -16,8 +16,8 @@ use tokio_util::io::SyncIoBridge;
 
 use crate::enrich::Enricher;
 use crate::formats::{
-    Detection, Format, ObjectError, ObjectJob, ObjectOutcome, ObjectTime, ParseStats,
-    detect::detect_key, parse_object,
+    Detection, Format, ObjectError, ObjectJob, ObjectOutcome, ObjectTime, detect::detect_key,
+    parse_object,
 };
 use crate::record::RecordId;
 use crate::sink::{Delivery, DeliveryReport, Progress, health};
@@ -66,15 +66,11 @@ impl Default for RunnerSettings {
 pub struct ObjectReport {
     pub object: String,
     pub duplicate: bool,
-    pub skipped: Option<String>,
-    pub format: Option<Format>,
     pub resumed_from: u64,
-    pub parse: ParseStats,
+    /// What parsing found; nothing for a duplicate, which is not read.
+    pub parsed: ObjectOutcome,
     pub delivery: DeliveryReport,
     pub alerts: u64,
-    pub bytes_in: u64,
-    pub bytes_decoded: u64,
-    pub stream_error: Option<String>,
     pub parse_time: Duration,
     pub deliver_time: Duration,
 }
@@ -381,13 +377,8 @@ impl Runner {
                 }));
             }
         };
-        report.format = outcome.format;
-        report.skipped = outcome.skipped;
-        report.parse = outcome.stats;
-        report.bytes_in = outcome.bytes_in;
-        report.bytes_decoded = outcome.bytes_decoded;
-        report.stream_error = outcome.stream_error;
-        let next = delivered_up_to.max(report.resumed_from + report.parse.total_records());
+        report.parsed = outcome;
+        let next = delivered_up_to.max(report.resumed_from + report.parsed.stats.total_records());
         session.complete(next).await?;
         Ok(report)
     }
