@@ -19,9 +19,8 @@ use std::path::Path;
 
 use super::knowledge;
 use super::labelled::record_from_row;
-use super::replay::{analyze_missing, behaviour_as_delivered};
+use super::replay::{analyze_missing, behaviour_missing};
 use super::train::Dataset;
-use crate::behaviour::BehaviourConfig;
 use crate::detection::RulePack;
 use crate::features::{Extractor, F};
 use crate::formats::{Collect, ObjectJob, parse_object};
@@ -133,24 +132,6 @@ fn reports_an_error(row: &[f32]) -> bool {
     [F::Severity, F::ServerError, F::TextError, F::TextFatal]
         .iter()
         .any(|f| row[*f as usize] >= 0.5)
-}
-
-/// Replays, as [`behaviour_as_delivered`], the CloudTrail records without behaviour flags.
-fn behaviour_missing(records: &mut [Record]) {
-    let missing: Vec<usize> = (0..records.len())
-        .filter(|&i| {
-            records[i].log_type == LogType::CloudTrail
-                && records[i].get(columns::BEHAVIOUR_FLAGS).is_none()
-        })
-        .collect();
-    let mut raw: Vec<Record> = missing
-        .iter()
-        .map(|&i| std::mem::replace(&mut records[i], Record::new(LogType::CloudTrail)))
-        .collect();
-    behaviour_as_delivered(&mut raw, BehaviourConfig::default());
-    for (&i, record) in missing.iter().zip(raw) {
-        records[i] = record;
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::behaviour::{Behaviour, BehaviourConfig};
 use crate::patterns::{AnalyzerConfig, PatternAnalyzer, was_analyzed};
-use crate::record::{LogType, Record};
+use crate::record::{LogType, Record, columns};
 
 /// How much time one replayed object covers: CloudTrail and most AWS services deliver a
 /// log object every five minutes.
@@ -132,6 +132,24 @@ pub fn analyze_missing(records: &mut [Record], config: AnalyzerConfig) {
         })
         .collect();
     analyze_as_delivered(&mut raw, config);
+    for (&i, record) in missing.iter().zip(raw) {
+        records[i] = record;
+    }
+}
+
+/// Replays, as [`behaviour_as_delivered`], the CloudTrail records without behaviour flags.
+pub fn behaviour_missing(records: &mut [Record]) {
+    let missing: Vec<usize> = (0..records.len())
+        .filter(|&i| {
+            records[i].log_type == LogType::CloudTrail
+                && records[i].get(columns::BEHAVIOUR_FLAGS).is_none()
+        })
+        .collect();
+    let mut raw: Vec<Record> = missing
+        .iter()
+        .map(|&i| std::mem::replace(&mut records[i], Record::new(LogType::CloudTrail)))
+        .collect();
+    behaviour_as_delivered(&mut raw, BehaviourConfig::default());
     for (&i, record) in missing.iter().zip(raw) {
         records[i] = record;
     }
