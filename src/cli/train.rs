@@ -291,11 +291,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         );
         sources.push(format!(
             "deployment history (anomaly model only): {}",
-            args.history
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            history_paths.join(", ")
         ));
     }
 

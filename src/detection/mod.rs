@@ -139,13 +139,11 @@ pub struct RulePack {
     by_identity_type: HashMap<String, Vec<usize>>,
     /// Rules that may match any call.
     unindexed: Vec<usize>,
-    /// The fields the rules read; `None` when a rule searches keywords (any field).
-    fields: Option<event::FieldTree>,
     /// The fields the rules a call's name selects read (with the identity-type and
     /// unindexed rules): a record is turned into a Sigma event with only these, so a call
     /// whose rules look at its name alone never has its request and response parsed.
     fields_by_event_name: HashMap<String, Option<event::FieldTree>>,
-    /// The same for calls no rule names.
+    /// The same for calls no rule names. `None` when a rule searches keywords (any field).
     fields_of_the_rest: Option<event::FieldTree>,
 }
 
@@ -170,10 +168,7 @@ impl RulePack {
     pub fn from_files(
         files: impl IntoIterator<Item = (String, String)>,
     ) -> Result<RulePack, RuleError> {
-        let mut pack = RulePack {
-            fields: Some(event::FieldTree::default()),
-            ..RulePack::default()
-        };
+        let mut pack = RulePack::default();
         let mut names: HashMap<String, String> = HashMap::new();
         let mut rule_fields: Vec<Option<Vec<String>>> = Vec::new();
         for (file, text) in files {
@@ -194,12 +189,7 @@ impl RulePack {
                     second: file,
                 });
             }
-            let fields = index::fields(&text);
-            match (&fields, &mut pack.fields) {
-                (Some(fields), Some(tree)) => fields.iter().for_each(|f| tree.insert(f)),
-                _ => pack.fields = None,
-            }
-            rule_fields.push(fields);
+            rule_fields.push(index::fields(&text));
             let i = pack.rules.len();
             if let Some(event_names) = index::event_names(&text) {
                 index_rule(&mut pack.by_event_name, event_names, i);
