@@ -15,17 +15,29 @@ use s3_sentinel_connector::{SynthConfig, synth};
 
 const BIN: &str = env!("CARGO_BIN_EXE_s3-sentinel");
 
+/// Runs `s3-sentinel train ARGS`, which must succeed, and returns its standard error.
+fn train(args: &[&std::ffi::OsStr]) -> String {
+    let output = Command::new(BIN).arg("train").args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    stderr
+}
+
 #[test]
 fn train_on_analyst_verdicts_on_top_of_a_base_set() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base");
-    let status = Command::new(BIN)
-        .args(["train", "--generate", "--seed", "3", "--scale", "0.02"])
-        .args(["--model-version", "base-1", "--out"])
-        .arg(&base)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    train(&[
+        "--generate".as_ref(),
+        "--seed".as_ref(),
+        "3".as_ref(),
+        "--scale".as_ref(),
+        "0.02".as_ref(),
+        "--model-version".as_ref(),
+        "base-1".as_ref(),
+        "--out".as_ref(),
+        base.as_os_str(),
+    ]);
 
     // Rows as the connector sent them, with the analyst's verdict added by the export.
     let mut export = String::new();
@@ -52,17 +64,16 @@ fn train_on_analyst_verdicts_on_top_of_a_base_set() {
     std::fs::write(&verdicts, export).unwrap();
 
     let out = dir.path().join("retrained");
-    let output = Command::new(BIN)
-        .args(["train", "--model-version", "team-2", "--base"])
-        .arg(&base)
-        .arg("--data")
-        .arg(&verdicts)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let stderr = train(&[
+        "--model-version".as_ref(),
+        "team-2".as_ref(),
+        "--base".as_ref(),
+        base.as_os_str(),
+        "--data".as_ref(),
+        verdicts.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
     assert!(
         stderr.contains("base base-1: generator seed 3 scale 0.02, 1 data file(s)"),
         "{stderr}"
@@ -123,16 +134,19 @@ fn the_anomaly_model_learns_from_the_deployments_history() {
     std::fs::write(history.join("flows.ndjson"), rows).unwrap();
 
     let out = dir.path().join("own");
-    let output = Command::new(BIN)
-        .args(["train", "--generate", "--seed", "3", "--scale", "0.02"])
-        .args(["--model-version", "own-1", "--history"])
-        .arg(&history)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let stderr = train(&[
+        "--generate".as_ref(),
+        "--seed".as_ref(),
+        "3".as_ref(),
+        "--scale".as_ref(),
+        "0.02".as_ref(),
+        "--model-version".as_ref(),
+        "own-1".as_ref(),
+        "--history".as_ref(),
+        history.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
     assert!(stderr.contains("flows.ndjson: "), "{stderr}");
     assert!(
         stderr.contains(&format!("{flows} history records, 1 skipped")),
