@@ -6,10 +6,11 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
 use s3_sentinel_connector::Platform;
-use s3_sentinel_connector::{App, InvocationContext, init_tracing};
+use s3_sentinel_connector::{App, InvocationContext, init_tracing, retain_freed_memory};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    retain_freed_memory();
     let platform = Platform::from_env();
     init_tracing(platform.log_filter.as_deref());
     let app = match App::from_env(platform).await {

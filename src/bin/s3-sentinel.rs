@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use s3_sentinel_connector::{Command, init_stderr_tracing, run_command};
+use s3_sentinel_connector::{Command, init_stderr_tracing, retain_freed_memory, run_command};
 
 #[derive(Parser)]
 #[command(name = "s3-sentinel", version, about, long_about = None)]
@@ -15,6 +15,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    retain_freed_memory();
     init_stderr_tracing("warn");
     match run_command(Cli::parse().command) {
         Ok(0) => ExitCode::SUCCESS,

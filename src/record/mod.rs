@@ -66,6 +66,16 @@ pub mod columns {
     pub const BEHAVIOUR_FLAGS: &str = "BehaviourFlags";
 }
 
+/// Column names are mostly the same `&'static str` constants on both sides, so the
+/// address settles most comparisons; a different name of the same length is usually told
+/// apart by its first byte, before a full compare.
+#[inline]
+fn same_name(column: &str, name: &str) -> bool {
+    column.len() == name.len()
+        && (std::ptr::eq(column.as_ptr(), name.as_ptr())
+            || (column.as_bytes().first() == name.as_bytes().first() && column == name))
+}
+
 /// One cell. `Json` holds raw JSON text and is written as nested JSON (for `dynamic`
 /// columns); a `string` column that documents JSON content gets `Str` with the JSON text.
 #[derive(Debug, Clone)]
@@ -264,7 +274,7 @@ impl Record {
     /// Sets a column, replacing an existing value of the same name.
     pub fn set(&mut self, name: &'static str, value: impl Into<Value>) {
         let value = value.into();
-        match self.columns.iter_mut().find(|(n, _)| *n == name) {
+        match self.columns.iter_mut().find(|(n, _)| same_name(n, name)) {
             Some(slot) => slot.1 = value,
             None => self.columns.push((name, value)),
         }
@@ -274,7 +284,7 @@ impl Record {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.columns
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| same_name(n, name))
             .map(|(_, v)| v)
     }
 
@@ -285,7 +295,7 @@ impl Record {
 
     /// Takes a column out, returning its value.
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let idx = self.columns.iter().position(|(n, _)| *n == name)?;
+        let idx = self.columns.iter().position(|(n, _)| same_name(n, name))?;
         Some(self.columns.remove(idx).1)
     }
 
