@@ -140,7 +140,9 @@ fn share_high(p: &[Priority]) -> f64 {
 /// Scores of the attack events and of the benign ones, in stream order.
 struct Scored {
     attack: Vec<(String, Record, f64, f64, Priority)>,
-    benign: Vec<(f64, f64, Priority)>,
+    /// PriorityScore, AnomalyScore, band, and for those at High or above what put them
+    /// there (call, rules, behaviour flags).
+    benign: Vec<(f64, f64, Priority, Option<String>)>,
     /// Every record's PriorityScore, in stream order.
     all_priority: Vec<f64>,
 }
@@ -165,8 +167,25 @@ fn score(connector: &Connector, stream: &[(Truth, Record)], scored_from: DateTim
                 p.priority,
             )),
             Truth::Benign if record.time.is_some_and(|t| t >= scored_from) => {
+                let why = (p.priority >= Priority::High).then(|| {
+                    let rules: Vec<&str> = p.detections.iter().map(|d| d.title.as_str()).collect();
+                    let flags: Vec<&str> = behaviour_flags(record)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|f| f.name())
+                        .collect();
+                    format!(
+                        "{} {} rules {rules:?} flags {flags:?}",
+                        record.get_str("EventName").unwrap_or("-"),
+                        if record.get_str("ErrorCode").is_some() {
+                            "(failed)"
+                        } else {
+                            ""
+                        },
+                    )
+                });
                 out.benign
-                    .push((p.priority_score, a.anomaly_score, p.priority))
+                    .push((p.priority_score, a.anomaly_score, p.priority, why))
             }
             _ => {}
         }
@@ -266,6 +285,17 @@ fn report(s: &Scored, details: bool) -> f64 {
     println!("  attack events below High, by call (behaviour flags):");
     for (call, (n, flags)) in below.iter().take(25) {
         println!("    {n:>4} {call:<40} {flags:?}");
+    }
+    // What puts benign events at High or above: the analyst's false alarms.
+    let mut benign_high: BTreeMap<&str, usize> = BTreeMap::new();
+    for why in s.benign.iter().filter_map(|b| b.3.as_deref()) {
+        *benign_high.entry(why).or_default() += 1;
+    }
+    let mut benign_high: Vec<_> = benign_high.into_iter().collect();
+    benign_high.sort_by_key(|b| std::cmp::Reverse(b.1));
+    println!("  benign events at High or Critical, by call (rules, behaviour flags):");
+    for (why, n) in benign_high.iter().take(15) {
+        println!("    {n:>4} {why}");
     }
     let mut lowest: Vec<&(String, Record, f64, f64, Priority)> = s.attack.iter().collect();
     lowest.sort_by(|a, b| a.2.total_cmp(&b.2));

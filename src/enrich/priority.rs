@@ -10,7 +10,8 @@
 //! ```
 //!
 //! A detection rule that matches sets a floor: a high-level match is Critical whatever the
-//! models say, because a rule is knowledge someone wrote down about exactly this call.
+//! models say, because a rule is knowledge someone wrote down about exactly this call;
+//! unless the call is the principal's routine ([`ROUTINE_RULE_LEVELS`]) or failed.
 //! The classifier says what a record is about, the anomaly score how unusual it is; an
 //! unusual record of any category moves up, but unusualness alone (a normal-looking
 //! category) stays below High. Bands: Critical ≥ 0.8 (the default alert threshold),
@@ -120,6 +121,13 @@ impl Evidence {
 /// common benign case it over-rates (an owner's own teardown of what it built).
 pub const ROUTINE_WEIGHT: f64 = 0.5;
 
+/// Levels a rule match loses on a principal's routine call: one it has made before, from
+/// its usual network, client and region, at its usual hours (no behaviour flag at all).
+/// A deployment role that updates function code or tears down test stacks every day
+/// matches the same rules every day; the same call from a new address, client or at an
+/// odd hour, or the principal's first such call, keeps its rule's full level.
+pub const ROUTINE_RULE_LEVELS: usize = 2;
+
 /// What the classifier's severity counts for on a call that failed. A denied attempt to
 /// delete a detector or a bucket tells less than one that succeeded (SigmaHQ's rules for
 /// such calls require `errorCode` to be absent); a run of denials is the behaviour
@@ -163,11 +171,17 @@ pub fn priority_score(probabilities: &[f32], anomaly: f64, evidence: Evidence) -
             // `effective_level` already took a failed call one level down; the priority
             // takes it one more, under every successful match of the level below: a
             // refused attempt changed nothing, and a run of refusals is `denied_burst`.
-            if evidence.failed_call {
+            let level = if evidence.failed_call {
                 level.lower()
             } else {
                 level
-            }
+            };
+            (0..if evidence.routine {
+                ROUTINE_RULE_LEVELS
+            } else {
+                0
+            })
+                .fold(level, |level, _| level.lower())
         })))
         .max(evidence.behaviour)
         .clamp(0.0, 1.0);
@@ -300,17 +314,26 @@ mod tests {
                 rule(Level::Low),
                 Priority::Medium,
             ),
-            // A warm principal's routine call: the classifier alone no longer reaches
-            // Critical, a rule still does.
+            // A warm principal's routine call: neither the classifier nor a rule reaches
+            // High alone; the first such call, or one with any behaviour flag, does.
             ("a routine call", critical, routine, Priority::Medium),
             (
-                "a routine call matching a rule",
+                "a routine call matching a high rule",
                 critical,
                 Evidence {
                     rule_level: Some(Level::High),
                     ..routine
                 },
-                Priority::Critical,
+                Priority::Medium,
+            ),
+            (
+                "a routine call matching a critical rule",
+                normal,
+                Evidence {
+                    rule_level: Some(Level::Critical),
+                    ..routine
+                },
+                Priority::High,
             ),
             // A failed call ranks below the same call succeeding, and below a successful
             // match of the level under its rule's (SigmaHQ's rules require success).

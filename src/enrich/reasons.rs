@@ -80,9 +80,10 @@ fn is_knowledge_slot(j: usize) -> bool {
 pub const NO_HISTORY: &str =
     "no history of its principal: judged on its own fields and the detection rules alone";
 
-/// Said of a warm principal's routine call, which the classifier counts less for.
-pub const ROUTINE: &str =
-    "a routine call for its principal: its usual API, network, client, region and hours";
+/// Said of a warm principal's routine call, for which the classifier and the rule matches
+/// count less (`priority::ROUTINE_WEIGHT`, `priority::ROUTINE_RULE_LEVELS`).
+pub const ROUTINE: &str = "a routine call for its principal (its usual API, network, client, \
+     region and hours): rule matches count two levels lower";
 
 /// Renders reasons as a JSON array of strings: the detection rules matched, the behaviour
 /// flags (or that the principal's history was not consulted), then the feature slots
