@@ -164,9 +164,9 @@ pub const MAX_VARIANTS: usize = 256;
 pub fn cloudtrail_events(record: &Record, fields: Option<&FieldTree>) -> Vec<sigma_rust::Event> {
     let mut event = cloudtrail_json_of(record, fields);
     if let Some(fields) = fields {
-        event = fields.prune(&event);
+        event = fields.prune(event);
     }
-    variants(&event)
+    variants(event)
         .into_iter()
         .filter_map(|v| sigma_rust::Event::try_from(v).ok())
         .collect()
@@ -177,12 +177,24 @@ pub fn cloudtrail_events(record: &Record, fields: Option<&FieldTree>) -> Vec<sig
 /// rule means "any element" there. So an array is replaced by each of its elements in
 /// turn, and the rule matches if it matches any variant. Arrays multiply, so events are
 /// first pruned to the fields the pack's rules read ([`FieldTree`]).
-pub fn variants(event: &Json) -> Vec<Json> {
-    let mut out = expand(event);
+pub fn variants(event: Json) -> Vec<Json> {
+    // Most events hold no array on the fields rules read: one variant, the event itself.
+    if !has_array(&event) {
+        return vec![event];
+    }
+    let out = expand(&event);
     if out.len() > MAX_VARIANTS {
-        out = vec![event.clone()];
+        return vec![event];
     }
     out
+}
+
+fn has_array(value: &Json) -> bool {
+    match value {
+        Json::Array(items) => !items.is_empty(),
+        Json::Object(map) => map.values().any(has_array),
+        _ => false,
+    }
 }
 
 /// The field paths a pack's rules read, as a tree of names.
@@ -200,25 +212,23 @@ impl FieldTree {
 
     /// `event` with only the fields on the tree's paths (a path's end keeps its whole
     /// subtree; arrays are kept and pruned element by element).
-    pub fn prune(&self, event: &Json) -> Json {
+    pub fn prune(&self, event: Json) -> Json {
         match event {
             Json::Object(map) => Json::Object(
-                map.iter()
+                map.into_iter()
                     .filter_map(|(k, v)| {
-                        let child = self.0.get(k)?;
-                        Some((
-                            k.clone(),
-                            if child.0.is_empty() {
-                                v.clone()
-                            } else {
-                                child.prune(v)
-                            },
-                        ))
+                        let child = self.0.get(&k)?;
+                        let v = if child.0.is_empty() {
+                            v
+                        } else {
+                            child.prune(v)
+                        };
+                        Some((k, v))
                     })
                     .collect(),
             ),
-            Json::Array(items) => Json::Array(items.iter().map(|v| self.prune(v)).collect()),
-            other => other.clone(),
+            Json::Array(items) => Json::Array(items.into_iter().map(|v| self.prune(v)).collect()),
+            other => other,
         }
     }
 }
