@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # Most integration tests wait on moto, the emulator or a spawned function rather than
 # compute, so more of them than cores run side by side (libtest's default is one per core).
-export RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}"
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 
 python_tools() {
   local missing=()
