@@ -18,6 +18,8 @@
 #   --heldout-seed N     generator seed for held-out records (default 424242)
 #   --heldout-scale X    generator volume (default 0.3)
 #   --tolerance X        allowed drop of a gated metric (default $DEPLOY_TOLERANCE or 0.01)
+#   --latency-sample N   records each set scores one at a time for the latency figures kept
+#                        in the manifest (default: evaluate's, 2000)
 #   --report FILE.html   also write the evaluation report
 #   --sign-key FILE      sign the manifest (private key from `s3-sentinel keygen`)
 #   --rules DIR|embedded serve this folder of Sigma rules (*.yml, aws/cloudtrail) with the
@@ -43,6 +45,7 @@ data=()
 seed=424242
 scale=0.3
 tolerance="${DEPLOY_TOLERANCE:-0.01}"
+latency=()
 report=""
 sign_key=""
 rules=()
@@ -56,6 +59,7 @@ while [[ $# -gt 0 ]]; do
     --heldout-seed) seed="$2"; shift 2 ;;
     --heldout-scale) scale="$2"; shift 2 ;;
     --tolerance) tolerance="$2"; shift 2 ;;
+    --latency-sample) latency=(--latency-sample "$2"); shift 2 ;;
     --report) report="$2"; shift 2 ;;
     --sign-key) sign_key="$2"; shift 2 ;;
     --rules) rules=(--rules "$2"); shift 2 ;;
@@ -63,7 +67,7 @@ while [[ $# -gt 0 ]]; do
     --force) [[ -n "${2:-}" && "$2" != --* ]] || die "--force needs a reason"; force="$2"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
     --rollback) rollback=1; shift ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     --*) die "unknown option $1" ;;
     *) [[ -z "$models" ]] || die "one model directory only"; models="$1"; shift ;;
   esac
@@ -111,7 +115,7 @@ reporting=()
 [[ -n "$report" ]] && reporting=(--report "$report")
 set +e
 "$bin" evaluate --models "$models" --baseline "$deployed" "${data[@]}" "${heldout[@]}" \
-  --tolerance "$tolerance" --json "${reporting[@]}" > "$work/evaluation.json"
+  --tolerance "$tolerance" --json "${latency[@]}" "${reporting[@]}" > "$work/evaluation.json"
 status=$?
 set -e
 case $status in

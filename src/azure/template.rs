@@ -15,6 +15,7 @@
 //! tables to `dcr-<immutable id>/Custom-<Table>`, which the connector posts to that DCR.
 
 use serde_json::{Value as Json, json};
+use smart_default::SmartDefault;
 
 use super::schema::{self, DataFlow, StreamDeclaration};
 use crate::record::Table;
@@ -53,21 +54,13 @@ pub enum PublisherIdentity {
 }
 
 /// What the template covers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, SmartDefault)]
 pub struct TemplateOptions {
     /// Tables to declare streams and data flows for (default: [`schema::produced_tables`]).
+    #[default(schema::produced_tables())]
     pub tables: Vec<Table>,
     /// The identity given "Monitoring Metrics Publisher" on the DCRs.
     pub identity: PublisherIdentity,
-}
-
-impl Default for TemplateOptions {
-    fn default() -> Self {
-        TemplateOptions {
-            tables: schema::produced_tables(),
-            identity: PublisherIdentity::default(),
-        }
-    }
 }
 
 impl TemplateOptions {

@@ -4,18 +4,22 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 
 use crate::azure::schema::UnknownColumns;
 use crate::record::Table;
 
 /// How the emulator starts; everything but the limits can be changed later via `/admin`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, SmartDefault)]
 pub struct EmulatorOptions {
     /// Largest request body accepted, as received (compressed when gzip).
+    #[default(1_048_576)]
     pub max_body_bytes: usize,
     /// Largest body after gunzip (protects the emulator from decompression bombs).
+    #[default(64 * 1_048_576)]
     pub max_decompressed_bytes: usize,
     /// How long an issued token stays valid.
+    #[default(Duration::from_secs(3599))]
     pub token_ttl: Duration,
     /// When set, the token endpoint only accepts these client credentials.
     pub client_id: Option<String>,
@@ -27,8 +31,10 @@ pub struct EmulatorOptions {
     /// table the connector writes to, the streams of the Azure template.
     pub streams: BTreeMap<String, Table>,
     /// Properties a stream does not declare: 400 (default), or dropped as Azure does.
+    #[default(UnknownColumns::Reject)]
     pub unknown_columns: UnknownColumns,
     /// Rows kept for `/admin/rows`; later rows are counted but not kept.
+    #[default(1_000_000)]
     pub max_recorded_rows: usize,
     /// Faults and settings applied at start.
     pub faults: FaultPlan,
@@ -52,25 +58,6 @@ pub struct FederatedCredential {
     pub subject: String,
     /// The audience, `api://AzureADTokenExchange` in Azure public cloud.
     pub audience: String,
-}
-
-impl Default for EmulatorOptions {
-    fn default() -> Self {
-        EmulatorOptions {
-            max_body_bytes: 1_048_576,
-            max_decompressed_bytes: 64 * 1_048_576,
-            token_ttl: Duration::from_secs(3599),
-            client_id: None,
-            client_secret: None,
-            dcr_immutable_id: None,
-            streams: BTreeMap::new(),
-            unknown_columns: UnknownColumns::Reject,
-            max_recorded_rows: 1_000_000,
-            faults: FaultPlan::default(),
-            federated_credentials: Vec::new(),
-            federation_propagation: Duration::ZERO,
-        }
-    }
 }
 
 /// One injected fault, consumed by one ingestion request.

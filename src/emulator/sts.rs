@@ -25,6 +25,7 @@ use base64::Engine as _;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 
 use super::Serving;
 
@@ -33,22 +34,14 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 /// How the stand-in starts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, SmartDefault)]
 pub struct StsOptions {
     /// The `sub` of every token: the role the caller's credentials belong to (real STS
     /// knows it from the signature; the stand-in is told).
+    #[default("arn:aws:iam::123456789012:role/s3-sentinel-connector".into())]
     pub role_arn: String,
     /// Faults and overrides applied at start.
     pub behaviour: StsBehaviour,
-}
-
-impl Default for StsOptions {
-    fn default() -> Self {
-        StsOptions {
-            role_arn: "arn:aws:iam::123456789012:role/s3-sentinel-connector".into(),
-            behaviour: StsBehaviour::default(),
-        }
-    }
 }
 
 /// A refusal STS answers instead of a token.

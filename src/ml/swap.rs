@@ -11,6 +11,8 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use smart_default::SmartDefault;
+
 use super::manifest::{MANIFEST_FILE, Manifest};
 use super::runtime::ModelSet;
 use crate::state::{StateError, StateStore};
@@ -74,25 +76,16 @@ pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 /// How the swapper checks the bucket.
 /// How the swapper checks the bucket and what it accepts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, SmartDefault)]
 pub struct SwapConfig {
     /// Time between checks of the bucket.
+    #[default(DEFAULT_CHECK_INTERVAL)]
     pub interval: Duration,
     /// Ed25519 public key (hex): a manifest must carry a valid signature by it.
     pub public_key: Option<String>,
     /// Serve unsigned manifests when no key is configured (an explicit opt-out; without
     /// it and without a key, nothing from the bucket is served).
     pub allow_unsigned: bool,
-}
-
-impl Default for SwapConfig {
-    fn default() -> Self {
-        SwapConfig {
-            interval: DEFAULT_CHECK_INTERVAL,
-            public_key: None,
-            allow_unsigned: false,
-        }
-    }
 }
 
 /// Where the swapper remembers, across cold starts, the newest set it served and the

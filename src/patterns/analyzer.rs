@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use smart_default::SmartDefault;
 
 use super::correlation::{CorrelationConfig, CorrelationEvent, CorrelationTracker};
 use super::db::{DbLimits, PatternDb, history, window_start};
@@ -65,7 +66,7 @@ pub mod flags {
 }
 
 /// Settings of the pattern stage.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, SmartDefault)]
 pub struct AnalyzerConfig {
     /// How messages are mined into templates.
     pub miner: MinerConfig,
@@ -76,43 +77,32 @@ pub struct AnalyzerConfig {
     /// Bounds of the pattern database.
     pub db_limits: DbLimits,
     /// Previous templates of an entity the sequence model conditions on.
+    #[default(3)]
     pub sequence_order: usize,
     /// Observations of a context before an event never seen after it is flagged: a new
     /// process has seen little, and little is not evidence.
+    #[default(10)]
     pub sequence_min_support: u32,
     /// Entities whose sequences are tracked; past it the least recently seen is forgotten.
+    #[default(50_000)]
     pub max_entities: usize,
     /// Windows of history the trend judgement looks at.
+    #[default(24)]
     pub trend_windows: usize,
     /// A template seen at most this many times is rare...
+    #[default(5)]
     pub rare_count: u64,
     /// ...and so is one below this share of its log type's volume.
+    #[default(0.0005)]
     pub rare_share: f64,
     /// Records of a log type the database must hold before its templates can be called
     /// new or rare: in a fresh deployment every template is new, and that says nothing.
+    #[default(500)]
     pub novelty_min_history: u64,
     /// Templates held in memory before the analyzer trims itself back to the (bounded)
     /// database: a long-lived process never grows without bound.
+    #[default(50_000)]
     pub max_templates_in_memory: usize,
-}
-
-impl Default for AnalyzerConfig {
-    fn default() -> Self {
-        AnalyzerConfig {
-            miner: MinerConfig::default(),
-            trend: TrendConfig::default(),
-            correlation: CorrelationConfig::default(),
-            db_limits: DbLimits::default(),
-            sequence_order: 3,
-            sequence_min_support: 10,
-            max_entities: 50_000,
-            trend_windows: 24,
-            rare_count: 5,
-            rare_share: 0.0005,
-            novelty_min_history: 500,
-            max_templates_in_memory: 50_000,
-        }
-    }
 }
 
 /// What one batch showed, for the object's log line and alerting.

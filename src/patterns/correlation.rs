@@ -17,32 +17,26 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
+use smart_default::SmartDefault;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, SmartDefault)]
 pub struct CorrelationConfig {
+    #[default(300)]
     pub window_seconds: i64,
+    #[default(5)]
     pub min_support: u64,
+    #[default(2.0)]
     pub min_lift: f64,
     /// Confidence above which a correlated pair is expected to hold, so its absence is a
     /// break.
+    #[default(0.9)]
     pub min_confidence: f64,
+    #[default(32)]
     pub max_items_per_window: usize,
+    #[default(100_000)]
     pub max_pairs: usize,
+    #[default(50_000)]
     pub max_open_windows: usize,
-}
-
-impl Default for CorrelationConfig {
-    fn default() -> Self {
-        CorrelationConfig {
-            window_seconds: 300,
-            min_support: 5,
-            min_lift: 2.0,
-            min_confidence: 0.9,
-            max_items_per_window: 32,
-            max_pairs: 100_000,
-            max_open_windows: 50_000,
-        }
-    }
 }
 
 /// A correlated pair with its strength.

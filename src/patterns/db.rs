@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smart_default::SmartDefault;
 
 use super::miner::{PatternId, TemplateMiner, glob_match};
 use crate::state::{self, StateError, StateStore, update};
@@ -34,30 +35,23 @@ pub const MAX_TEMPLATE_BYTES: usize = 1024;
 pub const MAX_STORED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Bounds of the pattern database: configuration, never read from a stored database.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, SmartDefault)]
 pub struct DbLimits {
     /// Patterns kept; past it the lowest retention scores are evicted.
+    #[default(20_000)]
     pub max_patterns: usize,
     /// Example messages kept per pattern.
+    #[default(3)]
     pub max_examples: usize,
     /// Length of one counting window in seconds.
+    #[default(3600)]
     pub window_seconds: i64,
     /// Windows of history kept per pattern and per log type.
+    #[default(168)]
     pub max_windows: usize,
     /// Bytes kept of each example message.
+    #[default(512)]
     pub max_example_bytes: usize,
-}
-
-impl Default for DbLimits {
-    fn default() -> Self {
-        DbLimits {
-            max_patterns: 20_000,
-            max_examples: 3,
-            window_seconds: 3600,
-            max_windows: 168,
-            max_example_bytes: 512,
-        }
-    }
 }
 
 /// The bounds older builds wrote into every database (the defaults, as JSON).

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 
+use smart_default::SmartDefault;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::mask::{Masker, WILDCARD};
@@ -54,34 +55,27 @@ impl std::fmt::Display for PatternId {
 
 /// Miner settings. The defaults are the ones every evaluation uses; no log source needs
 /// its own.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, SmartDefault)]
 pub struct MinerConfig {
     /// Distinct values a position must show, among templates that agree everywhere else,
     /// before it is taken for a variable (two values are more often two event kinds).
+    #[default(3)]
     pub min_distinct_values: usize,
     /// Constant tokens that must agree elsewhere before a differing position can be taken
     /// for a variable: in short messages a differing word is the message.
+    #[default(3)]
     pub min_constant_tokens: usize,
     /// Distinct signatures kept for the fast path; past this the least used are dropped
     /// (they still match their template, through the slower path).
+    #[default(200_000)]
     pub max_signatures: usize,
     /// Bytes of signature text kept for the fast path (the same eviction).
+    #[default(32 * 1024 * 1024)]
     pub max_signature_bytes: usize,
     /// Templates held; past this a new shape is not learned: it gets the id of its
     /// signature, unmined, so a flood of distinct shapes costs bounded memory.
+    #[default(50_000)]
     pub max_templates: usize,
-}
-
-impl Default for MinerConfig {
-    fn default() -> Self {
-        MinerConfig {
-            min_distinct_values: 3,
-            min_constant_tokens: 3,
-            max_signatures: 200_000,
-            max_signature_bytes: 32 * 1024 * 1024,
-            max_templates: 50_000,
-        }
-    }
 }
 
 /// One template.

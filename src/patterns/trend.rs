@@ -11,43 +11,37 @@
 //! - **new** (a never-seen template) is decided by the caller, who knows the database.
 
 use serde::Serialize;
+use smart_default::SmartDefault;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, SmartDefault)]
 pub struct TrendConfig {
     /// EWMA weight of the newest window.
+    #[default(0.3)]
     pub alpha: f64,
     /// Complete windows of history needed before spikes, drops and trends are judged.
+    #[default(4)]
     pub min_history: usize,
+    #[default(4.0)]
     pub spike_z: f64,
     /// A spike must also be this many times the expectation.
+    #[default(3.0)]
     pub spike_ratio: f64,
     /// Counts below this are never a spike.
+    #[default(10)]
     pub min_spike_count: u64,
+    #[default(3.0)]
     pub drop_z: f64,
     /// A drop must fall below this share of the expectation...
+    #[default(0.25)]
     pub drop_ratio: f64,
     /// ...from an expectation of at least this many per window.
+    #[default(10.0)]
     pub min_drop_expectation: f64,
     /// CUSUM slack (in standard deviations) and decision threshold.
+    #[default(0.5)]
     pub cusum_slack: f64,
+    #[default(4.0)]
     pub cusum_threshold: f64,
-}
-
-impl Default for TrendConfig {
-    fn default() -> Self {
-        TrendConfig {
-            alpha: 0.3,
-            min_history: 4,
-            spike_z: 4.0,
-            spike_ratio: 3.0,
-            min_spike_count: 10,
-            drop_z: 3.0,
-            drop_ratio: 0.25,
-            min_drop_expectation: 10.0,
-            cusum_slack: 0.5,
-            cusum_threshold: 4.0,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

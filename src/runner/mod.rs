@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use smart_default::SmartDefault;
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
 
@@ -27,16 +28,20 @@ use batch::{Batch, BatchingSink};
 use ledger::{Session, Start};
 
 /// How the runner batches and bounds its work (`config` reads it from the environment).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, SmartDefault)]
 pub struct RunnerSettings {
     /// Records per batch (a batch is enriched, delivered and checkpointed as a unit).
+    #[default(5_000)]
     pub batch_records: usize,
     /// Serialized bytes per batch.
+    #[default(8 * 1024 * 1024)]
     pub batch_bytes: usize,
     /// Stop taking new batches when less than this remains before the deadline, leaving
     /// time to checkpoint and answer.
+    #[default(Duration::from_secs(10))]
     pub safety_margin: Duration,
     /// How long a claim on an object lasts beyond the invocation's deadline.
+    #[default(Duration::from_secs(30))]
     pub lease_grace: Duration,
     /// Decompression limits per object.
     pub limits: DecodeLimits,
@@ -44,21 +49,8 @@ pub struct RunnerSettings {
     pub format: Option<Format>,
     /// Claim objects in the ledger of the state store (the function); off, every object
     /// is processed from its start (`s3-sentinel process` writing files).
+    #[default(true)]
     pub ledger: bool,
-}
-
-impl Default for RunnerSettings {
-    fn default() -> Self {
-        RunnerSettings {
-            batch_records: 5_000,
-            batch_bytes: 8 * 1024 * 1024,
-            safety_margin: Duration::from_secs(10),
-            lease_grace: Duration::from_secs(30),
-            limits: DecodeLimits::default(),
-            format: None,
-            ledger: true,
-        }
-    }
 }
 
 /// The result of one object.

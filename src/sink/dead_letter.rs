@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use smart_default::SmartDefault;
 
 use crate::record::{LogType, RecordId, Table};
 use crate::state::local::LocalDirStore;
@@ -386,18 +387,11 @@ fn decode(body: &[u8]) -> Result<DeadLetterFile, String> {
 }
 
 /// How a replay runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, SmartDefault)]
 pub struct ReplayOptions {
     /// Time allowed for each file's delivery, retries included.
+    #[default(Duration::from_secs(600))]
     pub per_file_timeout: Duration,
-}
-
-impl Default for ReplayOptions {
-    fn default() -> Self {
-        ReplayOptions {
-            per_file_timeout: Duration::from_secs(600),
-        }
-    }
 }
 
 /// What a replay did.

@@ -5,6 +5,8 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use smart_default::SmartDefault;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
     Gzip,
@@ -31,25 +33,18 @@ impl Encoding {
 }
 
 /// Decompression bomb limits for one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault)]
 pub struct DecodeLimits {
     /// Most decompressed bytes one object may produce.
+    #[default(10 * 1024 * 1024 * 1024)]
     pub max_decompressed_bytes: u64,
     /// Most decompressed bytes per compressed byte, checked once `ratio_grace_bytes` have
     /// come out. Real AWS logs compress 5-30x; a bomb compresses thousands of times.
+    #[default(1000)]
     pub max_ratio: u64,
     /// Decompressed bytes before `max_ratio` is checked.
+    #[default(64 * 1024 * 1024)]
     pub ratio_grace_bytes: u64,
-}
-
-impl Default for DecodeLimits {
-    fn default() -> Self {
-        DecodeLimits {
-            max_decompressed_bytes: 10 * 1024 * 1024 * 1024,
-            max_ratio: 1000,
-            ratio_grace_bytes: 64 * 1024 * 1024,
-        }
-    }
 }
 
 /// Byte counters shared between the decoder chain and whoever reports on it.

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use smart_default::SmartDefault;
+
 use super::auth::CredentialsSource;
 use super::streams::StreamMap;
 
@@ -35,36 +37,29 @@ pub struct SentinelSettings {
 }
 
 /// Tuning knobs of the delivery path.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, SmartDefault)]
 pub struct DeliverySettings {
     /// Requests in flight at once (per client call).
+    #[default(4)]
     pub max_parallel_requests: usize,
     /// One HTTP attempt's time limit.
+    #[default(Duration::from_secs(30))]
     pub request_timeout: Duration,
     /// Gzip body size limit per request.
+    #[default(MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
     /// Attempts per request before its rows are dead-lettered (the deadline may stop
     /// earlier).
+    #[default(8)]
     pub max_attempts: u32,
     /// First exponential backoff step; doubles per retry up to `max_backoff`.
+    #[default(Duration::from_millis(250))]
     pub initial_backoff: Duration,
+    #[default(Duration::from_secs(30))]
     pub max_backoff: Duration,
     /// Gzip level of request bodies. Egress to Azure is billed by the byte on the wire
     /// and costs far more than the CPU: 4 sends 4% more than 6 at 1.5x its speed
     /// (docs/delivery.md has the measured table).
+    #[default(4)]
     pub gzip_level: u32,
-}
-
-impl Default for DeliverySettings {
-    fn default() -> Self {
-        DeliverySettings {
-            max_parallel_requests: 4,
-            request_timeout: Duration::from_secs(30),
-            max_request_bytes: MAX_REQUEST_BYTES,
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(30),
-            gzip_level: 4,
-        }
-    }
 }

@@ -38,6 +38,7 @@ mod text;
 mod web;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use smart_default::SmartDefault;
 
 use super::labelled;
 pub use super::labelled::{LabelledRaw, Raw};
@@ -52,27 +53,20 @@ use crate::record::{LogType, Record};
 use crate::training::replay::{analyze_as_delivered, behaviour_as_delivered};
 
 /// What to generate: which organisation, how much, over which period.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, SmartDefault)]
 pub struct SynthConfig {
     /// Seed of every random choice; the same seed gives the same records.
+    #[default(20_250_106)]
     pub seed: u64,
     /// Multiplies every volume (1.0 gives about 75,000 records).
+    #[default(1.0)]
     pub scale: f64,
     /// Start of the simulated period.
+    #[default(Utc.with_ymd_and_hms(2025, 1, 6, 0, 0, 0).unwrap())]
     pub start: DateTime<Utc>,
     /// Length of the period in days.
+    #[default(14)]
     pub days: i64,
-}
-
-impl Default for SynthConfig {
-    fn default() -> Self {
-        SynthConfig {
-            seed: 20_250_106,
-            scale: 1.0,
-            start: Utc.with_ymd_and_hms(2025, 1, 6, 0, 0, 0).unwrap(),
-            days: 14,
-        }
-    }
 }
 
 /// Sizes of the organisations training data is generated for, as shares of the
