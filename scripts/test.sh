@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/s3-sentinel/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-# The crate is built once from scratch here (a fresh clone, CI): incremental compilation
-# only adds bookkeeping to such a build. This target dir is the script's own, so a
-# developer's incremental `cargo` builds elsewhere are not disturbed; set 1 to keep it.
+# CI builds the crate once from scratch (a fresh clone, a cached dependency dir):
+# incremental compilation only adds bookkeeping to such a build. A developer who shares
+# this target dir with incremental `cargo` builds can set 1 to avoid rebuilding the crate
+# each time the setting flips.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # Most integration tests wait on moto, the emulator or a spawned function rather than
 # compute, so more of them than cores run side by side (libtest's default is one per core).
