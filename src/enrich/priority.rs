@@ -145,6 +145,21 @@ pub fn failed_call(record: &crate::record::Record) -> bool {
             .is_some_and(|code| !code.trim().is_empty())
 }
 
+/// The level a record's rule matches count for in its priority. `effective_level` already
+/// took a failed call one level down; the priority takes it one more, under every
+/// successful match of the level below (a refused attempt changed nothing, and a run of
+/// refusals is `denied_burst`), and a routine call [`ROUTINE_RULE_LEVELS`] more.
+fn rule_level(evidence: Evidence) -> Option<Level> {
+    let lowerings = usize::from(evidence.failed_call)
+        + if evidence.routine {
+            ROUTINE_RULE_LEVELS
+        } else {
+            0
+        };
+    let level = evidence.rule_level?;
+    Some((0..lowerings).fold(level, |level, _| level.lower()))
+}
+
 /// `probabilities` in [`Category::ALL`] order.
 pub fn priority_score(probabilities: &[f32], anomaly: f64, evidence: Evidence) -> f64 {
     let routine = if evidence.routine {
@@ -167,22 +182,7 @@ pub fn priority_score(probabilities: &[f32], anomaly: f64, evidence: Evidence) -
         } else {
             0.0
         })
-        .max(rule_severity(evidence.rule_level.map(|level| {
-            // `effective_level` already took a failed call one level down; the priority
-            // takes it one more, under every successful match of the level below: a
-            // refused attempt changed nothing, and a run of refusals is `denied_burst`.
-            let level = if evidence.failed_call {
-                level.lower()
-            } else {
-                level
-            };
-            (0..if evidence.routine {
-                ROUTINE_RULE_LEVELS
-            } else {
-                0
-            })
-                .fold(level, |level, _| level.lower())
-        })))
+        .max(rule_severity(rule_level(evidence)))
         .max(evidence.behaviour)
         .clamp(0.0, 1.0);
     (severity + (1.0 - severity) * ANOMALY_WEIGHT * anomaly.clamp(0.0, 1.0)).clamp(0.0, 1.0)
